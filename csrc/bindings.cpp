@@ -1,0 +1,412 @@
+// The only file that includes pybind11. Every argument is checked here, once;
+// then the GIL is released and a kernel from csrc/kernels/ runs on raw
+// pointers. Errors name the function, the argument, and what was expected
+// versus received, in NumPy's words where NumPy has them.
+//
+// Input policy (see README "Guarantees"):
+//   * array arguments must be numpy.ndarray of float32 or float64, all of one
+//     dtype; nothing is converted behind the caller's back (no lists, scalars,
+//     ints, or float64 -> float32 casts): anything else is a TypeError.
+//   * any layout is accepted for inputs (strided, negative strides, Fortran
+//     order); a contiguous copy is made only when a kernel needs one.
+//   * `out` must be a writable, C-contiguous ndarray of the result's exact
+//     shape and dtype; it is written in place and returned. It may alias an
+//     input; partial overlap is handled by copying the input first.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels/dispatch.hpp"
+#include "kernels/threading.hpp"
+
+namespace py = pybind11;
+using denseops::index_t;
+
+namespace {
+
+// ---------------------------------------------------------------- messages
+
+std::string shape_str(const py::array& a) {
+  std::ostringstream s;
+  s << "(";
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) s << (d ? ", " : "") << a.shape(d);
+  s << (a.ndim() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+std::string type_name(const py::handle& obj) {
+  return py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>();
+}
+
+// ---------------------------------------------------------------- checks
+
+enum class DType { f32, f64 };
+
+// The one gate every array argument passes: an ndarray of float32/float64.
+py::array take_array(const char* fn, const char* arg, const py::handle& obj) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(fn) + ": " + arg +
+                         " must be a numpy.ndarray of float32 or float64, got " + type_name(obj) +
+                         "; convert with numpy.asarray(" + arg + ", dtype=numpy.float32)");
+  }
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().equal(py::dtype::of<float>()) && !a.dtype().equal(py::dtype::of<double>())) {
+    throw py::type_error(std::string(fn) + ": " + arg +
+                         " must have dtype float32 or float64, got " + dtype_str(a) +
+                         "; convert with " + arg + ".astype(numpy.float32)");
+  }
+  return a;
+}
+
+DType dtype_of(const py::array& a) {
+  return a.dtype().equal(py::dtype::of<float>()) ? DType::f32 : DType::f64;
+}
+
+void require_same_dtype(const char* fn, const char* an, const py::array& a, const char* bn,
+                        const py::array& b) {
+  if (!a.dtype().equal(b.dtype())) {
+    throw py::type_error(std::string(fn) + ": " + an + " and " + bn +
+                         " must have the same dtype, got " + dtype_str(a) + " and " +
+                         dtype_str(b) + "; cast one with .astype()");
+  }
+}
+
+bool same_shape(const py::array& a, const py::array& b) {
+  if (a.ndim() != b.ndim()) return false;
+  for (py::ssize_t d = 0; d < a.ndim(); ++d)
+    if (a.shape(d) != b.shape(d)) return false;
+  return true;
+}
+
+// Byte range [lo, hi) an array can touch, for overlap tests.
+std::pair<const char*, const char*> byte_span(const py::array& a) {
+  const char* lo = static_cast<const char*>(a.data());
+  const char* hi = lo;
+  if (a.size() == 0) return {lo, lo};
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+    const py::ssize_t extent = (a.shape(d) - 1) * a.strides(d);
+    (extent < 0 ? lo : hi) += extent;
+  }
+  return {lo, hi + a.itemsize()};
+}
+
+bool overlaps(const py::array& a, const py::array& b) {
+  auto [alo, ahi] = byte_span(a);
+  auto [blo, bhi] = byte_span(b);
+  return alo < bhi && blo < ahi;
+}
+
+// A C-contiguous array with a's data: a itself when it already is one.
+template <class T>
+py::array_t<T> contiguous(const py::array& a) {
+  return py::array_t<T, py::array::c_style>::ensure(a);
+}
+
+// An input the kernel may read while writing `out`: an independent copy
+// when the two overlap in any way other than being the very same array
+// (elementwise kernels read each element before writing it, so exact aliasing
+// is safe, but a shifted view is not).
+template <class T>
+py::array_t<T> readable_input(const py::array& in, const py::object& out) {
+  py::array_t<T> c = contiguous<T>(in);
+  if (out.is_none()) return c;
+  auto o = py::reinterpret_borrow<py::array>(out);
+  if (c.data() != o.data() && overlaps(c, o)) {
+    return py::array_t<T>(py::array(c.request()).attr("copy")());
+  }
+  return c;
+}
+
+// Either a fresh array of `shape` or the caller's `out`, checked.
+template <class T>
+py::array_t<T> output(const char* fn, const py::object& out, const std::vector<py::ssize_t>& shape,
+                      const py::array& like) {
+  if (out.is_none()) return py::array_t<T>(shape);
+  if (!py::isinstance<py::array>(out)) {
+    throw py::type_error(std::string(fn) + ": out must be a numpy.ndarray or None, got " +
+                         type_name(out));
+  }
+  auto o = py::reinterpret_borrow<py::array>(out);
+  if (!o.dtype().equal(like.dtype())) {
+    throw py::type_error(std::string(fn) + ": out must have dtype " + dtype_str(like) +
+                         " (the inputs' dtype), got " + dtype_str(o));
+  }
+  py::array expected(like.dtype(), shape);
+  if (!same_shape(o, expected)) {
+    throw py::value_error(std::string(fn) + ": out has shape " + shape_str(o) +
+                          " but the result has shape " + shape_str(expected));
+  }
+  if (!(o.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(fn) +
+                          ": out must be C-contiguous (a fresh array or a contiguous slice), got "
+                          "strides " + py::str(py::tuple(o.attr("strides"))).cast<std::string>());
+  }
+  if (!o.writeable()) {
+    throw py::value_error(std::string(fn) + ": out is read-only");
+  }
+  return py::array_t<T>(o);  // same object, no copy: dtype and layout match
+}
+
+template <class T>
+const denseops::KernelTable<T>& kernels();
+template <>
+const denseops::KernelTable<float>& kernels<float>() { return denseops::kernels_f32(); }
+template <>
+const denseops::KernelTable<double>& kernels<double>() { return denseops::kernels_f64(); }
+
+template <class F>
+auto by_dtype(const py::array& a, F&& f) {
+  return dtype_of(a) == DType::f32 ? f(float{}) : f(double{});
+}
+
+std::vector<py::ssize_t> shape_vec(const py::array& a) {
+  return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
+}
+
+// ---------------------------------------------------------------- relu
+
+py::array relu(const py::object& x_obj, const py::object& out) {
+  py::array x = take_array("relu", "x", x_obj);
+  return by_dtype(x, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>("relu", out, shape_vec(x), x);
+    auto xc = readable_input<T>(x, out);
+    const T* px = xc.data();
+    T* po = result.mutable_data();
+    const index_t n = xc.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().relu(px, po, n);
+    return result;
+  });
+}
+
+py::array relu_backward(const py::object& dout_obj, const py::object& y_obj,
+                        const py::object& out) {
+  py::array dout = take_array("relu_backward", "dout", dout_obj);
+  py::array y = take_array("relu_backward", "y", y_obj);
+  require_same_dtype("relu_backward", "dout", dout, "y", y);
+  if (!same_shape(dout, y)) {
+    throw py::value_error("relu_backward: dout and y must have the same shape, got " +
+                          shape_str(dout) + " and " + shape_str(y));
+  }
+  return by_dtype(y, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>("relu_backward", out, shape_vec(y), y);
+    auto dc = readable_input<T>(dout, out);
+    auto yc = readable_input<T>(y, out);
+    const T *pd = dc.data(), *py_ = yc.data();
+    T* po = result.mutable_data();
+    const index_t n = yc.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().relu_backward(pd, py_, po, n);
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------- add
+
+py::array add(const py::object& x_obj, const py::object& y_obj, const py::object& out) {
+  py::array x = take_array("add", "x", x_obj);
+  py::array y = take_array("add", "y", y_obj);
+  require_same_dtype("add", "x", x, "y", y);
+  const bool elementwise = same_shape(x, y);
+  const bool bias = !elementwise && x.ndim() >= 1 && y.ndim() == 1 &&
+                    y.shape(0) == x.shape(x.ndim() - 1);
+  if (!elementwise && !bias) {
+    throw py::value_error("add: operands could not be broadcast together with shapes " +
+                          shape_str(x) + " " + shape_str(y) +
+                          "; add takes equal shapes, or x of shape (..., n) and a bias y of "
+                          "shape (n,)");
+  }
+  return by_dtype(x, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>("add", out, shape_vec(x), x);
+    auto xc = readable_input<T>(x, out);
+    auto yc = readable_input<T>(y, out);
+    const T *px = xc.data(), *py_ = yc.data();
+    T* po = result.mutable_data();
+    const index_t n = xc.size();
+    const index_t cols = bias ? y.shape(0) : 0;
+    py::gil_scoped_release nogil;
+    if (elementwise) {
+      kernels<T>().add(px, py_, po, n);
+    } else if (cols > 0) {
+      kernels<T>().bias_add(px, py_, po, n / cols, cols);
+    }
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------- reductions
+
+double dot(const py::object& x_obj, const py::object& y_obj) {
+  py::array x = take_array("dot", "x", x_obj);
+  py::array y = take_array("dot", "y", y_obj);
+  require_same_dtype("dot", "x", x, "y", y);
+  if (x.ndim() != 1 || y.ndim() != 1 || x.shape(0) != y.shape(0)) {
+    throw py::value_error("dot: expected two 1-D arrays of the same length, got shapes " +
+                          shape_str(x) + " and " + shape_str(y));
+  }
+  return by_dtype(x, [&](auto tag) -> double {
+    using T = decltype(tag);
+    auto xc = contiguous<T>(x);
+    auto yc = contiguous<T>(y);
+    const T *px = xc.data(), *py_ = yc.data();
+    const index_t n = xc.size();
+    py::gil_scoped_release nogil;
+    return static_cast<double>(kernels<T>().dot(px, py_, n));
+  });
+}
+
+py::array column_sums(const py::object& x_obj, const py::object& out) {
+  py::array x = take_array("column_sums", "x", x_obj);
+  if (x.ndim() != 2) {
+    throw py::value_error("column_sums: x must be 2-D (rows, cols), got shape " + shape_str(x));
+  }
+  return by_dtype(x, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>("column_sums", out, {x.shape(1)}, x);
+    auto xc = contiguous<T>(x);
+    if (overlaps(xc, result)) xc = py::array_t<T>(xc.attr("copy")());
+    const T* px = xc.data();
+    T* po = result.mutable_data();
+    const index_t rows = x.shape(0), cols = x.shape(1);
+    py::gil_scoped_release nogil;
+    kernels<T>().column_sums(px, po, rows, cols);
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------- matmul
+
+// An operand as the GEMM kernels see it: a pointer and element strides.
+template <class T>
+struct StridedMatrix {
+  py::array keep_alive;  // owns a copy when one was needed
+  const T* data;
+  index_t rows, cols, row_stride, col_stride;
+};
+
+// View `a` (2-D, possibly transposed) without copying when its byte strides
+// are whole elements; the packing inside the GEMM absorbs any layout.
+template <class T>
+StridedMatrix<T> strided(const py::array& a, bool transpose) {
+  py::array src = a;
+  if (a.strides(0) % static_cast<py::ssize_t>(sizeof(T)) != 0 ||
+      a.strides(1) % static_cast<py::ssize_t>(sizeof(T)) != 0) {
+    src = contiguous<T>(a);  // unaligned byte strides: rare, copy once
+  }
+  StridedMatrix<T> m{src, static_cast<const T*>(src.data()), src.shape(0), src.shape(1),
+                     src.strides(0) / static_cast<py::ssize_t>(sizeof(T)),
+                     src.strides(1) / static_cast<py::ssize_t>(sizeof(T))};
+  if (transpose) {
+    std::swap(m.rows, m.cols);
+    std::swap(m.row_stride, m.col_stride);
+  }
+  return m;
+}
+
+py::array matmul(const py::object& a_obj, const py::object& b_obj, const py::object& out,
+                 bool trans_a, bool trans_b) {
+  py::array a = take_array("matmul", "a", a_obj);
+  py::array b = take_array("matmul", "b", b_obj);
+  require_same_dtype("matmul", "a", a, "b", b);
+  if (a.ndim() != 2 || b.ndim() != 2) {
+    throw py::value_error("matmul: a and b must be 2-D, got shapes " + shape_str(a) + " and " +
+                          shape_str(b));
+  }
+  const char* a_name = trans_a ? "a.T" : "a";
+  const char* b_name = trans_b ? "b.T" : "b";
+  const py::ssize_t M = trans_a ? a.shape(1) : a.shape(0);
+  const py::ssize_t K = trans_a ? a.shape(0) : a.shape(1);
+  const py::ssize_t Kb = trans_b ? b.shape(1) : b.shape(0);
+  const py::ssize_t N = trans_b ? b.shape(0) : b.shape(1);
+  if (K != Kb) {
+    std::ostringstream s;
+    s << "matmul: shapes " << shape_str(a) << " and " << shape_str(b) << " do not fit: "
+      << a_name << " is (" << M << ", " << K << ") and " << b_name << " is (" << Kb << ", " << N
+      << "); size " << K << " is different from " << Kb;
+    throw py::value_error(s.str());
+  }
+  return by_dtype(a, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>("matmul", out, {M, N}, a);
+    // The kernel writes C while still reading A and B: an out that shares
+    // memory with either gets the product in a scratch array first.
+    const bool clash = !out.is_none() && (overlaps(result, a) || overlaps(result, b));
+    py::array_t<T> target = clash ? py::array_t<T>(std::vector<py::ssize_t>{M, N}) : result;
+    auto A = strided<T>(a, trans_a);
+    auto B = strided<T>(b, trans_b);
+    T* pc = target.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      kernels<T>().gemm(M, N, K, A.data, A.row_stride, A.col_stride, B.data, B.row_stride,
+                        B.col_stride, pc, N);
+    }
+    if (clash) std::memcpy(result.mutable_data(), target.data(), sizeof(T) * M * N);
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------- config
+
+void set_num_threads(py::object n) {
+  if (!py::isinstance<py::int_>(n) || py::isinstance<py::bool_>(n)) {
+    throw py::type_error("set_num_threads: n must be an int >= 1, got " + type_name(n));
+  }
+  const long long value = n.cast<long long>();
+  if (value < 1 || value > 1024) {
+    throw py::value_error("set_num_threads: n must be between 1 and 1024, got " +
+                          std::to_string(value));
+  }
+  denseops::set_num_threads(static_cast<int>(value));
+}
+
+void set_arch(const std::string& name) {
+  const std::string error = denseops::set_arch(name);
+  if (!error.empty()) throw py::value_error("set_arch: " + error);
+}
+
+py::dict config() {
+  py::dict c;
+  c["version"] = DENSEOPS_VERSION;
+  c["compiler"] = DENSEOPS_COMPILER;
+  c["openmp"] = denseops::openmp_enabled();
+  c["num_threads"] = denseops::num_threads();
+  c["cpu_avx2_fma"] = denseops::cpu_has_avx2_fma();
+  c["arch"] = denseops::arch();
+  const auto& t = denseops::kernels_f32();
+  const auto& t64 = denseops::kernels_f64();
+  c["gemm_f32"] = std::string(t.arch) + ": " + t.gemm_kind;
+  c["gemm_f64"] = std::string(t64.arch) + ": " + t64.gemm_kind;
+  return c;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_kernels, m) {
+  m.doc() = "denseops C++ kernels. Import them from the denseops package.";
+  m.attr("__version__") = DENSEOPS_VERSION;
+  const auto none = py::none();
+
+  m.def("relu", &relu, py::arg("x"), py::arg("out") = none);
+  m.def("relu_backward", &relu_backward, py::arg("dout"), py::arg("y"), py::arg("out") = none);
+  m.def("add", &add, py::arg("x"), py::arg("y"), py::arg("out") = none);
+  m.def("dot", &dot, py::arg("x"), py::arg("y"));
+  m.def("column_sums", &column_sums, py::arg("x"), py::arg("out") = none);
+  m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("out") = none, py::kw_only(),
+        py::arg("trans_a") = false, py::arg("trans_b") = false);
+
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &denseops::num_threads);
+  m.def("set_arch", &set_arch, py::arg("name"));
+  m.def("get_arch", &denseops::arch);
+  m.def("_config", &config);
+}

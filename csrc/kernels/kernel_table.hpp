@@ -1,0 +1,40 @@
+// The set of kernels one instruction-set build provides. dispatch.cpp picks
+// one table per dtype at import; bindings.cpp calls through it. Every entry
+// takes contiguous memory unless it says otherwise, decides its own threads,
+// and never touches Python.
+#pragma once
+#include "common.hpp"
+
+namespace denseops {
+
+template <class T>
+struct KernelTable {
+  const char* arch;  // "generic" or "avx2"
+  const char* gemm_kind;  // e.g. "packed 6x16 FMA micro-kernel"
+
+  // Elementwise (n elements).
+  void (*relu)(const T* x, T* out, index_t n);
+  void (*relu_backward)(const T* dout, const T* y, T* dx, index_t n);
+  void (*add)(const T* x, const T* y, T* out, index_t n);
+  void (*bias_add)(const T* x, const T* bias, T* out, index_t rows, index_t cols);
+
+  // Reductions.
+  T (*dot)(const T* x, const T* y, index_t n);
+  void (*column_sums)(const T* x, T* out, index_t rows, index_t cols);
+
+  // C (M, N) = A (M, K) @ B (K, N) with element strides; see gemm_naive.hpp.
+  void (*gemm)(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
+               const T* B, index_t rsb, index_t csb, T* C, index_t ldc);
+};
+
+namespace generic {
+const KernelTable<float>& table_f32();
+const KernelTable<double>& table_f64();
+}  // namespace generic
+
+namespace avx2 {
+const KernelTable<float>& table_f32();
+const KernelTable<double>& table_f64();
+}  // namespace avx2
+
+}  // namespace denseops

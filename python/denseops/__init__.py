@@ -1,0 +1,41 @@
+"""denseops: small, fast, honest deep-learning kernels.
+
+Hand-written C++ kernels (SIMD + OpenMP) for the building blocks of a dense
+neural network, taking and returning NumPy arrays::
+
+    >>> import numpy as np
+    >>> from denseops import matmul, relu
+    >>> a = np.ones((2, 3), np.float32); b = np.ones((3, 4), np.float32)
+    >>> relu(matmul(a, b)).shape
+    (2, 4)
+"""
+
+from denseops._kernels import (
+    __version__,
+    add,
+    column_sums,
+    dot,
+    get_arch,
+    get_num_threads,
+    matmul,
+    relu,
+    relu_backward,
+    set_arch,
+    set_num_threads,
+)
+from denseops.config import show_config
+
+__all__ = [
+    "__version__",
+    "add",
+    "column_sums",
+    "dot",
+    "get_arch",
+    "get_num_threads",
+    "matmul",
+    "relu",
+    "relu_backward",
+    "set_arch",
+    "set_num_threads",
+    "show_config",
+]
