@@ -16,6 +16,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -355,6 +356,243 @@ py::array matmul(const py::object& a_obj, const py::object& b_obj, const py::obj
   });
 }
 
+// ---------------------------------------------------------------- losses
+
+py::array softmax(const py::object& x_obj, const py::object& out) {
+  py::array x = take_array("softmax", "x", x_obj);
+  if (x.ndim() != 2) {
+    throw py::value_error("softmax: x must be 2-D (batch, classes), got shape " + shape_str(x));
+  }
+  return by_dtype(x, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>("softmax", out, shape_vec(x), x);
+    auto xc = readable_input<T>(x, out);
+    const T* px = xc.data();
+    T* po = result.mutable_data();
+    const index_t B = x.shape(0), C = x.shape(1);
+    py::gil_scoped_release nogil;
+    kernels<T>().softmax(px, po, B, C);
+    return result;
+  });
+}
+
+py::array softmax_backward(const py::object& dout_obj, const py::object& y_obj,
+                           const py::object& out) {
+  py::array dout = take_array("softmax_backward", "dout", dout_obj);
+  py::array y = take_array("softmax_backward", "y", y_obj);
+  require_same_dtype("softmax_backward", "dout", dout, "y", y);
+  if (y.ndim() != 2 || !same_shape(dout, y)) {
+    throw py::value_error("softmax_backward: dout and y must be 2-D of the same shape, got " +
+                          shape_str(dout) + " and " + shape_str(y));
+  }
+  return by_dtype(y, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>("softmax_backward", out, shape_vec(y), y);
+    // Each row reads all of dout and y before writing, so copy on any overlap.
+    auto dc = contiguous<T>(dout);
+    auto yc = contiguous<T>(y);
+    if (overlaps(dc, result)) dc = py::array_t<T>(dc.attr("copy")());
+    if (overlaps(yc, result)) yc = py::array_t<T>(yc.attr("copy")());
+    const T *pd = dc.data(), *py_ = yc.data();
+    T* po = result.mutable_data();
+    const index_t B = y.shape(0), C = y.shape(1);
+    py::gil_scoped_release nogil;
+    kernels<T>().softmax_backward(pd, py_, po, B, C);
+    return result;
+  });
+}
+
+void require_logits(const char* fn, const py::array& logits) {
+  if (logits.ndim() != 2 || logits.shape(0) == 0 || logits.shape(1) == 0) {
+    throw py::value_error(std::string(fn) +
+                          ": logits must be 2-D (batch, classes) with at least one row and one "
+                          "class, got shape " + shape_str(logits));
+  }
+}
+
+// Integer class labels as int64, each checked to lie in [0, classes).
+py::array_t<std::int64_t> take_labels(const char* fn, const py::object& obj, py::ssize_t batch,
+                                      py::ssize_t classes) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(fn) + ": labels must be a 1-D numpy.ndarray of integers, got " +
+                         type_name(obj));
+  }
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  const char kind = a.dtype().kind();
+  if (kind != 'i' && kind != 'u') {
+    throw py::type_error(std::string(fn) + ": labels must have an integer dtype, got " +
+                         dtype_str(a) + "; class indices are whole numbers in [0, " +
+                         std::to_string(classes) + ")");
+  }
+  if (a.ndim() != 1 || a.shape(0) != batch) {
+    throw py::value_error(std::string(fn) + ": labels must have shape (" + std::to_string(batch) +
+                          ",) to match logits' batch, got " + shape_str(a));
+  }
+  auto labels = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+  const std::int64_t* p = labels.data();
+  for (py::ssize_t i = 0; i < batch; ++i) {
+    if (p[i] < 0 || p[i] >= classes) {
+      throw py::value_error(std::string(fn) + ": labels must be in [0, " +
+                            std::to_string(classes) + ") for " + std::to_string(classes) +
+                            " classes, got " + std::to_string(p[i]) + " at index " +
+                            std::to_string(i));
+    }
+  }
+  return labels;
+}
+
+// Returns (mean loss, number of rows whose argmax is the label).
+py::tuple sparse_softmax_cross_entropy(const py::object& logits_obj, const py::object& labels_obj,
+                                       const py::object& dlogits) {
+  const char* fn = "sparse_softmax_cross_entropy";
+  py::array logits = take_array(fn, "logits", logits_obj);
+  require_logits(fn, logits);
+  auto labels = take_labels(fn, labels_obj, logits.shape(0), logits.shape(1));
+  return by_dtype(logits, [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    auto xc = contiguous<T>(logits);
+    T* pd = nullptr;
+    if (!dlogits.is_none()) {
+      auto d = output<T>(fn, dlogits, shape_vec(logits), logits);
+      if (overlaps(d, xc)) xc = py::array_t<T>(xc.attr("copy")());
+      pd = d.mutable_data();
+    }
+    const T* px = xc.data();
+    const index_t B = logits.shape(0), C = logits.shape(1);
+    index_t correct = 0;
+    double total;
+    {
+      py::gil_scoped_release nogil;
+      total = kernels<T>().sparse_cross_entropy(px, labels.data(), pd, B, C, &correct);
+    }
+    return py::make_tuple(total / static_cast<double>(B), correct);
+  });
+}
+
+py::tuple softmax_cross_entropy(const py::object& logits_obj, const py::object& targets_obj,
+                                const py::object& dlogits) {
+  const char* fn = "softmax_cross_entropy";
+  py::array logits = take_array(fn, "logits", logits_obj);
+  py::array targets = take_array(fn, "targets", targets_obj);
+  require_same_dtype(fn, "logits", logits, "targets", targets);
+  require_logits(fn, logits);
+  if (!same_shape(logits, targets)) {
+    throw py::value_error(std::string(fn) + ": targets must have the logits' shape " +
+                          shape_str(logits) + ", got " + shape_str(targets));
+  }
+  return by_dtype(logits, [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    auto xc = contiguous<T>(logits);
+    auto tc = contiguous<T>(targets);
+    T* pd = nullptr;
+    if (!dlogits.is_none()) {
+      auto d = output<T>(fn, dlogits, shape_vec(logits), logits);
+      if (overlaps(d, xc)) xc = py::array_t<T>(xc.attr("copy")());
+      if (overlaps(d, tc)) tc = py::array_t<T>(tc.attr("copy")());
+      pd = d.mutable_data();
+    }
+    const T *px = xc.data(), *pt = tc.data();
+    const index_t B = logits.shape(0), C = logits.shape(1);
+    index_t correct = 0;
+    double total;
+    {
+      py::gil_scoped_release nogil;
+      total = kernels<T>().dense_cross_entropy(px, pt, pd, B, C, &correct);
+    }
+    return py::make_tuple(total / static_cast<double>(B), correct);
+  });
+}
+
+// ---------------------------------------------------------------- optimizers
+
+// An array updated in place: it must be exactly `like`'s dtype and shape,
+// C-contiguous and writable, because a silent copy would drop the update.
+template <class T>
+T* inplace(const char* fn, const char* arg, const py::object& obj, const py::array& like) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(fn) + ": " + arg + " must be a numpy.ndarray, got " +
+                         type_name(obj));
+  }
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().equal(like.dtype())) {
+    throw py::type_error(std::string(fn) + ": " + arg + " must have dtype " + dtype_str(like) +
+                         ", got " + dtype_str(a));
+  }
+  if (!same_shape(a, like)) {
+    throw py::value_error(std::string(fn) + ": " + arg + " must have shape " + shape_str(like) +
+                          ", got " + shape_str(a));
+  }
+  if (!(a.flags() & py::array::c_style) || !a.writeable()) {
+    throw py::value_error(std::string(fn) + ": " + arg +
+                          " is updated in place and must be a writable C-contiguous array");
+  }
+  return static_cast<T*>(a.mutable_data());
+}
+
+template <class T>
+py::array_t<T> gradient_for(const char* fn, const py::object& g_obj, const py::array& w) {
+  py::array g = take_array(fn, "grad", g_obj);
+  require_same_dtype(fn, "weights", w, "grad", g);
+  if (!same_shape(g, w)) {
+    throw py::value_error(std::string(fn) + ": grad has shape " + shape_str(g) +
+                          " but weights have shape " + shape_str(w));
+  }
+  return contiguous<T>(g);
+}
+
+void sgd_update(const py::object& w_obj, const py::object& g_obj, double learning_rate,
+                double momentum, bool nesterov, const py::object& velocity) {
+  const char* fn = "sgd_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    T* pw = inplace<T>(fn, "weights", w_obj, w);
+    auto g = gradient_for<T>(fn, g_obj, w);
+    T* pv = velocity.is_none() ? nullptr : inplace<T>(fn, "velocity", velocity, w);
+    const T* pg = g.data();
+    const index_t n = w.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().sgd_update(pw, pg, pv, n, T(learning_rate), T(momentum), nesterov);
+    return 0;
+  });
+}
+
+void rmsprop_update(const py::object& w_obj, const py::object& g_obj, const py::object& v_obj,
+                    double learning_rate, double rho, double epsilon) {
+  const char* fn = "rmsprop_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    T* pw = inplace<T>(fn, "weights", w_obj, w);
+    auto g = gradient_for<T>(fn, g_obj, w);
+    T* pv = inplace<T>(fn, "velocity", v_obj, w);
+    const T* pg = g.data();
+    const index_t n = w.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().rmsprop_update(pw, pg, pv, n, T(learning_rate), T(rho), T(epsilon));
+    return 0;
+  });
+}
+
+void adam_update(const py::object& w_obj, const py::object& g_obj, const py::object& m_obj,
+                 const py::object& v_obj, double alpha, double beta1, double beta2,
+                 double epsilon) {
+  const char* fn = "adam_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    T* pw = inplace<T>(fn, "weights", w_obj, w);
+    auto g = gradient_for<T>(fn, g_obj, w);
+    T* pm = inplace<T>(fn, "m", m_obj, w);
+    T* pv = inplace<T>(fn, "v", v_obj, w);
+    const T* pg = g.data();
+    const index_t n = w.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().adam_update(pw, pg, pm, pv, n, T(alpha), T(beta1), T(beta2), T(epsilon));
+    return 0;
+  });
+}
+
 // ---------------------------------------------------------------- config
 
 void set_num_threads(py::object n) {
@@ -403,6 +641,23 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("column_sums", &column_sums, py::arg("x"), py::arg("out") = none);
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("out") = none, py::kw_only(),
         py::arg("trans_a") = false, py::arg("trans_b") = false);
+
+  m.def("softmax", &softmax, py::arg("x"), py::arg("out") = none);
+  m.def("softmax_backward", &softmax_backward, py::arg("dout"), py::arg("y"),
+        py::arg("out") = none);
+  m.def("sparse_softmax_cross_entropy", &sparse_softmax_cross_entropy, py::arg("logits"),
+        py::arg("labels"), py::arg("dlogits") = none);
+  m.def("softmax_cross_entropy", &softmax_cross_entropy, py::arg("logits"), py::arg("targets"),
+        py::arg("dlogits") = none);
+  m.def("sgd_update", &sgd_update, py::arg("weights"), py::arg("grad"), py::kw_only(),
+        py::arg("learning_rate"), py::arg("momentum") = 0.0, py::arg("nesterov") = false,
+        py::arg("velocity") = none);
+  m.def("rmsprop_update", &rmsprop_update, py::arg("weights"), py::arg("grad"),
+        py::arg("velocity"), py::kw_only(), py::arg("learning_rate"), py::arg("rho"),
+        py::arg("epsilon"));
+  m.def("adam_update", &adam_update, py::arg("weights"), py::arg("grad"), py::arg("m"),
+        py::arg("v"), py::kw_only(), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"),
+        py::arg("epsilon"));
 
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &denseops::num_threads);

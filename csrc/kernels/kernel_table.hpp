@@ -3,6 +3,8 @@
 // takes contiguous memory unless it says otherwise, decides its own threads,
 // and never touches Python.
 #pragma once
+#include <cstdint>
+
 #include "common.hpp"
 
 namespace denseops {
@@ -25,6 +27,21 @@ struct KernelTable {
   // C (M, N) = A (M, K) @ B (K, N) with element strides; see gemm_naive.hpp.
   void (*gemm)(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
                const T* B, index_t rsb, index_t csb, T* C, index_t ldc);
+
+  // Softmax over rows of (B, C); see loss.hpp.
+  void (*softmax)(const T* x, T* out, index_t B, index_t C);
+  void (*softmax_backward)(const T* dout, const T* y, T* dx, index_t B, index_t C);
+  // Fused softmax + cross-entropy: summed loss; dlogits may be null.
+  double (*sparse_cross_entropy)(const T* logits, const std::int64_t* labels, T* dlogits,
+                                 index_t B, index_t C, index_t* correct);
+  double (*dense_cross_entropy)(const T* logits, const T* targets, T* dlogits, index_t B,
+                                index_t C, index_t* correct);
+
+  // In-place optimizer updates over n weights; see optim.hpp.
+  void (*sgd_update)(T* w, const T* g, T* velocity, index_t n, T lr, T momentum, bool nesterov);
+  void (*rmsprop_update)(T* w, const T* g, T* v, index_t n, T lr, T rho, T epsilon);
+  void (*adam_update)(T* w, const T* g, T* m, T* v, index_t n, T alpha, T beta1, T beta2,
+                      T epsilon);
 };
 
 namespace generic {

@@ -12,6 +12,7 @@ neural network, taking and returning NumPy arrays::
 
 from denseops._kernels import (
     __version__,
+    adam_update,
     add,
     column_sums,
     dot,
@@ -20,13 +21,20 @@ from denseops._kernels import (
     matmul,
     relu,
     relu_backward,
+    rmsprop_update,
     set_arch,
     set_num_threads,
+    sgd_update,
+    softmax,
+    softmax_backward,
+    softmax_cross_entropy,
+    sparse_softmax_cross_entropy,
 )
 from denseops.config import show_config
 
 __all__ = [
     "__version__",
+    "adam_update",
     "add",
     "column_sums",
     "dot",
@@ -35,7 +43,13 @@ __all__ = [
     "matmul",
     "relu",
     "relu_backward",
+    "rmsprop_update",
     "set_arch",
     "set_num_threads",
+    "sgd_update",
     "show_config",
+    "softmax",
+    "softmax_backward",
+    "softmax_cross_entropy",
+    "sparse_softmax_cross_entropy",
 ]
