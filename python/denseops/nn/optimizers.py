@@ -1,0 +1,177 @@
+"""Optimizers: hyperparameters and lazily created state here, the math in
+fused C++ kernels (one pass over each weight array per step).
+
+Names and defaults follow Keras 3.
+"""
+
+import math
+
+import numpy as np
+
+import denseops as ops
+
+
+class Optimizer:
+    """Base class: validates ``learning_rate`` and keeps per-weight state.
+
+    State is keyed by the position of a weight in the list passed to
+    ``apply``, so the same optimizer must always be given the same weights in
+    the same order (``Sequential`` does this).
+    """
+
+    name = "optimizer"
+
+    def __init__(self, learning_rate):
+        self.learning_rate = _check("learning_rate", learning_rate, low=0.0, low_open=True)
+        self.iterations = 0
+        self._state = []
+
+    def apply(self, weights, grads):
+        """Updates every array of ``weights`` in place from ``grads``."""
+        if not self._state:
+            self._state = [self._new_state(w) for w in weights]
+        self.iterations += 1
+        for w, g, state in zip(weights, grads, self._state):
+            self._update(w, g, state)
+
+    def _new_state(self, weight):
+        return {}
+
+    def _update(self, weight, grad, state):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum.
+
+    ``velocity = momentum * velocity - learning_rate * g``;
+    ``w += velocity`` (or ``w += momentum * velocity - learning_rate * g``
+    with ``nesterov=True``). With ``momentum=0``: ``w -= learning_rate * g``.
+
+    Args:
+        learning_rate: step size, > 0. Default 0.01.
+        momentum: in [0, 1]. Default 0.
+        nesterov: use Nesterov momentum.
+    """
+
+    name = "sgd"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+        super().__init__(learning_rate)
+        self.momentum = _check("momentum", momentum, low=0.0, high=1.0)
+        self.nesterov = bool(nesterov)
+
+    def _new_state(self, weight):
+        return {"velocity": np.zeros_like(weight)} if self.momentum > 0 else {}
+
+    def _update(self, weight, grad, state):
+        ops.sgd_update(weight, grad, learning_rate=self.learning_rate, momentum=self.momentum,
+                       nesterov=self.nesterov, velocity=state.get("velocity"))
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """RMSprop as in Keras 3.
+
+    ``v = rho * v + (1 - rho) * g**2``; ``w -= learning_rate * g / sqrt(v + epsilon)``,
+    with ``v`` starting at 0. (PyTorch puts epsilon outside the square root.)
+
+    Args:
+        learning_rate: step size, > 0. Default 0.001.
+        rho: decay of the running mean of squared gradients, in [0, 1). Default 0.9.
+        epsilon: > 0, keeps the division finite. Default 1e-7.
+    """
+
+    name = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.rho = _check("rho", rho, low=0.0, high=1.0, high_open=True)
+        self.epsilon = _check("epsilon", epsilon, low=0.0, low_open=True)
+
+    def _new_state(self, weight):
+        return {"velocity": np.zeros_like(weight)}
+
+    def _update(self, weight, grad, state):
+        ops.rmsprop_update(weight, grad, state["velocity"], learning_rate=self.learning_rate,
+                           rho=self.rho, epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adam as in Keras 3.
+
+    ``m += (g - m) * (1 - beta_1)``; ``v += (g**2 - v) * (1 - beta_2)``;
+    ``w -= lr_t * m / (sqrt(v) + epsilon)`` with
+    ``lr_t = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)``.
+
+    Args:
+        learning_rate: step size, > 0. Default 0.001.
+        beta_1, beta_2: decay rates in [0, 1). Defaults 0.9 and 0.999.
+        epsilon: > 0. Default 1e-7.
+    """
+
+    name = "adam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.beta_1 = _check("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
+        self.beta_2 = _check("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
+        self.epsilon = _check("epsilon", epsilon, low=0.0, low_open=True)
+
+    def _new_state(self, weight):
+        return {"m": np.zeros_like(weight), "v": np.zeros_like(weight)}
+
+    def _update(self, weight, grad, state):
+        t = self.iterations
+        alpha = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        ops.adam_update(weight, grad, state["m"], state["v"], alpha=alpha, beta1=self.beta_1,
+                        beta2=self.beta_2, epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+_BY_NAME = {c.name: c for c in (SGD, RMSprop, Adam)}
+
+
+def get(identifier):
+    """Returns an Optimizer for a Keras name (default hyperparameters) or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    raise ValueError(f"Unknown optimizer: {identifier!r}. Expected one of {sorted(_BY_NAME)}.")
+
+
+def from_config(config):
+    """Rebuilds an optimizer (without its state) from ``get_config()``."""
+    config = dict(config)
+    return _BY_NAME[config.pop("name")](**config)
+
+
+def _check(argument, value, low=None, high=None, low_open=False, high_open=False):
+    """A finite float within the given bounds, or a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{argument} must be a number. Received: {argument}={value!r}")
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if not math.isfinite(value) or too_low or too_high:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+        bounds = " and ".join(b for b in (lo, hi) if b)
+        raise ValueError(f"{argument} must be finite and {bounds}. Received: {argument}={value!r}")
+    return value

@@ -1,0 +1,133 @@
+"""One-file checkpoints: architecture, weights and optimizer state in a .npz.
+
+Saving never destroys the previous file: the archive is written to a
+temporary file in the same folder, flushed and fsynced, then renamed over
+the target with os.replace (atomic on POSIX and Windows).
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from denseops.nn import optimizers
+from denseops.nn.layers import Dense
+
+FORMAT = "denseops.Sequential"
+VERSION = 1
+_CONFIG_KEY = "__denseops_config__"
+
+
+def save_model(model, path):
+    """Writes ``model`` to ``path`` (any file name; ``.npz`` is customary)."""
+    if not model.built:
+        raise ValueError("save() needs a built model: fit it or build(input_dim) first")
+    config = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": model.name,
+        "layers": [layer.get_config() for layer in model.layers],
+        "loss": model.loss.get_config() if model.loss else None,
+        "metrics": model.metrics,
+        "optimizer": model.optimizer.get_config() if model.optimizer else None,
+        "optimizer_iterations": model.optimizer.iterations if model.optimizer else 0,
+    }
+    arrays = {_CONFIG_KEY: np.array(json.dumps(config))}
+    for i, layer in enumerate(model.layers):
+        for j, w in enumerate(layer.weights):
+            arrays[f"layer{i}/weight{j}"] = w
+    if model.optimizer is not None:
+        for i, state in enumerate(model.optimizer._state):
+            for key, value in state.items():
+                arrays[f"optimizer/{i}/{key}"] = value
+    _write_atomically(os.fspath(path), arrays)
+
+
+def _write_atomically(path, arrays):
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".denseops-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def load(path):
+    """Reads a model written by ``Sequential.save``; compiled again if it was compiled.
+
+    Raises:
+        ValueError: the file is missing pieces, truncated, of another format
+            or version, or its weights do not fit its architecture.
+    """
+    from denseops.nn.model import Sequential  # model imports this module lazily too
+
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a readable denseops model file ({error})") from None
+    if _CONFIG_KEY not in arrays:
+        raise ValueError(f"{path}: not a denseops model file (no {_CONFIG_KEY} entry)")
+    config = json.loads(str(arrays.pop(_CONFIG_KEY)))
+    if config.get("format") != FORMAT or config.get("version") != VERSION:
+        raise ValueError(
+            f"{path}: expected format {FORMAT!r} version {VERSION}, got "
+            f"{config.get('format')!r} version {config.get('version')!r}")
+
+    model = Sequential(name=config["name"])
+    for layer_config in config["layers"]:
+        if layer_config["class"] != "Dense":
+            raise ValueError(f"{path}: unknown layer class {layer_config['class']!r}")
+        model.add(Dense(layer_config["units"], activation=layer_config["activation"],
+                        use_bias=layer_config["use_bias"], dtype=layer_config["dtype"],
+                        name=layer_config["name"]))
+    model.build(config["layers"][0]["input_dim"])
+    for i, layer in enumerate(model.layers):
+        for j, w in enumerate(layer.weights):
+            key = f"layer{i}/weight{j}"
+            if key not in arrays:
+                raise ValueError(f"{path}: missing weights {key!r}")
+            if arrays[key].shape != w.shape or arrays[key].dtype != w.dtype:
+                raise ValueError(
+                    f"{path}: weights {key!r} of layer {layer.name!r} have shape "
+                    f"{arrays[key].shape} and dtype {arrays[key].dtype}; the architecture "
+                    f"needs {w.shape} {w.dtype}")
+            w[...] = arrays[key]
+    if config["loss"] is not None:
+        from denseops.nn import losses
+        loss = losses.get(config["loss"]["name"])
+        loss.from_logits = config["loss"]["from_logits"]
+        model.compile(optimizer=optimizers.from_config(config["optimizer"]), loss=loss,
+                      metrics=config["metrics"])
+        _restore_optimizer_state(model, arrays, config["optimizer_iterations"], path)
+    return model
+
+
+def _restore_optimizer_state(model, arrays, iterations, path):
+    optimizer = model.optimizer
+    weights = model.weights
+    states = []
+    for i, w in enumerate(weights):
+        prefix = f"optimizer/{i}/"
+        state = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        for key, value in state.items():
+            if value.shape != w.shape:
+                raise ValueError(f"{path}: optimizer state {prefix + key!r} has shape "
+                                 f"{value.shape}, expected {w.shape}")
+        states.append(state)
+    if any(states):
+        optimizer._state = states
+    optimizer.iterations = int(iterations)
