@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "docstrings.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/threading.hpp"
 
@@ -632,36 +633,43 @@ py::dict config() {
 PYBIND11_MODULE(_kernels, m) {
   m.doc() = "denseops C++ kernels. Import them from the denseops package.";
   m.attr("__version__") = DENSEOPS_VERSION;
+  namespace doc = denseops::doc;
+  // Each docstring starts with its Python signature; types live in _kernels.pyi.
+  py::options options;
+  options.disable_function_signatures();
   const auto none = py::none();
 
-  m.def("relu", &relu, py::arg("x"), py::arg("out") = none);
-  m.def("relu_backward", &relu_backward, py::arg("dout"), py::arg("y"), py::arg("out") = none);
-  m.def("add", &add, py::arg("x"), py::arg("y"), py::arg("out") = none);
-  m.def("dot", &dot, py::arg("x"), py::arg("y"));
-  m.def("column_sums", &column_sums, py::arg("x"), py::arg("out") = none);
-  m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("out") = none, py::kw_only(),
-        py::arg("trans_a") = false, py::arg("trans_b") = false);
-
-  m.def("softmax", &softmax, py::arg("x"), py::arg("out") = none);
-  m.def("softmax_backward", &softmax_backward, py::arg("dout"), py::arg("y"),
+  m.def("relu", &relu, doc::relu, py::arg("x"), py::arg("out") = none);
+  m.def("relu_backward", &relu_backward, doc::relu_backward, py::arg("dout"), py::arg("y"),
         py::arg("out") = none);
-  m.def("sparse_softmax_cross_entropy", &sparse_softmax_cross_entropy, py::arg("logits"),
-        py::arg("labels"), py::arg("dlogits") = none);
-  m.def("softmax_cross_entropy", &softmax_cross_entropy, py::arg("logits"), py::arg("targets"),
-        py::arg("dlogits") = none);
-  m.def("sgd_update", &sgd_update, py::arg("weights"), py::arg("grad"), py::kw_only(),
-        py::arg("learning_rate"), py::arg("momentum") = 0.0, py::arg("nesterov") = false,
-        py::arg("velocity") = none);
-  m.def("rmsprop_update", &rmsprop_update, py::arg("weights"), py::arg("grad"),
-        py::arg("velocity"), py::kw_only(), py::arg("learning_rate"), py::arg("rho"),
-        py::arg("epsilon"));
-  m.def("adam_update", &adam_update, py::arg("weights"), py::arg("grad"), py::arg("m"),
-        py::arg("v"), py::kw_only(), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"),
-        py::arg("epsilon"));
+  m.def("add", &add, doc::add, py::arg("x"), py::arg("y"), py::arg("out") = none);
+  m.def("dot", &dot, doc::dot, py::arg("x"), py::arg("y"));
+  m.def("column_sums", &column_sums, doc::column_sums, py::arg("x"), py::arg("out") = none);
+  m.def("matmul", &matmul, doc::matmul, py::arg("a"), py::arg("b"), py::arg("out") = none,
+        py::kw_only(), py::arg("trans_a").noconvert() = false,
+        py::arg("trans_b").noconvert() = false);
 
-  m.def("set_num_threads", &set_num_threads, py::arg("n"));
-  m.def("get_num_threads", &denseops::num_threads);
-  m.def("set_arch", &set_arch, py::arg("name"));
-  m.def("get_arch", &denseops::arch);
+  m.def("softmax", &softmax, doc::softmax, py::arg("x"), py::arg("out") = none);
+  m.def("softmax_backward", &softmax_backward, doc::softmax_backward, py::arg("dout"),
+        py::arg("y"), py::arg("out") = none);
+  m.def("sparse_softmax_cross_entropy", &sparse_softmax_cross_entropy,
+        doc::sparse_softmax_cross_entropy, py::arg("logits"), py::arg("labels"),
+        py::arg("dlogits") = none);
+  m.def("softmax_cross_entropy", &softmax_cross_entropy, doc::softmax_cross_entropy,
+        py::arg("logits"), py::arg("targets"), py::arg("dlogits") = none);
+  m.def("sgd_update", &sgd_update, doc::sgd_update, py::arg("weights"), py::arg("grad"),
+        py::kw_only(), py::arg("learning_rate"), py::arg("momentum") = 0.0,
+        py::arg("nesterov") = false, py::arg("velocity") = none);
+  m.def("rmsprop_update", &rmsprop_update, doc::rmsprop_update, py::arg("weights"),
+        py::arg("grad"), py::arg("velocity"), py::kw_only(), py::arg("learning_rate"),
+        py::arg("rho"), py::arg("epsilon"));
+  m.def("adam_update", &adam_update, doc::adam_update, py::arg("weights"), py::arg("grad"),
+        py::arg("m"), py::arg("v"), py::kw_only(), py::arg("alpha"), py::arg("beta1"),
+        py::arg("beta2"), py::arg("epsilon"));
+
+  m.def("set_num_threads", &set_num_threads, doc::set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &denseops::num_threads, doc::get_num_threads);
+  m.def("set_arch", &set_arch, doc::set_arch, py::arg("name"));
+  m.def("get_arch", &denseops::arch, doc::get_arch);
   m.def("_config", &config);
 }

@@ -1,0 +1,197 @@
+// Docstrings of the public kernels (Google style: formula, Args, shapes,
+// example). Kept apart so bindings.cpp reads as code.
+#pragma once
+
+namespace denseops::doc {
+
+constexpr const char* relu = R"(relu(x, out=None)
+
+Rectified linear unit, elementwise: ``max(x, 0)``. NaN stays NaN, as in
+``np.maximum(x, 0)``.
+
+Args:
+    x: ndarray of float32 or float64, any shape and layout.
+    out: optional C-contiguous ndarray of x's shape and dtype; may be x itself.
+
+Returns:
+    The result (``out`` when given).
+
+Example:
+    >>> import numpy as np, denseops
+    >>> denseops.relu(np.array([-1.0, 2.0]))
+    array([0., 2.])
+)";
+
+constexpr const char* relu_backward = R"(relu_backward(dout, y, out=None)
+
+Gradient of relu: ``dout`` where ``y > 0``, else 0, with ``y = relu(x)``.
+
+Args:
+    dout: ndarray, the gradient w.r.t. relu's output.
+    y: ndarray of dout's shape and dtype, relu's output.
+    out: optional C-contiguous result array; may alias dout.
+
+Example:
+    >>> import numpy as np, denseops
+    >>> denseops.relu_backward(np.array([5.0, 5.0]), np.array([0.0, 2.0]))
+    array([0., 5.])
+)";
+
+constexpr const char* add = R"(add(x, y, out=None)
+
+``x + y`` for equal shapes, or a bias add: x of shape (..., n) plus y of
+shape (n,) added to every row. No other broadcasting.
+
+Args:
+    x: ndarray of float32 or float64.
+    y: ndarray of x's dtype: x's shape, or (x.shape[-1],).
+    out: optional C-contiguous ndarray of x's shape; may be x or y.
+
+Example:
+    >>> import numpy as np, denseops
+    >>> denseops.add(np.zeros((2, 3)), np.array([1.0, 2.0, 3.0]))
+    array([[1., 2., 3.],
+           [1., 2., 3.]])
+)";
+
+constexpr const char* dot = R"(dot(x, y)
+
+Dot product of two 1-D arrays of one dtype, as a Python float. Accumulates
+in the arrays' dtype over 16 partial sums (error grows like sqrt(n) * eps).
+
+Example:
+    >>> import numpy as np, denseops
+    >>> denseops.dot(np.arange(3.0), np.arange(3.0))
+    5.0
+)";
+
+constexpr const char* column_sums = R"(column_sums(x, out=None)
+
+Sum over the rows of a 2-D array (the bias gradient): x (m, n) -> (n,).
+
+Example:
+    >>> import numpy as np, denseops
+    >>> denseops.column_sums(np.ones((4, 2)))
+    array([4., 4.])
+)";
+
+constexpr const char* matmul = R"(matmul(a, b, out=None, *, trans_a=False, trans_b=False)
+
+Matrix product of 2-D arrays: ``a @ b``, or ``a.T @ b`` / ``a @ b.T`` with
+trans_a / trans_b, without making a transposed copy.
+
+Args:
+    a: ndarray (M, K) (or (K, M) with trans_a), float32 or float64, any layout.
+    b: ndarray (K, N) (or (N, K) with trans_b), a's dtype, any layout.
+    out: optional C-contiguous (M, N) ndarray of a's dtype. If it shares
+        memory with a or b the product goes through a scratch array first.
+
+Returns:
+    The (M, N) product (``out`` when given).
+
+Example:
+    >>> import numpy as np, denseops
+    >>> a = np.ones((2, 3), np.float32)
+    >>> denseops.matmul(a, a, trans_b=True)
+    array([[3., 3.],
+           [3., 3.]], dtype=float32)
+)";
+
+constexpr const char* softmax = R"(softmax(x, out=None)
+
+Row-wise softmax of a (batch, classes) array, ``exp(x - max) / sum(...)``
+(the max is subtracted so nothing overflows).
+
+Example:
+    >>> import numpy as np, denseops
+    >>> denseops.softmax(np.zeros((1, 2)))
+    array([[0.5, 0.5]])
+)";
+
+constexpr const char* softmax_backward = R"(softmax_backward(dout, y, out=None)
+
+Gradient of a row-wise softmax with output y (batch, classes):
+``y * (dout - sum(dout * y, axis=1, keepdims=True))``.
+)";
+
+constexpr const char* sparse_softmax_cross_entropy =
+    R"(sparse_softmax_cross_entropy(logits, labels, dlogits=None)
+
+Softmax fused with sparse categorical cross-entropy.
+
+Args:
+    logits: (batch, classes) float32/float64 ndarray.
+    labels: (batch,) integer ndarray, each in [0, classes).
+    dlogits: optional C-contiguous (batch, classes) array that receives the
+        gradient of the mean loss w.r.t. logits: ``(softmax - onehot) / batch``.
+
+Returns:
+    ``(mean loss, number of rows whose argmax equals the label)``.
+
+Example:
+    >>> import numpy as np, denseops
+    >>> loss, correct = denseops.sparse_softmax_cross_entropy(
+    ...     np.array([[0.0, 0.0]]), np.array([1]))
+    >>> round(loss, 4), correct
+    (0.6931, 0)
+)";
+
+constexpr const char* softmax_cross_entropy =
+    R"(softmax_cross_entropy(logits, targets, dlogits=None)
+
+Softmax fused with categorical cross-entropy for (batch, classes) target
+distributions (one-hot or soft). ``dlogits`` receives
+``(softmax * sum(targets) - targets) / batch``. Returns
+``(mean loss, rows whose argmax matches the targets' argmax)``.
+)";
+
+constexpr const char* sgd_update =
+    R"(sgd_update(weights, grad, *, learning_rate, momentum=0.0, nesterov=False, velocity=None)
+
+In-place SGD step (Keras's formula). Without velocity:
+``w -= learning_rate * g``. With velocity (same shape as w):
+``v = momentum * v - learning_rate * g``; ``w += v`` or, with nesterov,
+``w += momentum * v - learning_rate * g``.
+)";
+
+constexpr const char* rmsprop_update =
+    R"(rmsprop_update(weights, grad, velocity, *, learning_rate, rho, epsilon)
+
+In-place RMSprop step (Keras 3): ``v = rho * v + (1 - rho) * g**2``;
+``w -= learning_rate * g / sqrt(v + epsilon)``.
+)";
+
+constexpr const char* adam_update =
+    R"(adam_update(weights, grad, m, v, *, alpha, beta1, beta2, epsilon)
+
+In-place Adam step (Keras): ``m += (g - m) * (1 - beta1)``;
+``v += (g**2 - v) * (1 - beta2)``; ``w -= alpha * m / (sqrt(v) + epsilon)``,
+where the caller folds the bias corrections into
+``alpha = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``.
+)";
+
+constexpr const char* set_num_threads = R"(set_num_threads(n)
+
+Use at most n >= 1 threads in the kernels (default: OMP_NUM_THREADS, or all
+cores). Small inputs always run on one thread.
+)";
+
+constexpr const char* get_num_threads = R"(get_num_threads()
+
+The number of threads the kernels may use (1 in a process forked after
+OpenMP started, where threads could deadlock).
+)";
+
+constexpr const char* set_arch = R"(set_arch(name)
+
+Force the instruction-set path: "generic" (portable C++), "avx2" (AVX2 +
+FMA; ValueError if the CPU lacks them) or "auto" (the best available).
+The DENSEOPS_ARCH environment variable sets the starting choice.
+)";
+
+constexpr const char* get_arch = R"(get_arch()
+
+The instruction-set path in use: "generic" or "avx2".
+)";
+
+}  // namespace denseops::doc
