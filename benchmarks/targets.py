@@ -1,0 +1,181 @@
+"""Print issue 3's target table: denseops vs NumPy, measured in one run.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/targets.py
+
+Both libraries get 2 threads (denseops.set_num_threads, threadpoolctl for
+NumPy's BLAS). The machine is shared and noisy, so every case is timed in
+rounds that alternate denseops and NumPy on the same inputs, and the table
+reports medians over the rounds. Throughput rows compare GFLOP/s (or
+elements/s); the (20, 100) row compares time per call.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import denseops
+
+THREADS = 2
+
+
+def matmul_case(m, k, n, dtype=np.float32, trans_a=False, trans_b=False, label=None):
+    """A GEMM row: C (m, n) = A (m, k) @ B (k, n), optionally from a.T / b.T."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    a_np = a.T if trans_a else a
+    b_np = b.T if trans_b else b
+    return dict(
+        name=label or f"matmul {m}x{k}x{n} {np.dtype(dtype).name}",
+        ours=lambda: denseops.matmul(a, b, trans_a=trans_a, trans_b=trans_b),
+        numpy=lambda: a_np @ b_np,
+        work=2.0 * m * k * n, unit="GFLOP/s")
+
+
+def elementwise_case(op, n, dtype=np.float32):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(n).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
+    if op == "relu":
+        ours, ref = (lambda: denseops.relu(x)), (lambda: np.maximum(x, 0))
+    elif op == "add":
+        ours, ref = (lambda: denseops.add(x, y)), (lambda: x + y)
+    else:  # bias add: rows of 1000 plus a (1000,) bias
+        xm, bias = x.reshape(-1, 1000), y[:1000].copy()
+        ours, ref = (lambda: denseops.add(xm, bias)), (lambda: xm + bias)
+    return dict(name=f"{op} {n:.0e} {np.dtype(dtype).name}", ours=ours, numpy=ref,
+                work=float(n), unit="Gelem/s")
+
+
+def small_relu_add_case():
+    """The textbook's x = np.random.random((20, 100)) (float64): relu then add."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 100)), rng.random((20, 100))
+
+    def ours():
+        return denseops.add(denseops.relu(x), y)
+
+    def ref():
+        return np.maximum(x, 0) + y
+
+    return dict(name="relu+add (20,100) f64 per call", ours=ours, numpy=ref, work=None,
+                unit="us")
+
+
+def dot_case(n=320_000):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal(n), rng.standard_normal(n)
+    return dict(name=f"dot ({n},) float64", ours=lambda: denseops.dot(x, y),
+                numpy=lambda: np.dot(x, y), work=2.0 * n, unit="GFLOP/s")
+
+
+def cases():
+    """(case, target, kind): kind "ratio" wants ours/numpy throughput >= target,
+    kind "time" wants ours/numpy time <= target."""
+    mnist = [
+        (matmul_case(128, 784, 512, label="matmul 128x784x512 f32 (fwd)"), 1.0, "ratio"),
+        (matmul_case(128, 512, 10, label="matmul 128x512x10 f32 (fwd)"), 1.0, "ratio"),
+        (matmul_case(784, 128, 512, trans_a=True, label="a.T@b a(128,784) b(128,512) f32"),
+         1.0, "ratio"),
+        (matmul_case(128, 10, 512, trans_b=True, label="a@b.T a(128,10) b(512,10) f32"),
+         1.0, "ratio"),
+    ]
+    big = [
+        (matmul_case(1024, 1024, 1024), 0.9, "ratio"),
+        (matmul_case(2048, 2048, 2048), 0.9, "ratio"),
+        (matmul_case(1024, 1024, 1024, np.float64), 0.8, "ratio"),
+    ]
+    elementwise = [(elementwise_case(op, n), 1.0, "ratio")
+                   for op in ("relu", "add", "bias_add") for n in (10**6, 10**7)]
+    return mnist + big + elementwise + [(small_relu_add_case(), 1.5, "time"),
+                                        (dot_case(), 1.0, "ratio")]
+
+
+def calibrate(fn, seconds):
+    """Calls per timing batch so that one batch takes about `seconds`."""
+    fn()
+    number = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        if time.perf_counter() - start >= seconds or number >= 1 << 20:
+            return number
+        number *= 2
+
+
+def time_batch(fn, number):
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def measure(case, rounds, seconds):
+    """Median seconds per call of denseops and NumPy, timed alternately."""
+    n_ours = calibrate(case["ours"], seconds)
+    n_ref = calibrate(case["numpy"], seconds)
+    ours, ref = [], []
+    for _ in range(rounds):
+        ours.append(time_batch(case["ours"], n_ours))
+        ref.append(time_batch(case["numpy"], n_ref))
+    return statistics.median(ours), statistics.median(ref)
+
+
+def describe_environment():
+    blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, "
+            f"{i['num_threads']} threads)" for i in threadpool_info()
+            if i["user_api"] == "blas"]
+    cfg = denseops._kernels._config()
+    print(f"machine : {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"numpy   : {np.__version__}, BLAS: {'; '.join(blas) or 'unknown'}")
+    print(f"denseops: {cfg['version']}, path {cfg['arch']}, {cfg['num_threads']} threads; "
+          f"f32 GEMM {cfg['gemm_f32']}")
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS"):
+        if var in os.environ:
+            print(f"note    : {var}={os.environ[var]} is set")
+    print(f"date    : {time.strftime('%Y-%m-%d %H:%M')}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds per case")
+    parser.add_argument("--batch-seconds", type=float, default=0.02,
+                        help="length of one timed batch")
+    parser.add_argument("--only", default="", help="run only cases whose name contains this")
+    args = parser.parse_args()
+
+    denseops.set_num_threads(THREADS)
+    with threadpool_limits(limits=THREADS, user_api="blas"):
+        describe_environment()
+        header = (f"| {'case':<34} | {'denseops':>12} | {'numpy':>12} | {'ratio':>6} | "
+                  f"{'target':>7} | met? |")
+        print()
+        print(header)
+        print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+        for case, target, kind in cases():
+            if args.only not in case["name"]:
+                continue
+            t_ours, t_ref = measure(case, args.rounds, args.batch_seconds)
+            if kind == "time":
+                ours_s, ref_s = f"{t_ours * 1e6:.2f} us", f"{t_ref * 1e6:.2f} us"
+                ratio = t_ours / t_ref
+                target_s, met = f"<= {target}", ratio <= target
+            else:
+                scale = case["work"] / 1e9
+                ours_s = f"{scale / t_ours:.1f} {case['unit'].split('/')[0]}/s"
+                ref_s = f"{scale / t_ref:.1f} {case['unit'].split('/')[0]}/s"
+                ratio = t_ref / t_ours
+                target_s, met = f">= {target}", ratio >= target
+            print(f"| {case['name']:<34} | {ours_s:>12} | {ref_s:>12} | {ratio:>6.2f} | "
+                  f"{target_s:>7} | {'yes' if met else 'NO':<4} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+// The BLIS/GotoBLAS GEMM driver: five loops around a micro-kernel.
+//
+// Sizes: A is (M, K), B is (K, N), C is (M, N); strides as in
+// gemm_naive.hpp (elements, any sign; C row-major, overwritten: C = A @ B).
+//
+//   for jc in N by NC:              B panel (KC x NC) -> L3
+//     for pc in K by KC:            pack B panel (cooperatively)
+//       for ic in my rows by MC:    pack A block (MC x KC) -> L2
+//         for jr in NC by NR:       B micro-panel (KC x NR) -> L1
+//           for ir in MC by MR:     micro-kernel: MR x NR tile of C
+//
+// Packing absorbs every stride and transpose, zero-pads the last micro-panel
+// of each block to MR / NR, and leaves the micro-kernel one layout. Edge
+// tiles are computed into a small local tile and only their valid part is
+// copied to C, so nothing outside A, B or C is ever read or written.
+// Included inside an arch namespace, after gemm_kernels.hpp.
+#include <cstdlib>
+#include <new>
+
+#ifdef DENSEOPS_OPENMP
+#include <omp.h>
+#endif
+
+constexpr index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
+constexpr index_t round_up(index_t a, index_t b) { return ceil_div(a, b) * b; }
+
+// Packing scratch owned by the calling thread and reused between calls: no
+// allocation (or page faults) in the steady state, and no sharing between
+// Python threads that call matmul at once with the GIL released. Allocated
+// before any OpenMP region, so a failure is a plain std::bad_alloc.
+inline void* gemm_workspace(std::size_t bytes) {
+  struct Buffer {
+    void* data = nullptr;
+    std::size_t bytes = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buffer;
+  if (bytes > buffer.bytes) {
+    std::free(buffer.data);
+    buffer.data = std::aligned_alloc(64, round_up(static_cast<index_t>(bytes), 64));
+    buffer.bytes = buffer.data ? bytes : 0;
+    if (!buffer.data) throw std::bad_alloc();
+  }
+  return buffer.data;
+}
+
+// Rows [0, mc) x depth [0, kc) of A into MR-row micro-panels: panel p holds
+// A[p*MR + r, k] at dst[p*MR*kc + k*MR + r], zero for rows past mc.
+template <index_t MR, class T>
+void gemm_pack_a(index_t mc, index_t kc, const T* a, index_t rsa, index_t csa, T* dst) {
+  for (index_t i = 0; i < mc; i += MR, dst += MR * kc) {
+    const index_t rows = mc - i < MR ? mc - i : MR;
+    const T* src = a + i * rsa;
+    if (rows == MR && csa == 1) {  // row-major A: MR sequential streams
+      for (index_t k = 0; k < kc; ++k)
+        for (index_t r = 0; r < MR; ++r) dst[k * MR + r] = src[r * rsa + k];
+    } else if (rows == MR && rsa == 1) {  // transposed A: MR contiguous values per k
+      for (index_t k = 0; k < kc; ++k)
+        for (index_t r = 0; r < MR; ++r) dst[k * MR + r] = src[r + k * csa];
+    } else {
+      for (index_t k = 0; k < kc; ++k)
+        for (index_t r = 0; r < MR; ++r)
+          dst[k * MR + r] = r < rows ? src[r * rsa + k * csa] : T(0);
+    }
+  }
+}
+
+// Micro-panels [p_begin, p_end) of the depth-kc, width-nc panel of B: panel
+// p holds B[k, p*NR + j] at dst[p*NR*kc + k*NR + j], zero for columns past nc.
+template <index_t NR, class T>
+void gemm_pack_b(index_t kc, index_t nc, index_t p_begin, index_t p_end, const T* b,
+                 index_t rsb, index_t csb, T* dst) {
+  for (index_t p = p_begin; p < p_end; ++p) {
+    const index_t j0 = p * NR, cols = nc - j0 < NR ? nc - j0 : NR;
+    const T* src = b + j0 * csb;
+    T* out = dst + p * NR * kc;
+    if (cols == NR && csb == 1) {  // row-major B: NR contiguous values per k
+      for (index_t k = 0; k < kc; ++k)
+        for (index_t j = 0; j < NR; ++j) out[k * NR + j] = src[k * rsb + j];
+    } else if (cols == NR && rsb == 1) {  // transposed B: NR sequential streams
+      for (index_t k = 0; k < kc; ++k)
+        for (index_t j = 0; j < NR; ++j) out[k * NR + j] = src[k + j * csb];
+    } else {
+      for (index_t k = 0; k < kc; ++k)
+        for (index_t j = 0; j < NR; ++j)
+          out[k * NR + j] = j < cols ? src[k * rsb + j * csb] : T(0);
+    }
+  }
+}
+
+// One problem (or one thread's slice of it) as the loops see it.
+template <class T>
+struct GemmProblem {
+  index_t M, N, K;
+  const T* A;
+  index_t rsa, csa;
+  const T* B;
+  index_t rsb, csb;
+  T* C;
+  index_t ldc;
+  bool pack_a;  // false: the micro-kernel reads full MR-row panels of A in place
+};
+
+// Block sizes for one call: K and N cut into equal blocks (no thin last
+// block that wastes a pass), MC capped by the rows a thread owns.
+template <class Kern>
+struct GemmBlocks {
+  index_t kc, nc;
+  GemmBlocks(index_t N, index_t K)
+      : kc(ceil_div(K, ceil_div(K, Kern::KC))),
+        nc(round_up(ceil_div(N, ceil_div(N, Kern::NC)), Kern::NR)) {}
+  index_t b_elems(index_t N) const { return kc * round_up(N < nc ? N : nc, Kern::NR); }
+  index_t a_elems(index_t M) const {
+    return kc * round_up(M < Kern::MC ? M : Kern::MC, Kern::MR);
+  }
+};
+
+// C rows [ic, ic + mc), columns [jc, jc + nc), from packed B (and packed A,
+// or A itself when p.pack_a is false).
+template <class Kern, class T>
+void gemm_macro_kernel(const GemmProblem<T>& p, index_t ic, index_t mc, index_t jc, index_t nc,
+                       index_t pc, index_t kc, const T* a_packed, const T* b_packed,
+                       T* a_edge) {
+  constexpr index_t MR = Kern::MR, NR = Kern::NR;
+  const bool accumulate = pc > 0;
+  alignas(64) T tile[MR * NR];
+  for (index_t jr = 0; jr < nc; jr += NR) {
+    const T* b = b_packed + jr * kc;
+    const index_t n_r = nc - jr < NR ? nc - jr : NR;
+    for (index_t ir = 0; ir < mc; ir += MR) {
+      const index_t m_r = mc - ir < MR ? mc - ir : MR;
+      const T* a;
+      index_t rsa = 1, csa = MR;
+      if (p.pack_a) {
+        a = a_packed + ir * kc;
+      } else if (m_r == MR) {
+        a = p.A + (ic + ir) * p.rsa + pc * p.csa, rsa = p.rsa, csa = p.csa;
+      } else {  // reading MR rows in place would run past A: pack the last panel
+        if (jr == 0) gemm_pack_a<MR>(m_r, kc, p.A + (ic + ir) * p.rsa + pc * p.csa, p.rsa,
+                                     p.csa, a_edge);
+        a = a_edge;
+      }
+      T* c = p.C + (ic + ir) * p.ldc + jc + jr;
+      if (m_r == MR && n_r == NR) {
+        Kern::run(kc, a, rsa, csa, b, c, p.ldc, accumulate);
+        continue;
+      }
+      Kern::run(kc, a, rsa, csa, b, tile, NR, false);
+      for (index_t r = 0; r < m_r; ++r)
+        for (index_t j = 0; j < n_r; ++j)
+          c[r * p.ldc + j] = accumulate ? c[r * p.ldc + j] + tile[r * NR + j] : tile[r * NR + j];
+    }
+  }
+}
+
+// The loops for rows [m_begin, m_end) of C, run by thread `tid` of a team of
+// `team` threads that share `b_packed`: the team packs each B panel together,
+// waits, multiplies its own rows, and waits again before the panel is reused.
+// With team == 1 there are no barriers and this is the whole serial GEMM.
+template <class Kern, class T>
+void gemm_loops(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, index_t m_begin,
+                index_t m_end, int tid, int team, T* b_packed, T* a_packed) {
+  constexpr index_t MR = Kern::MR, NR = Kern::NR;
+  const index_t rows = m_end - m_begin;
+  // Equal MC blocks, each a multiple of MR (512 rows -> 4 x 128, not 3 x 144 + 80).
+  const index_t mc_even =
+      rows > 0 ? round_up(ceil_div(rows, ceil_div(rows, Kern::MC)), MR) : MR;
+  T* a_edge = a_packed;  // the unpacked path packs only its last partial panel
+  for (index_t jc = 0; jc < p.N; jc += bl.nc) {
+    const index_t nc = p.N - jc < bl.nc ? p.N - jc : bl.nc;
+    const index_t panels = ceil_div(nc, NR);
+    for (index_t pc = 0; pc < p.K; pc += bl.kc) {
+      const index_t kc = p.K - pc < bl.kc ? p.K - pc : bl.kc;
+      gemm_pack_b<NR>(kc, nc, panels * tid / team, panels * (tid + 1) / team,
+                      p.B + pc * p.rsb + jc * p.csb, p.rsb, p.csb, b_packed);
+#ifdef DENSEOPS_OPENMP
+      if (team > 1) {
+#pragma omp barrier
+      }
+#endif
+      for (index_t ic = m_begin; ic < m_end; ic += mc_even) {
+        const index_t mc = m_end - ic < mc_even ? m_end - ic : mc_even;
+        if (p.pack_a) gemm_pack_a<MR>(mc, kc, p.A + ic * p.rsa + pc * p.csa, p.rsa, p.csa,
+                                      a_packed);
+        gemm_macro_kernel<Kern>(p, ic, mc, jc, nc, pc, kc, a_packed, b_packed, a_edge);
+      }
+#ifdef DENSEOPS_OPENMP
+      if (team > 1) {
+#pragma omp barrier
+      }
+#endif
+    }
+  }
+}
+
+// Below this many multiply-adds the textbook loop beats packing.
+constexpr double kGemmTinyMacs = 4096;
+// Work per thread (multiply-adds) below which a second thread does not pay
+// for waking it (~5 us). Measured on the MNIST shapes.
+constexpr double kGemmMacsPerThread = 1 << 18;
+// N up to this: packing A would cost as much as the product itself (each A
+// element is used only N times), so the micro-kernel reads rows of A in place.
+constexpr index_t kGemmUnpackedMaxN = 32;
+
+template <class Kern, class T>
+void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
+                  const T* B, index_t rsb, index_t csb, T* C, index_t ldc) {
+  constexpr index_t MR = Kern::MR, NR = Kern::NR;
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (index_t i = 0; i < M; ++i)
+      for (index_t j = 0; j < N; ++j) C[i * ldc + j] = T(0);
+    return;
+  }
+  const double macs = static_cast<double>(M) * N * K;
+  if (macs < kGemmTinyMacs) return gemm_naive(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
+
+  const GemmProblem<T> p{M, N, K, A, rsa, csa, B, rsb, csb, C, ldc,
+                         !(N <= kGemmUnpackedMaxN && csa == 1)};
+  const GemmBlocks<Kern> bl(N, K);
+  const int threads = threads_for(macs, kGemmMacsPerThread);
+  // Per thread: a B panel and an A block, each starting on a cache line.
+  const index_t b_stride = round_up(bl.b_elems(N), 64 / sizeof(T));
+  const index_t a_stride = round_up(bl.a_elems(M), 64 / sizeof(T));
+  T* work = static_cast<T*>(gemm_workspace(sizeof(T) * threads * (b_stride + a_stride)));
+  const auto b_slot = [=](int t) { return work + t * (b_stride + a_stride); };
+  const auto a_slot = [=](int t) { return b_slot(t) + b_stride; };
+
+  if (threads <= 1) return gemm_loops<Kern>(p, bl, 0, M, 0, 1, b_slot(0), a_slot(0));
+
+#ifdef DENSEOPS_OPENMP
+  const index_t m_panels = ceil_div(M, MR), n_panels = ceil_div(N, NR);
+  if (m_panels < 4 * threads && n_panels >= 4 * threads) {
+    // Few rows, many columns: each thread owns a slice of columns and runs the
+    // serial loops on it (re-packing the small A is cheaper than barriers).
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      const index_t j0 = n_panels * t / team * NR, j1 = std::min(N, n_panels * (t + 1) / team * NR);
+      if (j0 < j1) {
+        GemmProblem<T> slice = p;
+        slice.N = j1 - j0, slice.B = B + j0 * csb, slice.C = C + j0;
+        gemm_loops<Kern>(slice, GemmBlocks<Kern>(slice.N, K), 0, M, 0, 1, b_slot(t), a_slot(t));
+      }
+    }
+    return;
+  }
+  // Rows split in multiples of MR (128 rows on 2 threads: 66 + 62); the team
+  // shares one packed B panel, so B is read from memory once.
+  const bool shared_b = N > kGemmUnpackedMaxN;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const index_t i0 = std::min(M, m_panels * t / team * MR);
+    const index_t i1 = std::min(M, m_panels * (t + 1) / team * MR);
+    if (shared_b) {
+      gemm_loops<Kern>(p, bl, i0, i1, t, team, b_slot(0), a_slot(t));
+    } else if (i0 < i1) {  // small B: each thread packs its own copy, no barriers
+      gemm_loops<Kern>(p, bl, i0, i1, 0, 1, b_slot(t), a_slot(t));
+    }
+  }
+#else
+  (void)MR, (void)NR;
+#endif
+}
