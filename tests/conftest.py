@@ -1,0 +1,166 @@
+"""Shared fixtures, array layouts, and THE place where tolerances are stated.
+
+Every numeric comparison in the suite goes through `assert_close`, so the
+accuracy contract of denseops lives in `tolerance` below and nowhere else.
+"""
+
+import sys
+import zlib
+
+import numpy as np
+import pytest
+
+import denseops
+
+# Test modules import the helpers below with `from conftest import ...`. Under
+# --import-mode=importlib the tests folder is not on sys.path and pytest may
+# register this file as "tests.conftest", so give it its plain name as well.
+sys.modules.setdefault("conftest", sys.modules[__name__])
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+# Memory layouts an input may arrive in. Every kernel must give the same
+# values whatever the layout (DESIGN.md, "Kernel conventions").
+LAYOUTS = ("C", "F", "strided", "reversed", "sliced", "unaligned")
+
+# --------------------------------------------------------------- tolerances
+
+# A sum of k products rounds up to k times; each rounding is at most eps
+# relative to the running partial sum. With inputs in [-1, 1] (what
+# `random_array` makes) the worst-case absolute error is about k * eps times
+# the size of the result, so the bound scales with k and with 1 + |expected|.
+# 4 ulps per term leaves room for the reference's own rounding: expected values
+# are computed in float64 and rounded to the kernel's dtype, and float64
+# references carry their own k * eps error. k = 0 means a single IEEE
+# operation per element (relu, add): the answer must then be bit-identical.
+ULPS_PER_TERM = 4
+
+
+def tolerance(dtype, k):
+    """The largest |actual - expected| / (1 + |expected|) accepted for sums of k terms."""
+    return ULPS_PER_TERM * float(np.finfo(dtype).eps) * k
+
+
+def assert_close(actual, expected, k):
+    """Assert `actual` matches `expected` within the bound for sums of k terms.
+
+    `expected` fixes the dtype the result must have; NaNs must sit in the same
+    places. On failure the message prints the max abs difference and where.
+    """
+    expected = np.asarray(expected)
+    actual_arr = np.asarray(actual)
+    assert actual_arr.shape == expected.shape, (
+        f"shape {actual_arr.shape} != expected {expected.shape}")
+    if isinstance(actual, np.ndarray):
+        assert actual.dtype == expected.dtype, f"dtype {actual.dtype} != expected {expected.dtype}"
+    if expected.size == 0:
+        return
+    nan_mismatch = np.isnan(actual_arr) != np.isnan(expected)
+    if nan_mismatch.any():
+        where = np.argwhere(nan_mismatch)[:5].tolist()
+        raise AssertionError(f"NaN in one array but not the other at indices {where}; "
+                             f"got {actual_arr[nan_mismatch][:5]}, "
+                             f"expected {expected[nan_mismatch][:5]}")
+    with np.errstate(invalid="ignore"):  # inf - inf: equal infinities or NaN pairs
+        diff = np.abs(actual_arr.astype(np.float64) - expected.astype(np.float64))
+    diff = np.where(np.isnan(diff), 0.0, diff)  # NaN positions already agree
+    scale = np.where(np.isfinite(expected), 1.0 + np.abs(expected.astype(np.float64)), 0.0)
+    bound = tolerance(expected.dtype, k) * scale
+    bad = diff > bound
+    if bad.any():
+        worst = np.unravel_index(np.argmax(diff - bound), diff.shape) if diff.ndim else ()
+        raise AssertionError(
+            f"max abs difference {diff.max():.3e} (bound {tolerance(expected.dtype, k):.3e} "
+            f"x (1 + |expected|), k={k}, dtype={expected.dtype}); {int(bad.sum())} of "
+            f"{diff.size} elements out of bounds; worst at index {tuple(map(int, worst))}: "
+            f"got {actual_arr[worst]!r}, expected {expected[worst]!r}")
+
+
+# ------------------------------------------------------------------ arrays
+
+
+def random_array(rng, shape, dtype):
+    """Uniform values in [-1, 1) with some exact zeros, C-contiguous."""
+    x = rng.uniform(-1.0, 1.0, size=shape)
+    if x.size:
+        x.flat[:: 7] = 0.0  # exact zeros: relu's boundary, add's identity
+    return x.astype(dtype)
+
+
+def in_layout(x, layout):
+    """A view holding the same values as `x`, laid out in memory as `layout` names.
+
+    "C" and "F" are contiguous; "strided" takes every other element of a
+    bigger buffer along each axis; "reversed" has negative strides on every
+    axis; "sliced" is a window of a wider array, so rows are not adjacent;
+    "unaligned" is a field of a packed record array, so its byte strides are
+    not multiples of the item size.
+    """
+    if x.ndim == 0:
+        return x.copy()  # a 0-d array has no strides to vary
+    if layout == "C":
+        return np.ascontiguousarray(x)
+    if layout == "F":
+        return np.asfortranarray(x)
+    if layout == "strided":
+        big = np.full(tuple(2 * s for s in x.shape), np.nan, x.dtype)
+        view = big[tuple(slice(None, None, 2) for _ in x.shape)]
+        view[...] = x
+        return view
+    if layout == "reversed":
+        flip = tuple(slice(None, None, -1) for _ in x.shape)
+        return np.ascontiguousarray(x[flip])[flip]
+    if layout == "sliced":
+        big = np.full(x.shape[:-1] + (x.shape[-1] + 5,), np.nan, x.dtype)
+        view = big[..., 2:2 + x.shape[-1]]
+        view[...] = x
+        return view
+    if layout == "unaligned":
+        records = np.zeros(x.shape, dtype=[("pad", np.uint8), ("value", x.dtype)])
+        records["value"] = x
+        return records["value"]
+    raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+
+
+def available_archs():
+    """The SIMD paths this machine and build can run."""
+    return ("generic", "avx2") if denseops._kernels._config()["cpu_avx2_fma"] else ("generic",)
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(params=FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture(params=LAYOUTS)
+def layout(request):
+    return request.param
+
+
+@pytest.fixture
+def rng(request):
+    """A generator seeded from the test's id: reproducible, different per test."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture(params=("generic", "avx2"))
+def arch(request):
+    """Run the test on one SIMD path, skipped where the path is unavailable."""
+    if request.param not in available_archs():
+        pytest.skip(f"{request.param} kernels are not available on this machine/build")
+    denseops.set_arch(request.param)
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_settings():
+    """Leave the process-wide thread count and SIMD path as each test found them."""
+    threads, arch_name = denseops.get_num_threads(), denseops.get_arch()
+    yield
+    if denseops.get_num_threads() != threads:
+        denseops.set_num_threads(threads)
+    if denseops.get_arch() != arch_name:
+        denseops.set_arch(arch_name)
