@@ -1,0 +1,208 @@
+"""Seconds per epoch of the MNIST MLP: denseops vs plain NumPy vs PyTorch CPU.
+
+The model of issue 4 - Dense(512, relu), Dense(10, softmax), sparse
+categorical cross-entropy, RMSprop, batch 128, float32 - trained on the real
+60000 MNIST images. Each framework runs in its own subprocess (loading torch
+next to NumPy slows NumPy's small matmuls), all with the same batch size and
+thread count; workers run round-robin when --rounds > 1, and the table
+reports each framework's median epoch time and its ratio to denseops'.
+
+    DENSEOPS_DATA=../shared/datasets python benchmarks/train_epoch.py
+    ... --frameworks denseops,numpy --epochs 3 --rounds 2 --threads 1 --json out.json
+
+Targets (issue 4): denseops <= 0.8x PyTorch's epoch time and <= 0.5x NumPy's.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+FRAMEWORKS = ("denseops", "numpy", "torch")
+WARMUP_STEPS = 10  # first-call costs (allocations, thread pools) stay out of the timing
+
+
+def make_denseops_model(seed=0, inputs=784):
+    """The issue's Keras-style model, compiled and built with seeded weights."""
+    from denseops.nn import Dense, Sequential
+
+    model = Sequential([Dense(512, activation="relu"), Dense(10, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.build(inputs, seed=seed)
+    return model
+
+
+def load_mnist():
+    """Training and test images as float32 (N, 784) in [0, 1], labels uint8."""
+    from denseops.datasets import mnist
+
+    (x_train, y_train), (x_test, y_test) = mnist.load_data()
+
+    def images(x):
+        return (x.reshape(len(x), -1).astype(np.float32) / 255.0).astype(np.float32)
+
+    return images(x_train), y_train, images(x_test), y_test
+
+
+# ---------------------------------------------------------------- worker
+
+
+def _epochs_denseops(x, y, x_test, y_test, args):
+    import denseops
+
+    denseops.set_num_threads(args.threads)
+    model = make_denseops_model(args.seed)
+    for i in range(WARMUP_STEPS):
+        model.train_step(x[i * args.batch_size:(i + 1) * args.batch_size],
+                         y[i * args.batch_size:(i + 1) * args.batch_size])
+    seconds = []
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        history = model.fit(x, y, epochs=1, batch_size=args.batch_size, verbose=0,
+                            seed=args.seed + epoch)
+        seconds.append(time.perf_counter() - start)
+    _, test_accuracy = model.evaluate(x_test, y_test)
+    logs = {k: v[-1] for k, v in history.history.items()}
+    return seconds, logs["loss"], logs["accuracy"], test_accuracy, denseops.__version__
+
+
+def _epochs_numpy(x, y, x_test, y_test, args):
+    from numpy_mlp import NumpyMLP
+
+    model = NumpyMLP(seed=args.seed)
+    for i in range(WARMUP_STEPS):
+        model.train_step(x[i * args.batch_size:(i + 1) * args.batch_size],
+                         y[i * args.batch_size:(i + 1) * args.batch_size])
+    seconds = []
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        loss, accuracy = model.fit_epoch(x, y, args.batch_size,
+                                         np.random.default_rng(args.seed + epoch))
+        seconds.append(time.perf_counter() - start)
+    return seconds, loss, accuracy, model.evaluate(x_test, y_test), np.__version__
+
+
+def _epochs_torch(x, y, x_test, y_test, args):
+    import torch
+    from torch_mlp import TorchMLP, to_tensors
+
+    torch.set_num_threads(args.threads)
+    x, y = to_tensors(x, y)
+    x_test, y_test = to_tensors(x_test, y_test)
+    model = TorchMLP(seed=args.seed)
+    for i in range(WARMUP_STEPS):
+        model.train_step(x[i * args.batch_size:(i + 1) * args.batch_size],
+                         y[i * args.batch_size:(i + 1) * args.batch_size])
+    seconds = []
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        loss, accuracy = model.fit_epoch(x, y, args.batch_size,
+                                         np.random.default_rng(args.seed + epoch))
+        seconds.append(time.perf_counter() - start)
+    return seconds, loss, accuracy, model.evaluate(x_test, y_test), torch.__version__
+
+
+def worker(args):
+    """Train one framework and print one JSON line with its epoch times."""
+    x, y, x_test, y_test = load_mnist()
+    run = {"denseops": _epochs_denseops, "numpy": _epochs_numpy, "torch": _epochs_torch}
+    seconds, loss, accuracy, test_accuracy, version = run[args.worker](x, y, x_test, y_test, args)
+    print(json.dumps({"framework": args.worker, "version": version, "epoch_seconds": seconds,
+                      "train_loss": float(loss), "train_accuracy": float(accuracy),
+                      "test_accuracy": float(test_accuracy)}))
+    return 0
+
+
+# ---------------------------------------------------------------- parent
+
+
+def _run_worker(framework, args):
+    env = dict(os.environ)
+    # Every library's thread pool gets the same size, set before it starts.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(args.threads)
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
+           "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+           "--threads", str(args.threads), "--seed", str(args.seed)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{framework} worker failed ({done.returncode}):\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _available(framework):
+    import importlib.util
+
+    module = {"denseops": "denseops.nn", "numpy": "numpy", "torch": "torch"}[framework]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def parent(args):
+    frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    unknown = [f for f in frameworks if f not in FRAMEWORKS]
+    if unknown:
+        raise SystemExit(f"--frameworks: unknown {unknown}; expected some of {FRAMEWORKS}")
+    for f in [f for f in frameworks if not _available(f)]:
+        print(f"skipping {f}: not importable"
+              + (" (pip install torch==2.13.0)" if f == "torch" else ""))
+        frameworks.remove(f)
+    print(f"MNIST MLP 784-512-10, RMSprop, batch {args.batch_size}, float32, {args.threads} "
+          f"thread(s); {args.epochs} epoch(s) x {args.rounds} round(s) per framework, "
+          f"each framework in its own process")
+    results = {f: {"epoch_seconds": []} for f in frameworks}
+    for r in range(args.rounds):
+        for f in frameworks:
+            print(f"  round {r + 1}/{args.rounds}: {f} ...", flush=True)
+            out = _run_worker(f, args)
+            results[f]["epoch_seconds"] += out["epoch_seconds"]
+            results[f].update({k: v for k, v in out.items() if k != "epoch_seconds"})
+    for f in frameworks:
+        results[f]["median_epoch_seconds"] = statistics.median(results[f]["epoch_seconds"])
+    base = results.get("denseops", {}).get("median_epoch_seconds")
+    print(f"\n{'framework':<10} {'version':<12} {'s/epoch':>8} {'denseops/this':>14} "
+          f"{'train acc':>10} {'test acc':>9}")
+    for f in frameworks:
+        r = results[f]
+        ratio = f"{base / r['median_epoch_seconds']:.2f}x" if base else "-"
+        print(f"{f:<10} {r['version']:<12} {r['median_epoch_seconds']:8.2f} {ratio:>14} "
+              f"{r['train_accuracy']:10.4f} {r['test_accuracy']:9.4f}")
+    print("\ns/epoch: median over all timed epochs (after a warm-up of "
+          f"{WARMUP_STEPS} batches); denseops/this: denseops' epoch time divided by this one's "
+          "(targets: <= 0.8 vs torch, <= 0.5 vs numpy).")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"threads": args.threads, "batch_size": args.batch_size,
+                       "epochs": args.epochs, "rounds": args.rounds, "results": results},
+                      fh, indent=1)
+        print(f"Saved {args.json}")
+    return 0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    p.add_argument("--epochs", type=int, default=2, help="timed epochs per run (default 2)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="runs per framework, interleaved (default 1)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="PATH")
+    p.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if min(args.epochs, args.rounds, args.batch_size, args.threads) < 1:
+        p.error("--epochs, --rounds, --batch-size and --threads must be >= 1")
+    return worker(args) if args.worker else parent(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
