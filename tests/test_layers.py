@@ -1,0 +1,397 @@
+"""Activations, Dense, the fused softmax + cross-entropy and whole-model
+backprop: forward values vs NumPy, and every gradient vs central finite
+differences in float64. (Loss values and their errors: test_losses.py.)
+
+Every backward pass is checked the same way: pick a scalar function
+f = sum(G * forward(...)) (or the model's loss), differentiate it with the
+backward pass, and compare with (f(p + h) - f(p - h)) / 2h for each
+parameter entry p. With h = 1e-6 in float64 the truncation error is
+O(h^2) ~ 1e-12 and the rounding error O(eps / h) ~ 1e-10, so a correct
+backward pass lands far below the 1e-6 relative error we require, and a wrong
+one (a missing transpose, a factor of 2, a dropped term) lands far above it.
+"""
+
+import ast
+import pathlib
+
+import numpy as np
+import pytest
+from conftest import assert_close
+
+import denseops
+from denseops import nn
+from denseops.nn import Dense, Sequential, activations, losses
+
+STEP = 1e-6
+MAX_RELATIVE_ERROR = 1e-6
+
+
+def numeric_gradient(f, param):
+    """d f / d param by central differences, perturbing ``param`` in place."""
+    grad = np.zeros_like(param, dtype=np.float64)
+    flat = param.reshape(-1)  # a view: param must be contiguous
+    assert np.shares_memory(flat, param)
+    for i in range(flat.size):
+        saved = flat[i]
+        flat[i] = saved + STEP
+        f_plus = f()
+        flat[i] = saved - STEP
+        f_minus = f()
+        flat[i] = saved
+        grad.reshape(-1)[i] = (f_plus - f_minus) / (2 * STEP)
+    return grad
+
+
+def assert_gradient_matches(analytic, numeric, what):
+    """Relative error ||a - n|| / (||a|| + ||n||) below MAX_RELATIVE_ERROR."""
+    analytic = np.asarray(analytic, dtype=np.float64)
+    assert analytic.shape == numeric.shape, f"{what}: shape {analytic.shape} != {numeric.shape}"
+    scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
+    assert scale > 0, f"{what}: both gradients are zero, the check would prove nothing"
+    error = np.linalg.norm(analytic - numeric) / scale
+    assert error < MAX_RELATIVE_ERROR, (
+        f"{what}: relative error {error:.3e} >= {MAX_RELATIVE_ERROR:g}; max abs difference "
+        f"{np.abs(analytic - numeric).max():.3e}\nanalytic:\n{analytic}\nnumeric:\n{numeric}")
+
+
+def away_from_zero(rng, shape, margin=1e-2):
+    """Uniform values in [-1, 1] with |value| >= margin: relu has a kink at 0,
+    where finite differences straddle two slopes."""
+    x = rng.uniform(margin, 1.0, size=shape)
+    return x * rng.choice([-1.0, 1.0], size=shape)
+
+
+def assert_away_from_relu_kink(z):
+    """Finite differences across relu's kink at 0 mix two slopes. Moving one
+    parameter by STEP moves a pre-activation by a few STEPs at most with these
+    small weights and inputs, so a margin of 100 STEPs keeps every difference
+    on one side. The data are seeded: this holds (or fails) on every run alike."""
+    assert np.abs(z).min() > 100 * STEP, f"test data too close to relu's kink: {np.abs(z).min()}"
+
+
+# ------------------------------------------------------------- activations
+
+
+def test_relu_gradient_matches_finite_differences(rng):
+    z = away_from_zero(rng, (4, 7))
+    weights = rng.normal(size=z.shape)  # f(z) = sum(weights * relu(z))
+    analytic = denseops.relu_backward(weights, denseops.relu(z))
+    numeric = numeric_gradient(lambda: float(np.sum(weights * denseops.relu(z))), z)
+    assert_gradient_matches(analytic, numeric, "relu dz")
+
+
+def test_softmax_gradient_matches_finite_differences(rng):
+    z = rng.normal(size=(3, 6)) * 3
+    weights = rng.normal(size=z.shape)
+    analytic = denseops.softmax_backward(weights, denseops.softmax(z))
+    numeric = numeric_gradient(lambda: float(np.sum(weights * denseops.softmax(z))), z)
+    assert_gradient_matches(analytic, numeric, "softmax dz")
+
+
+def test_sparse_cross_entropy_dlogits_match_finite_differences(rng):
+    logits = rng.normal(size=(5, 4)) * 2
+    labels = rng.integers(0, 4, size=5)
+    dlogits = np.empty_like(logits)
+    denseops.sparse_softmax_cross_entropy(logits, labels, dlogits)
+    numeric = numeric_gradient(
+        lambda: denseops.sparse_softmax_cross_entropy(logits, labels)[0], logits)
+    assert_gradient_matches(dlogits, numeric, "sparse cross-entropy dlogits")
+
+
+@pytest.mark.parametrize("targets", ["one_hot", "soft", "unnormalised"])
+def test_categorical_cross_entropy_dlogits_match_finite_differences(rng, targets):
+    logits = rng.normal(size=(5, 4)) * 2
+    if targets == "one_hot":
+        t = np.eye(4)[rng.integers(0, 4, size=5)]
+    else:
+        t = rng.uniform(0.1, 1.0, size=(5, 4))
+        if targets == "soft":
+            t /= t.sum(axis=1, keepdims=True)
+    dlogits = np.empty_like(logits)
+    denseops.softmax_cross_entropy(logits, t, dlogits)
+    numeric = numeric_gradient(lambda: denseops.softmax_cross_entropy(logits, t)[0], logits)
+    assert_gradient_matches(dlogits, numeric, f"categorical cross-entropy dlogits ({targets})")
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (64, 10), (3, 300)])
+def test_softmax_matches_numpy(rng, dtype, shape):
+    z = rng.normal(size=shape) * 5
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert_close(denseops.softmax(z.astype(dtype)), expected.astype(dtype), k=shape[1] + 4)
+
+
+def test_softmax_of_huge_logits_stays_finite(dtype):
+    # exp(1000) overflows; subtracting the row max first must keep it exact.
+    z = np.array([[1000.0, 0.0, -1000.0], [1e4, 1e4, 1e4]], dtype)
+    out = denseops.softmax(z)
+    expected = np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], dtype)
+    assert_close(out, expected, k=4)
+
+
+def test_softmax_backward_matches_the_jacobian(rng, dtype):
+    # dx = J^T dout with J[i, j] = y_i (delta_ij - y_j), for each row.
+    y = denseops.softmax(rng.normal(size=(4, 5)).astype(dtype))
+    dout = rng.normal(size=y.shape).astype(dtype)
+    expected = np.stack([(np.diag(r) - np.outer(r, r)) @ d
+                         for r, d in zip(y.astype(np.float64), dout.astype(np.float64))])
+    assert_close(denseops.softmax_backward(dout, y), expected.astype(dtype), k=8)
+
+
+@pytest.mark.parametrize("name, expected", [("relu", activations.relu),
+                                            ("SOFTMAX", activations.softmax),
+                                            (None, activations.linear)])
+def test_activation_get_by_name(name, expected):
+    assert activations.get(name) is expected
+
+
+def test_activation_get_rejects_unknown_name_and_type():
+    with pytest.raises(ValueError, match=r"Unknown activation: 'tanh'.*\['linear', 'relu', "):
+        activations.get("tanh")
+    with pytest.raises(TypeError, match=r"activation must be .* Received: 3"):
+        activations.get(3)
+
+
+# ------------------------------------------------------------------- Dense
+
+
+def dense_reference(x, kernel, bias, activation):
+    """y = activation(x @ kernel + bias), in float64 NumPy."""
+    z = x.astype(np.float64) @ kernel.astype(np.float64) + bias.astype(np.float64)
+    if activation == "relu":
+        return np.maximum(z, 0.0)
+    if activation == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return z
+
+
+@pytest.mark.parametrize("activation", ["relu", "softmax", None])
+@pytest.mark.parametrize("batch, inputs, units", [(1, 3, 2), (16, 784, 10), (33, 20, 64)])
+def test_dense_forward_matches_numpy(rng, dtype, activation, batch, inputs, units):
+    layer = Dense(inputs, units, activation=activation, bias_initializer="glorot_uniform",
+                  dtype=dtype, seed=1)
+    x = rng.uniform(-1, 1, size=(batch, inputs)).astype(dtype)
+    expected = dense_reference(x, layer.kernel, layer.bias, activation)
+    assert_close(layer.forward(x), expected.astype(dtype), k=inputs + units + 4)
+
+
+def test_dense_without_bias_matches_numpy(rng, dtype):
+    layer = Dense(6, 4, use_bias=False, dtype=dtype, seed=0)
+    x = rng.uniform(-1, 1, size=(5, 6)).astype(dtype)
+    assert layer.weights == [layer.kernel] and layer.bias is None
+    expected = x.astype(np.float64) @ layer.kernel.astype(np.float64)
+    assert_close(layer.forward(x), expected.astype(dtype), k=6)
+
+
+@pytest.mark.parametrize("activation", ["relu", "softmax", None])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_dense_gradients_match_finite_differences(rng, activation, use_bias):
+    layer = Dense(5, 4, activation=activation, use_bias=use_bias, dtype="float64",
+                  bias_initializer="glorot_uniform", seed=2)
+    x = rng.uniform(-1, 1, size=(6, 5))
+    if activation == "relu":
+        assert_away_from_relu_kink(layer.forward(x, return_logits=True))
+    upstream = rng.normal(size=(6, 4))  # f = sum(upstream * layer(x))
+
+    def f():
+        return float(np.sum(upstream * layer.forward(x)))
+
+    f()
+    dx = layer.backward(upstream).copy()
+    grads = [g.copy() for g in layer.grads]
+    assert len(grads) == (2 if use_bias else 1)
+    assert_gradient_matches(dx, numeric_gradient(f, x), f"Dense({activation}) dx")
+    for name, w, g in zip(("d_kernel", "d_bias"), layer.weights, grads):
+        assert_gradient_matches(g, numeric_gradient(f, w), f"Dense({activation}) {name}")
+
+
+def test_dense_backward_overwrites_gradients(rng):
+    # The documented contract: each backward replaces grads, nothing accumulates.
+    layer = Dense(3, 2, dtype="float64", seed=0)
+    x = rng.normal(size=(4, 3))
+    dout = rng.normal(size=(4, 2))
+    layer.forward(x)
+    layer.backward(dout)
+    first = [g.copy() for g in layer.grads]
+    layer.forward(x)
+    layer.backward(dout)
+    for g, g0 in zip(layer.grads, first):
+        np.testing.assert_array_equal(g, g0)
+
+
+def test_dense_backward_need_dx_false_returns_none_and_fills_grads(rng):
+    layer = Dense(3, 2, dtype="float64", seed=0)
+    x = rng.normal(size=(4, 3))
+    dout = rng.normal(size=(4, 2))
+    layer.forward(x)
+    assert layer.backward(dout, need_dx=False) is None
+    np.testing.assert_allclose(layer.d_kernel, x.T @ dout, rtol=1e-12)
+    np.testing.assert_allclose(layer.d_bias, dout.sum(axis=0), rtol=1e-12)
+
+
+def test_dense_two_constructor_styles():
+    lazy = Dense(512, activation="relu")
+    assert not lazy.built and lazy.units == 512 and lazy.input_dim is None
+    assert lazy.weights == [None, None]
+    eager = Dense(784, 512, activation="relu")
+    assert eager.built and eager.input_dim == 784 and eager.units == 512
+    assert eager.kernel.shape == (784, 512) and eager.bias.shape == (512,)
+    assert eager.kernel.dtype == np.float32
+    # glorot_uniform bound and zero bias by default
+    limit = np.sqrt(6 / (784 + 512))
+    assert np.abs(eager.kernel).max() <= limit and eager.kernel.std() > limit / 3
+    assert not eager.bias.any()
+    assert eager.count_params() == 784 * 512 + 512
+
+
+def test_dense_textbook_uniform_initializer():
+    layer = Dense(784, 512, kernel_initializer="textbook_uniform", seed=0)
+    assert layer.kernel.min() >= 0 and layer.kernel.max() < 0.1
+    assert abs(float(layer.kernel.mean()) - 0.05) < 1e-3
+
+
+def test_dense_same_seed_same_weights_different_seed_different():
+    a, b, c = (Dense(20, 10, seed=s) for s in (7, 7, 8))
+    np.testing.assert_array_equal(a.kernel, b.kernel)
+    assert not np.array_equal(a.kernel, c.kernel)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"units": 0}, ValueError, r"units must be a positive integer. Received: units=0"),
+    ({"units": -3}, ValueError, r"Received: units=-3"),
+    ({"units": 2.5}, ValueError, r"Received: units=2.5"),
+    ({"units": 3, "output_size": 0}, ValueError, r"Received: units=0"),
+    ({"units": 0, "output_size": 3}, ValueError, r"Received: input_size=0"),
+    ({"units": 3, "dtype": "int32"}, TypeError, r"float32 or float64. Received: dtype=int32"),
+    ({"units": 3, "activation": "tanh"}, ValueError, r"Unknown activation: 'tanh'"),
+    ({"units": 3, "kernel_initializer": "lecun"}, ValueError, r"Unknown initializer: 'lecun'"),
+])
+def test_dense_rejects_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Dense(**kwargs)
+
+
+@pytest.mark.parametrize("shape, hint", [((2, 783), ""), ((2, 28, 28), "flatten"), ((784,), "")])
+def test_dense_rejects_input_of_the_wrong_shape(shape, hint):
+    layer = Dense(784, 10, name="first")
+    with pytest.raises(ValueError, match=rf"'first' expects input of shape \(batch, 784\). "
+                                         rf"Received: shape \({shape[0]},.*{hint}"):
+        layer.forward(np.zeros(shape, np.float32))
+
+
+# ------------------------------------------------------------ whole model
+
+
+class RecordGradients(nn.optimizers.Optimizer):
+    """An optimizer that keeps a copy of the gradients and leaves the weights alone."""
+
+    def __init__(self):
+        super().__init__(learning_rate=1.0)
+        self.recorded = None
+
+    def apply(self, weights, grads):
+        self.recorded = [g.copy() for g in grads]
+
+
+def model_and_data(rng, depth, loss):
+    """A float64 MLP of `depth` Dense layers, its data, and its targets."""
+    sizes = [6, 5, 4, 3][:depth + 1]
+    last_activation = None if loss == "from_logits" else "softmax"
+    layers = [Dense(sizes[i], sizes[i + 1], activation="relu", dtype="float64", seed=i,
+                    bias_initializer="glorot_uniform") for i in range(depth - 1)]
+    layers.append(Dense(sizes[-2], sizes[-1], activation=last_activation, dtype="float64",
+                        seed=9, bias_initializer="glorot_uniform"))
+    model = Sequential(layers)
+    x = away_from_zero(rng, (7, sizes[0]))
+    classes = sizes[-1]
+    if loss == "categorical":
+        soft = rng.uniform(0.1, 1.0, size=(7, classes))
+        y = soft / soft.sum(axis=1, keepdims=True)
+        loss_fn = losses.CategoricalCrossentropy()
+    else:
+        y = rng.integers(0, classes, size=7)
+        loss_fn = losses.SparseCategoricalCrossentropy(from_logits=loss == "from_logits")
+    optimizer = RecordGradients()
+    model.compile(optimizer=optimizer, loss=loss_fn)
+    return model, optimizer, x, y
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+@pytest.mark.parametrize("loss", ["sparse", "categorical", "from_logits"])
+def test_model_gradients_match_finite_differences(rng, depth, loss):
+    model, optimizer, x, y = model_and_data(rng, depth, loss)
+    before = [w.copy() for w in model.weights]
+    model.train_step(x, y)
+    for w, w0 in zip(model.weights, before):
+        np.testing.assert_array_equal(w, w0)  # the recording optimizer left them alone
+    assert len(optimizer.recorded) == 2 * depth
+
+    def mean_loss():
+        return model.evaluate(x, y, batch_size=len(x))
+
+    z = x
+    for layer in model.layers[:-1]:
+        assert_away_from_relu_kink(layer.forward(z, return_logits=True))
+        z = layer.forward(z)
+    for i, (w, g) in enumerate(zip(model.weights, optimizer.recorded)):
+        name = f"layer {i // 2} {'kernel' if i % 2 == 0 else 'bias'}"
+        assert_gradient_matches(g, numeric_gradient(mean_loss, w), name)
+
+
+def test_train_step_loss_is_the_mean_over_the_batch(rng):
+    # Doubling the batch with a copy of itself must not change loss or grads:
+    # they are means, not sums.
+    model, optimizer, x, y = model_and_data(rng, 2, "sparse")
+    first = model.train_step(x, y)
+    grads = optimizer.recorded
+    second = model.train_step(np.concatenate([x, x]), np.concatenate([y, y]))
+    assert second["loss"] == pytest.approx(first["loss"], rel=1e-12)
+    for g, g2 in zip(grads, optimizer.recorded):
+        np.testing.assert_allclose(g2, g, rtol=1e-12, atol=1e-15)
+
+
+# ------------------------------------------------------ no NumPy matmuls
+
+
+NN_SOURCES = sorted((pathlib.Path(nn.__file__).parent).glob("*.py"))
+FORBIDDEN_CALLS = {"dot", "matmul", "einsum", "tensordot", "inner", "outer", "vdot", "kron",
+                   "multi_dot"}
+
+
+def forbidden_uses(source, filename):
+    """(line, what) for every `@` operator and every call of a NumPy product."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, ast.MatMult):
+            found.append((node.lineno, "@ operator"))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            owner = func.value if isinstance(func, ast.Attribute) else None
+            owner_name = getattr(owner, "id", getattr(owner, "attr", ""))
+            # x.dot(y) on an array, or np.dot / np.linalg.multi_dot
+            if name in FORBIDDEN_CALLS and owner_name not in ("ops", "denseops"):
+                found.append((node.lineno, f"call of {name}"))
+        elif isinstance(node, (ast.ImportFrom,)) and node.module and \
+                node.module.split(".")[0] == "numpy":
+            for alias in node.names:
+                if alias.name in FORBIDDEN_CALLS:
+                    found.append((node.lineno, f"import of numpy {alias.name}"))
+    return found
+
+
+def test_static_check_finds_what_it_forbids():
+    # The checker itself must be able to fail.
+    bad = ("import numpy as np\nfrom numpy import einsum\n"
+           "a = x @ w\nb = np.dot(x, w)\nc = x.dot(w)\nd = np.linalg.multi_dot([x, w])\n"
+           "a @= w\ne = ops.matmul(x, w)\n")
+    lines = sorted(line for line, _ in forbidden_uses(bad, "<bad>"))
+    assert lines == [2, 3, 4, 5, 6, 7]
+
+
+def test_nn_has_no_numpy_matmul_dot_or_einsum():
+    assert len(NN_SOURCES) >= 8, f"expected the nn package sources, found {NN_SOURCES}"
+    found = {path.name: forbidden_uses(path.read_text(), str(path)) for path in NN_SOURCES}
+    found = {name: uses for name, uses in found.items() if uses}
+    assert not found, f"NumPy products in denseops.nn (the hot path must use denseops): {found}"

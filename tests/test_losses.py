@@ -1,0 +1,215 @@
+"""The fused softmax + cross-entropy kernels and the Loss classes: values vs a
+NumPy statement of the formulas (mean loss, correct count, dlogits), and
+their errors. Their gradients vs finite differences are in test_layers.py."""
+
+import numpy as np
+import pytest
+from conftest import assert_close, tolerance
+
+import denseops
+from denseops.nn import losses
+
+
+def log_softmax(logits):
+    z = logits.astype(np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def assert_loss_close(actual, expected, dtype, classes):
+    """The loss is summed in double but each row's terms are in `dtype`."""
+    assert isinstance(actual, float), f"loss should be a Python float, got {type(actual)}"
+    bound = tolerance(dtype, classes + 4) * (1 + abs(expected))
+    assert abs(actual - expected) <= bound, (
+        f"loss {actual!r} vs expected {expected!r}: difference {abs(actual - expected):.3e} "
+        f"> bound {bound:.3e}")
+
+
+SHAPES = [(1, 1), (1, 10), (7, 3), (128, 10), (3, 1000)]
+
+
+@pytest.mark.parametrize("batch, classes", SHAPES)
+def test_sparse_cross_entropy_matches_numpy(rng, dtype, batch, classes):
+    logits = (rng.normal(size=(batch, classes)) * 3).astype(dtype)
+    labels = rng.integers(0, classes, size=batch)
+    dlogits = np.full_like(logits, np.nan)
+    loss, correct = denseops.sparse_softmax_cross_entropy(logits, labels, dlogits)
+
+    logp = log_softmax(logits)
+    expected_loss = float(-logp[np.arange(batch), labels].mean())
+    expected_correct = int((logits.argmax(axis=1) == labels).sum())
+    expected_dlogits = (np.exp(logp) - np.eye(classes)[labels]) / batch
+    assert_loss_close(loss, expected_loss, dtype, classes)
+    assert isinstance(correct, int) and correct == expected_correct
+    assert_close(dlogits, expected_dlogits.astype(dtype), k=classes + 4)
+
+
+@pytest.mark.parametrize("labels_dtype", [np.int64, np.int32, np.uint8, np.uint64])
+def test_sparse_cross_entropy_accepts_every_integer_label_dtype(rng, labels_dtype):
+    logits = rng.normal(size=(6, 10))
+    labels = rng.integers(0, 10, size=6)
+    reference = denseops.sparse_softmax_cross_entropy(logits, labels)
+    assert denseops.sparse_softmax_cross_entropy(logits, labels.astype(labels_dtype)) == reference
+
+
+def test_sparse_cross_entropy_without_dlogits_gives_the_same_loss(rng, dtype):
+    logits = rng.normal(size=(9, 5)).astype(dtype)
+    labels = rng.integers(0, 5, size=9)
+    with_grad = denseops.sparse_softmax_cross_entropy(logits, labels, np.empty_like(logits))
+    assert denseops.sparse_softmax_cross_entropy(logits, labels) == with_grad
+
+
+def test_sparse_cross_entropy_counts_ties_as_numpy_argmax_does(dtype):
+    # argmax takes the first of equal maxima, as np.argmax does.
+    logits = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 2.0, 2.0]], dtype)
+    _, correct = denseops.sparse_softmax_cross_entropy(logits, np.array([0, 1, 1]))
+    assert correct == 2
+    _, correct = denseops.sparse_softmax_cross_entropy(logits, np.array([1, 1, 2]))
+    assert correct == 0
+
+
+def test_sparse_cross_entropy_of_huge_logits_is_finite_and_exact(dtype):
+    # A naive log(softmax) gives log(0) = -inf here.
+    logits = np.array([[1000.0, 0.0], [0.0, -1000.0]], dtype)
+    dlogits = np.empty_like(logits)
+    loss, correct = denseops.sparse_softmax_cross_entropy(logits, np.array([1, 0]), dlogits)
+    assert loss == pytest.approx(500.0, rel=1e-6)
+    assert correct == 1
+    assert_close(dlogits, np.array([[0.5, -0.5], [0.0, 0.0]], dtype), k=4)
+
+
+@pytest.mark.parametrize("batch, classes", SHAPES)
+@pytest.mark.parametrize("kind", ["one_hot", "soft"])
+def test_categorical_cross_entropy_matches_numpy(rng, dtype, batch, classes, kind):
+    logits = (rng.normal(size=(batch, classes)) * 3).astype(dtype)
+    if kind == "one_hot":
+        targets = np.eye(classes)[rng.integers(0, classes, size=batch)]
+    else:
+        targets = rng.uniform(0, 1, size=(batch, classes))
+        targets /= targets.sum(axis=1, keepdims=True)
+    targets = targets.astype(dtype)
+    dlogits = np.full_like(logits, np.nan)
+    loss, correct = denseops.softmax_cross_entropy(logits, targets, dlogits)
+
+    logp = log_softmax(logits)
+    t = targets.astype(np.float64)
+    expected_loss = float(-(t * logp).sum(axis=1).mean())
+    expected_correct = int((logits.argmax(axis=1) == targets.argmax(axis=1)).sum())
+    expected_dlogits = (np.exp(logp) * t.sum(axis=1, keepdims=True) - t) / batch
+    assert_loss_close(loss, expected_loss, dtype, classes)
+    assert isinstance(correct, int) and correct == expected_correct
+    assert_close(dlogits, expected_dlogits.astype(dtype), k=classes + 4)
+
+
+def test_categorical_and_sparse_cross_entropy_agree_on_one_hot_targets(rng, dtype):
+    logits = rng.normal(size=(32, 10)).astype(dtype)
+    labels = rng.integers(0, 10, size=32)
+    d_sparse, d_dense = np.empty_like(logits), np.empty_like(logits)
+    loss_s, correct_s = denseops.sparse_softmax_cross_entropy(logits, labels, d_sparse)
+    loss_d, correct_d = denseops.softmax_cross_entropy(logits, np.eye(10, dtype=dtype)[labels],
+                                                       d_dense)
+    assert loss_d == pytest.approx(loss_s, rel=tolerance(dtype, 14))
+    assert correct_d == correct_s
+    assert_close(d_dense, d_sparse, k=4)
+
+
+# ------------------------------------------------------------- kernel errors
+
+
+@pytest.mark.parametrize("labels, error, message", [
+    (np.array([0.0, 1.0]), TypeError, r"labels must have an integer dtype, got float64"),
+    ([0, 1], TypeError, r"labels must be a 1-D numpy.ndarray of integers, got list"),
+    (np.array([0, 1, 2]), ValueError, r"labels must have shape \(2,\).*got \(3,\)"),
+    (np.array([[0, 1]]), ValueError, r"labels must have shape \(2,\)"),
+    (np.array([0, 3]), ValueError, r"labels must be in \[0, 3\) for 3 classes, got 3 at index 1"),
+    (np.array([-1, 0]), ValueError, r"got -1 at index 0"),
+])
+def test_sparse_cross_entropy_rejects_bad_labels(labels, error, message):
+    logits = np.zeros((2, 3))
+    with pytest.raises(error, match=message):
+        denseops.sparse_softmax_cross_entropy(logits, labels)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0), (6,), (2, 3, 1)])
+def test_cross_entropy_rejects_logits_that_are_not_a_batch_of_rows(shape):
+    with pytest.raises(ValueError, match=r"logits must be 2-D \(batch, classes\).*got shape"):
+        denseops.sparse_softmax_cross_entropy(np.zeros(shape), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match=r"logits must be 2-D"):
+        denseops.softmax_cross_entropy(np.zeros(shape), np.zeros(shape))
+
+
+def test_categorical_cross_entropy_rejects_mismatched_targets():
+    with pytest.raises(ValueError, match=r"targets must have the logits' shape \(2, 3\), got \(2, 4\)"):
+        denseops.softmax_cross_entropy(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(TypeError, match=r"float64.*float32|float32.*float64"):
+        denseops.softmax_cross_entropy(np.zeros((2, 3)), np.zeros((2, 3), np.float32))
+
+
+def test_cross_entropy_rejects_a_wrong_dlogits_buffer():
+    logits, labels = np.zeros((2, 3)), np.array([0, 1])
+    with pytest.raises(ValueError, match=r"\(2, 3\)"):
+        denseops.sparse_softmax_cross_entropy(logits, labels, np.empty((3, 2)))
+    with pytest.raises(TypeError, match=r"float32|float64"):
+        denseops.sparse_softmax_cross_entropy(logits, labels, np.empty((2, 3), np.float32))
+
+
+def test_dlogits_may_alias_the_logits(rng, dtype):
+    logits = rng.normal(size=(4, 5)).astype(dtype)
+    labels = rng.integers(0, 5, size=4)
+    expected_grad = np.empty_like(logits)
+    expected = denseops.sparse_softmax_cross_entropy(logits, labels, expected_grad)
+    assert denseops.sparse_softmax_cross_entropy(logits, labels, logits) == expected
+    np.testing.assert_array_equal(logits, expected_grad)
+
+
+# ------------------------------------------------------------- Loss classes
+
+
+@pytest.mark.parametrize("name, cls", [
+    ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy),
+    ("categorical_crossentropy", losses.CategoricalCrossentropy),
+])
+def test_loss_get_by_name(name, cls):
+    loss = losses.get(name)
+    assert type(loss) is cls and loss.name == name and loss.from_logits is False
+    assert losses.get(loss) is loss
+
+
+def test_loss_get_rejects_unknown_names():
+    with pytest.raises(ValueError, match=r"Unknown loss: 'mse'. Expected one of "
+                                         r"\['categorical_crossentropy', "):
+        losses.get("mse")
+
+
+def test_loss_objects_call_the_fused_kernels(rng):
+    logits = rng.normal(size=(8, 4))
+    labels = rng.integers(0, 4, size=8)
+    one_hot = np.eye(4)[labels]
+    assert (losses.SparseCategoricalCrossentropy()(logits, labels)
+            == denseops.sparse_softmax_cross_entropy(logits, labels))
+    assert (losses.CategoricalCrossentropy()(logits, one_hot)
+            == denseops.softmax_cross_entropy(logits, one_hot))
+
+
+@pytest.mark.parametrize("targets, message", [
+    (np.array([0.0, 1.0, 2.0]), r"needs integer class labels. Received: y of dtype float64"),
+    (np.array([0, 1]), r"needs labels of shape \(3,\), one per sample. Received: y of shape \(2,\)"),
+    (np.array([[0], [1], [2]]), r"Received: y of shape \(3, 1\)"),
+    (np.array([0, 1, 10]), r"Labels must be in \[0, 10\) for a last layer of 10 units. "
+                           r"Received: labels from 0 to 10"),
+    (np.array([-2, 1, 3]), r"Received: labels from -2 to 3"),
+    ([0, 1, 2], r"needs integer class labels. Received: y of dtype list"),
+])
+def test_sparse_loss_check_targets_names_the_problem(targets, message):
+    with pytest.raises(ValueError, match=message):
+        losses.SparseCategoricalCrossentropy().check_targets(targets, 3, 10)
+
+
+def test_categorical_loss_check_targets_names_the_problem():
+    loss = losses.CategoricalCrossentropy()
+    loss.check_targets(np.zeros((3, 10)), 3, 10)  # fits: no error
+    with pytest.raises(ValueError, match=r"needs targets of shape \(3, 10\). "
+                                         r"Received: y of shape \(3,\)"):
+        loss.check_targets(np.zeros(3, np.int64), 3, 10)
+    with pytest.raises(ValueError, match=r"needs numeric one-hot targets"):
+        loss.check_targets(np.array([["a"] * 10] * 3), 3, 10)
