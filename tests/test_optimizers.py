@@ -1,0 +1,240 @@
+"""Optimizers vs a NumPy re-statement of Keras 3's published update rules,
+over several steps, float32 and float64; hyperparameter validation.
+
+The references below are written from the Keras 3 sources' formulas, not
+from denseops' kernels, and run in float64 whatever the weights' dtype.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from conftest import assert_close
+
+import denseops
+from denseops.nn import SGD, Adam, RMSprop, optimizers
+
+STEPS = 6
+SHAPES = [(3,), (784, 16), (1, 1), (5, 7)]
+
+
+def sgd_reference(w, grads, learning_rate, momentum=0.0, nesterov=False):
+    """keras.optimizers.SGD: m = momentum*m - lr*g; w += m (or momentum*m - lr*g)."""
+    w = w.astype(np.float64)
+    m = np.zeros_like(w)
+    for g in grads:
+        g = g.astype(np.float64)
+        if momentum == 0:
+            w = w - learning_rate * g
+            continue
+        m = momentum * m - learning_rate * g
+        w = w + (momentum * m - learning_rate * g if nesterov else m)
+    return w, m
+
+
+def rmsprop_reference(w, grads, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    """keras.optimizers.RMSprop: v = rho*v + (1-rho)*g^2; w -= lr*g / sqrt(v + epsilon)."""
+    w = w.astype(np.float64)
+    v = np.zeros_like(w)
+    for g in grads:
+        g = g.astype(np.float64)
+        v = rho * v + (1 - rho) * g**2
+        w = w - learning_rate * g / np.sqrt(v + epsilon)
+    return w, v
+
+
+def adam_reference(w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """keras.optimizers.Adam: bias-corrected step lr*sqrt(1-b2^t)/(1-b1^t)."""
+    w = w.astype(np.float64)
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        g = g.astype(np.float64)
+        alpha = learning_rate * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        m = m + (g - m) * (1 - beta_1)
+        v = v + (g**2 - v) * (1 - beta_2)
+        w = w - alpha * m / (np.sqrt(v) + epsilon)
+    return w, m, v
+
+
+def run(optimizer, weights, grads_per_step):
+    """Applies `optimizer` to copies of `weights`, one list of grads per step."""
+    weights = [w.copy() for w in weights]
+    for grads in grads_per_step:
+        optimizer.apply(weights, grads)
+    return weights
+
+
+def problem(rng, dtype, shapes=SHAPES):
+    """Weights and STEPS lists of gradients, of varied sizes and signs."""
+    weights = [rng.uniform(-1, 1, size=s).astype(dtype) for s in shapes]
+    grads = [[(rng.normal(size=s) * 10.0**rng.integers(-3, 2)).astype(dtype) for s in shapes]
+             for _ in range(STEPS)]
+    return weights, grads
+
+
+# Each step adds a few roundings of the update to w: 8 per step is generous
+# and still far below what a wrong formula (eps outside the sqrt, a missing
+# bias correction, (1 - rho) swapped for rho) produces.
+K = 8 * STEPS
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True),
+                                                (0.5, True), (1.0, False)])
+def test_sgd_matches_keras_formula(rng, dtype, momentum, nesterov):
+    weights, grads = problem(rng, dtype)
+    optimizer = SGD(learning_rate=0.05, momentum=momentum, nesterov=nesterov)
+    updated = run(optimizer, weights, grads)
+    for i, (w, w_new) in enumerate(zip(weights, updated)):
+        expected, velocity = sgd_reference(w, [g[i] for g in grads], 0.05, momentum, nesterov)
+        assert_close(w_new, expected.astype(dtype), k=K)
+        if momentum > 0:
+            assert_close(optimizer._state[i]["velocity"], velocity.astype(dtype), k=K)
+    assert optimizer.iterations == STEPS
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"learning_rate": 0.01, "rho": 0.5, "epsilon": 1e-3},
+                                    {"rho": 0.0}])
+def test_rmsprop_matches_keras_formula(rng, dtype, kwargs):
+    weights, grads = problem(rng, dtype)
+    optimizer = RMSprop(**kwargs)
+    updated = run(optimizer, weights, grads)
+    for i, (w, w_new) in enumerate(zip(weights, updated)):
+        expected, v = rmsprop_reference(w, [g[i] for g in grads], **kwargs)
+        assert_close(w_new, expected.astype(dtype), k=K)
+        assert_close(optimizer._state[i]["velocity"], v.astype(dtype), k=K)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"learning_rate": 0.1, "beta_1": 0.5, "beta_2": 0.9,
+                                         "epsilon": 1e-4}, {"beta_1": 0.0}])
+def test_adam_matches_keras_formula(rng, dtype, kwargs):
+    weights, grads = problem(rng, dtype)
+    optimizer = Adam(**kwargs)
+    updated = run(optimizer, weights, grads)
+    for i, (w, w_new) in enumerate(zip(weights, updated)):
+        expected, m, v = adam_reference(w, [g[i] for g in grads], **kwargs)
+        assert_close(w_new, expected.astype(dtype), k=K)
+        assert_close(optimizer._state[i]["m"], m.astype(dtype), k=K)
+        assert_close(optimizer._state[i]["v"], v.astype(dtype), k=K)
+    assert optimizer.iterations == STEPS
+
+
+def test_rmsprop_puts_epsilon_inside_the_square_root():
+    # With g = 0.01 and epsilon = 1e-4 the two placements differ by 6x:
+    # Keras: 0.01 / sqrt(1e-5 + 1e-4) = 0.953; PyTorch: 0.01 / (sqrt(1e-5) + 1e-4) = 3.07.
+    w = np.zeros(1)
+    RMSprop(learning_rate=1.0, rho=0.9, epsilon=1e-4).apply([w], [np.array([0.01])])
+    assert w[0] == pytest.approx(-0.01 / math.sqrt(0.1 * 1e-4 + 1e-4), rel=1e-12)
+
+
+def test_adam_first_step_moves_each_weight_by_about_the_learning_rate():
+    # Bias correction makes step 1 lr * g / (|g| + epsilon / sqrt(1 - beta_2)):
+    # lr * sign(g) whatever the scale of g, as long as |g| >> 3e-6.
+    w = np.zeros(4)
+    g = np.array([0.1, -2.0, 50.0, -1e2])
+    Adam(learning_rate=0.01).apply([w], [g])
+    np.testing.assert_allclose(w, -0.01 * np.sign(g), rtol=1e-4)
+
+
+def test_optimizer_state_is_per_weight_and_created_lazily(rng):
+    optimizer = RMSprop()
+    assert optimizer._state == [] and optimizer.iterations == 0
+    a, b = np.zeros(3), np.zeros((2, 2))
+    optimizer.apply([a, b], [np.ones(3), np.full((2, 2), 2.0)])
+    assert [s["velocity"].shape for s in optimizer._state] == [(3,), (2, 2)]
+    np.testing.assert_allclose(optimizer._state[1]["velocity"], 0.1 * 4.0)
+
+
+def test_sgd_without_momentum_keeps_no_state():
+    optimizer = SGD()
+    optimizer.apply([np.zeros(3)], [np.ones(3)])
+    assert optimizer._state == [{}]
+
+
+@pytest.mark.parametrize("cls, defaults", [
+    (SGD, {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False}),
+    (RMSprop, {"learning_rate": 0.001, "rho": 0.9, "epsilon": 1e-7}),
+    (Adam, {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
+])
+def test_keras_defaults_and_config_round_trip(cls, defaults):
+    optimizer = cls()
+    config = optimizer.get_config()
+    assert config == {"name": cls.name, **defaults}
+    again = optimizers.from_config(config)
+    assert type(again) is cls and again.get_config() == config
+    assert repr(optimizer).startswith(f"{cls.__name__}(learning_rate=")
+
+
+@pytest.mark.parametrize("name, cls", [("sgd", SGD), ("RMSprop", RMSprop), ("adam", Adam)])
+def test_optimizer_get_by_name(name, cls):
+    assert type(optimizers.get(name)) is cls
+    instance = cls()
+    assert optimizers.get(instance) is instance
+
+
+def test_optimizer_get_rejects_unknown_names():
+    with pytest.raises(ValueError, match=r"Unknown optimizer: 'adamw'. "
+                                         r"Expected one of \['adam', 'rmsprop', 'sgd'\]"):
+        optimizers.get("adamw")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SGD(learning_rate=0), r"learning_rate must be finite and > 0.0. "
+                                   r"Received: learning_rate=0.0"),
+    (lambda: SGD(learning_rate=-0.1), r"Received: learning_rate=-0.1"),
+    (lambda: RMSprop(learning_rate=float("nan")), r"Received: learning_rate=nan"),
+    (lambda: Adam(learning_rate=float("inf")), r"Received: learning_rate=inf"),
+    (lambda: Adam(learning_rate="0.1"), r"learning_rate must be a number. "
+                                        r"Received: learning_rate='0.1'"),
+    (lambda: SGD(learning_rate=True), r"Received: learning_rate=True"),
+    (lambda: SGD(momentum=-0.1), r"momentum must be finite and >= 0.0 and <= 1.0. "
+                                 r"Received: momentum=-0.1"),
+    (lambda: SGD(momentum=1.5), r"Received: momentum=1.5"),
+    (lambda: RMSprop(rho=1.0), r"rho must be finite and >= 0.0 and < 1.0. Received: rho=1.0"),
+    (lambda: RMSprop(rho=-0.5), r"Received: rho=-0.5"),
+    (lambda: RMSprop(epsilon=0), r"epsilon must be finite and > 0.0. Received: epsilon=0.0"),
+    (lambda: Adam(beta_1=1.0), r"beta_1 must be finite and >= 0.0 and < 1.0. "
+                               r"Received: beta_1=1.0"),
+    (lambda: Adam(beta_2=float("nan")), r"Received: beta_2=nan"),
+    (lambda: Adam(epsilon=-1e-7), r"Received: epsilon=-1e-07"),
+])
+def test_bad_hyperparameters_name_the_argument_and_value(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+# ------------------------------------------------------------ update kernels
+
+
+def test_update_kernels_refuse_weights_they_cannot_update_in_place(dtype):
+    strided = np.zeros((4, 6), dtype)[:, ::2]
+    with pytest.raises(ValueError, match=r"sgd_update: weights is updated in place and must be "
+                                         r"a writable C-contiguous array"):
+        denseops.sgd_update(strided, np.ones((4, 3), dtype), learning_rate=0.1)
+    read_only = np.zeros(3, dtype)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match=r"rmsprop_update: weights is updated in place"):
+        denseops.rmsprop_update(read_only, np.ones(3, dtype), np.zeros(3, dtype),
+                                learning_rate=0.1, rho=0.9, epsilon=1e-7)
+
+
+def test_update_kernels_check_shapes_and_dtypes():
+    w = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"grad has shape \(3, 2\) but weights have shape \(2, 3\)"):
+        denseops.sgd_update(w, np.zeros((3, 2)), learning_rate=0.1)
+    with pytest.raises(TypeError, match=r"float32|float64"):
+        denseops.sgd_update(w, np.zeros((2, 3), np.float32), learning_rate=0.1)
+    with pytest.raises(ValueError, match=r"velocity must have shape \(2, 3\), got \(6,\)"):
+        denseops.sgd_update(w, np.zeros((2, 3)), learning_rate=0.1, momentum=0.9,
+                            velocity=np.zeros(6))
+    with pytest.raises(TypeError, match=r"m must have dtype float64, got float32"):
+        denseops.adam_update(w, np.zeros((2, 3)), np.zeros((2, 3), np.float32), np.zeros((2, 3)),
+                             alpha=0.1, beta1=0.9, beta2=0.999, epsilon=1e-7)
+
+
+def test_update_kernels_accept_a_non_contiguous_gradient(rng, dtype):
+    w = rng.uniform(-1, 1, size=(4, 3)).astype(dtype)
+    g_big = rng.normal(size=(4, 6)).astype(dtype)
+    g = g_big[:, ::2]
+    expected = w.astype(np.float64) - 0.5 * g.astype(np.float64)
+    denseops.sgd_update(w, g, learning_rate=0.5)
+    assert_close(w, expected.astype(dtype), k=2)
