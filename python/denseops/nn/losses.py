@@ -66,7 +66,10 @@ class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
 
     def __call__(self, logits, targets, dlogits=None):
-        return ops.softmax_cross_entropy(logits, targets, dlogits)
+        # One-hot targets often arrive as float64 or int (np.eye(10)[y]); the
+        # kernel needs the logits' dtype. A batch of targets is small to cast.
+        return ops.softmax_cross_entropy(logits, targets.astype(logits.dtype, copy=False),
+                                         dlogits)
 
     def check_targets(self, targets, num_samples, classes):
         if not isinstance(targets, np.ndarray) or targets.dtype.kind not in "fiub":

@@ -155,8 +155,8 @@ class Sequential:
             self.layers[0].check_input(x)
         x = np.ascontiguousarray(x, dtype=self.layers[0].dtype)
         if x.dtype.kind == "f" and not np.isfinite(x).all():
-            bad = np.argwhere(~np.isfinite(x))[0]
-            raise ValueError(f"{argument} contains NaN or Inf, first at index {tuple(bad)}")
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise ValueError(f"{argument} contains NaN or Inf, first at index {bad}")
         return x
 
     def _check_xy(self, x, y, argument="x"):
@@ -294,6 +294,12 @@ class Sequential:
                     logs.update(self._logs(val_loss, val_correct, prefix="val_"))
                 progress.close(logs)
                 history.append(epoch, logs)
+            if interrupt.requested:
+                # Ctrl-C during the last batch or the last validation: nothing
+                # is left to train, but the user still asked to stop.
+                raise TrainingInterrupted(
+                    f"training interrupted after the last epoch; {len(history.epoch)} whole "
+                    "epoch(s) recorded", history)
         return history
 
     def _logs(self, loss, accuracy, prefix=""):

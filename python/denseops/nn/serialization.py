@@ -73,7 +73,8 @@ def load(path):
 
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Open the file here: np.load(path) leaks its handle when the zip is unreadable.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
         if isinstance(error, FileNotFoundError):
