@@ -7,10 +7,15 @@
 //
 // NaN semantics follow NumPy: relu(NaN) is NaN, as in np.maximum(x, 0).
 
-// out = max(x, 0); out may be x.
+// out = max(x, 0) as np.maximum(x, 0) computes it: NaN stays NaN and -0.0
+// becomes +0.0 (hence not `x < 0 ? 0 : x`). Still a branch-free select
+// that vectorizes (compare, compare-unordered, or, and). out may be x.
 template <class T>
 void relu(const T* x, T* out, index_t n) {
-  for (index_t i = 0; i < n; ++i) out[i] = x[i] < T(0) ? T(0) : x[i];
+  for (index_t i = 0; i < n; ++i) {
+    const T v = x[i];
+    out[i] = (v > T(0) || v != v) ? v : T(0);
+  }
 }
 
 // dx = dout where y > 0, else 0. y is the layer's output (relu(x) > 0 exactly

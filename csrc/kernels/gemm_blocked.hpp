@@ -14,35 +14,8 @@
 // tiles are computed into a small local tile and only their valid part is
 // copied to C, so nothing outside A, B or C is ever read or written.
 // Included inside an arch namespace, after gemm_kernels.hpp.
-#include <cstdlib>
-#include <new>
-
-#ifdef DENSEOPS_OPENMP
-#include <omp.h>
-#endif
-
 constexpr index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 constexpr index_t round_up(index_t a, index_t b) { return ceil_div(a, b) * b; }
-
-// Packing scratch owned by the calling thread and reused between calls: no
-// allocation (or page faults) in the steady state, and no sharing between
-// Python threads that call matmul at once with the GIL released. Allocated
-// before any OpenMP region, so a failure is a plain std::bad_alloc.
-inline void* gemm_workspace(std::size_t bytes) {
-  struct Buffer {
-    void* data = nullptr;
-    std::size_t bytes = 0;
-    ~Buffer() { std::free(data); }
-  };
-  thread_local Buffer buffer;
-  if (bytes > buffer.bytes) {
-    std::free(buffer.data);
-    buffer.data = std::aligned_alloc(64, round_up(static_cast<index_t>(bytes), 64));
-    buffer.bytes = buffer.data ? bytes : 0;
-    if (!buffer.data) throw std::bad_alloc();
-  }
-  return buffer.data;
-}
 
 // Rows [0, mc) x depth [0, kc) of A into MR-row micro-panels: panel p holds
 // A[p*MR + r, k] at dst[p*MR*kc + k*MR + r], zero for rows past mc.
@@ -101,15 +74,25 @@ struct GemmProblem {
   bool pack_a;  // false: the micro-kernel reads full MR-row panels of A in place
 };
 
+// Packing all of K for a column panel at once costs one barrier per panel
+// instead of two per K block, which matters when another process holds a
+// core and every barrier can wait for a time slice. Allowed while the packed
+// panel stays well inside L3 (the MNIST shapes and 1024^2 f32 qualify).
+constexpr index_t kGemmWholeKBytes = 4 << 20;
+
 // Block sizes for one call: K and N cut into equal blocks (no thin last
 // block that wastes a pass), MC capped by the rows a thread owns.
 template <class Kern>
 struct GemmBlocks {
-  index_t kc, nc;
-  GemmBlocks(index_t N, index_t K)
+  index_t kc, nc, k_blocks_per_pack;
+  GemmBlocks(index_t N, index_t K, std::size_t elem_bytes)
       : kc(ceil_div(K, ceil_div(K, Kern::KC))),
-        nc(round_up(ceil_div(N, ceil_div(N, Kern::NC)), Kern::NR)) {}
-  index_t b_elems(index_t N) const { return kc * round_up(N < nc ? N : nc, Kern::NR); }
+        nc(round_up(ceil_div(N, ceil_div(N, Kern::NC)), Kern::NR)),
+        k_blocks_per_pack(static_cast<std::size_t>(K) * nc * elem_bytes <= kGemmWholeKBytes
+                              ? ceil_div(K, kc)
+                              : 1) {}
+  index_t b_block_elems(index_t N) const { return kc * round_up(N < nc ? N : nc, Kern::NR); }
+  index_t b_elems(index_t N) const { return k_blocks_per_pack * b_block_elems(N); }
   index_t a_elems(index_t M) const {
     return kc * round_up(M < Kern::MC ? M : Kern::MC, Kern::MR);
   }
@@ -154,8 +137,9 @@ void gemm_macro_kernel(const GemmProblem<T>& p, index_t ic, index_t mc, index_t 
 }
 
 // The loops for rows [m_begin, m_end) of C, run by thread `tid` of a team of
-// `team` threads that share `b_packed`: the team packs each B panel together,
-// waits, multiplies its own rows, and waits again before the panel is reused.
+// `team` threads that share `b_packed`: the team packs B together (all of K
+// at once when it fits, see kGemmWholeKBytes), waits, multiplies its own
+// rows, and waits again before the buffer is refilled.
 // With team == 1 there are no barriers and this is the whole serial GEMM.
 template <class Kern, class T>
 void gemm_loops(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, index_t m_begin,
@@ -165,30 +149,33 @@ void gemm_loops(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, index_t m_b
   // Equal MC blocks, each a multiple of MR (512 rows -> 4 x 128, not 3 x 144 + 80).
   const index_t mc_even =
       rows > 0 ? round_up(ceil_div(rows, ceil_div(rows, Kern::MC)), MR) : MR;
+  const index_t pack_depth = bl.k_blocks_per_pack * bl.kc;
+  const index_t block_elems = bl.b_block_elems(p.N);
   T* a_edge = a_packed;  // the unpacked path packs only its last partial panel
   for (index_t jc = 0; jc < p.N; jc += bl.nc) {
     const index_t nc = p.N - jc < bl.nc ? p.N - jc : bl.nc;
     const index_t panels = ceil_div(nc, NR);
-    for (index_t pc = 0; pc < p.K; pc += bl.kc) {
-      const index_t kc = p.K - pc < bl.kc ? p.K - pc : bl.kc;
-      gemm_pack_b<NR>(kc, nc, panels * tid / team, panels * (tid + 1) / team,
-                      p.B + pc * p.rsb + jc * p.csb, p.rsb, p.csb, b_packed);
-#ifdef DENSEOPS_OPENMP
-      if (team > 1) {
-#pragma omp barrier
+    for (index_t pp = 0; pp < p.K; pp += pack_depth) {
+      const index_t pp_end = p.K - pp < pack_depth ? p.K : pp + pack_depth;
+      for (index_t pc = pp; pc < pp_end; pc += bl.kc) {
+        const index_t kc = pp_end - pc < bl.kc ? pp_end - pc : bl.kc;
+        gemm_pack_b<NR>(kc, nc, panels * tid / team, panels * (tid + 1) / team,
+                        p.B + pc * p.rsb + jc * p.csb, p.rsb, p.csb,
+                        b_packed + (pc - pp) / bl.kc * block_elems);
       }
-#endif
-      for (index_t ic = m_begin; ic < m_end; ic += mc_even) {
-        const index_t mc = m_end - ic < mc_even ? m_end - ic : mc_even;
-        if (p.pack_a) gemm_pack_a<MR>(mc, kc, p.A + ic * p.rsa + pc * p.csa, p.rsa, p.csa,
-                                      a_packed);
-        gemm_macro_kernel<Kern>(p, ic, mc, jc, nc, pc, kc, a_packed, b_packed, a_edge);
+      gemm_detail::team_barrier(team);
+      for (index_t pc = pp; pc < pp_end; pc += bl.kc) {
+        const index_t kc = pp_end - pc < bl.kc ? pp_end - pc : bl.kc;
+        const T* b_block = b_packed + (pc - pp) / bl.kc * block_elems;
+        for (index_t ic = m_begin; ic < m_end; ic += mc_even) {
+          const index_t mc = m_end - ic < mc_even ? m_end - ic : mc_even;
+          if (p.pack_a) gemm_pack_a<MR>(mc, kc, p.A + ic * p.rsa + pc * p.csa, p.rsa, p.csa,
+                                        a_packed);
+          gemm_macro_kernel<Kern>(p, ic, mc, jc, nc, pc, kc, a_packed, b_block, a_edge);
+        }
       }
-#ifdef DENSEOPS_OPENMP
-      if (team > 1) {
-#pragma omp barrier
-      }
-#endif
+      // The end of the parallel region waits after the last pass.
+      if (pp_end < p.K || jc + nc < p.N) gemm_detail::team_barrier(team);
     }
   }
 }
@@ -217,49 +204,56 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
 
   const GemmProblem<T> p{M, N, K, A, rsa, csa, B, rsb, csb, C, ldc,
                          !(N <= kGemmUnpackedMaxN && csa == 1)};
-  const GemmBlocks<Kern> bl(N, K);
   const int threads = threads_for(macs, kGemmMacsPerThread);
-  // Per thread: a B panel and an A block, each starting on a cache line.
-  const index_t b_stride = round_up(bl.b_elems(N), 64 / sizeof(T));
-  const index_t a_stride = round_up(bl.a_elems(M), 64 / sizeof(T));
-  T* work = static_cast<T*>(gemm_workspace(sizeof(T) * threads * (b_stride + a_stride)));
-  const auto b_slot = [=](int t) { return work + t * (b_stride + a_stride); };
-  const auto a_slot = [=](int t) { return b_slot(t) + b_stride; };
-
-  if (threads <= 1) return gemm_loops<Kern>(p, bl, 0, M, 0, 1, b_slot(0), a_slot(0));
-
-#ifdef DENSEOPS_OPENMP
   const index_t m_panels = ceil_div(M, MR), n_panels = ceil_div(N, NR);
-  if (m_panels < 4 * threads && n_panels >= 4 * threads) {
-    // Few rows, many columns: each thread owns a slice of columns and runs the
-    // serial loops on it (re-packing the small A is cheaper than barriers).
-#pragma omp parallel num_threads(threads)
-    {
-      const int t = omp_get_thread_num(), team = omp_get_num_threads();
-      const index_t j0 = n_panels * t / team * NR, j1 = std::min(N, n_panels * (t + 1) / team * NR);
-      if (j0 < j1) {
-        GemmProblem<T> slice = p;
-        slice.N = j1 - j0, slice.B = B + j0 * csb, slice.C = C + j0;
-        gemm_loops<Kern>(slice, GemmBlocks<Kern>(slice.N, K), 0, M, 0, 1, b_slot(t), a_slot(t));
-      }
-    }
-    return;
-  }
-  // Rows split in multiples of MR (128 rows on 2 threads: 66 + 62); the team
-  // shares one packed B panel, so B is read from memory once.
-  const bool shared_b = N > kGemmUnpackedMaxN;
+  // How the threads share the work (all split in whole micro-panels):
+  //   split_n: few rows, many columns. Each thread owns a slice of columns
+  //            and runs the serial loops on it: re-packing the small A costs
+  //            less than barriers.
+  //   split_m, shared B: rows split (128 rows on 2 threads: 66 + 62); the
+  //            team packs one B panel together, so B is read once.
+  //   split_m, own B (N <= kGemmUnpackedMaxN): B is tiny, each thread packs
+  //            its own copy and never waits for the other.
+  const bool split_n = threads > 1 && m_panels < 4 * threads && n_panels >= 4 * threads;
+  const bool shared_b = threads > 1 && !split_n && N > kGemmUnpackedMaxN;
+  const index_t slice_n = split_n ? std::min(N, ceil_div(n_panels, threads) * NR) : N;
+  const GemmBlocks<Kern> bl(slice_n, K, sizeof(T));
+
+  // Per thread: a B panel and an A block, each starting on a cache line.
+  const index_t b_stride = round_up(bl.b_elems(slice_n), 64 / sizeof(T));
+  const index_t a_stride = round_up(bl.a_elems(M), 64 / sizeof(T));
+  const int slots = shared_b ? 1 : threads;
+  T* work = static_cast<T*>(
+      gemm_detail::workspace(sizeof(T) * (slots * b_stride + threads * a_stride)));
+  T* const a_base = work + slots * b_stride;
+
+  if (threads <= 1) return gemm_loops<Kern>(p, bl, 0, M, 0, 1, work, a_base);
+
 #pragma omp parallel num_threads(threads)
   {
-    const int t = omp_get_thread_num(), team = omp_get_num_threads();
-    const index_t i0 = std::min(M, m_panels * t / team * MR);
-    const index_t i1 = std::min(M, m_panels * (t + 1) / team * MR);
+    const int t = gemm_detail::team_thread(), team = gemm_detail::team_size();
+    T* const a_slot = a_base + t * a_stride;
     if (shared_b) {
-      gemm_loops<Kern>(p, bl, i0, i1, t, team, b_slot(0), a_slot(t));
-    } else if (i0 < i1) {  // small B: each thread packs its own copy, no barriers
-      gemm_loops<Kern>(p, bl, i0, i1, 0, 1, b_slot(t), a_slot(t));
+      const index_t i0 = std::min(M, m_panels * t / team * MR);
+      const index_t i1 = std::min(M, m_panels * (t + 1) / team * MR);
+      gemm_loops<Kern>(p, bl, i0, i1, t, team, work, a_slot);
+    } else {
+      // Slices were sized for `threads`; a smaller team (OMP_THREAD_LIMIT)
+      // takes several each.
+      for (int s = t; s < threads; s += team) {
+        GemmProblem<T> slice = p;
+        index_t i0 = 0, i1 = M;
+        if (split_n) {
+          const index_t j0 = std::min(N, n_panels * s / threads * NR);
+          const index_t j1 = std::min(N, n_panels * (s + 1) / threads * NR);
+          slice.N = j1 - j0, slice.B = B + j0 * csb, slice.C = C + j0;
+        } else {
+          i0 = std::min(M, m_panels * s / threads * MR);
+          i1 = std::min(M, m_panels * (s + 1) / threads * MR);
+        }
+        if (i0 < i1 && slice.N > 0)
+          gemm_loops<Kern>(slice, bl, i0, i1, 0, 1, work + t * b_stride, a_slot);
+      }
     }
   }
-#else
-  (void)MR, (void)NR;
-#endif
 }
