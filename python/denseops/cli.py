@@ -1,4 +1,4 @@
-"""The `denseops` command line."""
+"""The `denseops` command: `train` (the main job), `bench`, and `demo`."""
 
 import argparse
 import time
@@ -9,8 +9,7 @@ import denseops
 from denseops import reference
 
 
-def _best_of(fn, repeats):
-    """Median wall time of `repeats` calls of fn, in seconds."""
+def _median_seconds(fn, repeats):
     times = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
@@ -20,45 +19,88 @@ def _best_of(fn, repeats):
 
 
 def demo(args) -> int:
-    """The textbook comparison: 1000 x (add then relu) on (20, 100) float64."""
+    """The config, then the textbook comparison: 1000 x relu(add(x, y)) on (20, 100)."""
     denseops.show_config()
     rng = np.random.default_rng(0)
     x = rng.random((20, 100))
     y = rng.random((20, 100))
     out = np.empty_like(x)
+    n = args.iterations
 
     def python_loops():
-        for _ in range(args.iterations):
+        for _ in range(n):
             reference.naive_relu(reference.naive_add(x, y))
 
     def numpy_version():
-        for _ in range(args.iterations):
+        for _ in range(n):
             np.maximum(x + y, 0.0)
 
     def denseops_version():
-        for _ in range(args.iterations):
+        for _ in range(n):
             denseops.relu(denseops.add(x, y, out=out), out=out)
 
-    print(f"\n{args.iterations} x relu(add(x, y)) on (20, 100) float64, median of 3 runs:")
-    results = {
-        "python loops": _best_of(python_loops, 3),
-        "numpy": _best_of(numpy_version, 3),
-        "denseops": _best_of(denseops_version, 3),
-    }
-    for name, seconds in results.items():
-        print(f"  {name:<13} {seconds * 1e3:10.3f} ms")
+    print(f"\n{n} x relu(add(x, y)) on (20, 100) float64, median of 3 runs:")
+    for name, fn in (("python loops", python_loops), ("numpy", numpy_version),
+                     ("denseops", denseops_version)):
+        print(f"  {name:<13} {_median_seconds(fn, 3) * 1e3:10.3f} ms")
     return 0
+
+
+def train(args) -> int:
+    from denseops import train as training
+    from denseops.datasets import DataNotFoundError
+    try:
+        results = training.run(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+                     optimizer=args.optimizer, learning_rate=args.learning_rate,
+                     seed=args.seed, threads=args.threads, data_dir=args.data_dir,
+                     save=args.save, plot=args.plot, verbose=args.verbose)
+    except (DataNotFoundError, ImportError) as error:
+        print(f"denseops train: {error}")
+        return 1
+    except KeyboardInterrupt as interrupt:
+        print(f"\ndenseops train: {interrupt or 'interrupted'}")
+        return 130
+    # The result is what the command is run for: printed even when --verbose 0
+    # silences the progress.
+    print(f"test loss {results['test_loss']:.4f} - test accuracy "
+          f"{results['test_accuracy']:.4f} - training {results['train_seconds']:.1f} s "
+          f"({results['seconds_per_epoch']:.2f} s/epoch) - total {results['total_seconds']:.1f} s")
+    return 0
+
+
+def _add_train_parser(sub):
+    from denseops.train import DATASETS, OPTIMIZERS
+    p = sub.add_parser("train", help="train the MNIST MLP (Dense 512 relu, Dense 10 softmax)")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="default: the optimizer's Keras default (rmsprop 0.001)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="default: OMP_NUM_THREADS or all cores")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with the IDX files (default: $DENSEOPS_DATA/<dataset>/, the cache, "
+                        "then download)")
+    p.add_argument("--save", metavar="PATH", default=None, help="save the trained model (.npz)")
+    p.add_argument("--plot", metavar="PATH", default=None,
+                   help="write a PNG of loss/accuracy per epoch (needs matplotlib)")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                   help="0 quiet, 1 progress bar (default), 2 one line per epoch")
+    p.set_defaults(func=train)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="denseops", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="{train,bench,demo}")
+    _add_train_parser(sub)
+    from denseops import bench
+    bench.add_parser(sub)
     p_demo = sub.add_parser("demo", help="show the config and the textbook relu+add timing")
     p_demo.add_argument("--iterations", type=int, default=1000)
+    p_demo.set_defaults(func=demo)
     args = parser.parse_args(argv)
-    if args.command in (None, "demo"):
-        if args.command is None:
-            args.iterations = 1000
-        return demo(args)
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return args.func(args)
