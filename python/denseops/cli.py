@@ -48,13 +48,13 @@ def demo(args) -> int:
 
 def train(args) -> int:
     from denseops import train as training
-    from denseops.datasets import DataNotFoundError
     try:
         results = training.run(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
                      optimizer=args.optimizer, learning_rate=args.learning_rate,
                      seed=args.seed, threads=args.threads, data_dir=args.data_dir,
                      save=args.save, plot=args.plot, verbose=args.verbose)
-    except (DataNotFoundError, ImportError) as error:
+    # FileNotFoundError covers DataNotFoundError and a --data-dir without the files.
+    except (FileNotFoundError, ImportError) as error:
         print(f"denseops train: {error}")
         return 1
     except KeyboardInterrupt as interrupt:

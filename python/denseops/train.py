@@ -71,10 +71,8 @@ def run(dataset="mnist", epochs=5, batch_size=128, optimizer="rmsprop", learning
     if plot is not None:
         from denseops.plotting import plot_history
         plot_history(history, plot, title=f"{dataset} MLP, denseops")
+    # The results line itself is printed by the CLI, whatever the verbosity.
     if verbose:
-        print(f"test loss {test_loss:.4f} - test accuracy {test_accuracy:.4f} - "
-              f"training {train_seconds:.1f} s ({train_seconds / epochs:.2f} s/epoch) - "
-              f"total {total_seconds:.1f} s")
         if save is not None:
             print(f"saved the model to {save}")
         if plot is not None:

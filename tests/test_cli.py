@@ -1,0 +1,127 @@
+"""`denseops train` end to end, as a user runs it: `python -m denseops train`.
+
+MNIST's IDX files are checked against the published SHA-256 wherever they
+come from, so a made-up IDX file is (rightly) refused. A Keras-style
+``mnist.npz`` in ``--data-dir`` is the loader's other accepted layout and is
+not checksummed, so the tests write a tiny, learnable one themselves.
+"""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from denseops import cli
+from denseops.nn import load
+
+RESULT_LINE = re.compile(
+    r"^test loss (?P<loss>\d+\.\d{4}) - test accuracy (?P<accuracy>[01]\.\d{4}) - "
+    r"training \d+\.\d s \(\d+\.\d\d s/epoch\) - total \d+\.\d s$", re.MULTILINE)
+
+
+def digits_like(rng, samples):
+    """(samples, 28, 28) uint8 images whose class is the row of a bright bar."""
+    labels = rng.integers(0, 10, size=samples).astype(np.uint8)
+    images = rng.integers(0, 40, size=(samples, 28, 28)).astype(np.uint8)
+    for i, label in enumerate(labels):
+        images[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
+    return images, labels
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path, rng):
+    """A folder holding a small mnist.npz in Keras's layout."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (x_train, y_train), (x_test, y_test) = digits_like(rng, 300), digits_like(rng, 100)
+    np.savez(folder / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test,
+             y_test=y_test)
+    return folder, (x_test, y_test)
+
+
+def run_cli(*args):
+    """Runs `python -m denseops ...` in a fresh process; returns the CompletedProcess.
+
+    One thread: the test data are tiny, and the test runner may share the cores."""
+    return subprocess.run([sys.executable, "-m", "denseops", *args, "--threads", "1"]
+                          if args[:1] == ("train",) and "--help" not in args else
+                          [sys.executable, "-m", "denseops", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_train_help_lists_the_keras_flags():
+    result = run_cli("train", "--help")
+    assert result.returncode == 0, result.stderr
+    for flag in ("--dataset", "--epochs", "--batch-size", "--optimizer", "--learning-rate",
+                 "--seed", "--threads", "--data-dir", "--save", "--plot", "--verbose"):
+        assert flag in result.stdout, f"{flag} missing from:\n{result.stdout}"
+    assert "fashion-mnist" in result.stdout and "rmsprop" in result.stdout
+
+
+def test_train_on_a_tiny_dataset_prints_the_result_and_saves_the_model(tiny_mnist, tmp_path):
+    folder, (x_test, y_test) = tiny_mnist
+    saved = tmp_path / "model.npz"
+    result = run_cli("train", "--data-dir", str(folder), "--epochs", "1", "--verbose", "0",
+                     "--batch-size", "32", "--save", str(saved))
+    assert result.returncode == 0, result.stderr
+    assert RESULT_LINE.fullmatch(result.stdout.strip()), (
+        f"--verbose 0 should print the result line only:\n{result.stdout}")
+    match = RESULT_LINE.search(result.stdout)
+    # The printed figures are those of the saved model on the test set.
+    model = load(saved)
+    loss, accuracy = model.evaluate(x_test.reshape(len(x_test), -1) / np.float32(255), y_test)
+    assert float(match["accuracy"]) == pytest.approx(accuracy, abs=5e-5)
+    assert float(match["loss"]) == pytest.approx(loss, abs=5e-5)
+    assert accuracy > 0.5, "one epoch on bars this easy should beat chance by far"
+    assert model.optimizer.get_config()["name"] == "rmsprop"
+
+
+def test_train_verbose_2_prints_one_line_per_epoch(tiny_mnist):
+    folder, _ = tiny_mnist
+    result = run_cli("train", "--data-dir", str(folder), "--epochs", "2", "--verbose", "2",
+                     "--optimizer", "sgd", "--learning-rate", "0.05")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4, result.stdout
+    assert lines[0].startswith("mnist: 300 training and 100 test images")
+    assert "1 thread(s)" in lines[0] and "SGD(learning_rate=0.05" in lines[0]
+    assert [line.split(" - ")[0] for line in lines[1:3]] == ["Epoch 1/2", "Epoch 2/2"]
+    assert RESULT_LINE.fullmatch(lines[3]), lines[3]
+
+
+def test_train_writes_a_plot(tiny_mnist, tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs the optional matplotlib")
+    folder, _ = tiny_mnist
+    plot = tmp_path / "history.png"
+    result = run_cli("train", "--data-dir", str(folder), "--epochs", "1", "--verbose", "1",
+                     "--plot", str(plot))
+    assert result.returncode == 0, result.stderr
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote the plot to {plot}" in result.stdout
+    assert "Epoch 1/1" in result.stdout  # the progress bar
+
+
+def test_train_without_data_says_where_to_put_it(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("train", "--data-dir", str(empty), "--epochs", "1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.startswith(f"denseops train: path={str(empty)!r} holds neither the "
+                                    "mnist IDX files"), result.stdout
+    assert "train-images-idx3-ubyte" in result.stdout
+
+
+def test_train_rejects_bad_flags_like_argparse_does():
+    result = run_cli("train", "--optimizer", "adamw")
+    assert result.returncode == 2
+    assert "invalid choice: 'adamw'" in result.stderr
+    result = run_cli("train", "--verbose", "3")
+    assert result.returncode == 2 and "invalid choice: 3" in result.stderr
+
+
+def test_main_without_a_command_prints_help(capsys):
+    assert cli.main([]) == 0
+    assert "train" in capsys.readouterr().out
