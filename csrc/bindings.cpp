@@ -9,9 +9,18 @@
 //     ints, or float64 -> float32 casts): anything else is a TypeError.
 //   * any layout is accepted for inputs (strided, negative strides, Fortran
 //     order); a contiguous copy is made only when a kernel needs one.
+//   * numpy.ma.MaskedArray is refused (its mask would be silently ignored);
+//     other ndarray subclasses are read as plain arrays.
 //   * `out` must be a writable, C-contiguous ndarray of the result's exact
-//     shape and dtype; it is written in place and returned. It may alias an
-//     input; partial overlap is handled by copying the input first.
+//     shape and dtype; it is written in place and returned. Nothing is ever
+//     written into a temporary copy, so a read-only `out` (np.broadcast_to
+//     views are read-only) or a strided one is a ValueError. `out` may be an
+//     input itself or overlap one in any way (a shifted view, a row of it):
+//     the result is always the one computed from the inputs as they were
+//     before the call (the input, or the result, goes through a scratch copy).
+//   * arrays updated in place by the optimizers (weights, velocity, m, v)
+//     must not share memory with each other (ValueError); the gradient may
+//     overlap any of them and is then read from a copy.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -51,12 +60,23 @@ std::string type_name(const py::handle& obj) {
 
 enum class DType { f32, f64 };
 
+bool is_masked_array(const py::handle& obj) {
+  // numpy.ma is imported by numpy itself, so this lookup never loads a module.
+  static const py::object masked = py::module_::import("numpy.ma").attr("MaskedArray");
+  return py::isinstance(obj, masked);
+}
+
 // The one gate every array argument passes: an ndarray of float32/float64.
 py::array take_array(const char* fn, const char* arg, const py::handle& obj) {
   if (!py::isinstance<py::array>(obj)) {
     throw py::type_error(std::string(fn) + ": " + arg +
                          " must be a numpy.ndarray of float32 or float64, got " + type_name(obj) +
                          "; convert with numpy.asarray(" + arg + ", dtype=numpy.float32)");
+  }
+  if (is_masked_array(obj)) {
+    throw py::type_error(std::string(fn) + ": " + arg +
+                         " must be a plain numpy.ndarray, got numpy.ma.MaskedArray (its mask "
+                         "would be ignored); pass " + arg + ".filled(0) or " + arg + ".data");
   }
   auto a = py::reinterpret_borrow<py::array>(obj);
   if (!a.dtype().equal(py::dtype::of<float>()) && !a.dtype().equal(py::dtype::of<double>())) {
@@ -105,10 +125,30 @@ bool overlaps(const py::array& a, const py::array& b) {
   return alo < bhi && blo < ahi;
 }
 
-// A C-contiguous array with a's data: a itself when it already is one.
+// True when a and b are the very same elements in the same order: the same
+// start, shape and strides. A kernel that reads element i before writing
+// element i may then take them as one buffer; any other overlap may not.
+bool same_view(const py::array& a, const py::array& b) {
+  if (a.data() != b.data() || !same_shape(a, b)) return false;
+  for (py::ssize_t d = 0; d < a.ndim(); ++d)
+    if (a.shape(d) > 1 && a.strides(d) != b.strides(d)) return false;
+  return true;
+}
+
+// NumPy's ALIGNED flag: the data address and strides are multiples of the
+// item size. Views into byte buffers (np.frombuffer(..., offset=1), packed
+// record fields) can be contiguous yet unaligned, and a kernel dereferencing
+// them as T* is undefined behaviour (UBSan reports it).
+bool is_aligned(const py::array& a) {
+  return (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0;
+}
+
+// A C-contiguous, aligned array with a's data: a itself when it already is one.
 template <class T>
 py::array_t<T> contiguous(const py::array& a) {
-  return py::array_t<T, py::array::c_style>::ensure(a);
+  auto c = py::array_t<T, py::array::c_style>::ensure(a);
+  if (!is_aligned(c)) return py::array_t<T>(c.attr("copy")());  // copies are aligned
+  return c;
 }
 
 // An input the kernel may read while writing `out`: an independent copy
@@ -120,7 +160,7 @@ py::array_t<T> readable_input(const py::array& in, const py::object& out) {
   py::array_t<T> c = contiguous<T>(in);
   if (out.is_none()) return c;
   auto o = py::reinterpret_borrow<py::array>(out);
-  if (c.data() != o.data() && overlaps(c, o)) {
+  if (!same_view(c, o) && overlaps(c, o)) {
     return py::array_t<T>(py::array(c.request()).attr("copy")());
   }
   return c;
@@ -145,13 +185,25 @@ py::array_t<T> output(const char* fn, const py::object& out, const std::vector<p
     throw py::value_error(std::string(fn) + ": out has shape " + shape_str(o) +
                           " but the result has shape " + shape_str(expected));
   }
+  // Writability first: np.broadcast_to views are read-only and zero-strided,
+  // and "read-only" is the message that points at the real problem.
+  if (!o.writeable()) {
+    throw py::value_error(std::string(fn) +
+                          ": out is read-only (flags.writeable is False, as for np.broadcast_to "
+                          "views); expected a writable array, e.g. numpy.empty(" +
+                          shape_str(expected) + ", " + dtype_str(like) + ")");
+  }
   if (!(o.flags() & py::array::c_style)) {
     throw py::value_error(std::string(fn) +
                           ": out must be C-contiguous (a fresh array or a contiguous slice), got "
                           "strides " + py::str(py::tuple(o.attr("strides"))).cast<std::string>());
   }
-  if (!o.writeable()) {
-    throw py::value_error(std::string(fn) + ": out is read-only");
+  if (!is_aligned(o)) {
+    throw py::value_error(std::string(fn) + ": out must be aligned to its " +
+                          std::to_string(o.itemsize()) +
+                          "-byte items, got an unaligned view (e.g. np.frombuffer with an odd "
+                          "offset); pass a fresh array such as numpy.empty(" +
+                          shape_str(expected) + ", " + dtype_str(like) + ")");
   }
   return py::array_t<T>(o);  // same object, no copy: dtype and layout match
 }
@@ -301,10 +353,7 @@ struct StridedMatrix {
 template <class T>
 StridedMatrix<T> strided(const py::array& a, bool transpose) {
   py::array src = a;
-  if (a.strides(0) % static_cast<py::ssize_t>(sizeof(T)) != 0 ||
-      a.strides(1) % static_cast<py::ssize_t>(sizeof(T)) != 0) {
-    src = contiguous<T>(a);  // unaligned byte strides: rare, copy once
-  }
+  if (!is_aligned(a)) src = contiguous<T>(a);  // odd byte strides or address: rare, copy once
   StridedMatrix<T> m{src, static_cast<const T*>(src.data()), src.shape(0), src.shape(1),
                      src.strides(0) / static_cast<py::ssize_t>(sizeof(T)),
                      src.strides(1) / static_cast<py::ssize_t>(sizeof(T))};
@@ -430,6 +479,7 @@ py::array_t<std::int64_t> take_labels(const char* fn, const py::object& obj, py:
                           ",) to match logits' batch, got " + shape_str(a));
   }
   auto labels = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+  if (!is_aligned(labels)) labels = py::array_t<std::int64_t>(labels.attr("copy")());
   const std::int64_t* p = labels.data();
   for (py::ssize_t i = 0; i < batch; ++i) {
     if (p[i] < 0 || p[i] >= classes) {
@@ -523,23 +573,53 @@ T* inplace(const char* fn, const char* arg, const py::object& obj, const py::arr
     throw py::value_error(std::string(fn) + ": " + arg + " must have shape " + shape_str(like) +
                           ", got " + shape_str(a));
   }
-  if (!(a.flags() & py::array::c_style) || !a.writeable()) {
+  if (!a.writeable() || !(a.flags() & py::array::c_style) || !is_aligned(a)) {
+    const std::string received =
+        !a.writeable() ? "a read-only one"
+        : !is_aligned(a)
+            ? "an unaligned one"
+            : "a non-contiguous one with strides " +
+                  py::str(py::tuple(a.attr("strides"))).cast<std::string>();
     throw py::value_error(std::string(fn) + ": " + arg +
-                          " is updated in place and must be a writable C-contiguous array");
+                          " is updated in place and must be a writable, aligned, C-contiguous "
+                          "array, got " + received);
   }
   return static_cast<T*>(a.mutable_data());
 }
 
+// The arrays one update writes in place, by argument name. Two of them
+// sharing memory has no meaning (which write should win?), so it is refused.
+using InPlaceArgs = std::vector<std::pair<const char*, py::array>>;
+
+void require_disjoint(const char* fn, const InPlaceArgs& args) {
+  for (std::size_t i = 0; i < args.size(); ++i)
+    for (std::size_t j = i + 1; j < args.size(); ++j)
+      if (overlaps(args[i].second, args[j].second)) {
+        throw py::value_error(std::string(fn) + ": " + args[i].first + " and " + args[j].first +
+                              " are both updated in place and must not share memory; pass "
+                              "separate arrays (e.g. numpy.zeros_like(weights))");
+      }
+}
+
+// The gradient, contiguous, and a private copy when it overlaps anything the
+// update writes: the kernels read g[i] after writing state[i], so an aliased
+// gradient would be read half-updated.
 template <class T>
-py::array_t<T> gradient_for(const char* fn, const py::object& g_obj, const py::array& w) {
+py::array_t<T> gradient_for(const char* fn, const py::object& g_obj, const py::array& w,
+                            const InPlaceArgs& written) {
   py::array g = take_array(fn, "grad", g_obj);
   require_same_dtype(fn, "weights", w, "grad", g);
   if (!same_shape(g, w)) {
     throw py::value_error(std::string(fn) + ": grad has shape " + shape_str(g) +
                           " but weights have shape " + shape_str(w));
   }
-  return contiguous<T>(g);
+  py::array_t<T> gc = contiguous<T>(g);
+  for (const auto& arg : written)
+    if (overlaps(gc, arg.second)) return py::array_t<T>(gc.attr("copy")());
+  return gc;
 }
+
+py::array as_array(const py::object& obj) { return py::reinterpret_borrow<py::array>(obj); }
 
 void sgd_update(const py::object& w_obj, const py::object& g_obj, double learning_rate,
                 double momentum, bool nesterov, const py::object& velocity) {
@@ -548,8 +628,11 @@ void sgd_update(const py::object& w_obj, const py::object& g_obj, double learnin
   by_dtype(w, [&](auto tag) {
     using T = decltype(tag);
     T* pw = inplace<T>(fn, "weights", w_obj, w);
-    auto g = gradient_for<T>(fn, g_obj, w);
     T* pv = velocity.is_none() ? nullptr : inplace<T>(fn, "velocity", velocity, w);
+    InPlaceArgs written{{"weights", w}};
+    if (pv) written.emplace_back("velocity", as_array(velocity));
+    require_disjoint(fn, written);
+    auto g = gradient_for<T>(fn, g_obj, w, written);
     const T* pg = g.data();
     const index_t n = w.size();
     py::gil_scoped_release nogil;
@@ -565,8 +648,10 @@ void rmsprop_update(const py::object& w_obj, const py::object& g_obj, const py::
   by_dtype(w, [&](auto tag) {
     using T = decltype(tag);
     T* pw = inplace<T>(fn, "weights", w_obj, w);
-    auto g = gradient_for<T>(fn, g_obj, w);
     T* pv = inplace<T>(fn, "velocity", v_obj, w);
+    const InPlaceArgs written{{"weights", w}, {"velocity", as_array(v_obj)}};
+    require_disjoint(fn, written);
+    auto g = gradient_for<T>(fn, g_obj, w, written);
     const T* pg = g.data();
     const index_t n = w.size();
     py::gil_scoped_release nogil;
@@ -583,9 +668,11 @@ void adam_update(const py::object& w_obj, const py::object& g_obj, const py::obj
   by_dtype(w, [&](auto tag) {
     using T = decltype(tag);
     T* pw = inplace<T>(fn, "weights", w_obj, w);
-    auto g = gradient_for<T>(fn, g_obj, w);
     T* pm = inplace<T>(fn, "m", m_obj, w);
     T* pv = inplace<T>(fn, "v", v_obj, w);
+    const InPlaceArgs written{{"weights", w}, {"m", as_array(m_obj)}, {"v", as_array(v_obj)}};
+    require_disjoint(fn, written);
+    auto g = gradient_for<T>(fn, g_obj, w, written);
     const T* pg = g.data();
     const index_t n = w.size();
     py::gil_scoped_release nogil;

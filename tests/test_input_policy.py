@@ -1,0 +1,376 @@
+"""The input policy of csrc/bindings.cpp, for the kernels test_bindings_errors.py does not cover.
+
+test_bindings_errors.py and test_kernels.py check relu, relu_backward, add,
+dot, column_sums and matmul against wrong types, dtypes, shapes and `out`
+arguments, and the plain aliasing cases. Here: the same policy for the loss
+and optimizer kernels, masked arrays, zero-stride and size-1 `out` layouts,
+`out` that is a rearranged view of an input, and arrays updated in place
+that share memory. Each case either gives NumPy's answer or raises
+TypeError/ValueError naming the function, the argument and what was
+expected versus received.
+"""
+
+import re
+
+import numpy as np
+import pytest
+from conftest import assert_close, random_array
+
+import denseops
+from denseops import (adam_update, add, column_sums, matmul, relu, relu_backward, rmsprop_update,
+                      sgd_update, softmax, softmax_backward, softmax_cross_entropy,
+                      sparse_softmax_cross_entropy)
+
+F32, F64 = np.float32, np.float64
+
+
+def message(*parts):
+    """A regex matching a message that contains each part, in order."""
+    return ".*".join(re.escape(p) for p in parts)
+
+
+def softmax_reference(x):
+    z = x.astype(np.float64) - x.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(x.dtype)
+
+
+# Every kernel outside test_bindings_errors.py with valid arguments, and the
+# name each array argument has in its error messages.
+def loss_and_optimizer_calls(dtype=F32):
+    x = np.full((2, 3), 0.5, dtype)
+    labels = np.array([0, 2])
+    w = np.ones(4, dtype)
+    return {
+        "softmax": (softmax, [x], {}, ["x"]),
+        "softmax_backward": (softmax_backward, [x, x.copy()], {}, ["dout", "y"]),
+        "sparse_softmax_cross_entropy": (sparse_softmax_cross_entropy, [x, labels], {},
+                                         ["logits"]),
+        "softmax_cross_entropy": (softmax_cross_entropy, [x, x.copy()], {},
+                                  ["logits", "targets"]),
+        "sgd_update": (sgd_update, [w, w.copy()], {"learning_rate": 0.1}, ["weights", "grad"]),
+        "rmsprop_update": (rmsprop_update, [w, w.copy(), np.zeros_like(w)],
+                           {"learning_rate": 0.1, "rho": 0.9, "epsilon": 1e-7},
+                           ["weights", "grad", "velocity"]),
+        "adam_update": (adam_update, [w, w.copy(), np.zeros_like(w), np.zeros_like(w)],
+                        {"alpha": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7},
+                        ["weights", "grad", "m", "v"]),
+    }
+
+
+CALLS = loss_and_optimizer_calls()
+# (kernel name, position) of every float array argument.
+ARRAY_ARGUMENTS = [(name, i) for name, (_, _, _, names) in CALLS.items() for i in range(len(names))]
+
+
+def argument_id(case):
+    return f"{case[0]}-{CALLS[case[0]][3][case[1]]}"
+
+
+def call_with(name, position, value):
+    fn, args, kwargs, _ = loss_and_optimizer_calls()[name]
+    args[position] = value
+    return fn(*args, **kwargs)
+
+
+# ------------------------------------------------------- what is refused
+
+
+@pytest.mark.parametrize("case", ARRAY_ARGUMENTS, ids=argument_id)
+@pytest.mark.parametrize("kind", ["list", "bool", "complex", "object", "int64", "float16"])
+def test_loss_and_optimizer_kernels_reject_non_float_arrays(case, kind):
+    name, position = case
+    arg = CALLS[name][3][position]
+    good = CALLS[name][1][position]
+    bad = {"list": good.tolist(), "bool": good.astype(bool), "complex": good.astype(np.complex64),
+           "object": good.astype(object), "int64": good.astype(np.int64),
+           "float16": good.astype(np.float16)}[kind]
+    if kind == "list":
+        expected = (f"{name}: {arg} must be a numpy.ndarray", "got list")
+    else:
+        expected = (f"{name}: {arg} must have dtype float32", f"got {bad.dtype}")
+    with pytest.raises(TypeError, match=message(*expected)):
+        call_with(name, position, bad)
+
+
+@pytest.mark.parametrize("case", [c for c in ARRAY_ARGUMENTS if c[1] > 0], ids=argument_id)
+def test_loss_and_optimizer_kernels_never_cast_float64_to_float32(case):
+    name, position = case
+    arg = CALLS[name][3][position]
+    good = CALLS[name][1][position]
+    with pytest.raises(TypeError, match=message(f"{name}: ", arg, "got", "float64")):
+        call_with(name, position, good.astype(F64))
+
+
+@pytest.mark.parametrize("case", [(n, 0) for n in ("relu", "add", "matmul", "column_sums")]
+                         + ARRAY_ARGUMENTS[:1], ids=lambda c: c[0])
+def test_masked_arrays_are_refused_because_the_mask_would_be_ignored(case):
+    name = case[0]
+    x = np.ma.masked_array(np.ones((3, 3), F32), mask=np.eye(3, dtype=bool))
+    fn = {"relu": lambda: relu(x), "add": lambda: add(x, np.ones((3, 3), F32)),
+          "matmul": lambda: matmul(x, np.ones((3, 3), F32)), "column_sums": lambda: column_sums(x),
+          "softmax": lambda: softmax(x)}[name]
+    first_arg = {"matmul": "a"}.get(name, "x")
+    with pytest.raises(TypeError, match=message(f"{name}: {first_arg} must be a plain "
+                                                "numpy.ndarray, got numpy.ma.MaskedArray")):
+        fn()
+
+
+def test_plain_ndarray_subclasses_are_read_as_arrays(rng, dtype):
+    class Tagged(np.ndarray):
+        pass
+
+    x = random_array(rng, (4, 5), dtype).view(Tagged)
+    assert_close(relu(x), np.maximum(np.asarray(x), 0), k=0)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3,)])
+def test_broadcast_out_is_refused_as_read_only_and_its_source_is_untouched(shape):
+    source = np.zeros(shape[-1:], F32)
+    out = np.broadcast_to(source, shape)
+    x = np.ones(shape, F32)
+    with pytest.raises(ValueError, match=message("relu: out is read-only", "np.broadcast_to",
+                                                 f"numpy.empty({shape}, float32)")):
+        relu(x, out=out)
+    np.testing.assert_array_equal(source, 0)
+
+
+def test_writable_zero_stride_out_is_refused_as_non_contiguous():
+    # as_strided can make a writable array whose rows are all the same memory;
+    # writing the result there would keep only the last row.
+    source = np.zeros(3, F32)
+    out = np.lib.stride_tricks.as_strided(source, shape=(4, 3), strides=(0, 4))
+    with pytest.raises(ValueError, match=message("add: out must be C-contiguous",
+                                                 "got strides (0, 4)")):
+        add(np.ones((4, 3), F32), np.ones(3, F32), out=out)
+    np.testing.assert_array_equal(source, 0)
+
+
+def test_out_with_odd_strides_on_size_one_axes_is_contiguous_and_filled(rng, dtype):
+    # Strides of length-1 axes never matter: NumPy calls such arrays
+    # C-contiguous, and so does denseops.
+    out = np.zeros((5, 3), dtype)[::4][:1]
+    assert out.strides[0] != 3 * out.itemsize and out.flags.c_contiguous
+    x = random_array(rng, (1, 3), dtype)
+    assert relu(x, out=out) is out
+    assert_close(out, np.maximum(x, 0), k=0)
+
+
+def unaligned(values):
+    """A C-contiguous array whose data starts one byte past an item boundary."""
+    values = np.ascontiguousarray(values)
+    raw = np.zeros(values.nbytes + 1, np.uint8)
+    view = raw[1:].view(values.dtype).reshape(values.shape)
+    view[...] = values
+    assert view.flags.c_contiguous and not view.flags.aligned
+    return view
+
+
+def test_contiguous_but_unaligned_inputs_are_read_through_an_aligned_copy(rng, dtype):
+    # Dereferencing a misaligned float* is undefined behaviour in C++ (UBSan
+    # flags it); the binding copies such inputs, as it copies strided ones.
+    x, y = random_array(rng, (5, 9), dtype), random_array(rng, (5, 9), dtype)
+    v = random_array(rng, (9,), dtype)
+    assert_close(relu(unaligned(x)), np.maximum(x, 0), k=0)
+    assert_close(add(unaligned(x), unaligned(v)), x + v, k=0)
+    assert_close(matmul(unaligned(x), unaligned(y), trans_b=True),
+                 (x.astype(np.float64) @ y.T).astype(dtype), k=9)
+    assert_close(softmax(unaligned(x)), softmax_reference(x), k=9)
+    labels = np.array([0, 8, 3, 3, 1])
+    expected, _ = sparse_softmax_cross_entropy(x, labels)
+    assert sparse_softmax_cross_entropy(x, unaligned(labels))[0] == expected
+
+
+def test_unaligned_out_and_in_place_arrays_are_refused(dtype):
+    x = np.ones((2, 3), dtype)
+    out = unaligned(np.zeros((2, 3), dtype))
+    with pytest.raises(ValueError, match=message("relu: out must be aligned to its",
+                                                 "got an unaligned view")):
+        relu(x, out=out)
+    w = unaligned(np.ones(4, dtype))
+    with pytest.raises(ValueError, match=message("sgd_update: weights is updated in place",
+                                                 "got an unaligned one")):
+        sgd_update(w, np.ones(4, dtype), learning_rate=0.5)
+    np.testing.assert_array_equal(out, 0)
+    np.testing.assert_array_equal(w, 1)
+
+
+@pytest.mark.parametrize("out_dtype", [">f4", "<f8"])
+def test_out_in_another_byte_order_or_precision_is_a_type_error(out_dtype):
+    with pytest.raises(TypeError, match=message("softmax: out must have dtype float32",
+                                                f"got {np.dtype(out_dtype)}")):
+        softmax(np.ones((2, 3), F32), out=np.zeros((2, 3), out_dtype))
+
+
+@pytest.mark.parametrize("name", ["softmax", "softmax_backward"])
+def test_out_of_wrong_shape_names_both_shapes(name):
+    fn, args, _, _ = CALLS[name]
+    with pytest.raises(ValueError, match=message(f"{name}: out has shape (3, 2)",
+                                                 "the result has shape (2, 3)")):
+        fn(*args, out=np.zeros((3, 2), F32))
+
+
+# ------------------------------------------ out as a rearranged view of an input
+
+
+@pytest.mark.parametrize("view", ["reversed", "transposed"])
+@pytest.mark.parametrize("op", ["relu", "add", "relu_backward"])
+def test_elementwise_out_that_is_a_rearranged_view_of_an_input(rng, dtype, op, view):
+    # out and x are the same memory in another order: an element written early
+    # is read later, so the kernel must read from a copy to match NumPy.
+    out = random_array(rng, (9, 9), dtype)
+    x = out[::-1, ::-1] if view == "reversed" else out.T
+    other = random_array(rng, (9, 9), dtype)
+    expected = {"relu": lambda: np.maximum(x, 0), "add": lambda: x + other,
+                "relu_backward": lambda: np.where(other > 0, x, dtype(0))}[op]()
+    got = {"relu": lambda: relu(x, out=out), "add": lambda: add(x, other, out=out),
+           "relu_backward": lambda: relu_backward(x, other, out=out)}[op]()
+    assert got is out
+    assert_close(out, expected, k=0)
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_matmul_out_that_is_the_transpose_of_an_input(rng, dtype, trans_a):
+    n = 20
+    out = random_array(rng, (n, n), dtype)
+    a = out.T
+    b = random_array(rng, (n, n), dtype)
+    a_used = a.T if trans_a else a
+    expected = (a_used.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
+    assert matmul(a, b, out=out, trans_a=trans_a) is out
+    assert_close(out, expected, k=n)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 3, -2])
+def test_softmax_out_aliasing_or_shifted_over_its_input(rng, dtype, shift):
+    rows, cols = 6, 5
+    buffer = random_array(rng, (rows * cols + 2 * abs(shift),), dtype) * 10
+    x = buffer[abs(shift):abs(shift) + rows * cols].reshape(rows, cols)
+    out = buffer[abs(shift) + shift:abs(shift) + shift + rows * cols].reshape(rows, cols)
+    expected = softmax_reference(x)
+    assert softmax(x, out=out) is out
+    assert_close(out, expected, k=cols)
+
+
+@pytest.mark.parametrize("which", ["dout", "y"])
+def test_softmax_backward_out_aliasing_an_input(rng, dtype, which):
+    y = softmax_reference(random_array(rng, (5, 7), dtype))
+    dout = random_array(rng, (5, 7), dtype)
+    inner = (dout.astype(np.float64) * y).sum(axis=1, keepdims=True)
+    expected = (y * (dout - inner)).astype(dtype)
+    out = dout if which == "dout" else y
+    assert softmax_backward(dout, y, out=out) is out
+    assert_close(out, expected, k=7)
+
+
+@pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "dense"])
+def test_cross_entropy_gradient_written_over_its_logits(rng, dtype, sparse):
+    logits = random_array(rng, (6, 4), dtype) * 3
+    labels = rng.integers(0, 4, size=6)
+    onehot = np.eye(4, dtype=dtype)[labels]
+    probs = softmax_reference(logits)
+    expected_loss = -np.log(probs.astype(np.float64)[np.arange(6), labels]).mean()
+    expected_grad = ((probs - onehot) / 6).astype(dtype)
+    if sparse:
+        loss, _ = sparse_softmax_cross_entropy(logits, labels, dlogits=logits)
+    else:
+        loss, _ = softmax_cross_entropy(logits, onehot, dlogits=logits)
+    assert abs(loss - expected_loss) <= 1e-5 * (1 + expected_loss)
+    assert_close(logits, expected_grad, k=4)
+
+
+# --------------------------------------------------------------- labels
+
+
+@pytest.mark.parametrize("labels,error,expected", [
+    (np.array([0.0, 2.0]), TypeError, "labels must have an integer dtype, got float64"),
+    (np.array([True, False]), TypeError, "labels must have an integer dtype, got bool"),
+    (np.array([0, 3]), ValueError, "labels must be in [0, 3) for 3 classes, got 3 at index 1"),
+    (np.array([-1, 0]), ValueError, "labels must be in [0, 3) for 3 classes, got -1 at index 0"),
+    (np.array([0, 2**64 - 1], np.uint64), ValueError, "labels must be in [0, 3)"),
+    (np.array([[0, 1]]), ValueError, "labels must have shape (2,) to match logits' batch"),
+    ([0, 1], TypeError, "labels must be a 1-D numpy.ndarray of integers, got list"),
+])
+def test_sparse_cross_entropy_label_policy(labels, error, expected):
+    with pytest.raises(error, match=message("sparse_softmax_cross_entropy: " + expected)):
+        sparse_softmax_cross_entropy(np.zeros((2, 3), F32), labels)
+
+
+def test_sparse_cross_entropy_takes_any_integer_width_and_layout():
+    logits = np.log(np.array([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]], F64))
+    expected = -np.log([0.8, 0.6, 0.5]).mean()  # the tie in row 3 goes to class 0, as argmax
+    for labels in (np.array([1, 0, 0], np.uint8), np.array([9, 1, 7, 0, 5, 0], np.int32)[1::2]):
+        loss, correct = sparse_softmax_cross_entropy(logits, labels)
+        assert abs(loss - expected) < 1e-12 and correct == 3
+
+
+# ---------------------------------------------------- in-place optimizer arrays
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_gradient_that_is_the_weights_array(dtype, momentum):
+    w = np.linspace(-1, 1, 37).astype(dtype)
+    velocity = np.full_like(w, 0.5) if momentum else None
+    expected_v = momentum * 0.5 - dtype(0.1) * w if momentum else None
+    expected_w = w + expected_v if momentum else w - dtype(0.1) * w
+    sgd_update(w, w, learning_rate=0.1, momentum=momentum, velocity=velocity)
+    assert_close(w, expected_w.astype(dtype), k=2)
+
+
+def test_rmsprop_gradient_that_is_its_velocity_is_read_before_the_update(dtype):
+    # The kernel writes v[i] before it reads g[i] for the weight step; a
+    # gradient sharing v's memory must be read from a copy.
+    w = np.linspace(-1, 1, 41).astype(dtype)
+    v = np.linspace(0.5, 2, 41).astype(dtype)
+    g = v
+    v_new = 0.9 * v.astype(np.float64) + 0.1 * g.astype(np.float64) ** 2
+    expected_w = (w - 0.01 * g.astype(np.float64) / np.sqrt(v_new + 1e-7)).astype(dtype)
+    rmsprop_update(w, g, v, learning_rate=0.01, rho=0.9, epsilon=1e-7)
+    assert_close(v, v_new.astype(dtype), k=3)
+    assert_close(w, expected_w, k=3)
+
+
+@pytest.mark.parametrize("case", [
+    ("rmsprop_update", (0, 2), "weights and velocity"),
+    ("adam_update", (0, 2), "weights and m"),
+    ("adam_update", (2, 3), "m and v"),
+    ("sgd_update", (0, "velocity"), "weights and velocity"),
+], ids=lambda c: f"{c[0]}-{c[2].replace(' ', '_')}")
+def test_arrays_updated_in_place_must_not_share_memory(case):
+    name, (first, second), names = case
+    fn, args, kwargs, _ = loss_and_optimizer_calls(F64)[name]
+    shared = np.ones(8, F64)
+    args = [a for a in args]
+    args[first] = shared[:4]
+    if second == "velocity":
+        kwargs = {**kwargs, "momentum": 0.9, "velocity": shared[2:6]}
+    else:
+        args[second] = shared[2:6]
+    args[1] = args[1].astype(F64)
+    with pytest.raises(ValueError, match=message(f"{name}: {names} are both updated in place "
+                                                 "and must not share memory")):
+        fn(*args, **kwargs)
+    np.testing.assert_array_equal(shared, 1.0)
+
+
+@pytest.mark.parametrize("spoil,received", [("read_only", "got a read-only one"),
+                                            ("strided", "got a non-contiguous one with strides")])
+def test_weights_updated_in_place_must_be_writable_and_contiguous(spoil, received):
+    if spoil == "read_only":
+        w = np.ones(4, F32)
+        w.flags.writeable = False
+    else:
+        w = np.ones(8, F32)[::2]
+    with pytest.raises(ValueError, match=message("sgd_update: weights is updated in place",
+                                                 received)):
+        sgd_update(w, np.ones(4, F32), learning_rate=0.1)
+    np.testing.assert_array_equal(w, 1.0)
+
+
+def test_every_array_kernel_is_covered_by_some_policy_test():
+    # A new kernel added to the package must join one of the two files.
+    covered = set(CALLS) | {"relu", "relu_backward", "add", "dot", "column_sums", "matmul"}
+    kernels = {name for name in denseops.__all__
+               if isinstance(getattr(denseops, name), type(relu)) and name not in
+               {"set_arch", "get_arch", "set_num_threads", "get_num_threads"}}
+    assert kernels == covered
