@@ -1,0 +1,270 @@
+"""Threads, processes and other thread pools around the kernels.
+
+test_threads.py checks the answers on 1 and 2 OpenMP threads, a small
+concurrent run, the thread-count settings, threadpoolctl's limit on
+get_num_threads and a bare os.fork(). Here: many Python threads hammering
+shared inputs, proof that the GIL is released, a bound on OS threads,
+multiprocessing with each start method after the parent's OpenMP team ran,
+and threadpoolctl limiting the threads a kernel really starts.
+
+Process-level checks run in a fresh interpreter under a timeout, so a hang
+(the classic libgomp-after-fork deadlock) fails the test instead of
+stalling the suite.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+from conftest import assert_close, random_array
+
+import denseops
+from denseops import add, column_sums, dot, matmul, relu
+
+OPENMP = denseops._kernels._config()["openmp"]
+CHILD_TIMEOUT = 120  # seconds; generous for a loaded CI machine, and only reached on a hang
+
+
+def os_thread_count():
+    return len(os.listdir("/proc/self/task"))
+
+
+def run_script(tmp_path, code, **env_changes):
+    """Run `code` as a script file in a fresh interpreter; return its last stdout line as JSON."""
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(code))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "DENSEOPS_"))}
+    env.update(env_changes)
+    try:
+        done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"no answer within {CHILD_TIMEOUT} s (a hang); output so far:\n"
+                    f"{expired.stdout}\n{expired.stderr}")
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------ Python threads
+
+
+def shared_inputs(dtype):
+    rng = np.random.default_rng(42)
+    inputs = {"x": random_array(rng, (64, 48), dtype), "y": random_array(rng, (64, 48), dtype),
+              "w": random_array(rng, (48, 40), dtype), "v": random_array(rng, (20_000,), dtype)}
+    for a in inputs.values():
+        a.flags.writeable = False  # shared and read-only, as the promise says
+    return inputs
+
+
+def one_round(x, y, w, v):
+    return [relu(x), add(x, y), column_sums(x), matmul(x, w), matmul(x, y, trans_b=True),
+            np.asarray(dot(v, v), x.dtype)]
+
+
+def numpy_round(x, y, w, v):
+    f64 = np.float64
+    return [np.maximum(x, 0), x + y, x.astype(f64).sum(axis=0).astype(x.dtype),
+            (x.astype(f64) @ w).astype(x.dtype), (x.astype(f64) @ y.T).astype(x.dtype),
+            np.asarray(np.dot(v.astype(f64), v), x.dtype)]
+
+
+TERMS = [0, 0, 64, 48, 48, 20_000]
+
+
+@pytest.mark.parametrize("kernel_threads", [1, 2])
+def test_eight_python_threads_times_200_calls_match_numpy(dtype, kernel_threads):
+    denseops.set_num_threads(kernel_threads)
+    inputs = shared_inputs(dtype)
+    expected = numpy_round(**inputs)
+    serial = one_round(**inputs)
+    for got, want, k in zip(serial, expected, TERMS):
+        assert_close(got, want, k=k)
+    baseline = os_thread_count()
+    start = threading.Barrier(8)
+    mismatches, peak_threads, errors = [], [], []
+
+    def worker():
+        try:
+            start.wait()
+            for call in range(200):
+                results = one_round(**inputs)
+                # Same inputs, same thread count: bit-identical to the serial run.
+                for i, (got, want) in enumerate(zip(results, serial)):
+                    if not np.array_equal(got, want):
+                        mismatches.append((call, i))
+                if call % 50 == 0:
+                    peak_threads.append(os_thread_count())
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert not mismatches, f"{len(mismatches)} results differ, first (call, result): {mismatches[:5]}"
+    # 8 Python threads, each the master of at most one OpenMP team of
+    # kernel_threads - 1 helpers, plus a few for the interpreter.
+    bound = baseline + 8 * kernel_threads + 4
+    assert max(peak_threads) <= bound, f"{max(peak_threads)} OS threads, expected <= {bound}"
+    # Teams die with their Python threads: no slow leak of OS threads.
+    assert os_thread_count() <= baseline + 2
+
+
+def test_the_gil_is_released_while_a_kernel_runs():
+    # With a huge switch interval the interpreter never takes the GIL from a
+    # thread running Python code; the main thread can only run while the
+    # worker is inside the kernel if the kernel itself let go of the GIL.
+    # (Several tries: on a loaded machine the worker may finish its call
+    # before the main thread is scheduled.)
+    a = np.random.default_rng(0).uniform(-1, 1, (500, 500))
+    old_interval = sys.getswitchinterval()
+    seen_inside = []
+    try:
+        sys.setswitchinterval(1000.0)
+        for _ in range(5):
+            entering, finished = threading.Event(), []
+
+            def worker():
+                entering.set()
+                matmul(a, a)
+                finished.append(True)
+
+            t = threading.Thread(target=worker)
+            t.start()
+            entering.wait()
+            seen_inside.append(not finished)
+            t.join()
+            if seen_inside[-1]:
+                break
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert any(seen_inside), "the main thread never ran while matmul was running"
+
+
+# ------------------------------------------------------------------- fork
+
+FORK_SCRIPT = """
+import json, multiprocessing as mp, sys
+import numpy as np
+import denseops
+
+def work(seed):
+    a = np.random.default_rng(seed).uniform(-1, 1, (300, 300))
+    return (denseops.get_num_threads(),
+            float(np.abs(denseops.matmul(a, a) - a @ a).max()),
+            float(denseops.dot(a.ravel(), a.ravel()) - np.dot(a.ravel(), a.ravel())))
+
+if __name__ == "__main__":
+    denseops.set_num_threads(2)
+    # Start the OpenMP team in the parent first: that is what breaks fork.
+    parent = work(0)
+    ctx = mp.get_context(sys.argv[1] if len(sys.argv) > 1 else "{method}")
+    with ctx.Pool(2) as pool:
+        children = pool.map_async(work, range(1, 5)).get(timeout=60)
+    again = work(9)  # the parent's own team still works afterwards
+    print(json.dumps({{"parent": parent, "children": children, "again": again}}))
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_multiprocessing_after_kernels_ran_in_the_parent(tmp_path, method):
+    if method not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip(f"start method {method!r} is not available here")
+    seen = run_script(tmp_path, FORK_SCRIPT.format(method=method))
+    for threads, matmul_error, dot_error in [seen["parent"], seen["again"], *seen["children"]]:
+        assert matmul_error < 1e-10 and abs(dot_error) < 1e-8, seen
+    if method == "fork" and OPENMP:
+        # Forked children run serially (libgomp's pool does not survive
+        # fork); spawned and forkserver children start fresh and may thread.
+        assert [c[0] for c in seen["children"]] == [1] * 4, seen
+    assert seen["parent"][0] == (2 if OPENMP else 1)
+
+
+# ------------------------------------------------------------ threadpoolctl
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+def test_threadpoolctl_finds_the_openmp_runtime_denseops_is_linked_to(tmp_path):
+    code = """
+    import json
+    import denseops
+    from threadpoolctl import threadpool_info
+    with open("/proc/self/maps") as f:
+        maps = f.read()
+    info = [p for p in threadpool_info() if p["user_api"] == "openmp"]
+    print(json.dumps({"libs": [p["filepath"] for p in info],
+                      "threads": [p["num_threads"] for p in info],
+                      "mapped": [p["filepath"] in maps for p in info]}))
+    """
+    seen = run_script(tmp_path, code, OMP_NUM_THREADS="2")
+    assert seen["libs"], "threadpool_info() lists no OpenMP runtime"
+    assert all(seen["mapped"]) and seen["threads"][0] == 2, seen
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+def test_threadpool_limits_keeps_kernels_from_starting_threads(tmp_path):
+    # A fresh process: the first threaded kernel call creates the OpenMP team,
+    # which shows up as new OS threads. Under threadpool_limits(1) none may.
+    code = """
+    import json, os
+    import numpy as np
+    import denseops
+    from threadpoolctl import threadpool_limits
+    a = np.random.default_rng(0).uniform(-1, 1, (400, 400))
+    count = lambda: len(os.listdir("/proc/self/task"))
+    before = count()
+    with threadpool_limits(limits=1, user_api="openmp"):
+        limited = denseops.get_num_threads()
+        denseops.matmul(a, a); denseops.relu(np.ones(10**6))
+        under_limit = count()
+    denseops.matmul(a, a)
+    print(json.dumps({"before": before, "under_limit": under_limit, "after": count(),
+                      "limited": limited, "restored": denseops.get_num_threads()}))
+    """
+    seen = run_script(tmp_path, code, OMP_NUM_THREADS="2")
+    assert seen["limited"] == 1 and seen["restored"] == 2, seen
+    assert seen["under_limit"] == seen["before"], seen
+    assert seen["after"] > seen["before"], f"the unlimited call started no thread: {seen}"
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+def test_explicit_set_num_threads_wins_over_threadpool_limits(tmp_path):
+    # Documented precedence: denseops.set_num_threads(n) is the user's own
+    # choice and stays in force; threadpoolctl steers the OpenMP default.
+    code = """
+    import json
+    import denseops
+    from threadpoolctl import threadpool_limits
+    denseops.set_num_threads(2)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        print(json.dumps({"inside": denseops.get_num_threads()}))
+    """
+    assert run_script(tmp_path, code, OMP_NUM_THREADS="1")["inside"] == 2
+
+
+def test_results_stay_correct_with_torch_loaded_first(tmp_path):
+    pytest.importorskip("torch")
+    code = """
+    import json
+    import torch  # brings its own OpenMP runtime (and threads) first
+    import numpy as np
+    import denseops
+    a = np.random.default_rng(0).uniform(-1, 1, (200, 300)).astype(np.float32)
+    b = np.random.default_rng(1).uniform(-1, 1, (300, 100)).astype(np.float32)
+    torch.set_num_threads(2)
+    ours = denseops.matmul(a, b)
+    theirs = (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
+    exact = (a.astype(np.float64) @ b).astype(np.float32)
+    print(json.dumps({"ours": float(np.abs(ours - exact).max()),
+                      "torch": float(np.abs(theirs - exact).max())}))
+    """
+    seen = run_script(tmp_path, code)
+    assert seen["ours"] < 1e-4 and seen["torch"] < 1e-3, seen
