@@ -19,7 +19,8 @@ def naive_relu(real[:, :] x):
     cdef real[:, ::1] o = out
     for i in range(x.shape[0]):
         for j in range(x.shape[1]):
-            o[i, j] = x[i, j] if x[i, j] > 0 else 0
+            # `x < 0` rather than `x > 0` keeps NaN as NaN, like np.maximum(x, 0).
+            o[i, j] = 0 if x[i, j] < 0 else x[i, j] + 0  # + 0 turns -0.0 into +0.0
     return out
 
 def naive_add(real[:, :] x, real[:, :] y):
