@@ -42,13 +42,11 @@ def tiny_mnist(tmp_path, rng):
 
 
 def run_cli(*args):
-    """Runs `python -m denseops ...` in a fresh process; returns the CompletedProcess.
-
-    One thread: the test data are tiny, and the test runner may share the cores."""
-    return subprocess.run([sys.executable, "-m", "denseops", *args, "--threads", "1"]
-                          if args[:1] == ("train",) and "--help" not in args else
-                          [sys.executable, "-m", "denseops", *args],
-                          capture_output=True, text=True, timeout=300)
+    """Runs `python -m denseops ...` in a fresh process; returns the CompletedProcess."""
+    command = [sys.executable, "-m", "denseops", *args]
+    if args[0] == "train" and "--help" not in args:
+        command += ["--threads", "1"]  # tiny data, and the test runner may share the cores
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
 def test_train_help_lists_the_keras_flags():

@@ -139,7 +139,8 @@ def test_cross_entropy_rejects_logits_that_are_not_a_batch_of_rows(shape):
 
 
 def test_categorical_cross_entropy_rejects_mismatched_targets():
-    with pytest.raises(ValueError, match=r"targets must have the logits' shape \(2, 3\), got \(2, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"targets must have the logits' shape \(2, 3\), got \(2, 4\)"):
         denseops.softmax_cross_entropy(np.zeros((2, 3)), np.zeros((2, 4)))
     with pytest.raises(TypeError, match=r"float64.*float32|float32.*float64"):
         denseops.softmax_cross_entropy(np.zeros((2, 3)), np.zeros((2, 3), np.float32))
@@ -193,7 +194,8 @@ def test_loss_objects_call_the_fused_kernels(rng):
 
 @pytest.mark.parametrize("targets, message", [
     (np.array([0.0, 1.0, 2.0]), r"needs integer class labels. Received: y of dtype float64"),
-    (np.array([0, 1]), r"needs labels of shape \(3,\), one per sample. Received: y of shape \(2,\)"),
+    (np.array([0, 1]),
+     r"needs labels of shape \(3,\), one per sample. Received: y of shape \(2,\)"),
     (np.array([[0], [1], [2]]), r"Received: y of shape \(3, 1\)"),
     (np.array([0, 1, 10]), r"Labels must be in \[0, 10\) for a last layer of 10 units. "
                            r"Received: labels from 0 to 10"),

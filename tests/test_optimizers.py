@@ -208,7 +208,7 @@ def test_bad_hyperparameters_name_the_argument_and_value(make, message):
 def test_update_kernels_refuse_weights_they_cannot_update_in_place(dtype):
     strided = np.zeros((4, 6), dtype)[:, ::2]
     with pytest.raises(ValueError, match=r"sgd_update: weights is updated in place and must be "
-                                         r"a writable C-contiguous array"):
+                                         r"a writable.* C-contiguous array"):
         denseops.sgd_update(strided, np.ones((4, 3), dtype), learning_rate=0.1)
     read_only = np.zeros(3, dtype)
     read_only.flags.writeable = False
@@ -219,7 +219,8 @@ def test_update_kernels_refuse_weights_they_cannot_update_in_place(dtype):
 
 def test_update_kernels_check_shapes_and_dtypes():
     w = np.zeros((2, 3))
-    with pytest.raises(ValueError, match=r"grad has shape \(3, 2\) but weights have shape \(2, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"grad has shape \(3, 2\) but weights have shape \(2, 3\)"):
         denseops.sgd_update(w, np.zeros((3, 2)), learning_rate=0.1)
     with pytest.raises(TypeError, match=r"float32|float64"):
         denseops.sgd_update(w, np.zeros((2, 3), np.float32), learning_rate=0.1)

@@ -52,7 +52,8 @@ def test_layers_build_lazily_on_the_first_fit(data):
 
 def test_the_two_dense_styles_mix_in_one_model(data):
     x, y = data
-    model = Sequential([Dense(FEATURES, 8, activation="relu"), Dense(CLASSES, activation="softmax")])
+    model = Sequential([Dense(FEATURES, 8, activation="relu"),
+                        Dense(CLASSES, activation="softmax")])
     assert model.layers[0].built and not model.layers[1].built
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
@@ -529,12 +530,12 @@ def interrupt_self():
     os.kill(os.getpid(), signal.SIGINT)
 
 
-def assert_usable_after_interrupt(model, x, y, history):
+def assert_usable_after_interrupt(model, x, y, history, handler_before):
     assert model.history is history
     assert history.epoch == list(range(len(history.epoch)))
     assert all(len(v) == len(history.epoch) for v in history.history.values())
     assert np.isfinite(model.predict(x)).all()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler_before  # fit put it back
     again = model.fit(x, y, epochs=1, verbose=0)
     assert again.epoch == [0] and np.isfinite(again.history["loss"][0])
 
@@ -549,12 +550,13 @@ def test_sigint_from_a_timer_stops_fit_and_leaves_a_usable_model(data):
             timers[0].start()
 
     model = mlp(optimizer=CallAfterUpdate(start_timer_once))
+    handler_before = signal.getsignal(signal.SIGINT)
     with pytest.raises(TrainingInterrupted) as info:
         model.fit(x, y, epochs=10**6, batch_size=32, verbose=0, seed=0)
     timers[0].join()
     assert isinstance(info.value, KeyboardInterrupt)
     assert "training interrupted in epoch" in str(info.value)
-    assert_usable_after_interrupt(model, x, y, info.value.history)
+    assert_usable_after_interrupt(model, x, y, info.value.history, handler_before)
 
 
 @pytest.mark.parametrize("interrupt_at", [1, 16, 19, 24])
@@ -567,6 +569,7 @@ def test_sigint_stops_between_batches_keeping_the_finished_epochs(data, interrup
             interrupt_self()
 
     model = mlp(optimizer=CallAfterUpdate(interrupt))
+    handler_before = signal.getsignal(signal.SIGINT)
     with pytest.raises(TrainingInterrupted) as info:
         model.fit(x, y, epochs=3, batch_size=64, verbose=0, seed=0)
     # The update during which Ctrl-C arrived completes; no further one starts.
@@ -574,7 +577,7 @@ def test_sigint_stops_between_batches_keeping_the_finished_epochs(data, interrup
     finished = interrupt_at // 8
     assert len(info.value.history.epoch) == finished
     model.optimizer.action = lambda iterations: None
-    assert_usable_after_interrupt(model, x, y, info.value.history)
+    assert_usable_after_interrupt(model, x, y, info.value.history, handler_before)
 
 
 def test_nan_loss_stops_fit_naming_epoch_and_batch(data):
