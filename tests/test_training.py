@@ -193,7 +193,7 @@ def test_history_has_one_entry_per_epoch(data):
                for v in history.history.values())
 
 
-def test_history_with_validation_data(data, rng):
+def test_history_with_validation_data(data):
     x, y = data
     x_val, y_val = x[:100], y[:100]
     model = mlp()
