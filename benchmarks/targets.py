@@ -110,6 +110,15 @@ def calibrate(fn, seconds):
 
 
 def time_batch(fn, number):
+    """Seconds per call over `number` calls, after the other library's threads went idle.
+
+    Both thread pools spin for a while after a call (libgomp's for a few ms,
+    OpenBLAS's yielding for longer): the pause lets the previous library's
+    spinning workers go to sleep so they do not steal a core from this batch,
+    and the untimed call wakes this library's own workers.
+    """
+    time.sleep(0.02)
+    fn()
     start = time.perf_counter()
     for _ in range(number):
         fn()
