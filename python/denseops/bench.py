@@ -83,12 +83,27 @@ def calls_per_sample(fn, target_ns):
     return number
 
 
+# Thread pools spin after a call (libgomp's for a few ms, OpenBLAS's longer);
+# a pause before each sample lets the previous implementation's idle workers
+# go to sleep instead of stealing a core from this one's.
+IDLE_PAUSE_S = 0.02
+
+
+def _settled_sample_ns(fn, number):
+    time.sleep(IDLE_PAUSE_S)
+    if number > 1:  # wake this implementation's own workers outside the timing
+        fn()
+    return _sample_ns(fn, number)
+
+
 def time_interleaved(calls, repeats, target_ns):
     """Median and minimum seconds per call of each callable in `calls`.
 
     Samples are interleaved (one of each implementation per round, the order
     rotating every round), so a burst of load from a neighbour on a shared
-    machine hits every implementation alike instead of one of them.
+    machine hits every implementation alike instead of one of them. Each
+    sample starts after a short pause and, for multi-call samples, one
+    untimed call (see IDLE_PAUSE_S).
     """
     names = list(calls)
     numbers = {name: calls_per_sample(calls[name], target_ns) for name in names}
@@ -96,7 +111,8 @@ def time_interleaved(calls, repeats, target_ns):
     for r in range(repeats):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
-            samples[name].append(_sample_ns(calls[name], numbers[name]) / numbers[name] / 1e9)
+            samples[name].append(
+                _settled_sample_ns(calls[name], numbers[name]) / numbers[name] / 1e9)
     return {
         name: {
             "median_s": statistics.median(samples[name]),
@@ -219,7 +235,8 @@ def format_seconds(s):
 def _ratio(x):
     if x is None:
         return ""
-    return f"{x:,.0f}x" if x >= 100 else f"{x:.2f}x"
+    # Three significant digits, so 0.00117x (loops vs NumPy) does not print as 0.00x.
+    return f"{x:,.0f}x" if x >= 100 else f"{x:.3g}x"
 
 
 def format_table(rows):
@@ -260,6 +277,7 @@ def _plot_bars(ax, row, colors):
     times = [row["results"][i]["median_s"] for i in impls]
     ax.barh(impls, times, color=[colors[i] for i in impls])
     ax.set_xscale("log")
+    ax.set_xlim(min(times) / 2, max(times) * 20)  # room for the labels right of the bars
     ax.invert_yaxis()
     ax.set_title(f"textbook: {row['iterations']} x relu(add(x, y)), {tuple(row['shape'])} "
                  f"{row['dtype']}", fontsize=9)
@@ -377,7 +395,8 @@ def run(args) -> int:
             print(f"  warning: {var}={os.environ[var]} is set and can slow NumPy's BLAS; "
                   f"compare with `env -u {var} ...`")
     print(f"  timing   median of {repeats} samples per implementation, interleaved; "
-          f"each sample >= {target_ns / 1e6:g} ms of back-to-back calls after a warm-up call\n")
+          f"each sample >= {target_ns / 1e6:g} ms of back-to-back calls, after a warm-up call "
+          f"and a {IDLE_PAUSE_S * 1e3:g} ms pause\n")
 
     started = time.perf_counter()
     rows = []
