@@ -107,9 +107,19 @@ def test_train_without_data_says_where_to_put_it(tmp_path):
     result = run_cli("train", "--data-dir", str(empty), "--epochs", "1")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    assert result.stdout.startswith(f"denseops train: path={str(empty)!r} holds neither the "
-                                    "mnist IDX files"), result.stdout
-    assert "train-images-idx3-ubyte" in result.stdout
+    assert result.stderr.startswith(f"denseops train: path={str(empty)!r} holds neither the "
+                                    "mnist IDX files"), result.stderr
+    assert "train-images-idx3-ubyte" in result.stderr
+
+
+def test_train_with_a_corrupt_data_file_names_it_without_a_traceback(tmp_path):
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / "mnist.npz").write_bytes(b"<html>not a zip</html>")
+    result = run_cli("train", "--data-dir", str(folder), "--epochs", "1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "mnist.npz" in result.stderr and "not a readable .npz" in result.stderr, result.stderr
 
 
 def test_train_rejects_bad_flags_like_argparse_does():

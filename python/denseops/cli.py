@@ -1,6 +1,7 @@
 """The `denseops` command: `train` (the main job), `bench`, and `demo`."""
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -49,13 +50,15 @@ def demo(args) -> int:
 def train(args) -> int:
     from denseops import train as training
     try:
-        results = training.run(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-                     optimizer=args.optimizer, learning_rate=args.learning_rate,
-                     seed=args.seed, threads=args.threads, data_dir=args.data_dir,
-                     save=args.save, plot=args.plot, verbose=args.verbose)
-    # FileNotFoundError covers DataNotFoundError and a --data-dir without the files.
-    except (FileNotFoundError, ImportError) as error:
-        print(f"denseops train: {error}")
+        results = training.run(
+            dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+            optimizer=args.optimizer, learning_rate=args.learning_rate, seed=args.seed,
+            threads=args.threads, data_dir=args.data_dir, save=args.save, plot=args.plot,
+            verbose=args.verbose)
+    # Missing or corrupt data, a bad option value, matplotlib not installed:
+    # the message says what to do, a traceback would only hide it.
+    except (FileNotFoundError, ValueError, ImportError) as error:
+        print(f"denseops train: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as interrupt:
         print(f"\ndenseops train: {interrupt or 'interrupted'}")

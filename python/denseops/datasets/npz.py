@@ -31,7 +31,8 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         (60000, 28, 28)
     """
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # np.load on an open file, so a corrupt archive cannot leak the handle.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
             missing = [key for key in NPZ_KEYS if key not in archive.files]
             if missing:
                 raise KeyError(missing, sorted(archive.files))

@@ -49,6 +49,7 @@ def _write_atomically(path, arrays):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".denseops-", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; keep the usual permissions
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -60,6 +61,16 @@ def _write_atomically(path, arrays):
         except FileNotFoundError:
             pass
         raise
+
+
+def _file_mode(path):
+    """The mode the file would get from open(): the old file's, else 0666 & ~umask."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def load(path):
