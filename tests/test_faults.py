@@ -103,12 +103,12 @@ def test_save_killed_mid_write_leaves_the_previous_checkpoint(data, tmp_path, ch
         child.stderr.close()
     assert child.returncode == -signal.SIGKILL
     assert_previous_checkpoint_intact(path, predictions, content, data[0])
-    # A killed process cannot clean up: its half-written file stays, hidden
-    # and clearly named, beside the intact checkpoint, and harms nothing.
+    # A killed process cannot clean up after itself: at most its half-written
+    # file stays, hidden and clearly named, beside the intact checkpoint.
     leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name not in
                        ("model.npz", "killed_save.py"))
-    assert len(leftovers) == 1 and leftovers[0].startswith(".denseops-") and \
-        leftovers[0].endswith(".tmp"), leftovers
+    assert len(leftovers) <= 1, leftovers
+    assert all(n.startswith(".denseops-") and n.endswith(".tmp") for n in leftovers), leftovers
     # The next save works and replaces the checkpoint as usual.
     model = load(path)
     model.fit(*data, epochs=1, batch_size=32, verbose=0, seed=1)
