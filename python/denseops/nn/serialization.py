@@ -2,12 +2,15 @@
 
 Saving never destroys the previous file: the archive is written to a
 temporary file in the same folder, flushed and fsynced, then renamed over
-the target with os.replace (atomic on POSIX and Windows).
+the target with os.replace (atomic on POSIX and Windows). Where Linux's
+O_TMPFILE is available the temporary file has no name while it is written,
+so even a process killed mid-save leaves nothing behind.
 """
 
 import json
 import os
 import tempfile
+import uuid
 import zipfile
 
 import numpy as np
@@ -47,20 +50,59 @@ def save_model(model, path):
 
 def _write_atomically(path, arrays):
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".denseops-", suffix=".tmp", dir=folder)
+    fd, tmp = _open_temporary(folder)
     try:
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; keep the usual permissions
-        with os.fdopen(fd, "wb") as f:
+        os.fchmod(fd, _file_mode(path))  # temporary files start as 0600
+        with os.fdopen(fd, "wb", closefd=False) as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        if tmp is None:  # unnamed: give it a name only now, just before the rename
+            tmp = os.path.join(folder, f".denseops-{uuid.uuid4().hex}.tmp")
+            _link_unnamed(fd, folder, tmp)
         os.replace(tmp, path)
-    except BaseException:
+        tmp = None
+    finally:
+        os.close(fd)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+
+def _link_unnamed(fd, folder, name):
+    """Gives the O_TMPFILE file ``fd`` the path ``name``.
+
+    linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N is the unprivileged way;
+    os.link only calls linkat (rather than link, which would try to link the
+    /proc symlink itself) when a dir_fd is passed.
+    """
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", os.path.basename(name), dst_dir_fd=dir_fd,
+                follow_symlinks=True)
+    finally:
+        os.close(dir_fd)
+
+
+def unnamed_temporaries_supported(folder):
+    """Whether ``folder``'s file system gives files that vanish if the writer dies."""
+    fd, tmp = _open_temporary(os.fspath(folder))
+    os.close(fd)
+    if tmp is not None:
+        os.unlink(tmp)
+    return tmp is None
+
+
+def _open_temporary(folder):
+    """(fd, None) for an unnamed O_TMPFILE file, else (fd, name) from mkstemp."""
+    if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            return os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600), None
+        except OSError:
+            pass  # not supported by this file system: fall back to a named file
+    return tempfile.mkstemp(prefix=".denseops-", suffix=".tmp", dir=folder)
 
 
 def _file_mode(path):
