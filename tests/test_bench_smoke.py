@@ -4,6 +4,7 @@ self-consistent. No assertions on speed: timings on a shared machine are noise."
 import argparse
 import json
 import math
+import time
 
 import pytest
 
@@ -80,3 +81,15 @@ def test_table_formats_skipped_rows():
     table = bench.format_table([row])
     assert "skipped" in table and "GFLOP/s" in table
     assert set(row["results"]) == {"numpy"} and "python loops" in row["skipped"]
+
+
+def test_calls_per_sample_ignores_a_slow_first_call():
+    calls = []
+
+    def first_call_slow():
+        calls.append(None)
+        if len(calls) == 1:
+            time.sleep(0.01)  # like a lazy initialisation on the first call
+
+    number = bench.calls_per_sample(first_call_slow, target_ns=2_000_000)
+    assert number > 1, "the warm-up call must not be mistaken for the per-call time"

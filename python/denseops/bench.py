@@ -73,9 +73,9 @@ def _sample_ns(fn, number):
 
 def calls_per_sample(fn, target_ns):
     """Warm up `fn` once, then find how many calls make a sample of >= target_ns."""
-    first = _sample_ns(fn, 1)  # warm-up: page faults, lazy initialisation, caches
+    fn()  # warm-up: page faults, lazy initialisation, caches; often far slower
     number = 1
-    elapsed = _sample_ns(fn, 1) if first < target_ns else first
+    elapsed = _sample_ns(fn, 1)
     while elapsed < target_ns:
         # Aim 20 % over the target so one more doubling is rarely needed.
         number = max(2 * number, int(number * 1.2 * target_ns / max(elapsed, 1)))
