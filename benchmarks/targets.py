@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import denseops
 
 THREADS = 2
+PAUSE_SECONDS = 0.25  # longer than either library's idle spinning, see time_batch
 
 
 def matmul_case(m, k, n, dtype=np.float32, trans_a=False, trans_b=False, label=None):
@@ -112,12 +113,13 @@ def calibrate(fn, seconds):
 def time_batch(fn, number):
     """Seconds per call over `number` calls, after the other library's threads went idle.
 
-    Both thread pools spin for a while after a call (libgomp's for a few ms,
-    OpenBLAS's yielding for longer): the pause lets the previous library's
-    spinning workers go to sleep so they do not steal a core from this batch,
-    and the untimed call wakes this library's own workers.
+    Both thread pools keep spinning after a call: libgomp's for ~3 ms,
+    OpenBLAS's (yielding) for 2**28 cycles, ~0.1 s. A spinning worker of the
+    library timed last steals a core from this batch (measured: the MNIST
+    forward product drops from ~110 to ~40 GFLOP/s after a 20 ms pause), so
+    wait until both pools sleep; the untimed call then wakes this library's.
     """
-    time.sleep(0.02)
+    time.sleep(PAUSE_SECONDS)
     fn()
     start = time.perf_counter()
     for _ in range(number):
@@ -154,7 +156,7 @@ def describe_environment():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds per case")
+    parser.add_argument("--rounds", type=int, default=9, help="alternating rounds per case")
     parser.add_argument("--batch-seconds", type=float, default=0.02,
                         help="length of one timed batch")
     parser.add_argument("--only", default="", help="run only cases whose name contains this")

@@ -1,11 +1,12 @@
 """The blocked GEMM at every edge of its blocking, on each SIMD path and thread count.
 
 Block sizes (csrc/kernels/gemm_kernels.hpp): MR = 6 rows (AVX2) or 4 (generic);
-NR = 16 / 8 columns (AVX2 f32 / f64) or 8 / 4 (generic); KC = 256;
-MC = 144 (f32) / 72 (f64); NC = 4080. Products of up to 32 columns read A
-unpacked; below 4096 multiply-adds the textbook loop runs; from 2 x 2**18
-multiply-adds two threads split rows (shared packed B), or columns when
-there are few rows. The shapes below sit on each side of those edges.
+NR = 16 / 8 columns (AVX2 f32 / f64) or 8 / 4 (generic); KC = 256, or all of
+K in one pass when A fits in 512 KiB and K * NR in 64 KiB; MC = 144 (f32) /
+72 (f64); NC = 4080. Products of up to 32 columns read A unpacked; below 4096
+multiply-adds the textbook loop runs; from 2 x 2**18 multiply-adds two
+threads split rows (shared packed B), or columns when there are few rows.
+The shapes below sit on each side of those edges (csrc/kernels/gemm_blocked.hpp).
 
 The bound is `assert_close(..., k=K)` from conftest.py: error within
 4 * K * eps * (1 + |expected|) of a float64 NumPy product.
@@ -23,8 +24,10 @@ EDGE_SHAPES = [
     # micro-tile edges: MR +- 1 rows, NR +- 1 columns, one-element K
     (1, 1, 1), (4, 5, 8), (5, 3, 7), (6, 16, 16), (7, 9, 17), (12, 40, 33), (13, 1, 15),
     (3, 70, 9), (25, 20, 4),
-    # KC edges: K = 255, 256, 257, and two K blocks of unequal work
-    (7, 255, 17), (6, 256, 16), (13, 257, 31), (9, 513, 5),
+    # KC edges: K = 255, 256, 257 in one pass (A fits in L2), K = 1024 / 1025
+    # at the one-pass limit, and A too big for one pass: 3 K blocks
+    (7, 255, 17), (6, 256, 16), (13, 257, 31), (9, 513, 5), (13, 1024, 31), (7, 1025, 17),
+    (300, 513, 20),
     # MC edges (72 and 144 rows) with partial micro-tiles
     (71, 30, 20), (73, 64, 40), (143, 20, 17), (144, 33, 16), (145, 70, 41),
     # NC edge: 4080 columns and one past it
@@ -35,7 +38,8 @@ EDGE_SHAPES = [
 
 # Products big enough for two threads, one per way of splitting the work.
 THREADED_SHAPES = [
-    (150, 513, 300),  # rows split, packed B shared by the team, 3 K blocks
+    (150, 513, 300),  # rows split, packed B shared by the team, one K pass
+    (150, 1100, 40),  # the same with 5 K blocks
     (131, 520, 10),   # rows split, skinny N: A read in place, B packed per thread
     (13, 300, 700),   # few rows: columns split, each thread its own panels
     (293, 70, 4100),  # two NC blocks
