@@ -4,7 +4,8 @@ Block sizes (csrc/kernels/gemm_kernels.hpp): MR = 6 rows (AVX2) or 4 (generic);
 NR = 16 / 8 columns (AVX2 f32 / f64) or 8 / 4 (generic); KC = 256, or all of
 K in one pass when A fits in 512 KiB and K * NR in 64 KiB; MC = 144 (f32) /
 72 (f64); NC = 4080. Products of up to 32 columns read A unpacked; below 4096
-multiply-adds the textbook loop runs; from 2 x 2**18 multiply-adds two
+multiply-adds the textbook loop runs; rows of A are read in place (no packing)
+when they are contiguous and A fits in 512 KiB; from 2 x 2**18 multiply-adds two
 threads split rows (shared packed B), or columns when there are few rows.
 The shapes below sit on each side of those edges (csrc/kernels/gemm_blocked.hpp).
 
@@ -39,7 +40,7 @@ EDGE_SHAPES = [
 # Products big enough for two threads, one per way of splitting the work.
 THREADED_SHAPES = [
     (150, 513, 300),  # rows split, packed B shared by the team, one K pass
-    (150, 1100, 40),  # the same with 5 K blocks
+    (151, 1100, 41),  # A too big to read in place: packed, 5 K blocks, edge tiles
     (131, 520, 10),   # rows split, skinny N: A read in place, B packed per thread
     (13, 300, 700),   # few rows: columns split, each thread its own panels
     (293, 70, 4100),  # two NC blocks
