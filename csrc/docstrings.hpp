@@ -57,7 +57,7 @@ Example:
 constexpr const char* dot = R"(dot(x, y)
 
 Dot product of two 1-D arrays of one dtype, as a Python float. Accumulates
-in the arrays' dtype over 16 partial sums (error grows like sqrt(n) * eps).
+in the arrays' dtype over 32 (float32) or 16 (float64) partial sums.
 
 Example:
     >>> import numpy as np, denseops

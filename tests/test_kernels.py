@@ -19,7 +19,7 @@ ELEMENTWISE_SHAPES = [(), (0,), (1,), (7,), (0, 5), (5, 0), (3, 5), (17, 31), (2
                       (513, 300)]
 # (rows, cols) for the bias form of add and for column_sums.
 MATRIX_SHAPES = [(0, 5), (5, 0), (1, 1), (1, 9), (9, 1), (3, 5), (17, 31), (513, 300)]
-# dot lengths around the 16 partial sums, and one above the threading threshold.
+# dot lengths around the 16 / 32 partial sums, and one above the threading threshold.
 DOT_LENGTHS = [0, 1, 2, 15, 16, 17, 31, 33, 1000, 100_003]
 # matmul (M, K, N): zeros, ones, primes, and one product big enough to thread.
 MATMUL_SHAPES = [(0, 3, 4), (3, 0, 4), (3, 4, 0), (1, 1, 1), (1, 7, 1), (7, 1, 5), (2, 3, 5),

@@ -25,7 +25,7 @@ def show_config() -> None:
         f"  cpu avx2+fma    {'yes' if c['cpu_avx2_fma'] else 'no'}",
         f"  simd path       {simd}  (force with DENSEOPS_ARCH=generic|avx2 or set_arch)",
         f"  relu/add/bias   {simd}: vectorized loops",
-        f"  dot             {simd}: 16 partial sums",
+        f"  dot             {simd}: 32 (float32) / 16 (float64) partial sums",
         f"  matmul float32  {c['gemm_f32']}",
         f"  matmul float64  {c['gemm_f64']}",
     ]
