@@ -275,7 +275,9 @@ class Sequential:
                             f"training interrupted in epoch {epoch + 1}, before batch {step + 1}; "
                             f"{len(history.epoch)} whole epoch(s) recorded", history)
                     idx = order[start:start + batch_size]
-                    xb = np.take(x, idx, axis=0, out=x_batch[:len(idx)])
+                    # mode="clip": idx is a permutation slice, always in range, and
+                    # skipping the bounds pass makes the gather ~10x faster.
+                    xb = np.take(x, idx, axis=0, out=x_batch[:len(idx)], mode="clip")
                     try:
                         loss, correct = self._train_batch(xb, y[idx])
                     except FloatingPointError as error:
