@@ -6,7 +6,8 @@ K in one pass when A fits in 512 KiB and K * NR in 64 KiB; MC = 144 (f32) /
 72 (f64); NC = 4080. Products of up to 32 columns read A unpacked; below 4096
 multiply-adds the textbook loop runs; rows of A are read in place (no packing)
 when they are contiguous and A fits in 512 KiB; from 2 x 2**18 multiply-adds two
-threads split rows (shared packed B), or columns when there are few rows.
+threads split columns when there are few rows or A is read in place, otherwise
+rows, in equal shares that need not be multiples of MR (shared packed B).
 The shapes below sit on each side of those edges (csrc/kernels/gemm_blocked.hpp).
 
 The bound is `assert_close(..., k=K)` from conftest.py: error within
@@ -39,7 +40,8 @@ EDGE_SHAPES = [
 
 # Products big enough for two threads, one per way of splitting the work.
 THREADED_SHAPES = [
-    (150, 513, 300),  # rows split, packed B shared by the team, one K pass
+    (150, 513, 300),  # A read in place: columns split; aT: rows split 75 + 75 (12 x 6 + 3)
+    (130, 784, 500),  # MNIST-like: columns split, last column panel 4 wide; aT: 65 + 65 rows
     (151, 1100, 41),  # A too big to read in place: packed, 5 K blocks, edge tiles
     (131, 520, 10),   # rows split, skinny N: A read in place, B packed per thread
     (13, 300, 700),   # few rows: columns split, each thread its own panels

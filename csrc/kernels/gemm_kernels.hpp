@@ -23,9 +23,9 @@ template <>
 struct GemmKernel<float> {
   static constexpr index_t MR = 6, NR = 16, KC = 256, MC = 144, NC = 4080;
   static constexpr const char* kind = "packed BLIS-style, 6x16 AVX2/FMA micro-kernel";
-  static void run(index_t kc, const float* a, index_t rsa, index_t csa, const float* b,
-                  float* c, index_t ldc, bool accumulate) {
-    avx2_ukernels::gemm_avx2_f32_6x16(kc, a, rsa, csa, b, c, ldc, accumulate);
+  static void run(index_t rows, index_t kc, const float* a, index_t rsa, index_t csa,
+                  const float* b, float* c, index_t ldc, bool accumulate) {
+    avx2_ukernels::gemm_avx2_f32_6x16(rows, kc, a, rsa, csa, b, c, ldc, accumulate);
   }
 };
 
@@ -33,9 +33,9 @@ template <>
 struct GemmKernel<double> {
   static constexpr index_t MR = 6, NR = 8, KC = 256, MC = 72, NC = 4080;
   static constexpr const char* kind = "packed BLIS-style, 6x8 AVX2/FMA micro-kernel";
-  static void run(index_t kc, const double* a, index_t rsa, index_t csa, const double* b,
-                  double* c, index_t ldc, bool accumulate) {
-    avx2_ukernels::gemm_avx2_f64_6x8(kc, a, rsa, csa, b, c, ldc, accumulate);
+  static void run(index_t rows, index_t kc, const double* a, index_t rsa, index_t csa,
+                  const double* b, double* c, index_t ldc, bool accumulate) {
+    avx2_ukernels::gemm_avx2_f64_6x8(rows, kc, a, rsa, csa, b, c, ldc, accumulate);
   }
 };
 
@@ -50,9 +50,9 @@ struct GemmKernel {
   static constexpr const char* kind = sizeof(T) == 4
                                           ? "packed BLIS-style, 4x8 portable C++ micro-kernel"
                                           : "packed BLIS-style, 4x4 portable C++ micro-kernel";
-  static void run(index_t kc, const T* a, index_t rsa, index_t csa, const T* b, T* c,
-                  index_t ldc, bool accumulate) {
-    gemm_generic_ukernel<T, MR, NR>(kc, a, rsa, csa, b, c, ldc, accumulate);
+  static void run(index_t rows, index_t kc, const T* a, index_t rsa, index_t csa, const T* b,
+                  T* c, index_t ldc, bool accumulate) {
+    gemm_generic_ukernel<T, MR, NR>(rows, kc, a, rsa, csa, b, c, ldc, accumulate);
   }
 };
 
