@@ -7,7 +7,7 @@ K in one pass when A fits in 512 KiB and K * NR in 64 KiB; MC = 144 (f32) /
 multiply-adds the textbook loop runs; rows of A are read in place (no packing)
 when they are contiguous and A fits in 512 KiB; from 2 x 2**18 multiply-adds two
 threads split columns when there are few rows or A is read in place, otherwise
-rows, in equal shares that need not be multiples of MR (shared packed B).
+rows in whole MR panels (shared packed B).
 The shapes below sit on each side of those edges (csrc/kernels/gemm_blocked.hpp).
 
 The bound is `assert_close(..., k=K)` from conftest.py: error within
@@ -40,8 +40,8 @@ EDGE_SHAPES = [
 
 # Products big enough for two threads, one per way of splitting the work.
 THREADED_SHAPES = [
-    (150, 513, 300),  # A read in place: columns split; aT: rows split 75 + 75 (12 x 6 + 3)
-    (130, 784, 500),  # MNIST-like: columns split, last column panel 4 wide; aT: 65 + 65 rows
+    (150, 513, 300),  # A read in place: columns split; aT: rows split 72 + 78, shared B
+    (130, 784, 500),  # MNIST-like: columns split, last column panel 4 wide; aT: 66 + 64 rows
     (151, 1100, 41),  # A too big to read in place: packed, 5 K blocks, edge tiles
     (131, 520, 10),   # rows split, skinny N: A read in place, B packed per thread
     (13, 300, 700),   # few rows: columns split, each thread its own panels

@@ -189,12 +189,14 @@ void gemm_loops(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, index_t m_b
   }
 }
 
-// First row of thread t's share when `team` threads split M rows. Equal
-// shares, not whole MR panels: the micro-kernel runs short panels at the
-// cost of their rows, so 128 rows on 2 threads become 64 + 64 (10 x 6 + 4
-// each) instead of 66 + 62 (11 panels each, the last one of 2 rows).
-// Single-threaded, 784x512 B: 64 rows take 637 us, 66 rows 658 us.
-inline index_t gemm_row_split(index_t M, int t, int team) { return M * t / team; }
+// First row of thread t's share when `team` threads split M rows: whole MR
+// panels (784 rows: 390 + 394). Equal shares (392 + 392) leave a 2-row
+// panel in each thread's last MC block and measured slower on a.T@b
+// 784x128x512 (targets.py ratio medians 0.93 vs 1.02 over 5 pairs).
+template <index_t MR>
+index_t gemm_row_split(index_t M, int t, int team) {
+  return std::min(M, ceil_div(M, MR) * t / team * MR);
+}
 
 // Below this many multiply-adds the textbook loop beats packing.
 constexpr double kGemmTinyMacs = 4096;
@@ -233,7 +235,7 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
   //            packing its own B: no barrier and no packed B crossing cores.
   //            On 128x784x512 f32, 2 threads, 25 interleaved rounds: median
   //            117 GFLOP/s vs 104 with the shared-B row split (NumPy 115).
-  //   split_m, shared B: rows split equally (1024 rows: 512 + 512); the
+  //   split_m, shared B: rows split in whole panels (784 rows: 390 + 394); the
   //            team packs one B panel together, so B is read once.
   //   split_m, own B (N <= kGemmUnpackedMaxN): B is tiny, each thread packs
   //            its own copy and never waits for the other.
@@ -258,7 +260,7 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
     const int t = gemm_detail::team_thread(), team = gemm_detail::team_size();
     T* const a_slot = a_base + t * a_stride;
     if (shared_b) {
-      const index_t i0 = gemm_row_split(M, t, team), i1 = gemm_row_split(M, t + 1, team);
+      const index_t i0 = gemm_row_split<MR>(M, t, team), i1 = gemm_row_split<MR>(M, t + 1, team);
       gemm_loops<Kern>(p, bl, i0, i1, t, team, work, a_slot);
     } else {
       // Slices were sized for `threads`; a smaller team (OMP_THREAD_LIMIT)
@@ -271,7 +273,8 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
           const index_t j1 = std::min(N, n_panels * (s + 1) / threads * NR);
           slice.N = j1 - j0, slice.B = B + j0 * csb, slice.C = C + j0;
         } else {
-          i0 = gemm_row_split(M, s, threads), i1 = gemm_row_split(M, s + 1, threads);
+          i0 = gemm_row_split<MR>(M, s, threads),
+          i1 = gemm_row_split<MR>(M, s + 1, threads);
         }
         if (i0 < i1 && slice.N > 0)
           gemm_loops<Kern>(slice, bl, i0, i1, 0, 1, work + t * b_stride, a_slot);
