@@ -23,6 +23,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
 # name -> (command as shown, argv); every command runs from the repository root.
+SUITE = ["benchmarks/test_bench_textbook.py", "benchmarks/test_bench_train_step.py",
+         "--benchmark-only", "--benchmark-group-by=group",
+         "--benchmark-columns=min,median,iqr,rounds", "-p", "no:cacheprovider"]
 SECTIONS = {
     "train": ("denseops train --verbose 2",
               [sys.executable, "-m", "denseops", "train", "--verbose", "2"]),
@@ -33,7 +36,10 @@ SECTIONS = {
                 [sys.executable, "benchmarks/targets.py", "--rounds", "15"]),
     "ladder": ("denseops bench --plot docs/bench.png",
                [sys.executable, "-m", "denseops", "bench", "--plot", "docs/bench.png"]),
+    "suite": ("pytest " + " ".join(SUITE), [sys.executable, "-m", "pytest", *SUITE]),
 }
+# Where a section's kept output starts (pytest's session header says nothing new).
+KEEP_FROM = {"suite": re.compile(r"^-+ benchmark ")}
 
 
 def describe_machine():
@@ -60,7 +66,11 @@ def run_section(name):
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{shown} failed ({done.returncode}):\n{done.stderr}")
-    output = "\n".join(line.rstrip() for line in done.stdout.strip().splitlines())
+    lines = [line.rstrip() for line in done.stdout.strip().splitlines()]
+    start = KEEP_FROM.get(name)
+    if start is not None:
+        lines = lines[next((i for i, line in enumerate(lines) if start.match(line)), 0):]
+    output = "\n".join(lines)
     return f"Measured {describe_machine()}:\n\n```text\n$ {shown}\n{output}\n```"
 
 
