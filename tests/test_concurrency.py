@@ -21,7 +21,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import assert_close, random_array
+from helpers import assert_close, random_array
 
 import denseops
 from denseops import add, column_sums, dot, matmul, relu

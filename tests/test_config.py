@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import available_archs
+from helpers import available_archs
 
 import denseops
 

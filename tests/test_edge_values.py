@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import assert_close, random_array
+from helpers import assert_close, random_array
 
 from denseops import add, column_sums, dot, matmul, relu, relu_backward
 

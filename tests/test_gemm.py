@@ -10,13 +10,13 @@ threads split columns when there are few rows or A is read in place, otherwise
 rows in whole MR panels (shared packed B).
 The shapes below sit on each side of those edges (csrc/kernels/gemm_blocked.hpp).
 
-The bound is `assert_close(..., k=K)` from conftest.py: error within
+The bound is `assert_close(..., k=K)` from helpers.py: error within
 4 * K * eps * (1 + |expected|) of a float64 NumPy product.
 """
 
 import numpy as np
 import pytest
-from conftest import assert_close, in_layout, random_array
+from helpers import assert_close, in_layout, random_array
 
 import denseops
 from denseops import matmul

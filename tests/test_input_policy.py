@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import assert_close, random_array
+from helpers import assert_close, random_array
 
 import denseops
 from denseops import (adam_update, add, column_sums, matmul, relu, relu_backward, rmsprop_update,

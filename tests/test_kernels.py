@@ -1,14 +1,14 @@
 """Every kernel against NumPy: dtypes x shapes x memory layouts x SIMD paths, and out=.
 
 Expected values come from NumPy (in float64 where a sum is involved, then
-rounded to the kernel's dtype); `assert_close` in conftest.py holds the
+rounded to the kernel's dtype); `assert_close` in helpers.py holds the
 tolerances. Deep GEMM sizes and forced GEMM paths live in test_gemm.py; here
 matmul is tested at the API level.
 """
 
 import numpy as np
 import pytest
-from conftest import assert_close, in_layout, random_array
+from helpers import assert_close, in_layout, random_array
 
 import denseops
 from denseops import add, column_sums, dot, matmul, relu, relu_backward

@@ -16,7 +16,7 @@ import pathlib
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from helpers import assert_close
 
 import denseops
 from denseops import nn

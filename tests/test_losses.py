@@ -4,7 +4,7 @@ their errors. Their gradients vs finite differences are in test_layers.py."""
 
 import numpy as np
 import pytest
-from conftest import assert_close, tolerance
+from helpers import assert_close, tolerance
 
 import denseops
 from denseops.nn import losses

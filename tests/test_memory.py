@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import random_array
+from helpers import random_array
 
 from denseops import (add, column_sums, dot, matmul, relu, relu_backward, sgd_update, softmax,
                       sparse_softmax_cross_entropy)

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from helpers import assert_close
 
 import denseops
 from denseops.nn import SGD, Adam, RMSprop, optimizers

@@ -7,7 +7,7 @@ compared with them.
 
 import numpy as np
 import pytest
-from conftest import assert_close, in_layout, random_array
+from helpers import assert_close, in_layout, random_array
 
 from denseops import _naive_cy, reference
 

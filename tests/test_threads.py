@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import assert_close, random_array
+from helpers import assert_close, random_array
 
 import denseops
 from denseops import add, column_sums, dot, matmul, relu, relu_backward

@@ -1,0 +1,137 @@
+"""Array layouts, random inputs, and THE place where tolerances are stated.
+
+Every numeric comparison in the suite goes through `assert_close`, so the
+accuracy contract of denseops lives in `tolerance` below and nowhere else.
+"""
+
+import numpy as np
+
+import denseops
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+# Memory layouts an input may arrive in. Every kernel must give the same
+# values whatever the layout (DESIGN.md, "Kernel conventions").
+LAYOUTS = ("C", "F", "strided", "reversed", "sliced", "unaligned")
+
+# --------------------------------------------------------------- tolerances
+
+# A result that sums k terms (dot: k products; matmul: K products per
+# element; column_sums: k rows; other kernels: the number of roundings on the
+# way to each output) is compared with the float64 answer rounded to the
+# kernel's dtype. Each rounding errs by at most eps times the partial sum, and
+# errors of different signs mostly cancel, so whatever the summation order
+# (sequential, blocked, pairwise):
+#   * the absolute error stays within a few eps * sum(|term|). Inputs from
+#     `random_array` lie in [-1, 1], so every term is at most `scale` = 1 and
+#     sum(|term|) <= k * scale: this part catches one wrong or dropped term
+#     even when the terms cancel and the result is small;
+#   * the relative error grows like sqrt(k) * eps, so results far larger than
+#     the terms (bigger inputs) get sqrt(k) * eps * |expected| on top.
+# The proven worst case (k * eps * sum(|term|)) is never approached in
+# practice; ROUNDING_SLACK leaves several standard deviations of room. k = 0
+# means one IEEE operation per element (relu, add): bit-identical results.
+ROUNDING_SLACK = 4
+
+
+def tolerance(dtype, k, scale=1.0):
+    """The absolute part of the bound: ROUNDING_SLACK * eps * k * scale."""
+    return ROUNDING_SLACK * float(np.finfo(dtype).eps) * k * scale
+
+
+def bound(expected, k, scale=1.0):
+    """The largest |actual - expected| accepted, element by element."""
+    eps = float(np.finfo(expected.dtype).eps)
+    finite = np.isfinite(expected)
+    magnitude = np.abs(np.where(finite, expected, 0).astype(np.float64))
+    allowed = tolerance(expected.dtype, k, scale) + ROUNDING_SLACK * eps * np.sqrt(k) * magnitude
+    return np.where(finite, allowed, 0.0)  # an infinity must be exact
+
+
+def assert_close(actual, expected, k, scale=1.0):
+    """Assert `actual` matches `expected` within the bound for sums of k terms.
+
+    `expected` fixes the dtype (and shape) the result must have; NaNs must sit
+    in the same places and infinities must match exactly. On failure the
+    message prints the max abs difference, the bound, and the worst element.
+    """
+    expected = np.asarray(expected)
+    actual_arr = np.asarray(actual)
+    assert actual_arr.shape == expected.shape, (
+        f"shape {actual_arr.shape} != expected {expected.shape}")
+    if isinstance(actual, np.ndarray):
+        assert actual.dtype == expected.dtype, f"dtype {actual.dtype} != expected {expected.dtype}"
+    if expected.size == 0:
+        return
+    nan_mismatch = np.isnan(actual_arr) != np.isnan(expected)
+    if nan_mismatch.any():
+        where = np.argwhere(nan_mismatch)[:5].tolist()
+        raise AssertionError(f"NaN in one array but not the other at indices {where}; "
+                             f"got {actual_arr[nan_mismatch][:5]}, "
+                             f"expected {expected[nan_mismatch][:5]}")
+    with np.errstate(invalid="ignore"):  # inf - inf: equal infinities, or NaN pairs
+        diff = np.abs(actual_arr.astype(np.float64) - expected.astype(np.float64))
+    diff = np.where(np.isnan(diff), 0.0, diff)  # NaN positions already agree
+    allowed = bound(expected, k, scale)
+    bad = diff > allowed
+    if bad.any():
+        worst = np.unravel_index(np.argmax(diff - allowed), diff.shape)
+        raise AssertionError(
+            f"max abs difference {diff.max():.3e}; {int(bad.sum())} of {diff.size} elements "
+            f"out of bounds (k={k}, scale={scale}, dtype={expected.dtype}); worst at index "
+            f"{tuple(map(int, worst))}: got {actual_arr[worst]!r}, expected "
+            f"{expected[worst]!r}, difference {diff[worst]:.3e} > bound {allowed[worst]:.3e}")
+
+
+# ------------------------------------------------------------------ arrays
+
+
+def random_array(rng, shape, dtype):
+    """Uniform values in [-1, 1) with some exact zeros, C-contiguous."""
+    x = rng.uniform(-1.0, 1.0, size=shape)
+    if x.size:
+        x.flat[:: 7] = 0.0  # exact zeros: relu's boundary, add's identity
+    return x.astype(dtype)
+
+
+def in_layout(x, layout):
+    """A view holding the same values as `x`, laid out in memory as `layout` names.
+
+    "C" and "F" are contiguous; "strided" takes every other element of a
+    bigger buffer along each axis; "reversed" has negative strides on every
+    axis; "sliced" is a window of a wider array, so rows are not adjacent;
+    "unaligned" is a field of a packed record array, so its byte strides are
+    not multiples of the item size.
+    """
+    if x.ndim == 0:
+        return x.copy()  # a 0-d array has no strides to vary
+    if layout == "C":
+        return np.ascontiguousarray(x)
+    if layout == "F":
+        return np.asfortranarray(x)
+    if layout == "strided":
+        big = np.full(tuple(2 * s for s in x.shape), np.nan, x.dtype)
+        view = big[tuple(slice(None, None, 2) for _ in x.shape)]
+        view[...] = x
+        return view
+    if layout == "reversed":
+        flip = tuple(slice(None, None, -1) for _ in x.shape)
+        return np.ascontiguousarray(x[flip])[flip]
+    if layout == "sliced":
+        big = np.full(x.shape[:-1] + (x.shape[-1] + 5,), np.nan, x.dtype)
+        view = big[..., 2:2 + x.shape[-1]]
+        view[...] = x
+        return view
+    if layout == "unaligned":
+        records = np.zeros(x.shape, dtype=[("pad", np.uint8), ("value", x.dtype)])
+        records["value"] = x
+        return records["value"]
+    raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+
+
+def available_archs():
+    """The SIMD paths this machine and build can run."""
+    return ("generic", "avx2") if denseops._kernels._config()["cpu_avx2_fma"] else ("generic",)
+
+
+# ---------------------------------------------------------------- fixtures
