@@ -51,6 +51,14 @@ std::string shape_str(const py::array& a) {
   return s.str();
 }
 
+std::string shape_str(const std::vector<py::ssize_t>& shape) {
+  std::ostringstream s;
+  s << "(";
+  for (std::size_t d = 0; d < shape.size(); ++d) s << (d ? ", " : "") << shape[d];
+  s << (shape.size() == 1 ? ",)" : ")");
+  return s.str();
+}
+
 std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
 std::string type_name(const py::handle& obj) {
@@ -181,10 +189,9 @@ py::array_t<T> output(const char* fn, const py::object& out, const std::vector<p
     throw py::type_error(std::string(fn) + ": out must have dtype " + dtype_str(like) +
                          " (the inputs' dtype), got " + dtype_str(o));
   }
-  py::array expected(like.dtype(), shape);
-  if (!same_shape(o, expected)) {
+  if (!std::equal(shape.begin(), shape.end(), o.shape(), o.shape() + o.ndim())) {
     throw py::value_error(std::string(fn) + ": out has shape " + shape_str(o) +
-                          " but the result has shape " + shape_str(expected));
+                          " but the result has shape " + shape_str(shape));
   }
   // Writability first: np.broadcast_to views are read-only and zero-strided,
   // and "read-only" is the message that points at the real problem.
@@ -192,7 +199,7 @@ py::array_t<T> output(const char* fn, const py::object& out, const std::vector<p
     throw py::value_error(std::string(fn) +
                           ": out is read-only (flags.writeable is False, as for np.broadcast_to "
                           "views); expected a writable array, e.g. numpy.empty(" +
-                          shape_str(expected) + ", " + dtype_str(like) + ")");
+                          shape_str(shape) + ", " + dtype_str(like) + ")");
   }
   if (!(o.flags() & py::array::c_style)) {
     throw py::value_error(std::string(fn) +
@@ -204,7 +211,7 @@ py::array_t<T> output(const char* fn, const py::object& out, const std::vector<p
                           std::to_string(o.itemsize()) +
                           "-byte items, got an unaligned view (e.g. np.frombuffer with an odd "
                           "offset); pass a fresh array such as numpy.empty(" +
-                          shape_str(expected) + ", " + dtype_str(like) + ")");
+                          shape_str(shape) + ", " + dtype_str(like) + ")");
   }
   return py::array_t<T>(o);  // same object, no copy: dtype and layout match
 }
