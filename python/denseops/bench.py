@@ -83,26 +83,31 @@ def calls_per_sample(fn, target_ns):
     return number
 
 
-# Thread pools spin after a call (libgomp's for a few ms, OpenBLAS's longer);
-# a pause before each sample lets the previous implementation's idle workers
-# go to sleep instead of stealing a core from this one's.
-IDLE_PAUSE_S = 0.02
+# Thread pools spin after a call (libgomp's for a few ms, OpenBLAS's for
+# ~0.1 s); on 2 cores the previous implementation's spinning workers steal the
+# core this one's second thread needs, and a small threaded call then waits a
+# whole scheduler slice (128x512x10 took ~6 ms instead of ~30 us after a
+# 20 ms pause). So samples of threaded implementations start after the
+# previous pools have gone to sleep, and with one untimed call that wakes this
+# implementation's own workers. Single-threaded runs need no pause.
+IDLE_PAUSE_S = 0.12  # OpenBLAS spins 2^28 cycles (~0.09 s here) before sleeping
+THREADED = ("numpy", "denseops", "torch")
 
 
-def _settled_sample_ns(fn, number):
-    time.sleep(IDLE_PAUSE_S)
-    if number > 1:  # wake this implementation's own workers outside the timing
+def _settled_sample_ns(fn, number, pause_s):
+    if pause_s:
+        time.sleep(pause_s)
         fn()
     return _sample_ns(fn, number)
 
 
-def time_interleaved(calls, repeats, target_ns):
+def time_interleaved(calls, repeats, target_ns, pause_s=0.0):
     """Median and minimum seconds per call of each callable in `calls`.
 
     Samples are interleaved (one of each implementation per round, the order
     rotating every round), so a burst of load from a neighbour on a shared
     machine hits every implementation alike instead of one of them. Each
-    sample starts after a short pause and, for multi-call samples, one
+    sample of a threaded implementation starts after `pause_s` and one
     untimed call (see IDLE_PAUSE_S).
     """
     names = list(calls)
@@ -112,7 +117,9 @@ def time_interleaved(calls, repeats, target_ns):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
             samples[name].append(
-                _settled_sample_ns(calls[name], numbers[name]) / numbers[name] / 1e9)
+                _settled_sample_ns(calls[name], numbers[name],
+                                   pause_s if name in THREADED else 0.0)
+                / numbers[name] / 1e9)
     return {
         name: {
             "median_s": statistics.median(samples[name]),
@@ -124,7 +131,7 @@ def time_interleaved(calls, repeats, target_ns):
     }
 
 
-def measure_case(case, implementations, repeats, target_ns):
+def measure_case(case, implementations, repeats, target_ns, pause_s=0.0):
     """Time every implementation on one case; returns a JSON-ready row."""
     skipped = {}
     for impl in implementations:
@@ -134,7 +141,7 @@ def measure_case(case, implementations, repeats, target_ns):
     inputs = bench_cases.make_inputs(case)
     calls = {impl: bench_cases.make_call(case, impl, inputs)
              for impl in implementations if impl not in skipped}
-    timed = time_interleaved(calls, repeats, target_ns)
+    timed = time_interleaved(calls, repeats, target_ns, pause_s)
     times = {impl: t["median_s"] for impl, t in timed.items()}
     row = {
         "operation": case.operation,
@@ -371,6 +378,7 @@ def run(args) -> int:
         raise ValueError(f"--repeats must be >= 1, got {repeats}")
     target_ns = QUICK_SAMPLE_NS if args.quick else DEFAULT_SAMPLE_NS
     threads = args.threads or denseops.get_num_threads()
+    pause_s = IDLE_PAUSE_S if threads > 1 else 0.0
     if args.plot and check_matplotlib():
         print(check_matplotlib(), file=sys.stderr)
         return 2
@@ -394,9 +402,10 @@ def run(args) -> int:
         if var in os.environ:
             print(f"  warning: {var}={os.environ[var]} is set and can slow NumPy's BLAS; "
                   f"compare with `env -u {var} ...`")
+    settle = (f"; threaded ones after a {pause_s * 1e3:g} ms pause and an untimed call"
+              if pause_s else "")
     print(f"  timing   median of {repeats} samples per implementation, interleaved; "
-          f"each sample >= {target_ns / 1e6:g} ms of back-to-back calls, after a warm-up call "
-          f"and a {IDLE_PAUSE_S * 1e3:g} ms pause\n")
+          f"each sample >= {target_ns / 1e6:g} ms of back-to-back calls{settle}\n")
 
     started = time.perf_counter()
     rows = []
@@ -404,7 +413,7 @@ def run(args) -> int:
         for i, case in enumerate(cases, 1):
             print(f"\r  [{i}/{len(cases)}] {case.operation} {case.size_label} {case.dtype}"
                   + " " * 20, end="", file=sys.stderr, flush=True)
-            rows.append(measure_case(case, implementations, repeats, target_ns))
+            rows.append(measure_case(case, implementations, repeats, target_ns, pause_s))
     print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
     elapsed = time.perf_counter() - started
 
