@@ -53,20 +53,32 @@ def load_mnist():
 # ---------------------------------------------------------------- worker
 
 
+def _timed_epochs(train_step, run_epoch, x, y, args):
+    """Warm up with a few batches, then time `run_epoch(epoch)` for each epoch.
+
+    Returns the seconds per epoch and what the last epoch returned.
+    """
+    b = args.batch_size
+    for i in range(WARMUP_STEPS):
+        train_step(x[i * b:(i + 1) * b], y[i * b:(i + 1) * b])
+    seconds, last = [], None
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        last = run_epoch(epoch)
+        seconds.append(time.perf_counter() - start)
+    return seconds, last
+
+
 def _epochs_denseops(x, y, x_test, y_test, args):
     import denseops
 
     denseops.set_num_threads(args.threads)
     model = make_denseops_model(args.seed)
-    for i in range(WARMUP_STEPS):
-        model.train_step(x[i * args.batch_size:(i + 1) * args.batch_size],
-                         y[i * args.batch_size:(i + 1) * args.batch_size])
-    seconds = []
-    for epoch in range(args.epochs):
-        start = time.perf_counter()
-        history = model.fit(x, y, epochs=1, batch_size=args.batch_size, verbose=0,
-                            seed=args.seed + epoch)
-        seconds.append(time.perf_counter() - start)
+    seconds, history = _timed_epochs(
+        model.train_step,
+        lambda epoch: model.fit(x, y, epochs=1, batch_size=args.batch_size, verbose=0,
+                                seed=args.seed + epoch),
+        x, y, args)
     _, test_accuracy = model.evaluate(x_test, y_test)
     logs = {k: v[-1] for k, v in history.history.items()}
     return seconds, logs["loss"], logs["accuracy"], test_accuracy, denseops.__version__
@@ -76,15 +88,11 @@ def _epochs_numpy(x, y, x_test, y_test, args):
     from numpy_mlp import NumpyMLP
 
     model = NumpyMLP(seed=args.seed)
-    for i in range(WARMUP_STEPS):
-        model.train_step(x[i * args.batch_size:(i + 1) * args.batch_size],
-                         y[i * args.batch_size:(i + 1) * args.batch_size])
-    seconds = []
-    for epoch in range(args.epochs):
-        start = time.perf_counter()
-        loss, accuracy = model.fit_epoch(x, y, args.batch_size,
-                                         np.random.default_rng(args.seed + epoch))
-        seconds.append(time.perf_counter() - start)
+    seconds, (loss, accuracy) = _timed_epochs(
+        model.train_step,
+        lambda epoch: model.fit_epoch(x, y, args.batch_size,
+                                      np.random.default_rng(args.seed + epoch)),
+        x, y, args)
     return seconds, loss, accuracy, model.evaluate(x_test, y_test), np.__version__
 
 
@@ -96,15 +104,11 @@ def _epochs_torch(x, y, x_test, y_test, args):
     x, y = to_tensors(x, y)
     x_test, y_test = to_tensors(x_test, y_test)
     model = TorchMLP(seed=args.seed)
-    for i in range(WARMUP_STEPS):
-        model.train_step(x[i * args.batch_size:(i + 1) * args.batch_size],
-                         y[i * args.batch_size:(i + 1) * args.batch_size])
-    seconds = []
-    for epoch in range(args.epochs):
-        start = time.perf_counter()
-        loss, accuracy = model.fit_epoch(x, y, args.batch_size,
-                                         np.random.default_rng(args.seed + epoch))
-        seconds.append(time.perf_counter() - start)
+    seconds, (loss, accuracy) = _timed_epochs(
+        model.train_step,
+        lambda epoch: model.fit_epoch(x, y, args.batch_size,
+                                      np.random.default_rng(args.seed + epoch)),
+        x, y, args)
     return seconds, loss, accuracy, model.evaluate(x_test, y_test), torch.__version__
 
 
