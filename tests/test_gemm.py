@@ -6,13 +6,16 @@ K in one pass when A fits in 512 KiB and K * NR in 64 KiB; MC = 144 (f32) /
 72 (f64); NC = 4080. Products of up to 32 columns read A unpacked; below 4096
 multiply-adds the textbook loop runs; rows of A are read in place (no packing)
 when they are contiguous and A fits in 512 KiB; from 2 x 2**18 multiply-adds two
-threads split columns when there are few rows or A is read in place, otherwise
-rows in whole MR panels (shared packed B).
+threads share the work as csrc/kernels/gemm_driver.hpp describes.
 The shapes below sit on each side of those edges (csrc/kernels/gemm_blocked.hpp).
 
 The bound is `assert_close(..., k=K)` from helpers.py: error within
 4 * K * eps * (1 + |expected|) of a float64 NumPy product.
 """
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -38,14 +41,17 @@ EDGE_SHAPES = [
     (50, 300, 32), (50, 300, 33),
 ]
 
-# Products big enough for two threads, one per way of splitting the work.
+# Products big enough for two threads, covering each schedule of
+# csrc/kernels/gemm_driver.hpp and the edges of its chunks (4 per thread).
 THREADED_SHAPES = [
-    (150, 513, 300),  # A read in place: columns split; aT: rows split 72 + 78, shared B
-    (130, 784, 500),  # MNIST-like: columns split, last column panel 4 wide; aT: 66 + 64 rows
-    (151, 1100, 41),  # A too big to read in place: packed, 5 K blocks, edge tiles
-    (131, 520, 10),   # rows split, skinny N: A read in place, B packed per thread
-    (13, 300, 700),   # few rows: columns split, each thread its own panels
-    (293, 70, 4100),  # two NC blocks
+    (150, 513, 300),  # A read in place: column chunks of 2 panels, last one 12 wide;
+                      # aT: one packed B, row chunks of 24 (last 6)
+    (130, 784, 500),  # MNIST-like: column chunks, last panel 4 wide; aT: row chunks
+    (151, 1100, 41),  # A too big to read in place: packed, one B, row chunks
+    (131, 520, 10),   # skinny N: B packed per thread, row chunks of 18 (last 5)
+    (13, 300, 700),   # few rows: column chunks of 5 panels, 9 chunks
+    (293, 70, 4100),  # two NC blocks: fixed row split, B refilled between barriers
+    (100, 2100, 520),  # B too big to pack whole: fixed row split, refilled per K block
 ]
 
 
@@ -114,6 +120,28 @@ def test_gemm_edge_tiles_do_not_write_outside_c(rng, dtype, arch, threads):
     assert_close(out, expected, k=k)
     np.testing.assert_array_equal(canvas[:guard], 7.0)
     np.testing.assert_array_equal(canvas[guard + m * n:], 7.0)
+
+
+def test_gemm_covers_every_chunk_when_the_team_is_smaller_than_asked(tmp_path):
+    # OMP_THREAD_LIMIT=1 gives a team of one thread although two were asked
+    # for: that thread must claim every chunk of every schedule by itself.
+    code = (
+        "import numpy as np, denseops\n"
+        "denseops.set_num_threads(2)\n"
+        "rng = np.random.default_rng(0)\n"
+        f"for m, k, n in {THREADED_SHAPES!r}:\n"
+        "    for ta in (False, True):\n"
+        "        a = rng.standard_normal((k, m) if ta else (m, k))\n"
+        "        b = rng.standard_normal((k, n))\n"
+        "        got = denseops.matmul(a, b, trans_a=ta)\n"
+        "        want = (a.T if ta else a) @ b\n"
+        "        assert np.allclose(got, want, rtol=1e-12, atol=1e-9), (m, k, n, ta)\n"
+        "print('ok')\n")
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
 
 
 def test_gemm_is_deterministic_across_thread_counts(rng, dtype, arch):

@@ -1,4 +1,5 @@
-// The BLIS/GotoBLAS GEMM driver: five loops around a micro-kernel.
+// The BLIS/GotoBLAS GEMM loops: five loops around a micro-kernel. How a
+// team of threads shares them is in gemm_driver.hpp.
 //
 // Sizes: A is (M, K), B is (K, N), C is (M, N); strides as in
 // gemm_naive.hpp (elements, any sign; C row-major, overwritten: C = A @ B).
@@ -16,6 +17,7 @@
 // only their valid part is copied to C, so nothing outside A, B or C is
 // ever read or written.
 // Included inside an arch namespace, after gemm_kernels.hpp.
+
 constexpr index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 constexpr index_t round_up(index_t a, index_t b) { return ceil_div(a, b) * b; }
 
@@ -108,6 +110,10 @@ struct GemmBlocks {
         k_blocks_per_pack(static_cast<std::size_t>(K) * nc * elem_bytes <= kGemmWholeKBytes
                               ? ceil_div(K, kc)
                               : 1) {}
+  index_t pack_depth() const { return k_blocks_per_pack * kc; }
+  // One packed B covers the whole product: a single column panel and all of
+  // K, so B is packed once and never refilled (no second barrier).
+  bool one_pass(index_t N, index_t K) const { return N <= nc && K <= pack_depth(); }
   index_t b_block_elems(index_t N) const { return kc * round_up(N < nc ? N : nc, Kern::NR); }
   index_t b_elems(index_t N) const { return k_blocks_per_pack * b_block_elems(N); }
   index_t a_elems(index_t M) const {
@@ -146,6 +152,45 @@ void gemm_macro_kernel(const GemmProblem<T>& p, index_t ic, index_t mc, index_t 
   }
 }
 
+// Packs micro-panels [p_begin, p_end) of the B panel at column jc (width
+// nc) for the K blocks in [pp, pp_end): block by block, as gemm_multiply_rows
+// reads them.
+template <class Kern, class T>
+void gemm_pack_b_panels(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, index_t jc,
+                        index_t nc, index_t pp, index_t pp_end, index_t p_begin,
+                        index_t p_end, T* b_packed) {
+  const index_t block_elems = bl.b_block_elems(p.N);
+  for (index_t pc = pp; pc < pp_end; pc += bl.kc) {
+    const index_t kc = pp_end - pc < bl.kc ? pp_end - pc : bl.kc;
+    gemm_pack_b<Kern::NR>(kc, nc, p_begin, p_end, p.B + pc * p.rsb + jc * p.csb, p.rsb,
+                          p.csb, b_packed + (pc - pp) / bl.kc * block_elems);
+  }
+}
+
+// Rows [m_begin, m_end) of C's columns [jc, jc + nc), from the K blocks in
+// [pp, pp_end) that gemm_pack_b_panels packed into b_packed.
+template <class Kern, class T>
+void gemm_multiply_rows(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, index_t jc,
+                        index_t nc, index_t pp, index_t pp_end, index_t m_begin,
+                        index_t m_end, const T* b_packed, T* a_packed) {
+  constexpr index_t MR = Kern::MR;
+  const index_t rows = m_end - m_begin;
+  if (rows <= 0) return;
+  // Equal MC blocks, each a multiple of MR (512 rows -> 4 x 128, not 3 x 144 + 80).
+  const index_t mc_even = round_up(ceil_div(rows, ceil_div(rows, Kern::MC)), MR);
+  const index_t block_elems = bl.b_block_elems(p.N);
+  for (index_t pc = pp; pc < pp_end; pc += bl.kc) {
+    const index_t kc = pp_end - pc < bl.kc ? pp_end - pc : bl.kc;
+    const T* b_block = b_packed + (pc - pp) / bl.kc * block_elems;
+    for (index_t ic = m_begin; ic < m_end; ic += mc_even) {
+      const index_t mc = m_end - ic < mc_even ? m_end - ic : mc_even;
+      if (p.pack_a)
+        gemm_pack_a<MR>(mc, kc, p.A + ic * p.rsa + pc * p.csa, p.rsa, p.csa, a_packed);
+      gemm_macro_kernel<Kern>(p, ic, mc, jc, nc, pc, kc, a_packed, b_block);
+    }
+  }
+}
+
 // The loops for rows [m_begin, m_end) of C, run by thread `tid` of a team of
 // `team` threads that share `b_packed`: the team packs B together (all of K
 // at once when it fits, see kGemmWholeKBytes), waits, multiplies its own
@@ -154,131 +199,19 @@ void gemm_macro_kernel(const GemmProblem<T>& p, index_t ic, index_t mc, index_t 
 template <class Kern, class T>
 void gemm_loops(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, index_t m_begin,
                 index_t m_end, int tid, int team, T* b_packed, T* a_packed) {
-  constexpr index_t MR = Kern::MR, NR = Kern::NR;
-  const index_t rows = m_end - m_begin;
-  // Equal MC blocks, each a multiple of MR (512 rows -> 4 x 128, not 3 x 144 + 80).
-  const index_t mc_even =
-      rows > 0 ? round_up(ceil_div(rows, ceil_div(rows, Kern::MC)), MR) : MR;
-  const index_t pack_depth = bl.k_blocks_per_pack * bl.kc;
-  const index_t block_elems = bl.b_block_elems(p.N);
+  const index_t pack_depth = bl.pack_depth();
   for (index_t jc = 0; jc < p.N; jc += bl.nc) {
     const index_t nc = p.N - jc < bl.nc ? p.N - jc : bl.nc;
-    const index_t panels = ceil_div(nc, NR);
+    const index_t panels = ceil_div(nc, Kern::NR);
     for (index_t pp = 0; pp < p.K; pp += pack_depth) {
       const index_t pp_end = p.K - pp < pack_depth ? p.K : pp + pack_depth;
-      for (index_t pc = pp; pc < pp_end; pc += bl.kc) {
-        const index_t kc = pp_end - pc < bl.kc ? pp_end - pc : bl.kc;
-        gemm_pack_b<NR>(kc, nc, panels * tid / team, panels * (tid + 1) / team,
-                        p.B + pc * p.rsb + jc * p.csb, p.rsb, p.csb,
-                        b_packed + (pc - pp) / bl.kc * block_elems);
-      }
+      gemm_pack_b_panels(p, bl, jc, nc, pp, pp_end, panels * tid / team,
+                         panels * (tid + 1) / team, b_packed);
       gemm_detail::team_barrier(team);
-      for (index_t pc = pp; pc < pp_end; pc += bl.kc) {
-        const index_t kc = pp_end - pc < bl.kc ? pp_end - pc : bl.kc;
-        const T* b_block = b_packed + (pc - pp) / bl.kc * block_elems;
-        for (index_t ic = m_begin; ic < m_end; ic += mc_even) {
-          const index_t mc = m_end - ic < mc_even ? m_end - ic : mc_even;
-          if (p.pack_a) gemm_pack_a<MR>(mc, kc, p.A + ic * p.rsa + pc * p.csa, p.rsa, p.csa,
-                                        a_packed);
-          gemm_macro_kernel<Kern>(p, ic, mc, jc, nc, pc, kc, a_packed, b_block);
-        }
-      }
+      gemm_multiply_rows(p, bl, jc, nc, pp, pp_end, m_begin, m_end, b_packed, a_packed);
       // The end of the parallel region waits after the last pass.
       if (pp_end < p.K || jc + nc < p.N) gemm_detail::team_barrier(team);
     }
   }
 }
 
-// First row of thread t's share when `team` threads split M rows: whole MR
-// panels (784 rows: 390 + 394). Equal shares (392 + 392) leave a 2-row
-// panel in each thread's last MC block and measured slower on a.T@b
-// 784x128x512 (targets.py ratio medians 0.93 vs 1.02 over 5 pairs).
-template <index_t MR>
-index_t gemm_row_split(index_t M, int t, int team) {
-  return std::min(M, ceil_div(M, MR) * t / team * MR);
-}
-
-// Below this many multiply-adds the textbook loop beats packing.
-constexpr double kGemmTinyMacs = 4096;
-// Work per thread (multiply-adds) below which a second thread does not pay
-// for waking it (~5 us). Measured on the MNIST shapes.
-constexpr double kGemmMacsPerThread = 1 << 18;
-// N up to this: packing A would cost as much as the product itself (each A
-// element is used only N times), so the micro-kernel reads rows of A in place.
-constexpr index_t kGemmUnpackedMaxN = 32;
-
-template <class Kern, class T>
-void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
-                  const T* B, index_t rsb, index_t csb, T* C, index_t ldc) {
-  constexpr index_t MR = Kern::MR, NR = Kern::NR;
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    for (index_t i = 0; i < M; ++i)
-      for (index_t j = 0; j < N; ++j) C[i * ldc + j] = T(0);
-    return;
-  }
-  const double macs = static_cast<double>(M) * N * K;
-  if (macs < kGemmTinyMacs) return gemm_naive(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
-
-  // Rows of A read in place (csa == 1) instead of packed: always for skinny
-  // N, and when all of A fits in L2 for one K pass (then it stays cached
-  // and packing it is pure overhead: +4 % on the MNIST forward product).
-  const bool a_in_l2 = static_cast<std::size_t>(M) * K * sizeof(T) <= kGemmOneKBlockABytes;
-  const GemmProblem<T> p{M, N, K, A, rsa, csa, B, rsb, csb, C, ldc,
-                         !(csa == 1 && (N <= kGemmUnpackedMaxN || a_in_l2))};
-  const int threads = threads_for(macs, kGemmMacsPerThread);
-  const index_t m_panels = ceil_div(M, MR), n_panels = ceil_div(N, NR);
-  // How the threads share the work:
-  //   split_n: few rows, or an A read in place that fits in L2 (the MNIST
-  //            forward product), and many columns. Each thread owns a slice
-  //            of whole column micro-panels and runs the serial loops on it,
-  //            packing its own B: no barrier and no packed B crossing cores.
-  //            On 128x784x512 f32, 2 threads, 25 interleaved rounds: median
-  //            117 GFLOP/s vs 104 with the shared-B row split (NumPy 115).
-  //   split_m, shared B: rows split in whole panels (784 rows: 390 + 394); the
-  //            team packs one B panel together, so B is read once.
-  //   split_m, own B (N <= kGemmUnpackedMaxN): B is tiny, each thread packs
-  //            its own copy and never waits for the other.
-  const bool split_n =
-      threads > 1 && n_panels >= 4 * threads && (m_panels < 4 * threads || !p.pack_a);
-  const bool shared_b = threads > 1 && !split_n && N > kGemmUnpackedMaxN;
-  const index_t slice_n = split_n ? std::min(N, ceil_div(n_panels, threads) * NR) : N;
-  const GemmBlocks<Kern> bl(M, slice_n, K, sizeof(T));
-
-  // Per thread: a B panel and an A block, each starting on a cache line.
-  const index_t b_stride = round_up(bl.b_elems(slice_n), 64 / sizeof(T));
-  const index_t a_stride = round_up(bl.a_elems(M), 64 / sizeof(T));
-  const int slots = shared_b ? 1 : threads;
-  T* work = static_cast<T*>(
-      gemm_detail::workspace(sizeof(T) * (slots * b_stride + threads * a_stride)));
-  T* const a_base = work + slots * b_stride;
-
-  if (threads <= 1) return gemm_loops<Kern>(p, bl, 0, M, 0, 1, work, a_base);
-
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = gemm_detail::team_thread(), team = gemm_detail::team_size();
-    T* const a_slot = a_base + t * a_stride;
-    if (shared_b) {
-      const index_t i0 = gemm_row_split<MR>(M, t, team), i1 = gemm_row_split<MR>(M, t + 1, team);
-      gemm_loops<Kern>(p, bl, i0, i1, t, team, work, a_slot);
-    } else {
-      // Slices were sized for `threads`; a smaller team (OMP_THREAD_LIMIT)
-      // takes several each.
-      for (int s = t; s < threads; s += team) {
-        GemmProblem<T> slice = p;
-        index_t i0 = 0, i1 = M;
-        if (split_n) {
-          const index_t j0 = std::min(N, n_panels * s / threads * NR);
-          const index_t j1 = std::min(N, n_panels * (s + 1) / threads * NR);
-          slice.N = j1 - j0, slice.B = B + j0 * csb, slice.C = C + j0;
-        } else {
-          i0 = gemm_row_split<MR>(M, s, threads),
-          i1 = gemm_row_split<MR>(M, s + 1, threads);
-        }
-        if (i0 < i1 && slice.N > 0)
-          gemm_loops<Kern>(slice, bl, i0, i1, 0, 1, work + t * b_stride, a_slot);
-      }
-    }
-  }
-}

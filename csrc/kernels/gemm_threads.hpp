@@ -1,5 +1,5 @@
 // What the GEMM driver needs from outside its arch namespace: the per-thread
-// packing scratch and the OpenMP team queries. Included at file scope (system
+// packing scratch, the OpenMP team queries and a busy-wait step. Included at file scope (system
 // headers must not land inside a namespace), shared by both arch builds.
 #pragma once
 #include <cstddef>
@@ -61,6 +61,14 @@ inline void team_barrier(int team) {
   }
 #else
   (void)team;
+#endif
+}
+
+// One step of a busy wait: tells an x86 core to ease off (and a sibling
+// hyperthread to go ahead) without giving up the time slice.
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
 #endif
 }
 
