@@ -18,11 +18,12 @@ constexpr double kGemmMacsPerThread = 1 << 18;
 // N up to this: packing A would cost as much as the product itself (each A
 // element is used only N times), so the micro-kernel reads rows of A in place.
 constexpr index_t kGemmUnpackedMaxN = 32;
-// Chunks per thread in the hand-out schedules: enough that a thread slowed
-// for a quarter of the call leaves its remaining chunks to the others, few
-// enough that each chunk is a full-speed blocked product (MNIST forward
-// product: 64 columns a chunk; a.T @ b: 102 rows).
-constexpr index_t kGemmChunksPerThread = 4;
+// Hand-out granularity: a claim takes 1 / (kGemmClaimDivisor * threads) of
+// the work still left, at least one micro-panel. Early claims are large
+// (full-speed blocked products); the last ones are single panels, so the
+// threads finish within about one panel's time of each other even when one
+// of them was slowed, instead of within one large chunk.
+constexpr index_t kGemmClaimDivisor = 2;
 
 // First row of thread t's share when `team` threads split M rows: whole MR
 // panels (784 rows: 390 + 394). Equal shares (392 + 392) leave a 2-row
@@ -51,27 +52,44 @@ enum class GemmSchedule {
   kRowSplitSharedB,
 };
 
-// The counters threads claim chunks from; one set per call.
+// The counters threads claim work from; one set per call. Units are micro-
+// panels: of B's columns (NR wide) or of C's rows (MR tall).
 struct GemmHandOut {
-  std::atomic<index_t> next_b_chunk{0};
-  std::atomic<index_t> b_chunks_packed{0};
-  std::atomic<index_t> next_row_chunk{0};
+  std::atomic<index_t> next_b_panel{0};
+  std::atomic<index_t> b_panels_packed{0};
+  std::atomic<index_t> next_row_panel{0};
 };
 
-inline index_t gemm_claim(std::atomic<index_t>& counter) {
-  return counter.fetch_add(1, std::memory_order_relaxed);
+// Claims [begin, end) from the `total` units that `next` hands out (see
+// kGemmClaimDivisor); false once everything has been claimed.
+inline bool gemm_claim(std::atomic<index_t>& next, index_t total, int threads, index_t& begin,
+                       index_t& end) {
+  index_t first = next.load(std::memory_order_relaxed);
+  for (;;) {
+    if (first >= total) return false;
+    const index_t size = std::max<index_t>(1, (total - first) / (kGemmClaimDivisor * threads));
+    const index_t last = std::min(total, first + size);
+    if (next.compare_exchange_weak(first, last, std::memory_order_relaxed)) {
+      begin = first, end = last;
+      return true;
+    }
+  }
 }
 
-// Thread `t`'s part of one product under a chunk schedule. `b_own` is this
-// thread's B buffer, `b_shared` the team's (kRowChunksSharedB).
+// One thread's part of a product under a hand-out schedule. `b_own` is this
+// thread's B buffer, `b_shared` the team's (kRowChunksSharedB). Claims are
+// sized for the `threads` the buffers were sized for, even if the team that
+// OpenMP gave is smaller (OMP_THREAD_LIMIT).
 template <class Kern, class T>
 void gemm_team_member(GemmSchedule schedule, const GemmProblem<T>& p, const GemmBlocks<Kern>& bl,
-                      GemmHandOut& work, index_t chunk, T* b_shared, T* b_own, T* a_slot) {
+                      int threads, GemmHandOut& work, T* b_shared, T* b_own, T* a_slot) {
   constexpr index_t MR = Kern::MR, NR = Kern::NR;
+  const int team = threads;
+  const index_t b_panels = ceil_div(p.N, NR), row_panels = ceil_div(p.M, MR);
+  index_t begin, end;
   if (schedule == GemmSchedule::kColumnChunks) {
-    for (index_t c = gemm_claim(work.next_b_chunk); c * chunk * NR < p.N;
-         c = gemm_claim(work.next_b_chunk)) {
-      const index_t j0 = c * chunk * NR, j1 = std::min(p.N, j0 + chunk * NR);
+    while (gemm_claim(work.next_b_panel, b_panels, team, begin, end)) {
+      const index_t j0 = begin * NR, j1 = std::min(p.N, end * NR);
       GemmProblem<T> slice = p;
       slice.N = j1 - j0, slice.B = p.B + j0 * p.csb, slice.C = p.C + j0;
       gemm_loops<Kern>(slice, bl, 0, p.M, 0, 1, b_own, a_slot);
@@ -79,27 +97,22 @@ void gemm_team_member(GemmSchedule schedule, const GemmProblem<T>& p, const Gemm
     return;
   }
   // Row chunks over one packed B covering all of K and N.
-  const index_t panels = ceil_div(p.N, NR), b_chunks = ceil_div(panels, chunk);
   const T* b_packed = b_own;
   if (schedule == GemmSchedule::kRowChunksOwnB) {
-    gemm_pack_b_panels(p, bl, 0, p.N, 0, p.K, 0, panels, b_own);
+    gemm_pack_b_panels(p, bl, 0, p.N, 0, p.K, 0, b_panels, b_own);
   } else {
-    for (index_t c = gemm_claim(work.next_b_chunk); c < b_chunks;
-         c = gemm_claim(work.next_b_chunk)) {
-      gemm_pack_b_panels(p, bl, 0, p.N, 0, p.K, c * chunk, std::min(panels, (c + 1) * chunk),
-                         b_shared);
-      work.b_chunks_packed.fetch_add(1, std::memory_order_release);
+    while (gemm_claim(work.next_b_panel, b_panels, team, begin, end)) {
+      gemm_pack_b_panels(p, bl, 0, p.N, 0, p.K, begin, end, b_shared);
+      work.b_panels_packed.fetch_add(end - begin, std::memory_order_release);
     }
-    // Wait only for chunks another thread is packing right now.
-    while (work.b_chunks_packed.load(std::memory_order_acquire) < b_chunks)
+    // Wait only for panels another thread is packing right now.
+    while (work.b_panels_packed.load(std::memory_order_acquire) < b_panels)
       gemm_detail::spin_pause();
     b_packed = b_shared;
   }
-  const index_t rows = round_up(ceil_div(p.M, kGemmChunksPerThread * gemm_detail::team_size()), MR);
-  for (index_t c = gemm_claim(work.next_row_chunk); c * rows < p.M;
-       c = gemm_claim(work.next_row_chunk))
-    gemm_multiply_rows(p, bl, 0, p.N, 0, p.K, c * rows, std::min(p.M, (c + 1) * rows),
-                       b_packed, a_slot);
+  while (gemm_claim(work.next_row_panel, row_panels, team, begin, end))
+    gemm_multiply_rows(p, bl, 0, p.N, 0, p.K, begin * MR, std::min(p.M, end * MR), b_packed,
+                       a_slot);
 }
 
 template <class Kern, class T>
@@ -123,17 +136,17 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
                          !(csa == 1 && (N <= kGemmUnpackedMaxN || a_in_l2))};
   const int threads = threads_for(macs, kGemmMacsPerThread);
   const index_t m_panels = ceil_div(M, MR), n_panels = ceil_div(N, NR);
-  const index_t chunks = threads * kGemmChunksPerThread;
 
   // Columns when there are few rows or A is read in place, and enough
   // column panels: on 128x784x512 f32, 2 threads, 25 interleaved rounds the
   // column split measured 117 GFLOP/s against 104 with a shared B (NumPy 115).
   GemmSchedule schedule = GemmSchedule::kRowSplitSharedB;
-  if (threads > 1 && n_panels >= chunks && (m_panels < 4 * threads || !p.pack_a))
+  if (threads > 1 && n_panels >= 4 * threads && (m_panels < 4 * threads || !p.pack_a))
     schedule = GemmSchedule::kColumnChunks;
-  const index_t chunk_panels = std::max<index_t>(1, n_panels / chunks);
+  // The largest column claim (the first) sizes the per-thread B buffers.
+  const index_t first_claim = std::max<index_t>(1, n_panels / (kGemmClaimDivisor * threads));
   const index_t slice_n =
-      schedule == GemmSchedule::kColumnChunks ? std::min(N, chunk_panels * NR) : N;
+      schedule == GemmSchedule::kColumnChunks ? std::min(N, first_claim * NR) : N;
   const GemmBlocks<Kern> bl(M, slice_n, K, sizeof(T));
   if (schedule != GemmSchedule::kColumnChunks && bl.one_pass(N, K))
     schedule = N <= kGemmUnpackedMaxN ? GemmSchedule::kRowChunksOwnB
@@ -164,7 +177,7 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
                        t, team, work, a_slot);
     } else {
       T* const b_own = work + (shared_b ? 0 : t * b_stride);
-      gemm_team_member<Kern>(schedule, p, bl, hand_out, chunk_panels, work, b_own, a_slot);
+      gemm_team_member<Kern>(schedule, p, bl, threads, hand_out, work, b_own, a_slot);
     }
   }
 }
