@@ -4,9 +4,12 @@
 
 Both libraries get 2 threads (denseops.set_num_threads, threadpoolctl for
 NumPy's BLAS). The machine is shared and noisy, so every case is timed in
-rounds that alternate denseops and NumPy on the same inputs, and the table
-reports medians over the rounds. Throughput rows compare GFLOP/s (or
-elements/s); the (20, 100) row compares time per call.
+rounds; each round times a batch of denseops and a batch of NumPy on the same
+inputs back to back (in alternating order) and yields one paired ratio. The
+table reports the median paired ratio and its quartiles, which a slow drift
+in the machine's load (seconds long) moves far less than a ratio of two
+separate medians. Throughput rows compare GFLOP/s (or elements/s); the
+(20, 100) row compares time per call.
 """
 
 import argparse
@@ -128,14 +131,34 @@ def time_batch(fn, number):
 
 
 def measure(case, rounds, seconds):
-    """Median seconds per call of denseops and NumPy, timed alternately."""
+    """Seconds per call of denseops and NumPy in each round, as two lists.
+
+    A round times one batch of each library back to back, so the pair sees
+    the same machine state; the order alternates between rounds so neither
+    library always runs first (after the other's batch).
+    """
     n_ours = calibrate(case["ours"], seconds)
     n_ref = calibrate(case["numpy"], seconds)
     ours, ref = [], []
-    for _ in range(rounds):
-        ours.append(time_batch(case["ours"], n_ours))
-        ref.append(time_batch(case["numpy"], n_ref))
-    return statistics.median(ours), statistics.median(ref)
+    for r in range(rounds):
+        if r % 2 == 0:
+            ours.append(time_batch(case["ours"], n_ours))
+            ref.append(time_batch(case["numpy"], n_ref))
+        else:
+            ref.append(time_batch(case["numpy"], n_ref))
+            ours.append(time_batch(case["ours"], n_ours))
+    return ours, ref
+
+
+def paired_ratios(ours, ref, kind):
+    """Per-round ratios: NumPy's time / ours for throughput, ours / NumPy's for time."""
+    return [(o / r if kind == "time" else r / o) for o, r in zip(ours, ref)]
+
+
+def quartiles(values):
+    """(lower quartile, median, upper quartile) of a list."""
+    q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    return q[0], statistics.median(values), q[2]
 
 
 def describe_environment():
@@ -157,35 +180,41 @@ def describe_environment():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9, help="alternating rounds per case")
-    parser.add_argument("--batch-seconds", type=float, default=0.02,
-                        help="length of one timed batch")
+    parser.add_argument("--batch-seconds", type=float, default=0.1,
+                        help="length of one timed batch (default 0.1: long enough that "
+                             "the first calls after the pause, with caches and threads "
+                             "still waking up, weigh little)")
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
     args = parser.parse_args()
 
     denseops.set_num_threads(THREADS)
     with threadpool_limits(limits=THREADS, user_api="blas"):
         describe_environment()
-        header = (f"| {'case':<34} | {'denseops':>12} | {'numpy':>12} | {'ratio':>6} | "
-                  f"{'target':>7} | met? |")
+        header = (f"| {'case':<34} | {'denseops':>13} | {'numpy':>13} | {'ratio':>5} | "
+                  f"{'middle half':>11} | {'target':>7} | met? |")
         print()
         print(header)
         print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
         for case, target, kind in cases():
             if args.only not in case["name"]:
                 continue
-            t_ours, t_ref = measure(case, args.rounds, args.batch_seconds)
+            ours, ref = measure(case, args.rounds, args.batch_seconds)
+            low, ratio, high = quartiles(paired_ratios(ours, ref, kind))
+            t_ours, t_ref = statistics.median(ours), statistics.median(ref)
             if kind == "time":
                 ours_s, ref_s = f"{t_ours * 1e6:.2f} us", f"{t_ref * 1e6:.2f} us"
-                ratio = t_ours / t_ref
                 target_s, met = f"<= {target}", ratio <= target
             else:
-                scale = case["work"] / 1e9
-                ours_s = f"{scale / t_ours:.1f} {case['unit'].split('/')[0]}/s"
-                ref_s = f"{scale / t_ref:.1f} {case['unit'].split('/')[0]}/s"
-                ratio = t_ref / t_ours
+                scale, unit = case["work"] / 1e9, case["unit"]
+                ours_s, ref_s = f"{scale / t_ours:.1f} {unit}", f"{scale / t_ref:.1f} {unit}"
                 target_s, met = f">= {target}", ratio >= target
-            print(f"| {case['name']:<34} | {ours_s:>12} | {ref_s:>12} | {ratio:>6.2f} | "
-                  f"{target_s:>7} | {'yes' if met else 'NO':<4} |", flush=True)
+            print(f"| {case['name']:<34} | {ours_s:>13} | {ref_s:>13} | {ratio:>5.2f} | "
+                  f"{low:>5.2f}-{high:<5.2f} | {target_s:>7} | {'yes' if met else 'NO':<4} |",
+                  flush=True)
+    print()
+    print("ratio: median over rounds of the paired ratio (denseops throughput / NumPy's, or "
+          "time / NumPy's for the per-call row); middle half: its quartiles. denseops and "
+          "numpy columns: median per library.")
 
 
 if __name__ == "__main__":
