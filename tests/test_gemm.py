@@ -50,8 +50,8 @@ THREADED_SHAPES = [
     (151, 1100, 41),  # A too big to read in place: packed, one B, row chunks
     (131, 520, 10),   # skinny N: B packed per thread, row chunks of 18 (last 5)
     (13, 300, 700),   # few rows: column chunks of 5 panels, 9 chunks
-    (293, 70, 4100),  # two NC blocks: fixed row split, B refilled between barriers
-    (100, 2100, 520),  # B too big to pack whole: fixed row split, refilled per K block
+    (293, 70, 4100),  # two NC blocks: two phases, B refilled once
+    (100, 2100, 520),  # B too big to pack whole: a phase per K block (9)
 ]
 
 

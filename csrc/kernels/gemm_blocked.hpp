@@ -78,10 +78,11 @@ struct GemmProblem {
   bool pack_a;  // false: the micro-kernel reads rows of A in place
 };
 
-// Packing all of K for a column panel at once costs one barrier per panel
-// instead of two per K block, which matters when another process holds a
-// core and every barrier can wait for a time slice. Allowed while the packed
-// panel stays well inside L3 (the MNIST shapes and 1024^2 f32 qualify).
+// Packing all of K for a column panel at once makes one phase per panel
+// instead of one per K block, and so fewer points where a thread waits for
+// another (gemm_driver.hpp), which matters when another process holds a
+// core. Allowed while the packed panel stays well inside L3 (the MNIST
+// shapes and 1024^2 f32 qualify).
 constexpr index_t kGemmWholeKBytes = 4 << 20;
 
 // A product whose whole A fits in L2 needs no K blocking at all: one pass
@@ -112,7 +113,7 @@ struct GemmBlocks {
                               : 1) {}
   index_t pack_depth() const { return k_blocks_per_pack * kc; }
   // One packed B covers the whole product: a single column panel and all of
-  // K, so B is packed once and never refilled (no second barrier).
+  // K, so B is packed once and never refilled.
   bool one_pass(index_t N, index_t K) const { return N <= nc && K <= pack_depth(); }
   index_t b_block_elems(index_t N) const { return kc * round_up(N < nc ? N : nc, Kern::NR); }
   index_t b_elems(index_t N) const { return k_blocks_per_pack * b_block_elems(N); }
@@ -191,27 +192,17 @@ void gemm_multiply_rows(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, ind
   }
 }
 
-// The loops for rows [m_begin, m_end) of C, run by thread `tid` of a team of
-// `team` threads that share `b_packed`: the team packs B together (all of K
-// at once when it fits, see kGemmWholeKBytes), waits, multiplies its own
-// rows, and waits again before the buffer is refilled.
-// With team == 1 there are no barriers and this is the whole serial GEMM.
+// The whole product on one thread: each B panel packed, then every row
+// multiplied against it.
 template <class Kern, class T>
-void gemm_loops(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, index_t m_begin,
-                index_t m_end, int tid, int team, T* b_packed, T* a_packed) {
+void gemm_loops(const GemmProblem<T>& p, const GemmBlocks<Kern>& bl, T* b_packed, T* a_packed) {
   const index_t pack_depth = bl.pack_depth();
   for (index_t jc = 0; jc < p.N; jc += bl.nc) {
     const index_t nc = p.N - jc < bl.nc ? p.N - jc : bl.nc;
-    const index_t panels = ceil_div(nc, Kern::NR);
     for (index_t pp = 0; pp < p.K; pp += pack_depth) {
       const index_t pp_end = p.K - pp < pack_depth ? p.K : pp + pack_depth;
-      gemm_pack_b_panels(p, bl, jc, nc, pp, pp_end, panels * tid / team,
-                         panels * (tid + 1) / team, b_packed);
-      gemm_detail::team_barrier(team);
-      gemm_multiply_rows(p, bl, jc, nc, pp, pp_end, m_begin, m_end, b_packed, a_packed);
-      // The end of the parallel region waits after the last pass.
-      if (pp_end < p.K || jc + nc < p.N) gemm_detail::team_barrier(team);
+      gemm_pack_b_panels(p, bl, jc, nc, pp, pp_end, 0, ceil_div(nc, Kern::NR), b_packed);
+      gemm_multiply_rows(p, bl, jc, nc, pp, pp_end, 0, p.M, b_packed, a_packed);
     }
   }
 }
-

@@ -1,6 +1,7 @@
 // What the GEMM driver needs from outside its arch namespace: the per-thread
-// packing scratch, the OpenMP team queries and a busy-wait step. Included at file scope (system
-// headers must not land inside a namespace), shared by both arch builds.
+// packing scratch, the OpenMP thread number and a busy-wait step. Included
+// at file scope (system headers must not land inside a namespace), shared by
+// both arch builds.
 #pragma once
 #include <cstddef>
 #include <cstdlib>
@@ -41,26 +42,6 @@ inline int team_thread() {
   return omp_get_thread_num();
 #else
   return 0;
-#endif
-}
-
-inline int team_size() {
-#ifdef DENSEOPS_OPENMP
-  return omp_get_num_threads();
-#else
-  return 1;
-#endif
-}
-
-// Waits for the whole team; a no-op for a team of one (no OpenMP construct
-// entered, which keeps forked children safe).
-inline void team_barrier(int team) {
-#ifdef DENSEOPS_OPENMP
-  if (team > 1) {
-#pragma omp barrier
-  }
-#else
-  (void)team;
 #endif
 }
 
