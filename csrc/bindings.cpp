@@ -21,6 +21,7 @@
 //   * arrays updated in place by the optimizers (weights, velocity, m, v)
 //     must not share memory with each other (ValueError); the gradient may
 //     overlap any of them and is then read from a copy.
+#include <pybind11/gil_safe_call_once.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -70,9 +71,18 @@ std::string type_name(const py::handle& obj) {
 enum class DType { f32, f64 };
 
 bool is_masked_array(const py::handle& obj) {
-  // numpy.ma is imported by numpy itself, so this lookup never loads a module.
-  static const py::object masked = py::module_::import("numpy.ma").attr("MaskedArray");
-  return py::isinstance(obj, masked);
+  // Looked up once. The first lookup imports numpy.ma (numpy does not), and
+  // an import runs Python code that lets other threads take the GIL; a plain
+  // function-local static would then leave a second thread waiting for the
+  // initialisation while holding the GIL the first one needs (a deadlock on
+  // the first calls from several threads). gil_safe_call_once_and_store
+  // waits without the GIL.
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> masked;
+  return py::isinstance(
+      obj, masked
+               .call_once_and_store_result(
+                   [] { return py::module_::import("numpy.ma").attr("MaskedArray"); })
+               .get_stored());
 }
 
 // The one gate every array argument passes: an ndarray of float32/float64.

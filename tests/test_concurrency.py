@@ -118,6 +118,36 @@ def test_eight_python_threads_times_200_calls_match_numpy(dtype, kernel_threads)
     assert os_thread_count() <= baseline + 2
 
 
+def test_first_calls_from_many_threads_at_once_do_not_deadlock(tmp_path):
+    # A fresh interpreter where nothing has called a kernel yet: 8 threads
+    # make their first call at the same moment, each kernel once. The first
+    # call looks up numpy.ma (imported then, running Python code that lets
+    # other threads take the GIL), so a one-time initialisation that waits
+    # while holding the GIL would hang here.
+    result = run_script(tmp_path, """
+        import json, threading
+        import numpy as np
+        import denseops
+
+        x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8)
+        start = threading.Barrier(8)
+        answers = [None] * 8
+
+        def work(i):
+            start.wait()
+            answers[i] = [float(denseops.relu(x).sum()), float(denseops.add(x, x).sum()),
+                          float(denseops.dot(x[0], x[1])), float(denseops.matmul(x, x).sum())]
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(json.dumps(answers))
+    """)
+    assert len(result) == 8 and all(answer == result[0] for answer in result)
+
+
 def test_the_gil_is_released_while_a_kernel_runs():
     # With a huge switch interval the interpreter never takes the GIL from a
     # thread running Python code; the main thread can only run while the
