@@ -52,8 +52,17 @@ struct GemmHandOut {
   std::atomic<index_t> row_panels_done{0};
 };
 
+// Waits until `count` reaches `target`: the other threads' claims in flight
+// are short, so spin; but past a few thousand spins the thread being waited
+// for has probably lost its core (more threads than cores, e.g. several
+// Python threads each running a product), so offer ours to it.
 inline void gemm_wait_for(const std::atomic<index_t>& count, index_t target) {
-  while (count.load(std::memory_order_acquire) < target) gemm_detail::spin_pause();
+  for (int spins = 0; count.load(std::memory_order_acquire) < target; ++spins) {
+    if (spins < 4096)
+      gemm_detail::spin_pause();
+    else
+      gemm_detail::yield_core();
+  }
 }
 
 // Claims [begin, end) from the `total` units that `next` hands out (see

@@ -1,11 +1,12 @@
 // What the GEMM driver needs from outside its arch namespace: the per-thread
-// packing scratch, the OpenMP thread number and a busy-wait step. Included
+// packing scratch, the OpenMP thread number and the steps of a wait. Included
 // at file scope (system headers must not land inside a namespace), shared by
 // both arch builds.
 #pragma once
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <thread>
 
 #ifdef DENSEOPS_OPENMP
 #include <omp.h>
@@ -52,5 +53,8 @@ inline void spin_pause() {
   __builtin_ia32_pause();
 #endif
 }
+
+// Lets another runnable thread have this core.
+inline void yield_core() { std::this_thread::yield(); }
 
 }  // namespace denseops::gemm_detail
