@@ -140,13 +140,10 @@ def measure(case, rounds, seconds):
     n_ours = calibrate(case["ours"], seconds)
     n_ref = calibrate(case["numpy"], seconds)
     ours, ref = [], []
+    timers = [(case["ours"], n_ours, ours), (case["numpy"], n_ref, ref)]
     for r in range(rounds):
-        if r % 2 == 0:
-            ours.append(time_batch(case["ours"], n_ours))
-            ref.append(time_batch(case["numpy"], n_ref))
-        else:
-            ref.append(time_batch(case["numpy"], n_ref))
-            ours.append(time_batch(case["ours"], n_ours))
+        for fn, number, times in (timers if r % 2 == 0 else timers[::-1]):
+            times.append(time_batch(fn, number))
     return ours, ref
 
 

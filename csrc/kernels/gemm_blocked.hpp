@@ -101,7 +101,7 @@ inline index_t gemm_kc(index_t M, index_t K, std::size_t elem_bytes) {
 }
 
 // Block sizes for one call: K and N cut into equal blocks (no thin last
-// block that wastes a pass), MC capped by the rows a thread owns.
+// block that wastes a pass); the A block is sized for MC rows, or M if fewer.
 template <class Kern>
 struct GemmBlocks {
   index_t kc, nc, k_blocks_per_pack;
