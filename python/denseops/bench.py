@@ -94,7 +94,9 @@ IDLE_PAUSE_S = 0.12  # OpenBLAS spins 2^28 cycles (~0.09 s here) before sleeping
 THREADED = ("numpy", "denseops", "torch")
 
 
-def _settled_sample_ns(fn, number, pause_s):
+def settled_sample_ns(fn, number, pause_s):
+    """Nanoseconds for `number` calls of `fn`; a `pause_s` > 0 first sleeps, then wakes `fn`'s
+    threads with one untimed call (see IDLE_PAUSE_S)."""
     if pause_s:
         time.sleep(pause_s)
         fn()
@@ -117,8 +119,8 @@ def time_interleaved(calls, repeats, target_ns, pause_s=0.0):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
             samples[name].append(
-                _settled_sample_ns(calls[name], numbers[name],
-                                   pause_s if name in THREADED else 0.0)
+                settled_sample_ns(calls[name], numbers[name],
+                                  pause_s if name in THREADED else 0.0)
                 / numbers[name] / 1e9)
     return {
         name: {
@@ -169,14 +171,22 @@ def measure_case(case, implementations, repeats, target_ns, pause_s=0.0):
 
 
 def _cpu_model():
+    """The first CPU's model name, with its family and model numbers: some virtual
+    machines name only the brand ("AMD EPYC"), and the numbers tell its generation."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # end of the first processor's block
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']} model {fields['model']})"
+    return name
 
 
 def _version(dist):
