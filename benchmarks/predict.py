@@ -24,7 +24,8 @@ process. Before any timing every worker checks its probabilities against a
 float64 NumPy forward. Then, round after round, the parent asks each worker in
 turn (the order rotating every round) for one sample per case - enough calls
 to last ~10 ms, `time.perf_counter_ns` - and reports each library's median
-time per call over the rounds and its ratio to denseops' `model.predict`.
+time per call over the rounds and the median of its per-round ratio to
+denseops' `model.predict`.
 NumPy's worker runs with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (set on
 some machines for older OpenBLAS builds, they make a current NumPy choose
 slower kernels) and the header names the OpenBLAS kernel it then used.
@@ -358,18 +359,34 @@ def medians(samples):
             for library, rounds in samples.items()}
 
 
-def format_table(case_names, seconds, baseline=BASELINE):
-    """A Markdown table: one row per case, per library the median time and its ratio to baseline.
+def paired_ratios(samples, baseline=BASELINE):
+    """Per library but the baseline, the median over rounds of each case's time / the
+    baseline's time in the same round; empty without the baseline.
 
-    `seconds` maps each library (in column order) to its seconds per call per case.
+    Both samples of a round ran within a second of each other, so a drift in
+    the machine's load (other people's builds, minutes long) moves these far
+    less than it moves a ratio of two medians.
+    """
+    if baseline not in samples:
+        return {}
+    return {library: [statistics.median(ours / base for ours, base in zip(case, base_case))
+                      for case, base_case in zip(zip(*rounds), zip(*samples[baseline]))]
+            for library, rounds in samples.items() if library != baseline}
+
+
+def format_table(case_names, seconds, ratios):
+    """A Markdown table: one row per case, per library its time and (ratio) to the baseline.
+
+    `seconds` maps each library (in column order) to its seconds per call per
+    case, `ratios` some of them to their ratio per case.
     """
     libraries = list(seconds)
 
     def cell(library, i):
         us = seconds[library][i] * 1e6
         text = f"{us:.0f} us" if us >= 100 else f"{us:.1f} us"
-        if baseline in seconds and library != baseline:
-            text += f" ({seconds[library][i] / seconds[baseline][i]:.2f})"
+        if library in ratios:
+            text += f" ({ratios[library][i]:.2f})"
         return text
 
     header = ["case"] + [HEADERS[library] for library in libraries]
@@ -442,12 +459,13 @@ def parent(args):
     names = [name for name, _ in cases(args.images)]
     seconds = medians(samples)
     print()
-    print(format_table(names, seconds))
+    print(format_table(names, seconds, paired_ratios(samples)))
     print()
     print(f"throughput, {args.images} images: " + ", ".join(
         f"{library} {args.images / seconds[library][-1]:,.0f}/s" for library in libraries))
-    print(f"Median over {args.rounds} rounds of the time per call; (x): this library's time / "
-          f"{HEADERS[BASELINE]}'s, above 1 means {HEADERS[BASELINE]} is faster. "
+    print(f"Median over {args.rounds} rounds of the time per call; (x): median over rounds of "
+          f"this library's time / {HEADERS[BASELINE]}'s in the same round, above 1 means "
+          f"{HEADERS[BASELINE]} is faster. "
           f"{HEADERS['denseops']} uses its default batch_size; the others take the whole input "
           f"at once. Every library agrees with the float64 forward within {TOLERANCE:g}.")
     return 0

@@ -64,12 +64,13 @@ def test_library_matches_the_float64_forward(predict, tiny, library, rows):
     assert np.abs(no_bias - expected).max() > 100 * predict.TOLERANCE
 
 
-def test_table_has_a_column_per_library_and_ratios_to_denseops_predict(predict):
+def test_table_has_a_column_per_library_and_its_ratio(predict):
     names = ["1 image", "batch of 128", "10000 images"]
     base = [100e-6, 1e-3, 50e-3]
     seconds = {library: [t * (1 + k / 2) for t in base]
                for k, library in enumerate(predict.LIBRARIES)}
-    lines = predict.format_table(names, seconds).splitlines()
+    ratios = {library: [0.25 * k, 1.5, 2.0] for k, library in enumerate(predict.LIBRARIES) if k}
+    lines = predict.format_table(names, seconds, ratios).splitlines()
     assert len(lines) == 2 + len(names)
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
     assert rows[0] == ["case"] + [predict.HEADERS[library] for library in predict.LIBRARIES]
@@ -79,12 +80,22 @@ def test_table_has_a_column_per_library_and_ratios_to_denseops_predict(predict):
         assert row[1] == f"{base[i] * 1e6:.0f} us"  # the baseline has no ratio
         for k, cell in enumerate(row[2:], start=1):
             us = base[i] * (1 + k / 2) * 1e6
-            assert cell == f"{us:.0f} us ({1 + k / 2:.2f})", (predict.LIBRARIES[k], cell)
+            ratio = ratios[predict.LIBRARIES[k]][i]
+            assert cell == f"{us:.0f} us ({ratio:.2f})", (predict.LIBRARIES[k], cell)
 
 
-def test_table_without_denseops_has_no_ratios(predict):
-    table = predict.format_table(["1 image"], {"numpy": [35.7e-6], "torch": [53.8e-6]})
+def test_table_without_ratios_prints_times_only(predict):
+    table = predict.format_table(["1 image"], {"numpy": [35.7e-6], "torch": [53.8e-6]}, {})
     assert table.splitlines()[-1].split("|")[2:4] == [" 35.7 us ", " 53.8 us "]
+
+
+def test_ratios_pair_each_round_with_the_baseline_of_the_same_round(predict):
+    # rounds x cases; the machine slows down 4x in the last two rounds
+    samples = {"denseops": [[1.0, 10.0], [1.0, 10.0], [4.0, 40.0], [4.0, 40.0], [4.0, 40.0]],
+               "numpy": [[2.0, 5.0], [2.0, 5.0], [2.0, 5.0], [8.0, 20.0], [8.0, 20.0]]}
+    assert predict.paired_ratios(samples) == {"numpy": [2.0, 0.5]}
+    assert predict.medians(samples) == {"denseops": [4.0, 40.0], "numpy": [2.0, 5.0]}
+    assert predict.paired_ratios({"numpy": samples["numpy"]}) == {}
 
 
 def test_rounds_rotate_which_library_goes_first(predict):
@@ -92,11 +103,6 @@ def test_rounds_rotate_which_library_goes_first(predict):
     orders = [predict.rotated(libraries, r) for r in range(4)]
     assert [order[0] for order in orders] == ["denseops", "numpy", "torch", "denseops"]
     assert all(sorted(order) == sorted(libraries) for order in orders)
-
-
-def test_medians_are_per_library_and_case_over_rounds(predict):
-    samples = {"numpy": [[1.0, 10.0], [3.0, 30.0], [2.0, 90.0]]}
-    assert predict.medians(samples) == {"numpy": [2.0, 30.0]}
 
 
 def test_only_numpy_worker_loses_the_openblas_overrides(predict, monkeypatch):
