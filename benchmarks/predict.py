@@ -21,11 +21,11 @@ Each library runs in its own worker process, built and warmed up once:
 threaded runtimes keep their workers spinning after a call and would steal
 cores from the next library, and torch's MKL/OpenMP slow NumPy in a shared
 process. Before any timing every worker checks its probabilities against a
-float64 NumPy forward. Then, round after round, the parent asks each worker in
-turn (the order rotating every round) for one sample per case - enough calls
-to last ~10 ms, `time.perf_counter_ns` - and reports each library's median
-time per call over the rounds and the median of its per-round ratio to
-denseops' `model.predict`.
+float64 NumPy forward. Then, round after round and case after case, the
+parent asks each worker in turn (the order rotating every round) for one
+sample - enough calls to last ~10 ms, `time.perf_counter_ns` - and reports
+each library's median time per call over the rounds and the median of its
+per-round ratio to denseops' `model.predict`.
 NumPy's worker runs with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (set on
 some machines for older OpenBLAS builds, they make a current NumPy choose
 slower kernels) and the header names the OpenBLAS kernel it then used.
@@ -245,8 +245,8 @@ def worker(args):
     """Build one library's predictor, check it, then time one sample per case per request.
 
     Protocol on stdin/stdout, one JSON line per reply: first the check and
-    the library's description; then per "round" line the seconds per call of
-    every case, in cases() order. End of stdin ends the worker.
+    the library's description; then per line "case I" the seconds per call
+    of one sample of case I (in cases() order). End of stdin ends the worker.
     """
     # Replies go to the real stdout; anything a library prints goes to stderr.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
@@ -275,9 +275,8 @@ def worker(args):
     reply({"library": args.worker, "about": predictor.about, "max_abs_diff": max_abs_diff})
     pause_s = bench.IDLE_PAUSE_S if args.threads > 1 else 0.0
     for line in iter(sys.stdin.readline, ""):
-        if line.strip() == "round":
-            reply({"seconds": [bench.settled_sample_ns(call, number, pause_s) / number / 1e9
-                               for call, number in calls]})
+        call, number = calls[int(line.split()[1])]
+        reply({"seconds": bench.settled_sample_ns(call, number, pause_s) / number / 1e9})
     return 0
 
 
@@ -296,7 +295,7 @@ def child_env(library, threads):
 
 
 class Worker:
-    """One library's worker process, asked for one round of samples at a time."""
+    """One library's worker process, asked for one sample at a time."""
 
     def __init__(self, library, args):
         self.library = library
@@ -317,9 +316,9 @@ class Worker:
             raise RuntimeError(f"{self.library} worker failed ({code}):\n{self.stderr.read()}")
         return json.loads(line)
 
-    def time_round(self):
-        """Seconds per call of every case, one sample each."""
-        self.process.stdin.write("round\n")
+    def time_case(self, index):
+        """Seconds per call of case `index` (in cases() order), from one sample."""
+        self.process.stdin.write(f"case {index}\n")
         self.process.stdin.flush()
         return self._receive()["seconds"]
 
@@ -359,13 +358,24 @@ def medians(samples):
             for library, rounds in samples.items()}
 
 
+def measure(workers, rounds, n_cases):
+    """samples[library][round][case], seconds per call: in every round each case is
+    timed by every library in turn, the order rotating from round to round."""
+    samples = {library: [[None] * n_cases for _ in range(rounds)] for library in workers}
+    for r in range(rounds):
+        for i in range(n_cases):
+            for library in rotated(list(workers), r):
+                samples[library][r][i] = workers[library].time_case(i)
+    return samples
+
+
 def paired_ratios(samples, baseline=BASELINE):
     """Per library but the baseline, the median over rounds of each case's time / the
     baseline's time in the same round; empty without the baseline.
 
-    Both samples of a round ran within a second of each other, so a drift in
-    the machine's load (other people's builds, minutes long) moves these far
-    less than it moves a ratio of two medians.
+    A case's samples of one round run back to back, tens of milliseconds
+    apart, so a drift in the machine's load (other people's builds) moves
+    these far less than it moves a ratio of two medians.
     """
     if baseline not in samples:
         return {}
@@ -449,14 +459,11 @@ def parent(args):
                if not d <= TOLERANCE}
         if bad:
             raise SystemExit(f"outputs disagree (tolerance {TOLERANCE}), not timing: {bad}")
-        samples = {library: [] for library in libraries}
-        for r in range(args.rounds):
-            for library in rotated(libraries, r):
-                samples[library].append(workers[library].time_round())
+        names = [name for name, _ in cases(args.images)]
+        samples = measure(workers, args.rounds, len(names))
     finally:
         for w in workers.values():
             w.close()
-    names = [name for name, _ in cases(args.images)]
     seconds = medians(samples)
     print()
     print(format_table(names, seconds, paired_ratios(samples)))

@@ -98,11 +98,26 @@ def test_ratios_pair_each_round_with_the_baseline_of_the_same_round(predict):
     assert predict.paired_ratios({"numpy": samples["numpy"]}) == {}
 
 
-def test_rounds_rotate_which_library_goes_first(predict):
-    libraries = ["denseops", "numpy", "torch"]
-    orders = [predict.rotated(libraries, r) for r in range(4)]
-    assert [order[0] for order in orders] == ["denseops", "numpy", "torch", "denseops"]
-    assert all(sorted(order) == sorted(libraries) for order in orders)
+def test_measure_times_each_case_in_every_library_in_rotating_order(predict):
+    calls = []
+
+    class FakeWorker:
+        def __init__(self, library):
+            self.library = library
+
+        def time_case(self, index):
+            calls.append((self.library, index))
+            return float(len(calls))
+
+    workers = {library: FakeWorker(library) for library in ("denseops", "numpy", "torch")}
+    samples = predict.measure(workers, rounds=3, n_cases=2)
+    assert calls == [("denseops", 0), ("numpy", 0), ("torch", 0),
+                     ("denseops", 1), ("numpy", 1), ("torch", 1),
+                     ("numpy", 0), ("torch", 0), ("denseops", 0),
+                     ("numpy", 1), ("torch", 1), ("denseops", 1),
+                     ("torch", 0), ("denseops", 0), ("numpy", 0),
+                     ("torch", 1), ("denseops", 1), ("numpy", 1)]
+    assert samples["denseops"] == [[1.0, 4.0], [9.0, 12.0], [14.0, 17.0]]
 
 
 def test_only_numpy_worker_loses_the_openblas_overrides(predict, monkeypatch):
