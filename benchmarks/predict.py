@@ -47,6 +47,7 @@ import numpy as np
 # numpy_mlp.py and torch_mlp.py live beside this script.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import denseops  # noqa: E402
 from denseops import bench  # noqa: E402  the shared timer and machine description
 
 LIBRARIES = ("denseops", "kernels", "numpy", "onnxruntime", "torch")
@@ -150,7 +151,6 @@ def _same(x):
 
 
 def _denseops_predictor(weights, threads):
-    import denseops
     from denseops.nn import Dense, Sequential
 
     denseops.set_num_threads(threads)
@@ -166,8 +166,6 @@ def _denseops_predictor(weights, threads):
 
 
 def _kernels_predictor(weights, threads):
-    import denseops
-
     denseops.set_num_threads(threads)
     W1, b1, W2, b2 = weights
 
@@ -265,8 +263,9 @@ def worker(args):
     for name, n in timed:
         batch = predictor.prepare(x[:n])
         p = np.asarray(predictor.predict(batch), dtype=np.float64)
-        max_abs_diff[name] = float(np.abs(p - reference[:n]).max()) if p.shape == (n, CLASSES) \
-            else float("inf")
+        expected = reference[:n]
+        max_abs_diff[name] = (float(np.abs(p - expected).max()) if p.shape == expected.shape
+                              else float("inf"))
 
         def call(batch=batch):
             predictor.predict(batch)
@@ -422,8 +421,6 @@ def parse_libraries(text):
 
 
 def describe_machine(args):
-    import denseops
-
     info = bench.machine_info()
     print(f"MNIST MLP {INPUTS}-{HIDDEN}(relu)-{CLASSES}(softmax), float32, the same weights in "
           f"every library; {args.threads} thread(s), {args.rounds} rounds, "
