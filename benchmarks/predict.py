@@ -61,8 +61,11 @@ BASELINE = "denseops"
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 INPUTS, HIDDEN, CLASSES = 784, 512, 10
 BATCH = 128
-# ~10 ms per sample: hundreds of one-image calls, so the timer and a stray
-# interrupt weigh little; the 10000-image case is a single call of ~50 ms.
+# ~10 ms per sample (hundreds of one-image calls; the 10000-image case is one
+# call). On a loaded machine every such sample shares the core alike, so the
+# ratios hold from run to run; 2 ms samples are either untouched or preempted,
+# and their medians flipped between the two (NumPy's one-image ratio was 0.26
+# in one run and 8.5 in the next, at a load average of 9 on 2 cores).
 SAMPLE_NS = 10_000_000
 # float32 through K=784 then K=512 and a softmax: rounding differences stay
 # near 1e-7 (measured: ~2e-7 for every library); 1e-5 still flags any real bug.
