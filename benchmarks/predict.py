@@ -25,7 +25,8 @@ float64 NumPy forward. Then, round after round and case after case, the
 parent asks each worker in turn (the order rotating every round) for one
 sample - enough calls to last ~10 ms, `time.perf_counter_ns` - and reports
 each library's median time per call over the rounds and the median of its
-per-round ratio to denseops' `model.predict`.
+per-round ratio to denseops' `model.predict`; on one thread also the same
+samples in the worker's CPU time, which a busy machine inflates far less.
 NumPy's worker runs with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (set on
 some machines for older OpenBLAS builds, they make a current NumPy choose
 slower kernels) and the header names the OpenBLAS kernel it then used.
@@ -39,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -247,7 +249,8 @@ def worker(args):
 
     Protocol on stdin/stdout, one JSON line per reply: first the check and
     the library's description; then per line "case I" the seconds per call
-    of one sample of case I (in cases() order). End of stdin ends the worker.
+    of one sample of case I (in cases() order), elapsed and of the process's
+    CPU time. End of stdin ends the worker.
     """
     # Replies go to the real stdout; anything a library prints goes to stderr.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
@@ -278,7 +281,10 @@ def worker(args):
     pause_s = bench.IDLE_PAUSE_S if args.threads > 1 else 0.0
     for line in iter(sys.stdin.readline, ""):
         call, number = calls[int(line.split()[1])]
-        reply({"seconds": bench.settled_sample_ns(call, number, pause_s) / number / 1e9})
+        cpu_start = time.process_time_ns()
+        wall_ns = bench.settled_sample_ns(call, number, pause_s)
+        cpu_ns = time.process_time_ns() - cpu_start
+        reply({"seconds": wall_ns / number / 1e9, "cpu_seconds": cpu_ns / number / 1e9})
     return 0
 
 
@@ -319,10 +325,11 @@ class Worker:
         return json.loads(line)
 
     def time_case(self, index):
-        """Seconds per call of case `index` (in cases() order), from one sample."""
+        """(elapsed, CPU) seconds per call of case `index` (in cases() order), one sample."""
         self.process.stdin.write(f"case {index}\n")
         self.process.stdin.flush()
-        return self._receive()["seconds"]
+        message = self._receive()
+        return message["seconds"], message["cpu_seconds"]
 
     def close(self):
         if self.process.stdin:
@@ -361,14 +368,18 @@ def medians(samples):
 
 
 def measure(workers, rounds, n_cases):
-    """samples[library][round][case], seconds per call: in every round each case is
-    timed by every library in turn, the order rotating from round to round."""
-    samples = {library: [[None] * n_cases for _ in range(rounds)] for library in workers}
+    """Elapsed and CPU samples, each as samples[library][round][case] seconds per call.
+
+    In every round each case is timed by every library in turn, the order
+    rotating from round to round.
+    """
+    elapsed = {library: [[None] * n_cases for _ in range(rounds)] for library in workers}
+    cpu = {library: [[None] * n_cases for _ in range(rounds)] for library in workers}
     for r in range(rounds):
         for i in range(n_cases):
             for library in rotated(list(workers), r):
-                samples[library][r][i] = workers[library].time_case(i)
-    return samples
+                elapsed[library][r][i], cpu[library][r][i] = workers[library].time_case(i)
+    return elapsed, cpu
 
 
 def paired_ratios(samples, baseline=BASELINE):
@@ -460,21 +471,30 @@ def parent(args):
         if bad:
             raise SystemExit(f"outputs disagree (tolerance {TOLERANCE}), not timing: {bad}")
         names = [name for name, _ in cases(args.images)]
-        samples = measure(workers, args.rounds, len(names))
+        elapsed, cpu = measure(workers, args.rounds, len(names))
     finally:
         for w in workers.values():
             w.close()
-    seconds = medians(samples)
+    seconds = medians(elapsed)
     print()
-    print(format_table(names, seconds, paired_ratios(samples)))
+    print(format_table(names, seconds, paired_ratios(elapsed)))
     print()
     print(f"throughput, {args.images} images: " + ", ".join(
         f"{library} {args.images / seconds[library][-1]:,.0f}/s" for library in libraries))
-    print(f"Median over {args.rounds} rounds of the time per call; (x): median over rounds of "
-          f"this library's time / {HEADERS[BASELINE]}'s in the same round, above 1 means "
-          f"{HEADERS[BASELINE]} is faster. "
-          f"{HEADERS['denseops']} uses its default batch_size; the others take the whole input "
-          f"at once. Every library agrees with the float64 forward within {TOLERANCE:g}.")
+    print(f"Median over {args.rounds} rounds of the time per call (perf_counter_ns); (x): median "
+          f"over rounds of this library's time / {HEADERS[BASELINE]}'s in the same round, above "
+          f"1 means {HEADERS[BASELINE]} is faster. {HEADERS['denseops']} uses its default "
+          f"batch_size; the others take the whole input at once. Every library agrees with the "
+          f"float64 forward within {TOLERANCE:g}.")
+    if args.threads == 1:
+        # One thread does all the work in every library, so the process's CPU
+        # time leaves out the time other programs held the core.
+        print()
+        print("The same samples in CPU time of each worker process (process_time_ns): on one "
+              "thread it leaves out the time other programs held the core, so on a busy "
+              "machine it is the steadier comparison.")
+        print()
+        print(format_table(names, medians(cpu), paired_ratios(cpu)))
     return 0
 
 

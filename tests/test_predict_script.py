@@ -107,10 +107,10 @@ def test_measure_times_each_case_in_every_library_in_rotating_order(predict):
 
         def time_case(self, index):
             calls.append((self.library, index))
-            return float(len(calls))
+            return float(len(calls)), -float(len(calls))
 
     workers = {library: FakeWorker(library) for library in ("denseops", "numpy", "torch")}
-    samples = predict.measure(workers, rounds=3, n_cases=2)
+    samples, cpu = predict.measure(workers, rounds=3, n_cases=2)
     assert calls == [("denseops", 0), ("numpy", 0), ("torch", 0),
                      ("denseops", 1), ("numpy", 1), ("torch", 1),
                      ("numpy", 0), ("torch", 0), ("denseops", 0),
@@ -118,6 +118,7 @@ def test_measure_times_each_case_in_every_library_in_rotating_order(predict):
                      ("torch", 0), ("denseops", 0), ("numpy", 0),
                      ("torch", 1), ("denseops", 1), ("numpy", 1)]
     assert samples["denseops"] == [[1.0, 4.0], [9.0, 12.0], [14.0, 17.0]]
+    assert cpu["denseops"] == [[-1.0, -4.0], [-9.0, -12.0], [-14.0, -17.0]]
 
 
 def test_only_numpy_worker_loses_the_openblas_overrides(predict, monkeypatch):
@@ -150,10 +151,14 @@ def test_script_checks_and_prints_every_library_it_runs(predict):
     for library in ran:
         diff = float(re.search(rf"{library} (\S+?)(,|$)", check).group(1))
         assert diff <= predict.TOLERANCE, check
-    table = [line for line in done.stdout.splitlines() if line.startswith("|")]
-    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
-    assert cells[0] == ["case"] + [predict.HEADERS[library] for library in ran]
-    assert [row[0] for row in cells[2:]] == ["1 image", "batch of 128", "200 images"]
-    for row in cells[2:]:
-        assert re.fullmatch(r"[\d.]+ us", row[1]), row
-        assert all(re.fullmatch(r"[\d.]+ us \([\d.]+\)", cell) for cell in row[2:]), row
+    # one table of elapsed times, then (on 1 thread) one of CPU times
+    tables = re.findall(r"(?m)(?:^\|.*\n)+", done.stdout)
+    assert len(tables) == 2, done.stdout
+    for table in tables:
+        cells = [[cell.strip() for cell in line.strip("|").split("|")]
+                 for line in table.splitlines()]
+        assert cells[0] == ["case"] + [predict.HEADERS[library] for library in ran]
+        assert [row[0] for row in cells[2:]] == ["1 image", "batch of 128", "200 images"]
+        for row in cells[2:]:
+            assert re.fullmatch(r"[\d.]+ us", row[1]), row
+            assert all(re.fullmatch(r"[\d.]+ us \([\d.]+\)", cell) for cell in row[2:]), row
