@@ -29,7 +29,7 @@ per-round ratio to denseops' `model.predict`; on one thread also the same
 samples in the worker's CPU time, which a busy machine inflates far less.
 NumPy's worker runs with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (set on
 some machines for older OpenBLAS builds, they make a current NumPy choose
-slower kernels) and the header names the OpenBLAS kernel it then used.
+slower kernels), and the script names the OpenBLAS kernel it then used.
 """
 
 import argparse
@@ -436,11 +436,12 @@ def parse_libraries(text):
 
 def describe_machine(args):
     info = bench.machine_info()
+    load = info["load_average_1min"]
     print(f"MNIST MLP {INPUTS}-{HIDDEN}(relu)-{CLASSES}(softmax), float32, the same weights in "
           f"every library; {args.threads} thread(s), {args.rounds} rounds, "
           f"each library in its own process")
     print(f"cpu       : {info['cpu']}, {info['usable_cores']} usable cores, load average "
-          f"{info['load_average_1min']:.2f} (other work on the machine inflates timings)")
+          f"{'unknown' if load is None else f'{load:.2f}'} (other work on the machine inflates timings)")
     print(f"SIMD path : {denseops.get_arch()} (denseops.get_arch())")
     for var in OPENBLAS_OVERRIDES:
         if var in os.environ:
