@@ -170,23 +170,20 @@ def measure_case(case, implementations, repeats, target_ns, pause_s=0.0):
 # ---------------------------------------------------------------- machine
 
 
-def _cpu_model():
-    """The first CPU's model name, with its family and model numbers: some virtual
-    machines name only the brand ("AMD EPYC"), and the numbers tell its generation."""
+def cpu_model():
+    """The CPU's name with its family and model numbers (a VM may show only "AMD EPYC")."""
     fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if not line.strip():
-                    break  # end of the first processor's block
                 key, _, value = line.partition(":")
-                fields[key.strip()] = value.strip()
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
     name = fields.get("model name") or platform.processor() or platform.machine()
-    if "cpu family" in fields and "model" in fields:
-        name += f" (family {fields['cpu family']} model {fields['model']})"
-    return name
+    if "cpu family" not in fields:
+        return name
+    return f"{name} (family {fields['cpu family']}, model {fields.get('model', '?')})"
 
 
 def _version(dist):
@@ -212,7 +209,7 @@ def machine_info():
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     config = denseops._kernels._config()
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "logical_cores": os.cpu_count(),
         "usable_cores": affinity,
         "python": platform.python_version(),
