@@ -27,36 +27,57 @@ QUICK_SAMPLE_NS = 500_000
 DEFAULT_SAMPLE_NS = 2_000_000
 
 
+BENCH_EXAMPLES = """\
+examples:
+  a quick look (small sizes, 3 repeats, under ~20 s):
+    denseops bench --quick
+  the default run, saved as JSON and plotted:
+    denseops bench --json bench.json --plot bench.png
+  matmul only, float32 and float64, up to 2048^3:
+    denseops bench --ops matmul --dtype both --sizes large
+  single-threaded, against PyTorch too:
+    denseops bench --threads 1 --torch
+"""
+
+
 def add_parser(subparsers):
     """Register the `bench` sub-command on an argparse subparsers object."""
+    import argparse
+
     p = subparsers.add_parser(
         "bench",
         help="time Python loops, Cython, NumPy and denseops side by side",
         description=__doc__.split("\n\n")[0],
+        epilog=BENCH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--quick", action="store_true",
-                   help=f"small sizes and {QUICK_REPEATS} repeats (under ~20 s)")
+                   help=f"small sizes and {QUICK_REPEATS} repeats, under ~20 s (default: off)")
     p.add_argument("--sizes", choices=TIERS + ("all",),
-                   help="largest tier of sizes to run (default: 'default', or 'quick' with --quick;"
-                        " 'large'/'all' add 1e7 elements and 2048^3)")
+                   help="largest tier of sizes to run; 'large'/'all' add 1e7 elements and "
+                        "2048^3 (default: 'default', or 'quick' with --quick)")
     p.add_argument("--ops", default=",".join(bench_cases.OPERATIONS),
-                   help="comma-separated operations (default: all): "
-                        + ", ".join(bench_cases.OPERATIONS))
+                   help="comma-separated operations (default: all: "
+                        + ", ".join(bench_cases.OPERATIONS) + ")")
     p.add_argument("--dtype", choices=("float32", "float64", "both"), default="float32",
-                   help="dtype of the kernel cases (the textbook cases are always float64)")
+                   help="dtype of the kernel cases; the textbook cases are always float64 "
+                        "(default: %(default)s)")
     p.add_argument("--repeats", type=int,
-                   help=f"timed samples per implementation (default {DEFAULT_REPEATS}, "
-                        f"{QUICK_REPEATS} with --quick); the median is reported")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads for denseops, NumPy's BLAS and torch (default: denseops' current"
-                        f" setting, {denseops.get_num_threads()} here)")
+                   help="timed samples per implementation, of which the median is reported "
+                        f"(default: {DEFAULT_REPEATS}, or {QUICK_REPEATS} with --quick)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for denseops, NumPy's BLAS and torch (default: denseops' "
+                        f"current setting, {denseops.get_num_threads()} here)")
     p.add_argument("--iterations", type=int, default=bench_cases.TEXTBOOK_ITERATIONS,
-                   help="loop count of the textbook relu(add(x, y)) case (default %(default)s)")
+                   help="loop count of the textbook relu(add(x, y)) case (default: %(default)s)")
     p.add_argument("--torch", action="store_true",
-                   help="also time PyTorch CPU (imported into this process; for the cleanest"
-                        " NumPy figures leave it off and use the pytest suite)")
-    p.add_argument("--json", metavar="PATH", help="save the results as JSON")
-    p.add_argument("--plot", metavar="PATH", help="write a log-log PNG (needs matplotlib)")
+                   help="also time PyTorch CPU, imported into this process; for the cleanest"
+                        " NumPy figures leave it off (default: off)")
+    p.add_argument("--json", metavar="PATH",
+                   help="save the results as JSON (default: not saved)")
+    p.add_argument("--plot", metavar="PATH",
+                   help="write a PNG of time against size per operation; needs matplotlib "
+                        "(default: no plot)")
     p.set_defaults(func=run)
     return p
 
