@@ -314,8 +314,19 @@ def _plot_bars(ax, row, colors):
         ax.text(t, y, f" {format_seconds(t).strip()}", va="center", fontsize=8)
 
 
-def plot(report, path):
-    """Log-log median time vs size, one panel per operation, one line per implementation."""
+# float32 and float64 differ in line style and in marker shape and fill, so
+# they stay apart in greyscale and where the lines overlap.
+DTYPE_STYLES = {
+    "float32": {"linestyle": "-", "marker": "o"},
+    "float64": {"linestyle": "--", "marker": "s", "markerfacecolor": "white"},
+}
+IMPLEMENTATION_COLORS = dict(zip(IMPLEMENTATIONS, ("tab:red", "tab:orange", "tab:blue",
+                                                   "tab:green", "tab:purple")))
+
+
+def bench_figure(report):
+    """Log-log median time vs size, one panel per operation, one line per implementation
+    and dtype; returns the matplotlib Figure (close it with ``plt.close(fig)``)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
@@ -327,27 +338,23 @@ def plot(report, path):
     ncols = min(4, len(operations))
     nrows = -(-len(operations) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
-    styles = {"float32": "-", "float64": "--"}
-    colors = dict(zip(IMPLEMENTATIONS, ("tab:red", "tab:orange", "tab:blue", "tab:green",
-                                        "tab:purple")))
+    colors = IMPLEMENTATION_COLORS
     for ax, op in zip(axes.flat, operations):
         op_rows = sorted((r for r in rows if r["operation"] == op), key=lambda r: r["work"])
         if op == "textbook":  # one size: bars read better than a lone point per line
             _plot_bars(ax, op_rows[-1], colors)
             continue
         for impl in IMPLEMENTATIONS:
-            for dtype, style in styles.items():
+            for dtype, style in DTYPE_STYLES.items():
                 pts = [(r["work"], r["results"][impl]["median_s"]) for r in op_rows
                        if r["dtype"] == dtype and impl in r["results"]]
                 if pts:
                     xs, ys = zip(*pts)
-                    ax.plot(xs, ys, style, marker="o", ms=3, color=colors[impl],
-                            label=f"{impl} {dtype}")
+                    ax.plot(xs, ys, ms=4, color=colors[impl], label=f"{impl} {dtype}", **style)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(op)
-        ax.set_xlabel("multiply-adds (m*k*n)" if op.startswith("matmul") else
-                      "element operations" if op == "textbook" else "elements")
+        ax.set_xlabel("multiply-adds (m*k*n)" if op.startswith("matmul") else "elements")
         ax.set_ylabel("median time per call (s)")
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short ranges
         ax.grid(True, which="major", alpha=0.3)
@@ -360,12 +367,25 @@ def plot(report, path):
                 handles.append(h)
                 labels.append(lab)
     m = report["machine"]
+    tier = report.get("tier", "default")
+    sizes = ("" if tier in ("default", "large") else
+             f"; '{tier}' sizes only: run without --quick/--sizes for 4-6 sizes per operation")
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
     fig.suptitle(f"denseops {m['denseops']} vs numpy {m['numpy']} - {m['cpu']}, "
-                 f"{report['threads']} thread(s), {report['date'][:10]}", fontsize=10)
+                 f"{report['threads']} thread(s), {report['date'][:10]}{sizes}", fontsize=10)
     fig.tight_layout(rect=(0, 0.04 * (1 + len(labels) // 5), 1, 0.96))
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    return fig
+
+
+def plot(report, path):
+    """Write ``bench_figure(report)`` to a PNG at ``path``."""
+    fig = bench_figure(report)  # selects the headless backend before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(path, dpi=90)
+    finally:
+        plt.close(fig)
 
 
 # ---------------------------------------------------------------- command
