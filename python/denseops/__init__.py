@@ -30,7 +30,9 @@ from denseops._kernels import (
     softmax_cross_entropy,
     sparse_softmax_cross_entropy,
 )
-from denseops.config import show_config
+from denseops.config import apply_arch_from_environment, show_config
+
+apply_arch_from_environment()
 
 __all__ = [
     "__version__",
