@@ -22,7 +22,6 @@ size in memory.
 import errno
 import json
 import os
-import re
 import stat
 import tempfile
 import uuid
@@ -30,6 +29,7 @@ import zipfile
 
 import numpy as np
 
+from denseops import npz_entries
 from denseops.nn import losses, optimizers
 from denseops.nn.layers import Dense
 
@@ -266,45 +266,19 @@ def _entry_name(key):
 
 
 def _open_npy(archive, key, max_bytes=None):
-    """Opens entry ``key`` and reads its npy header: (stream, shape, fortran_order, dtype).
-
-    The header is checked against the entry's size in the zip directory, so
-    the caller can trust shape and dtype before reading (or allocating) data.
-    """
-    info = archive.getinfo(_entry_name(key))
-    if max_bytes is not None and info.file_size > max_bytes:
-        raise _Malformed(f"entry {key!r} has {info.file_size} bytes, more than the "
-                         f"{max_bytes} it may have")
+    """(stream, shape, fortran_order, dtype) of entry ``key``, its sizes checked."""
     try:
-        stream = archive.open(info)
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise ValueError(f"npy format version {version} is not supported")
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, SyntaxError) as error:
-        raise _Malformed(f"entry {key!r} is not a readable array ({error})") from None
-    if dtype.hasobject:
-        raise _Malformed(f"entry {key!r} holds Python objects; model files hold only numbers")
-    data_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if stream.tell() + data_bytes != info.file_size:
-        raise _Malformed(f"entry {key!r} declares shape {shape} of {dtype} but holds "
-                         f"{info.file_size - stream.tell()} bytes of data")
-    return stream, shape, fortran_order, dtype
+        return npz_entries.open_npy(archive, _entry_name(key), max_bytes=max_bytes)
+    except ValueError as error:
+        raise _Malformed(str(error)) from None
 
 
 def _read_array(archive, key):
-    """The array of entry ``key``, a writable copy (its header checked by ``_check_entries``)."""
-    stream, shape, fortran_order, dtype = _open_npy(archive, key)
-    with stream:
-        try:
-            data = stream.read(int(np.prod(shape, dtype=object)) * dtype.itemsize)
-        except (zipfile.BadZipFile, OSError, EOFError) as error:
-            raise _Malformed(f"entry {key!r} is damaged ({error})") from None
-    order = "F" if fortran_order else "C"
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order=order).copy(order="K")
+    """The array of entry ``key`` (its header already checked by ``_check_entries``)."""
+    try:
+        return npz_entries.read_npy(archive, _entry_name(key))
+    except ValueError as error:
+        raise _Malformed(str(error)) from None
 
 
 # Step 2: the config, a JSON string, small by construction.
