@@ -414,22 +414,32 @@ py::array matmul(const py::object& a_obj, const py::object& b_obj, const py::obj
     auto A = strided<T>(a, trans_a);
     auto B = strided<T>(b, trans_b);
     T* pc = target.mutable_data();
-    // A big product runs as bands of rows, with a look for Ctrl-C between
-    // bands, so a KeyboardInterrupt is honoured within a fraction of a second
-    // rather than after minutes. A band of 1e10 flops takes ~0.1 s on the AVX2
-    // path and stays large enough that re-packing B per band costs < 1 %.
-    constexpr double kFlopsPerBand = 1e10;
+    // A big product runs as tiles of C, with a look for Ctrl-C between
+    // tiles, so a KeyboardInterrupt is honoured within a fraction of a second
+    // rather than after minutes. A tile of ~1e10 flops takes ~0.1 s and stays
+    // large enough that re-packing B per tile costs < 1 %. Tiles are bands of
+    // at least 64 rows; when even 64 rows are too much work (few rows and a
+    // huge K or N: 64 x 150000 x 150000), the band is cut into columns too.
+    constexpr double kFlopsPerTile = 1e10;
     const double flops_per_row = 2.0 * static_cast<double>(N) * static_cast<double>(K);
     const index_t band = std::max<index_t>(
-        64, static_cast<index_t>(kFlopsPerBand / std::max(flops_per_row, 1.0)));
+        64, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_row, 1.0)));
+    const double flops_per_band_column = 2.0 * static_cast<double>(std::min<index_t>(band, M)) * K;
+    const index_t width = std::max<index_t>(
+        256, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_band_column, 1.0)));
     for (index_t first = 0; first < M; first += band) {
       const index_t rows = std::min<index_t>(band, M - first);
-      {
-        py::gil_scoped_release nogil;
-        kernels<T>().gemm(rows, N, K, A.data + first * A.row_stride, A.row_stride, A.col_stride,
-                          B.data, B.row_stride, B.col_stride, pc + first * N, N);
+      for (index_t col = 0; col < N; col += width) {
+        const index_t cols = std::min<index_t>(width, N - col);
+        {
+          py::gil_scoped_release nogil;
+          kernels<T>().gemm(rows, cols, K, A.data + first * A.row_stride, A.row_stride,
+                            A.col_stride, B.data + col * B.col_stride, B.row_stride,
+                            B.col_stride, pc + first * N + col, N);
+        }
+        const bool last = first + rows >= M && col + cols >= N;
+        if (!last && PyErr_CheckSignals() != 0) throw py::error_already_set();
       }
-      if (first + rows < M && PyErr_CheckSignals() != 0) throw py::error_already_set();
     }
     if (clash) std::memcpy(result.mutable_data(), target.data(), sizeof(T) * M * N);
     return result;
@@ -490,7 +500,11 @@ void require_logits(const char* fn, const py::array& logits) {
   }
 }
 
-// Integer class labels as int64, each checked to lie in [0, classes).
+// Integer class labels, copied into an int64 array this call owns and
+// checked there to lie in [0, classes). The kernel selects memory by these
+// values with the GIL released, so it must read exactly the values that were
+// checked: never the caller's buffer, which another Python thread may change
+// meanwhile, or which may alias the dlogits being written.
 py::array_t<std::int64_t> take_labels(const char* fn, const py::object& obj, py::ssize_t batch,
                                       py::ssize_t classes) {
   if (!py::isinstance<py::array>(obj)) {
@@ -508,8 +522,10 @@ py::array_t<std::int64_t> take_labels(const char* fn, const py::object& obj, py:
     throw py::value_error(std::string(fn) + ": labels must have shape (" + std::to_string(batch) +
                           ",) to match logits' batch, got " + shape_str(a));
   }
-  auto labels = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
-  if (!is_aligned(labels)) labels = py::array_t<std::int64_t>(labels.attr("copy")());
+  // A fresh array, filled under the GIL. Unsigned values past INT64_MAX wrap
+  // to negative ones here and are refused below like any other negative.
+  py::array_t<std::int64_t> labels(batch);
+  py::module_::import("numpy").attr("copyto")(labels, a, py::arg("casting") = "unsafe");
   const std::int64_t* p = labels.data();
   for (py::ssize_t i = 0; i < batch; ++i) {
     if (p[i] < 0 || p[i] >= classes) {
