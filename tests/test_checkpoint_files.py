@@ -354,3 +354,14 @@ def test_a_huge_config_entry_is_refused_before_parsing(checkpoint):
     config["padding"] = "x" * (2 << 20)  # 2 M characters: 8 MB as a NumPy unicode array
     write_entries(checkpoint, with_config(arrays, config))
     assert "entry '__denseops_config__' has" in load_within_bounds(checkpoint)
+
+
+def test_a_failed_save_names_the_callers_path_not_a_temporary_file(data, checkpoint,
+                                                                   monkeypatch):
+    def replace_across_devices(src, dst):
+        raise OSError(18, "Invalid cross-device link", src, dst)
+    monkeypatch.setattr(os, "replace", replace_across_devices)
+    with pytest.raises(OSError) as raised:
+        trained(data).save(checkpoint)
+    assert str(raised.value) == f"[Errno 18] Invalid cross-device link: '{checkpoint}'"
+    assert ".tmp" not in str(raised.value)

@@ -61,7 +61,14 @@ def save_model(model, path):
         for i, state in enumerate(model.optimizer._state):
             for key, value in state.items():
                 arrays[f"optimizer/{i}/{key}"] = value
-    _write_atomically(_save_target(os.fspath(path)), arrays)
+    path = os.fspath(path)
+    try:
+        _write_atomically(_save_target(path), arrays)
+    except OSError as error:
+        # A temporary file's name means nothing to the caller: name their path.
+        if error.filename is None or error.filename == path or error.errno is None:
+            raise
+        raise type(error)(error.errno, error.strerror, path) from None
 
 
 def _save_target(path):
