@@ -30,6 +30,7 @@ from denseops._kernels import (
     softmax_cross_entropy,
     sparse_softmax_cross_entropy,
 )
+from denseops.argument_errors import explain_argument_errors as _explain_argument_errors
 from denseops.config import apply_arch_from_environment, show_config
 
 apply_arch_from_environment()
@@ -55,3 +56,9 @@ __all__ = [
     "softmax_cross_entropy",
     "sparse_softmax_cross_entropy",
 ]
+
+# A missing or mistyped argument says which one, instead of pybind11's dump of every array.
+for _name in __all__:
+    if _name not in ("__version__", "show_config"):
+        globals()[_name] = _explain_argument_errors(globals()[_name])
+del _name
