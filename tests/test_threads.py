@@ -212,7 +212,7 @@ print(before["GOMP_SPINCOUNT"], os.environ.get("GOMP_SPINCOUNT"), os.environ.get
 
 
 @pytest.mark.parametrize("user,expected", [
-    ({}, "None 10000 None"),  # nothing chosen: a short spin, then sleep
+    ({}, "None 3000 None"),  # nothing chosen: a short spin, then sleep
     ({"GOMP_SPINCOUNT": "300000"}, "300000 300000 None"),  # the user's choice stands
     ({"OMP_WAIT_POLICY": "active"}, "None None active"),  # a policy: libgomp's spin count
 ], ids=["unset", "user-spincount", "user-policy"])
