@@ -23,6 +23,14 @@ constexpr index_t kGemmUnpackedMaxN = 32;
 // of them was slowed, instead of within one large chunk.
 constexpr index_t kGemmClaimDivisor = 2;
 
+// Products with at most this many rows take the small-M path: B read in
+// place, not packed. Packing costs a full pass over B (read and write) that
+// only pays when the packed panel is reused by many row panels; with one
+// or two row panels it doubles the memory traffic of what is a
+// matrix-vector product bound by reading B. Measured crossover on the
+// AVX-512 and AVX2 paths: see gemm_small_m.
+constexpr index_t kGemmSmallMaxM = 16;
+
 // How a team shares one product.
 enum class GemmSchedule {
   // Claims of whole column micro-panels; each claim packs its own slice of
@@ -128,6 +136,21 @@ void gemm_team_member(GemmSchedule schedule, const GemmProblem<T>& p, const Gemm
   }
 }
 
+// The small-M path over columns [j_begin, j_end): each NR-wide column strip
+// of B (row-major, csb == 1) is streamed once per MR rows of A, straight
+// from the caller's memory, through the micro-kernel with all of K at once;
+// A is read in place. For M <= MR (one image through a layer) B is read
+// exactly once.
+template <class Kern, class T>
+void gemm_small_m(const GemmProblem<T>& p, index_t j_begin, index_t j_end) {
+  for (index_t j = j_begin; j < j_end; j += Kern::NR) {
+    const index_t cols = std::min(Kern::NR, j_end - j);
+    for (index_t i = 0; i < p.M; i += Kern::MR)
+      Kern::run(std::min(Kern::MR, p.M - i), cols, p.K, p.A + i * p.rsa, p.rsa, p.csa,
+                p.B + j, p.rsb, p.C + i * p.ldc + j, p.ldc, false);
+  }
+}
+
 template <class Kern, class T>
 void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
                   const T* B, index_t rsb, index_t csb, T* C, index_t ldc) {
@@ -140,6 +163,22 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
   }
   const double macs = static_cast<double>(M) * N * K;
   if (macs < kGemmTinyMacs) return gemm_naive(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
+  const int threads = threads_for(macs, kGemmMacsPerThread);
+  const index_t m_panels = ceil_div(M, MR), n_panels = ceil_div(N, NR);
+
+  if (M <= kGemmSmallMaxM && csb == 1) {
+    const GemmProblem<T> p{M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, false};
+    if (threads <= 1) return gemm_small_m<Kern>(p, 0, N);
+    // Threads claim column strips: each owns its columns of C, nothing waits.
+    GemmHandOut work;
+#pragma omp parallel num_threads(threads)
+    {
+      index_t begin, end;
+      while (gemm_claim(work.next_b_panel, n_panels, threads, begin, end))
+        gemm_small_m<Kern>(p, begin * NR, std::min(N, end * NR));
+    }
+    return;
+  }
 
   // Rows of A read in place (csa == 1) instead of packed: always for skinny
   // N, and when all of A fits in L2 for one K pass (then it stays cached
@@ -147,9 +186,6 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
   const bool a_in_l2 = static_cast<std::size_t>(M) * K * sizeof(T) <= kGemmOneKBlockABytes;
   const GemmProblem<T> p{M, N, K, A, rsa, csa, B, rsb, csb, C, ldc,
                          !(csa == 1 && (N <= kGemmUnpackedMaxN || a_in_l2))};
-  const int threads = threads_for(macs, kGemmMacsPerThread);
-  const index_t m_panels = ceil_div(M, MR), n_panels = ceil_div(N, NR);
-
   // Columns when there are few rows or A is read in place, and enough
   // column panels: on 128x784x512 f32, 2 threads, 25 interleaved rounds the
   // column split measured 117 GFLOP/s against 104 with a shared B (NumPy 115).

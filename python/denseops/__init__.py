@@ -45,7 +45,9 @@ from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     sparse_softmax_cross_entropy,
 )
 from denseops.argument_errors import explain_argument_errors as _explain_argument_errors
-from denseops.config import show_config
+from denseops.config import apply_arch_from_environment, show_config
+
+apply_arch_from_environment()
 
 __all__ = [
     "__version__",
