@@ -36,7 +36,8 @@ EDGE_SHAPES = [
     (3, 70, 9), (25, 20, 4), (11, 30, 31), (23, 20, 32), (24, 17, 65), (36, 9, 47),
     # small-M path: 1..16 rows with B read in place, and 17 rows (packed),
     # with masked column edges
-    (1, 784, 512), (1, 300, 47), (4, 100, 100), (16, 200, 95), (17, 200, 95),
+    (1, 784, 512), (1, 300, 47), (3, 50, 65), (4, 64, 129), (4, 100, 100), (16, 200, 95),
+    (17, 200, 95),
     # KC edges: K = 255, 256, 257 in one pass (A fits in L2), K = 1024 / 1025
     # at the one-pass limit, and A too big for one pass: 3 K blocks; 576 / 577:
     # 3 or 4 K blocks of <= 192 where K x NR is over 64 KiB (AVX-512 f32)

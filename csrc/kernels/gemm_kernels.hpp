@@ -24,31 +24,47 @@
 //   MC = 480 floats / 240 doubles: the A block is 360 KiB, a third of a
 //       1 MiB L2 (a sixth of 2 MiB).
 //   NC = 4096 floats / 2048 doubles: a 3 MiB B panel.
-template <class Vec>
-struct Avx512ShapedKernel : GemmTile<Vec, 12, 2> {
+template <class Vec, int NV = 2>
+struct Avx512ShapedKernel : GemmTile<Vec, 12, NV> {
   using T = typename Vec::T;
-  static constexpr index_t MR = 12, NR = 2 * Vec::kLanes, KC = 192,
+  static constexpr index_t MR = 12, NR = NV * Vec::kLanes, KC = 192,
                            MC = 480 * 4 / sizeof(T), NC = 4096 * 4 / sizeof(T);
 };
 
+// Besides the main kernel, each path names two more shapes of the same tile:
+//   GemmNarrowKernel for products of at most its NR columns (the MNIST
+//     output layer, N = 10): a full-width tile there would spend most of
+//     its FMAs on masked-off lanes.
+//   GemmSmallMKernel for products of at most its MR rows with B read in
+//     place (gemm_small_m): one row has only NV independent FMA chains, so
+//     the tile is wider and shorter, with enough chains to cover the FMA
+//     latency (4 cycles) while streaming B once. Measured against 1 x 16
+//     and 2 x 8 vectors for M = 1 and 2, which were slower (AVX-512, Zen 4).
+
+#if DENSEOPS_ARCH_IS_AVX512 || DENSEOPS_ARCH_IS_AVX512_EMULATED
+
 #if DENSEOPS_ARCH_IS_AVX512
-
 template <class T>
-struct GemmKernel : Avx512ShapedKernel<Zmm<T>> {
-  static constexpr const char* kind = sizeof(T) == 4
-                                          ? "packed BLIS-style, 12x32 AVX-512 micro-kernel"
-                                          : "packed BLIS-style, 12x16 AVX-512 micro-kernel";
-};
-
-#elif DENSEOPS_ARCH_IS_AVX512_EMULATED
-
+using Vec512 = Zmm<T>;
+constexpr const char* kVec512Kind = "AVX-512 micro-kernel";
+#else
 // The AVX-512 tile, masks and blocks with 512-bit vectors held in arrays:
 // a test path that runs on any CPU (slowly).
 template <class T>
-struct GemmKernel : Avx512ShapedKernel<EmulatedVec<T, 64 / sizeof(T)>> {
-  static constexpr const char* kind = sizeof(T) == 4
-                                          ? "packed BLIS-style, 12x32 emulated AVX-512 micro-kernel"
-                                          : "packed BLIS-style, 12x16 emulated AVX-512 micro-kernel";
+using Vec512 = EmulatedVec<T, 64 / sizeof(T)>;
+constexpr const char* kVec512Kind = "emulated AVX-512 micro-kernel";
+#endif
+
+template <class T>
+struct GemmKernel : Avx512ShapedKernel<Vec512<T>> {
+  static constexpr const char* kind = kVec512Kind;
+};
+template <class T>
+struct GemmNarrowKernel : Avx512ShapedKernel<Vec512<T>, 1> {};
+// 4 rows x 4 vectors: 16 accumulators, 4 B vectors, 1 broadcast.
+template <class T>
+struct GemmSmallMKernel : GemmTile<Vec512<T>, 4, 4> {
+  static constexpr index_t MR = 4, NR = 4 * Vec512<T>::kLanes;
 };
 
 #elif DENSEOPS_ARCH_IS_AVX2
@@ -65,9 +81,15 @@ template <class T>
 struct GemmKernel : GemmTile<Ymm<T>, 6, 2> {
   static constexpr index_t MR = 6, NR = 2 * Ymm<T>::kLanes, KC = 256,
                            MC = 144 * 4 / sizeof(T), NC = 4080;
-  static constexpr const char* kind = sizeof(T) == 4
-                                          ? "packed BLIS-style, 6x16 AVX2/FMA micro-kernel"
-                                          : "packed BLIS-style, 6x8 AVX2/FMA micro-kernel";
+  static constexpr const char* kind = "AVX2/FMA micro-kernel";
+};
+// The 2-vector tile is already narrow enough for N = 10 (16 floats).
+template <class T>
+using GemmNarrowKernel = GemmKernel<T>;
+// 2 rows x 4 vectors: 8 accumulators, 4 B vectors, 1 broadcast.
+template <class T>
+struct GemmSmallMKernel : GemmTile<Ymm<T>, 2, 4> {
+  static constexpr index_t MR = 2, NR = 4 * Ymm<T>::kLanes;
 };
 
 #else
@@ -78,9 +100,11 @@ template <class T>
 struct GemmKernel : GemmTile<EmulatedVec<T, 16 / sizeof(T)>, 4, 2> {
   static constexpr index_t MR = 4, NR = 2 * 16 / sizeof(T), KC = 256,
                            MC = 144 * 4 / sizeof(T), NC = 4080;
-  static constexpr const char* kind = sizeof(T) == 4
-                                          ? "packed BLIS-style, 4x8 portable C++ micro-kernel"
-                                          : "packed BLIS-style, 4x4 portable C++ micro-kernel";
+  static constexpr const char* kind = "portable C++ micro-kernel";
 };
+template <class T>
+using GemmNarrowKernel = GemmKernel<T>;
+template <class T>
+using GemmSmallMKernel = GemmKernel<T>;
 
 #endif
