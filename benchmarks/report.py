@@ -62,6 +62,8 @@ def run_section(name):
     shown, argv = SECTIONS[name]
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    if env.get("DENSEOPS_DATA"):  # relative to where this script was started, not to ROOT
+        env["DENSEOPS_DATA"] = os.path.abspath(os.path.expanduser(env["DENSEOPS_DATA"]))
     print(f"running: {shown}", file=sys.stderr, flush=True)
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
