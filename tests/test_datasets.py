@@ -9,8 +9,13 @@ URLs: no network is needed or used.
 import dataclasses
 import gzip
 import hashlib
+import io
 import os
+import re
 import struct
+import tracemalloc
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -273,7 +278,8 @@ def test_load_dataset_explicit_path_missing_never_falls_back(tmp_path, monkeypat
     (tmp_path / "empty").mkdir()
     with pytest.raises(
         FileNotFoundError,
-        match=r"holds neither the toy IDX files \(missing: train-images-idx3-ubyte",
+        match=r"holds neither the toy files \(missing: train-images-idx3-ubyte.*nor toy.npz, "
+        r"and has no toy/ folder",
     ):
         load_dataset(toy_spec(arrays), tmp_path / "empty")
 
@@ -290,10 +296,89 @@ def test_search_order_explicit_beats_env_beats_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "root"))
     assert_loaded(load_dataset(spec, tmp_path / "explicit"), explicit)
     assert_loaded(load_dataset(spec), env_data)
-    monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "root-without-toy"))
-    assert_loaded(load_dataset(spec), cached)
     monkeypatch.delenv("DENSEOPS_DATA")
     assert_loaded(load_dataset(spec), cached)
+
+
+@pytest.mark.parametrize("setting", ["path", "env"])
+@pytest.mark.parametrize("form", ["data root", "data set folder"])
+def test_path_and_data_root_accept_both_folder_forms(tmp_path, monkeypatch, setting, form):
+    arrays = toy_arrays()
+    write_idx_set(tmp_path / "root" / "toy", arrays)
+    folder = tmp_path / "root" if form == "data root" else tmp_path / "root" / "toy"
+    if setting == "env":
+        monkeypatch.setenv("DENSEOPS_DATA", str(folder))
+        assert_loaded(load_dataset(toy_spec(arrays)), arrays)
+    else:
+        assert_loaded(load_dataset(toy_spec(arrays), folder), arrays)
+
+
+@pytest.mark.parametrize("setting", ["path", "env"])
+def test_relative_paths_are_taken_from_the_working_directory_where_read(
+    tmp_path, monkeypatch, setting
+):
+    arrays = toy_arrays()
+    write_idx_set(tmp_path / "here" / "data" / "toy", arrays)
+    (tmp_path / "elsewhere").mkdir()
+
+    def load():
+        if setting == "env":
+            monkeypatch.setenv("DENSEOPS_DATA", "data")
+            return load_dataset(toy_spec(arrays))
+        return load_dataset(toy_spec(arrays), "data")
+
+    monkeypatch.chdir(tmp_path / "here")
+    assert_loaded(load(), arrays)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(FileNotFoundError) as e:
+        load()
+    # The message shows the absolute folder the relative setting named here.
+    assert f"'data' ({tmp_path / 'elsewhere' / 'data'}) does not exist" in str(e.value)
+
+
+def test_wrong_data_root_says_so_before_any_download(tmp_path, monkeypatch):
+    arrays = toy_arrays()
+    mirror = serve(tmp_path / "mirror", arrays)  # would serve valid data if asked
+    spec = toy_spec(arrays, mirrors=[mirror])
+    (tmp_path / "root" / "other").mkdir(parents=True)
+    (tmp_path / "root" / "other" / "notes.txt").write_text("not data")
+    write_idx_set(tmp_path / "root" / "toy", arrays)
+    (tmp_path / "root" / "toy" / FILENAMES[2]).unlink()
+    cases = {
+        str(tmp_path / "missing"): "does not exist",
+        str(tmp_path / "root" / "other" / "notes.txt"): "is not a folder",
+        str(tmp_path / "root" / "other"): "holds neither the toy files",
+        str(tmp_path / "root"): f"holds no toy files itself, and its toy/ folder lacks {FILENAMES[2]}[.gz]",
+    }
+    for setting, found in cases.items():
+        monkeypatch.setenv("DENSEOPS_DATA", setting)
+        with pytest.raises(FileNotFoundError) as e:
+            load_dataset(spec)
+        message = str(e.value)
+        assert not isinstance(e.value, DataNotFoundError), message
+        assert f"DENSEOPS_DATA={setting!r} {found}" in message, message
+        assert "Expected a folder holding the four toy IDX files" in message, message
+        assert "Nothing was downloaded" in message, message
+        assert "--data-dir <folder>" in message and "load_data(path='<folder>')" in message
+        assert not cache_folder(spec).exists(), "nothing may be downloaded into the cache"
+
+
+def test_files_of_another_data_set_are_not_loaded_under_its_name(tmp_path, monkeypatch):
+    # MNIST and Fashion-MNIST share file names: DENSEOPS_DATA=.../mnist must not
+    # hand the digits to fashion_mnist.load_data().
+    arrays = toy_arrays()
+    write_idx_set(tmp_path / "mnist", arrays)
+    monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "mnist"))
+    with pytest.raises(ValueError, match="is the mnist folder, but fashion-mnist was asked for"):
+        fashion_mnist.load_data()
+    with pytest.raises(ValueError, match="is the mnist folder, but fashion-mnist was asked for"):
+        fashion_mnist.load_data(path=tmp_path / "mnist")
+
+
+def test_dataset_names_list_every_shipped_data_set():
+    from denseops.datasets.spec import DATASET_NAMES
+
+    assert set(DATASET_NAMES) == {mnist.SPEC.name, fashion_mnist.SPEC.name}
 
 
 def test_cache_folder_respects_xdg_then_home(tmp_path, monkeypatch):
@@ -386,7 +471,6 @@ def test_cached_file_failing_its_gz_checksum_names_the_file(tmp_path):
 
 
 def test_offline_without_data_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "root"))
     unreachable = ["http://127.0.0.1:1/mnist/", (tmp_path / "no-mirror").as_uri() + "/"]
     monkeypatch.setattr(mnist, "SPEC", dataclasses.replace(mnist.SPEC, mirrors=tuple(unreachable)))
     with pytest.raises(DataNotFoundError) as e:
@@ -396,11 +480,12 @@ def test_offline_without_data_is_one_clear_error(tmp_path, monkeypatch):
     assert (
         e.value.__cause__ is None and e.value.__suppress_context__
     )  # no urllib traceback chained on
-    assert str(tmp_path / "root" / "mnist") in message
+    assert "$DENSEOPS_DATA: not set" in message
     assert str(cache_folder(mnist.SPEC)) in message
     for url in unreachable:
         assert f"{url}train-images-idx3-ubyte.gz" in message
-    assert "DENSEOPS_DATA=<root>" in message and "<root>/mnist/" in message and "path=" in message
+    assert "DENSEOPS_DATA=<root>" in message and "<root>/mnist/" in message
+    assert "--data-dir" in message and "load_data(path=" in message
     assert not cache_folder(mnist.SPEC).exists()
 
 
@@ -459,3 +544,132 @@ def test_mnist_load_data_real_files(monkeypatch):
         5851,
         5949,
     ]
+
+
+# --- paths that are not regular files, and crafted files -----------------
+
+MEMORY_BOUND = 100 << 20  # bytes: what refusing any crafted file under 10 MB may allocate
+
+
+def make_not_a_file(path, kind):
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(path.parent / "gone")
+
+
+NOT_FILES = {"directory": "is a directory", "fifo": "is a FIFO",
+             "dangling-symlink": "is a dangling symlink"}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_FILES))
+def test_a_data_root_file_that_is_not_a_regular_file_is_an_error_not_a_download(
+        tmp_path, monkeypatch, kind):
+    arrays = toy_arrays()
+    folder = tmp_path / "root" / "toy"
+    paths = write_idx_set(folder, arrays, compress=True)
+    paths[2].unlink()
+    make_not_a_file(paths[2], kind)
+    monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "root"))
+    spec = toy_spec(arrays, mirrors=[serve(tmp_path / "mirror", arrays)])  # would succeed
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(paths[2]))}: {NOT_FILES[kind]}"):
+        load_dataset(spec)
+    assert not cache_folder(spec).exists()
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_FILES))
+def test_an_explicit_path_or_npz_that_is_not_a_regular_file_names_it(tmp_path, kind):
+    explicit = tmp_path / "toy.npz"
+    if kind != "directory":  # an explicit directory is a folder to look in
+        make_not_a_file(explicit, kind)
+        with pytest.raises(ValueError, match=rf"^{re.escape(str(explicit))}: {NOT_FILES[kind]}"):
+            load_dataset(toy_spec(), explicit)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    make_not_a_file(folder / "toy.npz", kind)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(folder / 'toy.npz'))}: "
+                                         rf"{NOT_FILES[kind]}"):
+        load_dataset(toy_spec(), folder)
+
+
+def refused_within_bounds(load, match):
+    """Calls load(), expecting a ValueError matching ``match`` under MEMORY_BOUND."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=match):
+            load()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < MEMORY_BOUND, f"allocated {peak / 2**20:.0f} MB before refusing the file"
+
+
+def gzip_of_zeros(head, zero_bytes):
+    """gzip of ``head`` followed by ``zero_bytes`` zeros, compressed piece by piece."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    parts = [packer.compress(head)]
+    piece = bytes(1 << 20)
+    for _ in range(zero_bytes >> 20):
+        parts.append(packer.compress(piece))
+    return b"".join(parts) + packer.flush()
+
+
+def test_a_gzip_bomb_declaring_a_huge_size_is_refused_from_its_header(tmp_path):
+    arrays = toy_arrays()
+    paths = write_idx_set(tmp_path / "toy", arrays, compress=True)
+    # 200 MB of images in a ~200 KB file.
+    paths[0].write_bytes(gzip_of_zeros(struct.pack(">4B3I", 0, 0, 8, 3, 200 << 16, 4, 4),
+                                       200 << 20))
+    assert paths[0].stat().st_size < 10 << 20
+    refused_within_bounds(lambda: load_dataset(toy_spec(raw_sha256=False), tmp_path / "toy"),
+                          rf"{re.escape(str(paths[0]))}: header declares \d+ bytes, more than")
+
+
+def test_a_gzip_bomb_hiding_after_a_small_header_is_refused_in_pieces(tmp_path):
+    arrays = toy_arrays()
+    paths = write_idx_set(tmp_path / "toy", arrays, compress=True)
+    # A valid 5-label file followed by 200 MB of zeros in the same stream.
+    paths[1].write_bytes(gzip_of_zeros(idx_bytes(arrays[1]), 200 << 20))
+    refused_within_bounds(lambda: load_dataset(toy_spec(raw_sha256=False), tmp_path / "toy"),
+                          rf"{re.escape(str(paths[1]))}: trailing bytes after the data")
+
+
+def test_an_npz_bomb_is_refused_before_its_arrays_are_unpacked(tmp_path):
+    arrays = dict(zip(("x_train", "y_train", "x_test", "y_test"), toy_arrays()))
+    path = tmp_path / "toy.npz"
+    np.savez_compressed(path, **{k: v for k, v in arrays.items() if k != "x_train"})
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": ((150 << 20) // 12, 4, 3)})
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf, \
+            zf.open("x_train.npy", "w", force_zip64=True) as entry:
+        entry.write(header.getvalue())
+        for _ in range(150):
+            entry.write(bytes(1 << 20))
+    assert path.stat().st_size < 10 << 20
+    refused_within_bounds(lambda: load_dataset(toy_spec(), path),
+                          rf"{re.escape(str(path))}: its arrays declare \d+ bytes, more than")
+
+
+def test_an_npz_entry_of_the_wrong_shape_is_refused_before_it_is_read(tmp_path):
+    arrays = dict(zip(("x_train", "y_train", "x_test", "y_test"), toy_arrays()))
+    arrays["x_test"] = np.zeros((3, 4, 5), np.uint8)
+    np.savez(tmp_path / "toy.npz", **arrays)
+    with pytest.raises(ValueError, match=r"toy.npz: \['x_test'\]: expected uint8 shaped "
+                                         r"\(N, 4, 3\), got uint8 \(3, 4, 5\)"):
+        load_dataset(toy_spec(), tmp_path / "toy.npz")
+
+
+def test_a_download_is_checked_against_its_checksum_before_it_is_unpacked(tmp_path):
+    arrays = toy_arrays()
+    serve(tmp_path / "published", arrays)
+    mirror = serve(tmp_path / "mirror", arrays)
+    bomb = tmp_path / "mirror" / f"{FILENAMES[0]}.gz"
+    bomb.write_bytes(gzip_of_zeros(idx_bytes(arrays[0])[:16], 200 << 20))
+    spec = toy_spec(raw_sha256=False, mirrors=[mirror], gz_sha256_of=tmp_path / "published")
+    refused_within_bounds(lambda: load_dataset(spec),
+                          r"(?s)no mirror served a valid .*SHA-256 mismatch of the compressed")
+    assert not cache_folder(spec).exists() or \
+        f"{FILENAMES[0]}.gz" not in [p.name for p in cache_folder(spec).iterdir()]

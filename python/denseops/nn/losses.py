@@ -78,6 +78,15 @@ class CategoricalCrossentropy(Loss):
             raise ValueError(
                 f"{self.name} needs targets of shape ({num_samples}, {classes}). "
                 f"Received: y of shape {targets.shape}")
+        # Targets are probabilities: a negative, NaN or infinite one has no meaning
+        # and would only surface later as a NaN loss or a FloatingPointError.
+        bad = ~np.isfinite(targets) | (targets < 0) if targets.dtype.kind == "f" else \
+            (targets < 0 if targets.dtype.kind == "i" else None)
+        if bad is not None and bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{self.name} needs finite, non-negative targets (one-hot or probabilities). "
+                f"Received: y[{row}, {column}] = {targets[row, column]}")
 
 
 _BY_NAME = {c.name: c for c in (SparseCategoricalCrossentropy, CategoricalCrossentropy)}

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from denseops.nn import activations, losses, optimizers
+from denseops.nn.exclusive import one_call_at_a_time
 from denseops.nn.layers import Layer
 from denseops.nn.progress import EpochProgress
 
@@ -213,6 +214,7 @@ class Sequential:
 
     # ------------------------------------------------------------ fit
 
+    @one_call_at_a_time
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0,
             shuffle=True, verbose=1, seed=None):
         """Trains for ``epochs`` passes over ``(x, y)``; returns a ``History``.
