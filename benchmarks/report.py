@@ -34,6 +34,8 @@ SECTIONS = {
               [sys.executable, "benchmarks/train_epoch.py", "--epochs", "2", "--rounds", "2",
                "--threads", "2"]),
     "peak": ("python benchmarks/peak.py", [sys.executable, "benchmarks/peak.py"]),
+    "predict": ("python benchmarks/predict.py --rounds 15",
+                [sys.executable, "benchmarks/predict.py", "--rounds", "15"]),
     "targets": ("python benchmarks/targets.py --rounds 15 --threads 1,2",
                 [sys.executable, "benchmarks/targets.py", "--rounds", "15", "--threads", "1,2"]),
     "ladder": ("denseops bench --plot docs/bench.png",
