@@ -42,6 +42,12 @@ struct KernelTable {
   void (*rmsprop_update)(T* w, const T* g, T* v, index_t n, T lr, T rho, T epsilon);
   void (*adam_update)(T* w, const T* g, T* m, T* v, index_t n, T alpha, T beta1, T beta2,
                       T epsilon);
+
+  // scikit-learn's MLP output layer: link is a LinkKind (link_loss.hpp).
+  void (*link_activation)(int link, const T* z, T* out, index_t B, index_t K);
+  double (*link_loss)(int link, const T* z, const T* y, const T* w, T* dz, index_t B, index_t K,
+                      T scale);
+  void (*axpy)(T alpha, const T* x, T* y, index_t n);
 };
 
 namespace generic {

@@ -30,6 +30,7 @@ from denseops._kernels import (
     softmax_cross_entropy,
     sparse_softmax_cross_entropy,
 )
+from denseops._kernels import axpy, link_activation, link_loss
 from denseops.config import show_config
 
 __all__ = [
@@ -52,4 +53,7 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "sparse_softmax_cross_entropy",
+    "link_activation",
+    "link_loss",
+    "axpy",
 ]
