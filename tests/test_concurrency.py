@@ -298,3 +298,35 @@ def test_results_stay_correct_with_torch_loaded_first(tmp_path):
     """
     seen = run_script(tmp_path, code)
     assert seen["ours"] < 1e-4 and seen["torch"] < 1e-3, seen
+
+
+def test_labels_rewritten_by_another_thread_during_the_kernel_are_not_read_again():
+    # A second thread keeps writing an out-of-range label while the kernel
+    # runs without the GIL. The kernel must use the values it checked (a
+    # private copy): reading the caller's buffer again would index far past
+    # the logits and crash (ASan: heap-buffer-overflow).
+    logits = np.random.default_rng(0).standard_normal((20000, 10)).astype(np.float32)
+    labels = np.zeros(20000, dtype=np.int64)
+    stop = threading.Event()
+
+    def vandal():
+        while not stop.is_set():
+            labels[::7] = 1 << 40
+            labels[::7] = 0
+
+    thread = threading.Thread(target=vandal)
+    thread.start()
+    refused = accepted = 0
+    try:
+        for _ in range(300):
+            try:
+                loss, _ = denseops.sparse_softmax_cross_entropy(logits, labels)
+            except ValueError:
+                refused += 1  # the bad value was there when the labels were checked
+            else:
+                accepted += 1
+                assert np.isfinite(loss)
+    finally:
+        stop.set()
+        thread.join()
+    assert accepted > 0, f"every call saw the bad label ({refused} refused)"

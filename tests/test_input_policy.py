@@ -374,3 +374,22 @@ def test_every_array_kernel_is_covered_by_some_policy_test():
                if isinstance(getattr(denseops, name), type(relu)) and name not in
                {"set_arch", "get_arch", "set_num_threads", "get_num_threads"}}
     assert kernels == covered
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_cross_entropy_labels_that_alias_the_gradient_being_written(dtype):
+    # The labels are a view of the very buffer dlogits is written into: the
+    # kernel must select rows by the labels that were checked, not by the
+    # gradient values that overwrite them as it runs.
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((100, 10)).astype(dtype)
+    raw = np.zeros(1000, dtype=dtype)
+    labels = raw.view(np.int64)[:100]
+    labels[:] = np.arange(100) % 10
+    checked = labels.copy()
+    dlogits = raw.reshape(100, 10)
+    loss, correct = denseops.sparse_softmax_cross_entropy(logits, labels, dlogits=dlogits)
+    expected_loss, expected_correct = denseops.sparse_softmax_cross_entropy(
+        logits, checked, dlogits=np.empty_like(logits))
+    assert loss == pytest.approx(expected_loss, rel=1e-6)
+    assert correct == expected_correct

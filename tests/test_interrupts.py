@@ -7,32 +7,40 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
 CHILD = textwrap.dedent("""
     import sys
     import numpy as np
     import denseops
 
-    n = int(sys.argv[1])
-    a = np.ones((n, n))
-    out = np.full((n, n), np.nan)
+    m, k, n = map(int, sys.argv[1:])
+    a = np.ones((m, k))
+    # A read-only broadcast B: any K x N without the memory of one.
+    b = np.broadcast_to(np.float64(1), (k, n))
+    out = np.full((m, n), np.nan)
     print("started", flush=True)
     try:
-        denseops.matmul(a, a, out=out)
+        denseops.matmul(a, b, out=out)
     except KeyboardInterrupt:
-        # Rows never computed are still NaN: the call stopped early.
-        print("interrupted", int(np.isnan(out[:, 0]).sum()), flush=True)
+        # Elements never computed are still NaN: the call stopped early.
+        print("interrupted", int(np.isnan(out).sum()), out.size, flush=True)
     else:
         print("finished", flush=True)
 """)
 
 
-def test_matmul_stops_between_bands_on_ctrl_c(tmp_path):
-    # 4000^3 in float64 is 1.3e11 flops: ~13 bands, seconds of work on any path.
-    n = 4000
+@pytest.mark.parametrize("shape", [
+    (4000, 4000, 4000),  # 1.3e11 flops in float64: ~13 bands of rows
+    # Few rows, huge K and N: 2.9e12 flops, minutes, in one band of rows
+    # that has to be cut into columns for Ctrl-C to get through.
+    (64, 150000, 150000),
+], ids=["square", "few-rows"])
+def test_matmul_stops_between_tiles_on_ctrl_c(tmp_path, shape):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    child = subprocess.Popen([sys.executable, str(script), str(n)], stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, str(script), *map(str, shape)],
+                             stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline() == "started\n", child.stderr.read()
@@ -45,8 +53,8 @@ def test_matmul_stops_between_bands_on_ctrl_c(tmp_path):
             child.wait()
     words = out.split()
     assert words and words[0] == "interrupted", f"stdout: {out!r}; stderr: {err!r}"
-    rows_left = int(words[1])
-    assert 0 < rows_left < n, f"{rows_left} of {n} rows left uncomputed"
+    left, size = int(words[1]), int(words[2])
+    assert 0 < left < size, f"{left} of {size} elements left uncomputed"
 
 
 def test_matmul_in_bands_equals_one_product():
@@ -57,3 +65,14 @@ def test_matmul_in_bands_equals_one_product():
     b = rng.random((2600, 2700))
     expected = a @ b
     np.testing.assert_allclose(denseops.matmul(a, b), expected, rtol=1e-12)
+
+
+def test_matmul_in_column_tiles_equals_one_product():
+    # 64 x 20000 x 9000 is one band of rows cut into three column tiles.
+    rng = np.random.default_rng(1)
+    import denseops
+    a = rng.random((64, 20000))
+    v = rng.random(9000)
+    b = np.broadcast_to(v, (20000, 9000))  # B[k, j] = v[j]
+    expected = a.sum(axis=1)[:, None] * v[None, :]
+    np.testing.assert_allclose(denseops.matmul(a, b), expected, rtol=1e-10)

@@ -12,13 +12,18 @@ neural network, taking and returning NumPy arrays::
 
 from denseops._kernels import (
     __version__,
+    activation,
+    activation_backward,
     adam_update,
     add,
     column_sums,
     dot,
+    dropout,
     get_arch,
     get_num_threads,
+    loss,
     matmul,
+    metric,
     relu,
     relu_backward,
     rmsprop_update,
@@ -29,19 +34,25 @@ from denseops._kernels import (
     softmax_backward,
     softmax_cross_entropy,
     sparse_softmax_cross_entropy,
+    weight_penalty,
 )
-from denseops._kernels import axpy, link_activation, link_loss
+from denseops._kernels import link_activation, link_loss
 from denseops.config import show_config
 
 __all__ = [
     "__version__",
+    "activation",
+    "activation_backward",
     "adam_update",
     "add",
     "column_sums",
     "dot",
+    "dropout",
     "get_arch",
     "get_num_threads",
+    "loss",
     "matmul",
+    "metric",
     "relu",
     "relu_backward",
     "rmsprop_update",
@@ -53,7 +64,7 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "sparse_softmax_cross_entropy",
+    "weight_penalty",
     "link_activation",
     "link_loss",
-    "axpy",
 ]

@@ -86,14 +86,14 @@ class Network:
         dz = self._dz_buffer(z.shape)
         loss = ops.link_loss(z, Y, self.out_activation, dz=dz, sample_weight=sample_weight)
         weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        squares = sum(ops.dot(w.ravel(), w.ravel()) for w in (l.kernel for l in self.layers))
-        loss += 0.5 * alpha * squares / weight_sum
         grad = dz
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             grad = layer.backward(grad, need_dx=i > 0, from_logits=i == len(self.layers) - 1)
             if alpha:
-                ops.axpy(alpha / weight_sum, layer.kernel, layer.d_kernel)
+                # alpha / (2 n) * ||W||^2 joins the loss, alpha / n * W the gradient.
+                loss += ops.weight_penalty(layer.kernel, layer.d_kernel,
+                                           l2=0.5 * alpha / weight_sum)
         return loss
 
     def _dz_buffer(self, shape):
