@@ -831,6 +831,27 @@ double link_loss(const py::object& z_obj, const py::object& y_obj, const std::st
   });
 }
 
+void axpy(double alpha, const py::object& x_obj, const py::object& y_obj) {
+  const char* fn = "axpy";
+  py::array y = take_array(fn, "y", y_obj);
+  py::array x = take_array(fn, "x", x_obj);
+  require_same_dtype(fn, "x", x, "y", y);
+  if (!same_shape(x, y)) {
+    throw py::value_error(std::string(fn) + ": x has shape " + shape_str(x) +
+                          " but y has shape " + shape_str(y));
+  }
+  by_dtype(y, [&](auto tag) {
+    using T = decltype(tag);
+    T* py_ = inplace<T>(fn, "y", y_obj, y);
+    auto xc = readable_input<T>(x, y_obj);
+    const T* px = xc.data();
+    const index_t n = y.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().axpy(T(alpha), px, py_, n);
+    return 0;
+  });
+}
+
 // ---------------------------------------------------------------- config
 
 void set_num_threads(py::object n) {
@@ -917,6 +938,7 @@ PYBIND11_MODULE(_kernels, m) {
         py::arg("out") = none);
   m.def("link_loss", &link_loss, doc::link_loss, py::arg("z"), py::arg("targets"),
         py::arg("link"), py::arg("dz") = none, py::arg("sample_weight") = none);
+  m.def("axpy", &axpy, doc::axpy, py::arg("alpha"), py::arg("x"), py::arg("y"));
 }
 
 // ---------------------------------------------------------------- denseops.nn kernels

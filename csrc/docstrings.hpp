@@ -335,4 +335,10 @@ Returns:
     The weighted mean loss as a Python float.
 )";
 
+constexpr const char* axpy = R"(axpy(alpha, x, y)
+
+``y += alpha * x`` in place (BLAS's axpy), elementwise over arrays of one
+shape and dtype. ``y`` must be writable and C-contiguous; ``x`` may be ``y``.
+)";
+
 }  // namespace denseops::doc

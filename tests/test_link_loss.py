@@ -100,3 +100,24 @@ def test_link_loss_rejects_bad_arguments():
         denseops.link_loss(np.zeros((0, 2)), np.zeros((0, 2)), "identity")
     with pytest.raises(ValueError, match=r"out has shape \(2, 2\) but the result has shape \(3, 2\)"):
         denseops.link_activation(z, "exp", out=np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("n", [0, 1, 17, 70_000])
+def test_axpy_matches_numpy_and_allows_x_is_y(n, dtype, rng):
+    x = rng.normal(size=n).astype(dtype)
+    y = rng.normal(size=n).astype(dtype)
+    expected = y + dtype(0.25) * x
+    assert denseops.axpy(0.25, x, y) is None
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+    denseops.axpy(1.0, y, y)
+    np.testing.assert_allclose(y, 2 * expected, rtol=1e-6)
+
+
+def test_axpy_rejects_bad_arguments():
+    y = np.zeros(4)
+    with pytest.raises(ValueError, match=r"x has shape \(3,\) but y has shape \(4,\)"):
+        denseops.axpy(1.0, np.zeros(3), y)
+    with pytest.raises(TypeError, match="same dtype"):
+        denseops.axpy(1.0, np.zeros(4, np.float32), y)
+    with pytest.raises(ValueError, match="writable"):
+        denseops.axpy(1.0, y, np.zeros(8)[::2])

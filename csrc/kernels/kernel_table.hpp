@@ -67,6 +67,7 @@ struct KernelTable {
   void (*link_activation)(int link, const T* z, T* out, index_t B, index_t K);
   double (*link_loss)(int link, const T* z, const T* y, const T* w, T* dz, index_t B, index_t K,
                       T scale);
+  void (*axpy)(T alpha, const T* x, T* y, index_t n);
 };
 
 namespace generic {

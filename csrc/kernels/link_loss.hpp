@@ -92,3 +92,10 @@ double link_loss(int link, const T* z, const T* y, const T* w, T* dz, index_t B,
   }
   return total;
 }
+
+// y += alpha * x over n elements (BLAS's axpy): adds the L2 penalty's
+// gradient alpha * W to a weight gradient in one pass.
+template <class T>
+void axpy(T alpha, const T* x, T* y, index_t n) {
+  for (index_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}

@@ -36,7 +36,7 @@ from denseops._kernels import (
     sparse_softmax_cross_entropy,
     weight_penalty,
 )
-from denseops._kernels import link_activation, link_loss
+from denseops._kernels import axpy, link_activation, link_loss
 from denseops.config import show_config
 
 __all__ = [
@@ -67,4 +67,5 @@ __all__ = [
     "weight_penalty",
     "link_activation",
     "link_loss",
+    "axpy",
 ]

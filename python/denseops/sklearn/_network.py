@@ -92,8 +92,11 @@ class Network:
             grad = layer.backward(grad, need_dx=i > 0, from_logits=i == len(self.layers) - 1)
             if alpha:
                 # alpha / (2 n) * ||W||^2 joins the loss, alpha / n * W the gradient.
-                loss += ops.weight_penalty(layer.kernel, layer.d_kernel,
-                                           l2=0.5 * alpha / weight_sum)
+                # (dot + axpy: two vectorised passes, several times faster than
+                # weight_penalty's combined L1/L2 loop on a 784x512 kernel.)
+                w = layer.kernel.ravel()
+                loss += 0.5 * alpha * ops.dot(w, w) / weight_sum
+                ops.axpy(alpha / weight_sum, layer.kernel, layer.d_kernel)
         return loss
 
     def _dz_buffer(self, shape):
