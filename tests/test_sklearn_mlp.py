@@ -256,3 +256,12 @@ def test_sklearn_mlp_user_guide_examples_run_with_only_the_import_changed():
                               {"mlpclassifier__alpha": 10.0 ** -np.arange(1, 3)}, cv=2)
         scores.append(_fit_quietly(search, X[:400], y[:400]).cv_results_["mean_test_score"])
     np.testing.assert_allclose(scores[0], scores[1])
+
+
+def test_sklearn_mlp_predicts_many_rows_block_by_block_like_scikit_learn(digits):
+    X, y = digits
+    common = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    ours = _fit_quietly(MLPClassifier(**common), X, y)
+    theirs = _fit_quietly(sk.MLPClassifier(**common), X, y)
+    many = np.random.default_rng(0).random((9001, X.shape[1]))  # spans three 4096-row blocks
+    np.testing.assert_allclose(ours.predict_proba(many), theirs.predict_proba(many), rtol=1e-9)
