@@ -15,10 +15,26 @@ from Keras's:
 import numpy as np
 
 import denseops as ops
-from denseops.nn import Dense
+from denseops.nn import Dense, activations
 
-# scikit-learn's hidden activations by their denseops.nn names.
-_HIDDEN = {"identity": None, "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+
+class _ReLU(activations.ElementwiseActivation):
+    """nn's relu with the dedicated ``relu_backward`` kernel for the backward pass.
+
+    The general ``activation_backward`` kernel takes 8-30x longer for relu
+    (0.5 ms vs 18 us on a 128x512 float32 batch, one thread), a quarter of an
+    MNIST epoch's time; the forward pass keeps nn's fused bias add.
+    """
+
+    def __init__(self):
+        super().__init__("relu")
+
+    def backward(self, dout, y, z=None, out=None):
+        return ops.relu_backward(dout, y, out=out)
+
+
+# scikit-learn's hidden activations as denseops.nn activations.
+_HIDDEN = {"identity": None, "logistic": "sigmoid", "tanh": "tanh", "relu": _ReLU()}
 
 # Rows per forward pass at prediction time: bounds the activations' memory
 # for any number of samples and keeps each block's activations in cache.
