@@ -181,6 +181,7 @@ def test_sklearn_mlp_warns_convergence_like_scikit_learn(digits):
     (np.float64, None, np.float64), (np.float32, None, np.float32),
     (np.uint8, None, np.float32), (np.int64, None, np.float32),
     (np.float64, "float32", np.float32), (np.float32, "float64", np.float64),
+    (np.float64, np.float32, np.float32), (np.uint8, np.dtype("float64"), np.float64),
 ])
 def test_sklearn_mlp_training_dtype(digits, given, dtype, expected):
     X, y = digits

@@ -79,7 +79,7 @@ class _BaseMLP(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         # denseops' own: the training dtype and the kernels' thread cap.
-        "dtype": [None, StrOptions({"float32", "float64"}), type],
+        "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     }
 
