@@ -11,7 +11,7 @@ namespace denseops {
 
 template <class T>
 struct KernelTable {
-  const char* arch;  // "generic" or "avx2"
+  const char* arch;  // "generic", "avx2", "avx512" or "avx512-emulated"
   const char* gemm_kind;  // e.g. "packed 6x16 FMA micro-kernel"
 
   // Elementwise (n elements).
@@ -68,6 +68,9 @@ struct KernelTable {
   double (*link_loss)(int link, const T* z, const T* y, const T* w, T* dz, index_t B, index_t K,
                       T scale);
   void (*axpy)(T alpha, const T* x, T* y, index_t n);
+  // Peak-rate probe: `threads` threads each run `iterations` steps of
+  // independent FMA chains on this path's GEMM vector type; returns flops.
+  double (*fma_probe)(index_t iterations, int threads);
 };
 
 namespace generic {
@@ -79,5 +82,15 @@ namespace avx2 {
 const KernelTable<float>& table_f32();
 const KernelTable<double>& table_f64();
 }  // namespace avx2
+
+namespace avx512 {
+const KernelTable<float>& table_f32();
+const KernelTable<double>& table_f64();
+}  // namespace avx512
+
+namespace avx512_emulated {
+const KernelTable<float>& table_f32();
+const KernelTable<double>& table_f64();
+}  // namespace avx512_emulated
 
 }  // namespace denseops

@@ -37,7 +37,9 @@ from denseops._kernels import (
     weight_penalty,
 )
 from denseops._kernels import axpy, link_activation, link_loss
-from denseops.config import show_config
+from denseops.config import apply_arch_from_environment, show_config
+
+apply_arch_from_environment()
 
 __all__ = [
     "__version__",
