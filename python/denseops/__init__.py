@@ -36,6 +36,7 @@ from denseops._kernels import (
     sparse_softmax_cross_entropy,
     weight_penalty,
 )
+from denseops.argument_errors import explain_argument_errors as _explain_argument_errors
 from denseops.config import show_config
 
 __all__ = [
@@ -65,3 +66,9 @@ __all__ = [
     "sparse_softmax_cross_entropy",
     "weight_penalty",
 ]
+
+# A missing or mistyped argument says which one, instead of pybind11's dump of every array.
+for _name in __all__:
+    if _name not in ("__version__", "show_config"):
+        globals()[_name] = _explain_argument_errors(globals()[_name])
+del _name

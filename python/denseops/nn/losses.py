@@ -206,6 +206,16 @@ class CategoricalCrossentropy(_CrossEntropy):
                 f"Received: y of shape {targets.shape}; use "
                 "loss='sparse_categorical_crossentropy' for integer labels, or "
                 "denseops.nn.utils.to_categorical(y)")
+        if isinstance(targets, np.ndarray) and targets.dtype.kind in "fi" and targets.ndim == 2:
+            # Targets are probabilities: a negative, NaN or infinite one has no meaning
+            # and would only surface later as a NaN loss or a FloatingPointError.
+            bad = ~np.isfinite(targets) | (targets < 0) if targets.dtype.kind == "f" else \
+                targets < 0
+            if bad.any():
+                row, column = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"{self.name} needs finite, non-negative targets (one-hot or "
+                    f"probabilities). Received: y[{row}, {column}] = {targets[row, column]}")
         return super().prepare_targets(targets, num_samples, outputs, dtype)
 
     def smooth(self, targets):

@@ -10,6 +10,7 @@ import numpy as np
 
 from denseops.nn import losses, metrics as metrics_module, optimizers
 from denseops.nn.callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
+from denseops.nn.exclusive import one_call_at_a_time
 from denseops.nn.layers import InputLayer, Layer, input_size_from_shape, set_weight_list
 from denseops.nn.progress import format_logs
 
@@ -367,6 +368,7 @@ class Sequential:
 
     # ------------------------------------------------------------ fit
 
+    @one_call_at_a_time
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
