@@ -312,8 +312,10 @@ def get(identifier):
 def from_config(config):
     """Rebuilds a loss from ``get_config()``."""
     config = dict(config)
-    # Files written before losses carried their class name only their Keras name.
-    cls = _CLASSES.get(config.pop("class", None)) or _BY_NAME.get(config.get("name"))
+    if "class" in config:
+        cls = _CLASSES.get(config.pop("class"))
+    else:  # files written before losses carried their class: their Keras name
+        cls = _BY_NAME.get(config.get("name"))
     if cls is None:
-        raise ValueError(f"Cannot restore loss {config!r}: expected one of {sorted(_CLASSES)}")
+        raise ValueError(f"Unknown loss: {config!r:.100}. Expected one of {sorted(_CLASSES)}")
     return cls(**config)

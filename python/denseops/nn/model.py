@@ -651,6 +651,16 @@ class Sequential:
         from denseops.nn.serialization import save_model
         save_model(self, path)
 
+    def save_weights(self, path):
+        """Writes only the weights to one ``.npz`` file, atomically."""
+        from denseops.nn.serialization import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        """Reads weights written by ``save_weights`` into this (built) model."""
+        from denseops.nn.serialization import load_weights
+        load_weights(self, path)
+
 
 def resolve_verbose(verbose):
     """Keras's verbose: "auto" is 1 (a progress bar) in a terminal and 2 (one
