@@ -464,7 +464,7 @@ class Sequential:
         self.history = history
         progress = [ProgbarLogger(verbose)] if verbose else []
         callback_list = CallbackList(
-            [history, *callbacks, *progress], self,
+            [*callbacks, history, *progress], self,  # Keras: History after the user's
             {"verbose": verbose, "epochs": epochs, "steps": -(-len(x) // batch_size),
              "batch_size": batch_size, "samples": len(x)})
         skip_non_finite = any(isinstance(c, TerminateOnNaN) for c in callbacks)
