@@ -558,3 +558,30 @@ def test_save_weights_and_load_weights(tmp_path, rng):
         wider.load_weights(tmp_path / "w.npz")
     for a, b in zip(before, wider.get_weights()):
         np.testing.assert_array_equal(a, b)  # nothing changed
+
+
+# ------------------------------------------------------------ inference overhead
+
+
+def test_predict_reuses_layer_buffers_and_returns_independent_arrays(rng):
+    model = Sequential([Dense(16, activation="relu"), Dense(3, activation="softmax")])
+    model.build((None, 6), seed=0)
+    x = rng.normal(size=(1, 6)).astype(np.float32)
+    first = model.predict(x, verbose=0)
+    buffer = model.layers[0]._buffers[1]["y"]
+    second = model.predict(x * 2, verbose=0)
+    assert model.layers[0]._buffers[1]["y"] is buffer  # no new scratch per call
+    assert not np.shares_memory(first, second) and not np.array_equal(first, second)
+
+
+def test_predict_and_evaluate_do_not_scan_for_nan_but_fit_does(rng):
+    x, y = blobs(rng)
+    model = classifier()
+    model.fit(x, y, verbose=0, seed=0)
+    bad = x.copy()
+    bad[3, 2] = np.nan
+    out = model.predict(bad, verbose=0)
+    assert np.isnan(out[3]).all() and np.isfinite(np.delete(out, 3, axis=0)).all()
+    assert math.isnan(model.evaluate(bad, y, verbose=0)[0])
+    with pytest.raises(ValueError, match=r"x contains NaN or Inf, first at index \(3, 2\)"):
+        model.fit(bad, y, verbose=0)
