@@ -755,12 +755,23 @@ py::dict config() {
   c["openmp"] = denseops::openmp_enabled();
   c["num_threads"] = denseops::num_threads();
   c["cpu_avx2_fma"] = denseops::cpu_has_avx2_fma();
+  c["cpu_avx512"] = denseops::cpu_has_avx512();
   c["arch"] = denseops::arch();
   const auto& t = denseops::kernels_f32();
   const auto& t64 = denseops::kernels_f64();
   c["gemm_f32"] = std::string(t.arch) + ": " + t.gemm_kind;
   c["gemm_f64"] = std::string(t64.arch) + ": " + t64.gemm_kind;
   return c;
+}
+
+// Flops done by `threads` threads running independent FMA chains on the
+// active path's GEMM vector type (benchmarks/peak.py times it).
+double fma_probe(const std::string& dtype, long long iterations, int threads) {
+  if (iterations < 0 || threads < 1 || threads > 64)
+    throw py::value_error("_fma_probe: needs iterations >= 0 and 1 <= threads <= 64");
+  py::gil_scoped_release nogil;
+  if (dtype == "float64") return denseops::kernels_f64().fma_probe(iterations, threads);
+  return denseops::kernels_f32().fma_probe(iterations, threads);
 }
 
 // Defined at the end of this file.
@@ -809,6 +820,7 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("get_num_threads", &denseops::num_threads, doc::get_num_threads);
   m.def("set_arch", &set_arch, doc::set_arch, py::arg("name"));
   m.def("get_arch", &denseops::arch, doc::get_arch);
+  m.def("_fma_probe", &fma_probe, py::arg("dtype"), py::arg("iterations"), py::arg("threads"));
   m.def("_config", &config);
   bind_nn_kernels(m);
 }

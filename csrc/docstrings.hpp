@@ -184,14 +184,18 @@ OpenMP started, where threads could deadlock).
 
 constexpr const char* set_arch = R"(set_arch(name)
 
-Force the instruction-set path: "generic" (portable C++), "avx2" (AVX2 +
-FMA; ValueError if the CPU lacks them) or "auto" (the best available).
-The DENSEOPS_ARCH environment variable sets the starting choice.
+Force the instruction-set path: "avx512" (AVX-512 F/VL/BW/DQ), "avx2"
+(AVX2 + FMA), "generic" (portable C++) or "auto" (the best the CPU and
+the operating system support; the default). A path this CPU cannot run,
+or an unknown name, is a ValueError. "avx512-emulated" is a test path: the
+AVX-512 GEMM tile and blocks with emulated vectors, on any CPU, slowly.
+The DENSEOPS_ARCH environment variable sets the choice at import.
 )";
 
 constexpr const char* get_arch = R"(get_arch()
 
-The instruction-set path in use: "generic" or "avx2".
+The instruction-set path in use: "avx512", "avx2", "generic" or
+"avx512-emulated".
 )";
 
 // ---------------------------------------------------------------- denseops.nn kernels

@@ -7,7 +7,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import denseops
-from helpers import FLOAT_DTYPES, LAYOUTS, available_archs
+from helpers import ALL_ARCHS, FLOAT_DTYPES, LAYOUTS, available_archs
 
 
 @pytest.fixture(params=FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
@@ -26,11 +26,11 @@ def rng(request):
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
-@pytest.fixture(params=("generic", "avx2"))
+@pytest.fixture(params=ALL_ARCHS)
 def arch(request):
     """Run the test on one SIMD path, skipped where the path is unavailable."""
     if request.param not in available_archs():
-        pytest.skip(f"{request.param} kernels are not available on this machine/build")
+        pytest.skip(f"this CPU (or its OS, or this build) cannot run the {request.param} path")
     denseops.set_arch(request.param)
     return request.param
 

@@ -129,9 +129,18 @@ def in_layout(x, layout):
     raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
 
 
+ALL_ARCHS = ("generic", "avx512-emulated", "avx2", "avx512")
+
+
 def available_archs():
-    """The SIMD paths this machine and build can run."""
-    return ("generic", "avx2") if denseops._kernels._config()["cpu_avx2_fma"] else ("generic",)
+    """The SIMD paths this machine and build can run, slowest first.
+
+    "avx512-emulated" (the AVX-512 tile and blocks on emulated vectors) runs
+    everywhere; "avx2" and "avx512" need the CPU and the OS to support them.
+    """
+    config = denseops._kernels._config()
+    native = {"avx2": config["cpu_avx2_fma"], "avx512": config["cpu_avx512"]}
+    return tuple(a for a in ALL_ARCHS if native.get(a, True))
 
 
 # ---------------------------------------------------------------- fixtures

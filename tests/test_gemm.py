@@ -1,16 +1,20 @@
 """The blocked GEMM at every edge of its blocking, on each SIMD path and thread count.
 
-Block sizes (csrc/kernels/gemm_kernels.hpp): MR = 6 rows (AVX2) or 4 (generic);
-NR = 16 / 8 columns (AVX2 f32 / f64) or 8 / 4 (generic); KC = 256, or all of
-K in one pass when A fits in 512 KiB and K * NR in 64 KiB; MC = 144 (f32) /
-72 (f64); NC = 4080. Products of up to 32 columns read A unpacked; below 4096
-multiply-adds the textbook loop runs; rows of A are read in place (no packing)
-when they are contiguous and A fits in 512 KiB; from 2 x 2**18 multiply-adds two
-threads share the work as csrc/kernels/gemm_driver.hpp describes.
-The shapes below sit on each side of those edges (csrc/kernels/gemm_blocked.hpp).
+Block sizes (csrc/kernels/gemm_kernels.hpp), MR x NR and KC / MC / NC:
+  generic          4 x 8 (f32) / 4 x 4 (f64),    KC 256, MC 144 / 72,  NC 4080
+  avx2             6 x 16 / 6 x 8,               KC 256, MC 144 / 72,  NC 4080
+  avx512 and
+  avx512-emulated  12 x 32 / 12 x 16,            KC 192, MC 480 / 240, NC 4096 / 2048
+K is cut into equal blocks <= KC, or taken in one pass when A fits in 512
+KiB and K * NR in 64 KiB. Products of up to 32 columns read A unpacked; below
+4096 multiply-adds the textbook loop runs; rows of A are read in place (no
+packing) when they are contiguous and A fits in 512 KiB; products of at most
+16 rows with row-major B take the small-M path (B read in place, not packed);
+from 2 x 2**18 multiply-adds two threads share the work as
+csrc/kernels/gemm_driver.hpp describes. The shapes below sit on each side of
+those edges (csrc/kernels/gemm_blocked.hpp).
 
-The bound is `assert_close(..., k=K)` from helpers.py: error within
-4 * K * eps * (1 + |expected|) of a float64 NumPy product.
+The bound is `assert_close(..., k=K)` from helpers.py (see its docstring).
 """
 
 import os
@@ -26,17 +30,24 @@ from denseops import matmul
 
 # (M, K, N)
 EDGE_SHAPES = [
-    # micro-tile edges: MR +- 1 rows, NR +- 1 columns, one-element K
+    # micro-tile edges: MR +- 1 rows (4, 6, 12), NR +- 1 columns (4, 8, 16, 32),
+    # one-element K
     (1, 1, 1), (4, 5, 8), (5, 3, 7), (6, 16, 16), (7, 9, 17), (12, 40, 33), (13, 1, 15),
-    (3, 70, 9), (25, 20, 4),
+    (3, 70, 9), (25, 20, 4), (11, 30, 31), (23, 20, 32), (24, 17, 65), (36, 9, 47),
+    # small-M path: 1..16 rows with B read in place, and 17 rows (packed),
+    # with masked column edges
+    (1, 784, 512), (1, 300, 47), (3, 50, 65), (4, 64, 129), (4, 100, 100), (16, 200, 95),
+    (17, 200, 95),
     # KC edges: K = 255, 256, 257 in one pass (A fits in L2), K = 1024 / 1025
-    # at the one-pass limit, and A too big for one pass: 3 K blocks
+    # at the one-pass limit, and A too big for one pass: 3 K blocks; 576 / 577:
+    # 3 or 4 K blocks of <= 192 where K x NR is over 64 KiB (AVX-512 f32)
     (7, 255, 17), (6, 256, 16), (13, 257, 31), (9, 513, 5), (13, 1024, 31), (7, 1025, 17),
-    (300, 513, 20),
-    # MC edges (72 and 144 rows) with partial micro-tiles
+    (300, 513, 20), (30, 576, 40), (29, 577, 70),
+    # MC edges (72, 144, 240 and 480 rows) with partial micro-tiles
     (71, 30, 20), (73, 64, 40), (143, 20, 17), (144, 33, 16), (145, 70, 41),
-    # NC edge: 4080 columns and one past it
-    (2, 3, 4080), (7, 5, 4081),
+    (239, 20, 33), (241, 9, 40), (479, 10, 33), (481, 9, 37),
+    # NC edges: 2048 / 4080 / 4096 columns and one past them
+    (2, 3, 4080), (7, 5, 4081), (18, 3, 2049), (20, 2, 4097),
     # unpacked-A edge: 32 and 33 columns, several MR panels
     (50, 300, 32), (50, 300, 33),
 ]
@@ -52,6 +63,8 @@ THREADED_SHAPES = [
     (13, 300, 700),   # few rows: column chunks of 5 panels, 9 chunks
     (293, 70, 4100),  # two NC blocks: two phases, B refilled once
     (100, 2100, 520),  # B too big to pack whole: a phase per K block (9)
+    (1, 3000, 1000),   # small-M: threads claim column strips of B read in place
+    (16, 784, 512),    # small-M at its largest M: two row groups per strip (AVX2)
 ]
 
 

@@ -12,10 +12,9 @@
 //
 // Packing absorbs every stride and transpose, zero-pads the last micro-panel
 // of each block to MR / NR, and leaves the micro-kernel one layout. The
-// micro-kernel takes its row count (1..MR), so short row panels touch only
-// their rows; narrow column edges are computed into a small local tile and
-// only their valid part is copied to C, so nothing outside A, B or C is
-// ever read or written.
+// micro-kernel takes its row count (1..MR) and column count (1..NR), so edge
+// tiles touch only their own rows and columns (lane masks), and nothing
+// outside A, B or C is ever read or written.
 // Included inside an arch namespace, after gemm_kernels.hpp.
 
 constexpr index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
@@ -123,15 +122,14 @@ struct GemmBlocks {
 };
 
 // C rows [ic, ic + mc), columns [jc, jc + nc), from packed B (and packed A,
-// or A itself when p.pack_a is false). The micro-kernel takes the row count,
-// so a short last row panel costs only its own rows and, at full width, is
-// stored straight to C; only a narrow last column panel goes through `tile`.
+// or A itself when p.pack_a is false). The micro-kernel takes the row and
+// column counts, so a short last row panel or a narrow last column panel
+// costs only its own rows and is stored straight to C through lane masks.
 template <class Kern, class T>
 void gemm_macro_kernel(const GemmProblem<T>& p, index_t ic, index_t mc, index_t jc, index_t nc,
                        index_t pc, index_t kc, const T* a_packed, const T* b_packed) {
   constexpr index_t MR = Kern::MR, NR = Kern::NR;
   const bool accumulate = pc > 0;
-  alignas(64) T tile[MR * NR];
   for (index_t jr = 0; jr < nc; jr += NR) {
     const T* b = b_packed + jr * kc;
     const index_t n_r = nc - jr < NR ? nc - jr : NR;
@@ -141,14 +139,7 @@ void gemm_macro_kernel(const GemmProblem<T>& p, index_t ic, index_t mc, index_t 
       index_t rsa = 1, csa = MR;
       if (!p.pack_a) a = p.A + (ic + ir) * p.rsa + pc * p.csa, rsa = p.rsa, csa = p.csa;
       T* c = p.C + (ic + ir) * p.ldc + jc + jr;
-      if (n_r == NR) {
-        Kern::run(m_r, kc, a, rsa, csa, b, c, p.ldc, accumulate);
-        continue;
-      }
-      Kern::run(m_r, kc, a, rsa, csa, b, tile, NR, false);
-      for (index_t r = 0; r < m_r; ++r)
-        for (index_t j = 0; j < n_r; ++j)
-          c[r * p.ldc + j] = accumulate ? c[r * p.ldc + j] + tile[r * NR + j] : tile[r * NR + j];
+      Kern::run(m_r, n_r, kc, a, rsa, csa, b, NR, c, p.ldc, accumulate);
     }
   }
 }

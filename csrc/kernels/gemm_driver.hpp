@@ -23,6 +23,14 @@ constexpr index_t kGemmUnpackedMaxN = 32;
 // of them was slowed, instead of within one large chunk.
 constexpr index_t kGemmClaimDivisor = 2;
 
+// Products with at most this many rows take the small-M path: B read in
+// place, not packed. Packing costs a full pass over B (read and write) that
+// only pays when the packed panel is reused by many row panels; with one
+// or two row panels it doubles the memory traffic of what is a
+// matrix-vector product bound by reading B. Measured crossover on the
+// AVX-512 and AVX2 paths: see gemm_small_m.
+constexpr index_t kGemmSmallMaxM = 16;
+
 // How a team shares one product.
 enum class GemmSchedule {
   // Claims of whole column micro-panels; each claim packs its own slice of
@@ -128,6 +136,39 @@ void gemm_team_member(GemmSchedule schedule, const GemmProblem<T>& p, const Gemm
   }
 }
 
+// The small-M path over columns [j_begin, j_end): each column strip of B
+// (row-major, csb == 1) is streamed straight from the caller's memory
+// through the micro-kernel with all of K at once; A is read in place. Up to
+// GemmSmallMKernel's MR rows (one image through a layer) B is read exactly
+// once, through the wide, short tile; more rows use the main tile, reading
+// each strip once per MR rows.
+template <class Tile, class T>
+void gemm_small_m_strips(const GemmProblem<T>& p, index_t j_begin, index_t j_end) {
+  // Tried and not kept (AVX-512, Zen 4, M = 1..16): K blocks of 16-256 rows
+  // so each strip's rows stay in L1, and software prefetch of B 4-16 rows
+  // ahead; both were slower than one pass over all of K.
+  for (index_t j = j_begin; j < j_end; j += Tile::NR) {
+    const index_t cols = std::min(Tile::NR, j_end - j);
+    for (index_t i = 0; i < p.M; i += Tile::MR)
+      Tile::run(std::min(Tile::MR, p.M - i), cols, p.K, p.A + i * p.rsa, p.rsa, p.csa,
+                p.B + j, p.rsb, p.C + i * p.ldc + j, p.ldc, false);
+  }
+}
+
+template <class Tile, class T>
+void gemm_small_m(const GemmProblem<T>& p, int threads) {
+  if (threads <= 1) return gemm_small_m_strips<Tile>(p, 0, p.N);
+  // Threads claim column strips: each owns its columns of C, nothing waits.
+  GemmHandOut work;
+  const index_t strips = ceil_div(p.N, Tile::NR);
+#pragma omp parallel num_threads(threads)
+  {
+    index_t begin, end;
+    while (gemm_claim(work.next_b_panel, strips, threads, begin, end))
+      gemm_small_m_strips<Tile>(p, begin * Tile::NR, std::min(p.N, end * Tile::NR));
+  }
+}
+
 template <class Kern, class T>
 void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
                   const T* B, index_t rsb, index_t csb, T* C, index_t ldc) {
@@ -140,6 +181,14 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
   }
   const double macs = static_cast<double>(M) * N * K;
   if (macs < kGemmTinyMacs) return gemm_naive(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
+  const int threads = threads_for(macs, kGemmMacsPerThread);
+  const index_t m_panels = ceil_div(M, MR), n_panels = ceil_div(N, NR);
+
+  if (M <= kGemmSmallMaxM && csb == 1) {
+    const GemmProblem<T> p{M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, false};
+    using Small = GemmSmallMKernel<T>;
+    return M <= Small::MR ? gemm_small_m<Small>(p, threads) : gemm_small_m<Kern>(p, threads);
+  }
 
   // Rows of A read in place (csa == 1) instead of packed: always for skinny
   // N, and when all of A fits in L2 for one K pass (then it stays cached
@@ -147,8 +196,6 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
   const bool a_in_l2 = static_cast<std::size_t>(M) * K * sizeof(T) <= kGemmOneKBlockABytes;
   const GemmProblem<T> p{M, N, K, A, rsa, csa, B, rsb, csb, C, ldc,
                          !(csa == 1 && (N <= kGemmUnpackedMaxN || a_in_l2))};
-  const int threads = threads_for(macs, kGemmMacsPerThread);
-  const index_t m_panels = ceil_div(M, MR), n_panels = ceil_div(N, NR);
 
   // Columns when there are few rows or A is read in place, and enough
   // column panels: on 128x784x512 f32, 2 threads, 25 interleaved rounds the
@@ -186,4 +233,15 @@ void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, inde
     gemm_team_member<Kern>(schedule, p, bl, threads, hand_out.get(), work, b_own,
                            a_base + t * a_stride);
   }
+}
+
+// The entry point of every path: the main tile, or the narrow one for
+// products with at most its NR columns.
+template <class T>
+void gemm(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa, const T* B,
+          index_t rsb, index_t csb, T* C, index_t ldc) {
+  using Narrow = GemmNarrowKernel<T>;
+  if (Narrow::NR < GemmKernel<T>::NR && N <= Narrow::NR)
+    return gemm_blocked<Narrow>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
+  gemm_blocked<GemmKernel<T>>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
 }

@@ -1,59 +1,110 @@
 // Which micro-kernel and which cache blocks each arch build uses. Included
-// inside an arch namespace; DENSEOPS_ARCH_IS_AVX2 is set by arch_avx2.cpp.
+// inside an arch namespace; arch_<name>.cpp sets DENSEOPS_ARCH_IS_<NAME>.
+// The blocked driver (gemm_blocked.hpp, gemm_driver.hpp) is the same for
+// every path: GemmKernel<T> is all that differs.
 //
-// Cache blocking for Zen 3 (L1d 32 KiB, L2 512 KiB per core, L3 32 MiB
-// shared), following BLIS's Zen 3 choices and checked by measurement:
-//   KC: the B micro-panel (KC x NR) stays in L1 while every A micro-panel of
-//       the block streams past it; KC = 256 gives 16 KiB of B plus 6 KiB
-//       (f32) / 12 KiB (f64) of A micro-panel, inside 32 KiB with room for
-//       the C tile. K is cut into equal blocks <= KC (784 -> 4 x 196).
-//   MC: the packed A block (MC x KC) stays in L2: 144 x 256 x 4 B (f32) and
-//       72 x 256 x 8 B (f64) are both 144 KiB, under a third of L2, so the
-//       B micro-panels and C tiles streaming through do not evict it.
-//   NC: the packed B panel (KC x NC) lives in L3: 256 x 4080 x 4 B = 4 MiB
-//       (8 MiB for f64) of the 32 MiB shared L3, leaving room for the other
-//       core and other processes. NC is a multiple of NR.
+// The loops keep three things resident (gemm_blocked.hpp):
+//   KC: the B micro-panel (KC x NR) in L1 while every A micro-panel of the
+//       block streams past it; K is cut into equal blocks <= KC.
+//   MC: the packed A block (MC x KC) in L2, at most about a third of it, so
+//       the B micro-panels and C tiles streaming through do not evict it.
+//   NC: the packed B panel (KC x NC) in the shared L3, a few MiB, leaving
+//       room for the other cores. NC is a multiple of NR.
 
-#if DENSEOPS_ARCH_IS_AVX2
-
-template <class T>
-struct GemmKernel;
-
-template <>
-struct GemmKernel<float> {
-  static constexpr index_t MR = 6, NR = 16, KC = 256, MC = 144, NC = 4080;
-  static constexpr const char* kind = "packed BLIS-style, 6x16 AVX2/FMA micro-kernel";
-  static void run(index_t rows, index_t kc, const float* a, index_t rsa, index_t csa,
-                  const float* b, float* c, index_t ldc, bool accumulate) {
-    avx2_ukernels::gemm_avx2_f32_6x16(rows, kc, a, rsa, csa, b, c, ldc, accumulate);
-  }
+// AVX-512 (and its emulation): 32 zmm registers. The tile is 12 rows x 2
+// vectors (12 x 32 floats, 12 x 16 doubles): 24 accumulators + 2 B vectors
+// + 1 broadcast = 27 registers. Per k-step 2 loads of B and 12 broadcasts
+// feed 24 FMAs: FMA-bound with one or two 512-bit FMA pipes (Zen 4,
+// Skylake-X to Sapphire Rapids). 12 rows rather than 14 (28 accumulators)
+// leave registers for the broadcasts and masks.
+// Blocks for L1d 32-48 KiB, L2 1-2 MiB per core (Zen 4, Sapphire Rapids):
+//   KC = 192: the B micro-panel is 192 x 128 B = 24 KiB, inside the 32 KiB
+//       L1d of Zen 4 (48 KiB on Intel) beside the A micro-panel lines
+//       streaming through.
+//   MC = 480 floats / 240 doubles: the A block is 360 KiB, a third of a
+//       1 MiB L2 (a sixth of 2 MiB).
+//   NC = 4096 floats / 2048 doubles: a 3 MiB B panel.
+template <class Vec, int NV = 2>
+struct Avx512ShapedKernel : GemmTile<Vec, 12, NV> {
+  using T = typename Vec::T;
+  static constexpr index_t MR = 12, NR = NV * Vec::kLanes, KC = 192,
+                           MC = 480 * 4 / sizeof(T), NC = 4096 * 4 / sizeof(T);
 };
 
-template <>
-struct GemmKernel<double> {
-  static constexpr index_t MR = 6, NR = 8, KC = 256, MC = 72, NC = 4080;
-  static constexpr const char* kind = "packed BLIS-style, 6x8 AVX2/FMA micro-kernel";
-  static void run(index_t rows, index_t kc, const double* a, index_t rsa, index_t csa,
-                  const double* b, double* c, index_t ldc, bool accumulate) {
-    avx2_ukernels::gemm_avx2_f64_6x8(rows, kc, a, rsa, csa, b, c, ldc, accumulate);
-  }
+// Besides the main kernel, each path names two more shapes of the same tile:
+//   GemmNarrowKernel for products of at most its NR columns (the MNIST
+//     output layer, N = 10): a full-width tile there would spend most of
+//     its FMAs on masked-off lanes.
+//   GemmSmallMKernel for products of at most its MR rows with B read in
+//     place (gemm_small_m): one row has only NV independent FMA chains, so
+//     the tile is wider and shorter, with enough chains to cover the FMA
+//     latency (4 cycles) while streaming B once. Measured against 1 x 16
+//     and 2 x 8 vectors for M = 1 and 2, which were slower (AVX-512, Zen 4).
+
+#if DENSEOPS_ARCH_IS_AVX512 || DENSEOPS_ARCH_IS_AVX512_EMULATED
+
+#if DENSEOPS_ARCH_IS_AVX512
+template <class T>
+using Vec512 = Zmm<T>;
+constexpr const char* kVec512Kind = "AVX-512 micro-kernel";
+#else
+// The AVX-512 tile, masks and blocks with 512-bit vectors held in arrays:
+// a test path that runs on any CPU (slowly).
+template <class T>
+using Vec512 = EmulatedVec<T, 64 / sizeof(T)>;
+constexpr const char* kVec512Kind = "emulated AVX-512 micro-kernel";
+#endif
+
+template <class T>
+struct GemmKernel : Avx512ShapedKernel<Vec512<T>> {
+  static constexpr const char* kind = kVec512Kind;
+};
+template <class T>
+struct GemmNarrowKernel : Avx512ShapedKernel<Vec512<T>, 1> {};
+// 4 rows x 4 vectors: 16 accumulators, 4 B vectors, 1 broadcast.
+template <class T>
+struct GemmSmallMKernel : GemmTile<Vec512<T>, 4, 4> {
+  static constexpr index_t MR = 4, NR = 4 * Vec512<T>::kLanes;
+};
+
+#elif DENSEOPS_ARCH_IS_AVX2
+
+// AVX2: 16 ymm registers. A 6 x 2-vector tile (6 x 16 floats, 6 x 8
+// doubles): 12 accumulators + 2 B vectors + 1 broadcast = 15 registers;
+// per k-step 2 loads and 6 broadcasts feed 12 FMAs.
+// Blocks for Zen 3 (L1d 32 KiB, L2 512 KiB per core, L3 32 MiB shared),
+// following BLIS's Zen 3 choices and checked by measurement:
+//   KC = 256: 16 KiB of B micro-panel plus 6 KiB (f32) / 12 KiB (f64) of A.
+//   MC = 144 floats / 72 doubles: a 144 KiB A block, under a third of L2.
+//   NC = 4080: a 4 MiB (f32) / 8 MiB (f64) B panel of the 32 MiB L3.
+template <class T>
+struct GemmKernel : GemmTile<Ymm<T>, 6, 2> {
+  static constexpr index_t MR = 6, NR = 2 * Ymm<T>::kLanes, KC = 256,
+                           MC = 144 * 4 / sizeof(T), NC = 4080;
+  static constexpr const char* kind = "AVX2/FMA micro-kernel";
+};
+// The 2-vector tile is already narrow enough for N = 10 (16 floats).
+template <class T>
+using GemmNarrowKernel = GemmKernel<T>;
+// 2 rows x 4 vectors: 8 accumulators, 4 B vectors, 1 broadcast.
+template <class T>
+struct GemmSmallMKernel : GemmTile<Ymm<T>, 2, 4> {
+  static constexpr index_t MR = 2, NR = 4 * Ymm<T>::kLanes;
 };
 
 #else
 
-// 16 xmm registers of 4 floats / 2 doubles: a 4 x 8 (f32) or 4 x 4 (f64)
-// accumulator tile takes 8 of them. Same cache reasoning as above.
+// Portable: 16 SSE2/NEON registers of 4 floats / 2 doubles. A 4 x 2-vector
+// tile takes 8 of them. Same cache reasoning as AVX2.
 template <class T>
-struct GemmKernel {
-  static constexpr index_t MR = 4, NR = 16 / sizeof(T) * 2, KC = 256,
+struct GemmKernel : GemmTile<EmulatedVec<T, 16 / sizeof(T)>, 4, 2> {
+  static constexpr index_t MR = 4, NR = 2 * 16 / sizeof(T), KC = 256,
                            MC = 144 * 4 / sizeof(T), NC = 4080;
-  static constexpr const char* kind = sizeof(T) == 4
-                                          ? "packed BLIS-style, 4x8 portable C++ micro-kernel"
-                                          : "packed BLIS-style, 4x4 portable C++ micro-kernel";
-  static void run(index_t rows, index_t kc, const T* a, index_t rsa, index_t csa, const T* b,
-                  T* c, index_t ldc, bool accumulate) {
-    gemm_generic_ukernel<T, MR, NR>(rows, kc, a, rsa, csa, b, c, ldc, accumulate);
-  }
+  static constexpr const char* kind = "portable C++ micro-kernel";
 };
+template <class T>
+using GemmNarrowKernel = GemmKernel<T>;
+template <class T>
+using GemmSmallMKernel = GemmKernel<T>;
 
 #endif

@@ -11,7 +11,7 @@ namespace denseops {
 
 template <class T>
 struct KernelTable {
-  const char* arch;  // "generic" or "avx2"
+  const char* arch;  // "generic", "avx2", "avx512" or "avx512-emulated"
   const char* gemm_kind;  // e.g. "packed 6x16 FMA micro-kernel"
 
   // Elementwise (n elements).
@@ -42,6 +42,10 @@ struct KernelTable {
   void (*rmsprop_update)(T* w, const T* g, T* v, index_t n, T lr, T rho, T epsilon);
   void (*adam_update)(T* w, const T* g, T* m, T* v, index_t n, T alpha, T beta1, T beta2,
                       T epsilon);
+
+  // Peak-rate probe: `threads` threads each run `iterations` steps of
+  // independent FMA chains on this path's GEMM vector type; returns flops.
+  double (*fma_probe)(index_t iterations, int threads);
 
   // denseops.nn kernels. `kind` is an ActivationKind, LossKind or MetricKind
   // (nn_kinds.hpp) passed as an int; see activations.hpp, losses.hpp,
@@ -74,5 +78,15 @@ namespace avx2 {
 const KernelTable<float>& table_f32();
 const KernelTable<double>& table_f64();
 }  // namespace avx2
+
+namespace avx512 {
+const KernelTable<float>& table_f32();
+const KernelTable<double>& table_f64();
+}  // namespace avx512
+
+namespace avx512_emulated {
+const KernelTable<float>& table_f32();
+const KernelTable<double>& table_f64();
+}  // namespace avx512_emulated
 
 }  // namespace denseops

@@ -37,7 +37,9 @@ from denseops._kernels import (
     weight_penalty,
 )
 from denseops.argument_errors import explain_argument_errors as _explain_argument_errors
-from denseops.config import show_config
+from denseops.config import apply_arch_from_environment, show_config
+
+apply_arch_from_environment()
 
 __all__ = [
     "__version__",

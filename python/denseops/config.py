@@ -1,8 +1,27 @@
 """What this build of denseops is and which code paths it runs."""
 
+import os
 import platform
 
 from denseops import _kernels
+
+ARCHES = ("auto", "avx512", "avx2", "generic")
+
+
+def apply_arch_from_environment() -> None:
+    """Force the SIMD path named by ``$DENSEOPS_ARCH`` (called at import).
+
+    An unknown value is an error naming the allowed ones rather than a
+    silently ignored typo, and so is a path this CPU cannot run.
+    """
+    wanted = os.environ.get("DENSEOPS_ARCH", "").strip()
+    if not wanted:
+        return
+    try:
+        _kernels.set_arch(wanted)
+    except ValueError as error:
+        reason = str(error).removeprefix("set_arch: ")
+        raise ValueError(f"DENSEOPS_ARCH={wanted!r}: {reason}") from None
 
 
 def show_config() -> None:
@@ -22,10 +41,13 @@ def show_config() -> None:
         f"  python          {platform.python_version()} ({platform.machine()})",
         f"  openmp          {'on' if c['openmp'] else 'off'}",
         f"  threads         {c['num_threads']}",
+        f"  cpu avx512      {'yes' if c['cpu_avx512'] else 'no'}  (F/VL/BW/DQ and OS zmm state)",
         f"  cpu avx2+fma    {'yes' if c['cpu_avx2_fma'] else 'no'}",
-        f"  simd path       {simd}  (force with DENSEOPS_ARCH=generic|avx2 or set_arch)",
-        f"  relu/add/bias   {simd}: vectorized loops",
-        f"  dot             {simd}: 32 (float32) / 16 (float64) partial sums",
+        f"  simd path       {simd}  (force with DENSEOPS_ARCH={'|'.join(ARCHES[1:])} or set_arch)",
+        f"  elementwise     {simd}: vectorized loops (relu, add, bias, backward)",
+        f"  reductions      {simd}: vectorized partial sums (dot, column_sums)",
+        f"  loss, softmax   {simd}: vectorized row loops",
+        f"  optimizers      {simd}: vectorized fused updates",
         f"  matmul float32  {c['gemm_f32']}",
         f"  matmul float64  {c['gemm_f64']}",
     ]
