@@ -63,12 +63,9 @@ class Sequential:
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes denseops.nn layers. Received: {layer!r}")
+        # input_shape counts on the first layer only, as in Keras.
         if not self.layers and self._input_dim is None and layer.declared_input_dim is not None:
             self._input_dim = layer.declared_input_dim
-        elif self.layers and layer.declared_input_dim is not None and not layer.built \
-                and type(layer).__name__ != "Dense":
-            raise ValueError(f"input_shape is only meaningful on the first layer; "
-                             f"{layer.name or type(layer).__name__} is not first")
         if layer.name is None:
             kind = type(layer).__name__.lower()
             layer.name = f"{kind}_{len(self.layers)}" if kind in ("dense", "dropout") else \
@@ -80,7 +77,12 @@ class Sequential:
 
     @property
     def built(self):
-        return bool(self.layers) and all(layer.built for layer in self.layers)
+        if not self.layers:
+            return False
+        for layer in self.layers:  # a plain loop: predict asks on every call
+            if not layer.built:
+                return False
+        return True
 
     @property
     def dtype(self):
@@ -443,8 +445,6 @@ class Sequential:
                 weights, val_weights = weights[:keep], weights[keep:]
         rng = np.random.default_rng(seed)
         if not self.built:
-            if self._input_dim is not None and self._input_dim != x.shape[1]:
-                self._check_x(x)  # raises the declared-input message
             self.build(x.shape[1], seed=rng.integers(2**63))
         self._plan_fusion()
         y_loss, y_metric = self._targets(y)
