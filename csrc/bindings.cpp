@@ -858,10 +858,12 @@ void set_num_threads(py::object n) {
   if (!py::isinstance<py::int_>(n) || py::isinstance<py::bool_>(n)) {
     throw py::type_error("set_num_threads: n must be an int >= 1, got " + type_name(n));
   }
-  const long long value = n.cast<long long>();
-  if (value < 1 || value > 1024) {
+  // Not n.cast<long long>(): an int beyond 64 bits (2**70) would be a pybind11 cast error.
+  int overflow = 0;
+  const long long value = PyLong_AsLongLongAndOverflow(n.ptr(), &overflow);
+  if (overflow != 0 || value < 1 || value > 1024) {
     throw py::value_error("set_num_threads: n must be between 1 and 1024, got " +
-                          std::to_string(value));
+                          py::str(n).cast<std::string>());
   }
   denseops::set_num_threads(static_cast<int>(value));
 }
@@ -887,9 +889,6 @@ py::dict config() {
   return c;
 }
 
-// Defined at the end of this file.
-void bind_nn_kernels(py::module_& m);
-
 // Flops done by `threads` threads running independent FMA chains on the
 // active path's GEMM vector type (benchmarks/peak.py times it).
 double fma_probe(const std::string& dtype, long long iterations, int threads) {
@@ -899,6 +898,9 @@ double fma_probe(const std::string& dtype, long long iterations, int threads) {
   if (dtype == "float64") return denseops::kernels_f64().fma_probe(iterations, threads);
   return denseops::kernels_f32().fma_probe(iterations, threads);
 }
+
+// Defined at the end of this file.
+void bind_nn_kernels(py::module_& m);
 
 }  // namespace
 

@@ -256,3 +256,41 @@ def test_rejected_call_leaves_out_untouched(name):
     with pytest.raises(TypeError):
         KERNELS[name](*args, out=out)
     np.testing.assert_array_equal(out, 7.0)
+
+
+# ---- calls that do not fit the signature: which argument, never the arrays
+
+import denseops  # noqa: E402 - grouped with the tests that need every kernel
+
+BIG = np.arange(10_000, dtype=F64).reshape(100, 100)  # its repr would be pages long
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: denseops.matmul(BIG), r"^matmul\(\) missing 1 required positional argument: 'b'$"),
+    (lambda: denseops.sgd_update(BIG, BIG),
+     r"^sgd_update\(\) missing 1 required keyword-only argument: 'learning_rate'$"),
+    (lambda: denseops.rmsprop_update(BIG, BIG, BIG, learning_rate=0.1, rho=0.9),
+     r"^rmsprop_update\(\) missing 1 required keyword-only argument: 'epsilon'$"),
+    (lambda: denseops.add(BIG, BIG, BIG, BIG),
+     r"^add\(\) takes from 2 to 3 positional arguments but 4 were given$"),
+    (lambda: denseops.relu(BIG, output=BIG), r"^relu\(\) got an unexpected keyword argument"),
+    (lambda: denseops.sgd_update(BIG, BIG, learning_rate="fast"),
+     r"^sgd_update\(\): learning_rate must be float, got str$"),
+    (lambda: denseops.matmul(BIG, BIG, trans_a=1), r"^matmul\(\): trans_a must be bool, got int$"),
+], ids=["missing-positional", "missing-keyword", "missing-last-keyword", "too-many",
+        "unknown-keyword", "wrong-scalar-type", "int-for-bool"])
+def test_a_call_that_does_not_fit_the_signature_names_the_argument_not_the_arrays(call, message):
+    with pytest.raises(TypeError, match=message) as raised:
+        call()
+    assert "array(" not in str(raised.value) and "Invoked with" not in str(raised.value)
+
+
+def test_every_exported_kernel_keeps_its_documented_signature():
+    import inspect
+    for name in denseops.__all__:
+        if name in ("__version__", "show_config"):
+            continue
+        function = getattr(denseops, name)
+        documented = function.__doc__.splitlines()[0]
+        assert f"{name}{inspect.signature(function)}" == documented
+        assert getattr(denseops._kernels, name).__doc__ == function.__doc__

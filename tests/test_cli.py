@@ -133,3 +133,100 @@ def test_train_rejects_bad_flags_like_argparse_does():
 def test_main_without_a_command_prints_help(capsys):
     assert cli.main([]) == 0
     assert "train" in capsys.readouterr().out
+
+
+# ---- everything checkable is checked before the data is even loaded
+
+
+@pytest.fixture
+def no_data(tmp_path):
+    """An empty --data-dir: a check that ran only after loading would report the data instead."""
+    folder = tmp_path / "no-data"
+    folder.mkdir()
+    return folder
+
+
+def flag_cases(tmp_path):
+    (tmp_path / "a-folder").mkdir()
+    return {
+        "epochs-0": (["--epochs", "0"], "argument --epochs: must be an integer >= 1, got '0'"),
+        "batch-size-0": (["--batch-size", "0"],
+                         "argument --batch-size: must be an integer >= 1, got '0'"),
+        "seed-negative": (["--seed", "-1"], "argument --seed: must be an integer >= 0, got '-1'"),
+        "threads-0": (["--threads", "0"],
+                      "argument --threads: must be an integer between 1 and 1024, got '0'"),
+        "learning-rate-negative": (["--learning-rate", "-0.1"],
+                                   "argument --learning-rate: must be a finite number > 0"),
+        "save-into-missing-folder": (
+            ["--save", str(tmp_path / "nowhere" / "model.npz")],
+            f"argument --save: {tmp_path / 'nowhere' / 'model.npz'}: folder "
+            f"{tmp_path / 'nowhere'} does not exist"),
+        "save-onto-a-directory": (["--save", str(tmp_path / "a-folder")],
+                                  f"argument --save: {tmp_path / 'a-folder'} is a directory"),
+        "plot-unsupported-extension": (["--plot", str(tmp_path / "history.docx")],
+                                       "argument --plot: " + str(tmp_path / "history.docx") +
+                                       ": cannot write a .docx plot; use one of"),
+        # /proc/self takes no new files, even for root (permission bits would not stop root).
+        "plot-unwritable-folder": (["--plot", "/proc/self/history.png"],
+                                   "argument --plot: /proc/self/history.png: cannot write into "
+                                   "folder /proc/self"),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "epochs-0", "batch-size-0", "seed-negative", "threads-0", "learning-rate-negative",
+    "save-into-missing-folder", "save-onto-a-directory", "plot-unsupported-extension",
+    "plot-unwritable-folder"])
+def test_train_checks_every_flag_before_loading_data(tmp_path, no_data, case):
+    if case.startswith("plot"):
+        pytest.importorskip("matplotlib", reason="--plot needs the optional matplotlib")
+    flags, message = flag_cases(tmp_path)[case]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    command = [sys.executable, "-m", "denseops", "train", "--data-dir", str(no_data), *flags]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"denseops train: error: {message}"), \
+        result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, no probe left
+
+
+def test_a_diverging_run_ends_with_one_line_and_status_1(tiny_mnist):
+    folder, _ = tiny_mnist
+    result = run_cli("train", "--data-dir", str(folder), "--epochs", "1", "--verbose", "0",
+                     "--optimizer", "sgd", "--learning-rate", "1e30")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("denseops train: training stopped in epoch 1"), result.stderr
+
+
+INTERRUPTED_WHILE_LOADING = """
+import sys, time
+from denseops import cli
+from denseops.datasets import mnist
+
+def slow_load_data(path=None):
+    print("loading", flush=True)
+    time.sleep(120)
+
+mnist.load_data = slow_load_data
+sys.exit(cli.main(["train", "--threads", "1"]))
+"""
+
+
+def test_ctrl_c_while_loading_data_says_interrupted(tmp_path):
+    import signal
+    script = tmp_path / "interrupted.py"
+    script.write_text(INTERRUPTED_WHILE_LOADING)
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "loading\n"
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 130, out + err
+    assert err.strip() == "denseops train: interrupted", err

@@ -25,6 +25,7 @@ from helpers import assert_close, random_array
 
 import denseops
 from denseops import add, column_sums, dot, matmul, relu
+from denseops.nn import Dense, Sequential, optimizers
 
 OPENMP = denseops._kernels._config()["openmp"]
 CHILD_TIMEOUT = 120  # seconds; generous for a loaded CI machine, and only reached on a hang
@@ -330,3 +331,71 @@ def test_labels_rewritten_by_another_thread_during_the_kernel_are_not_read_again
         stop.set()
         thread.join()
     assert accepted > 0, f"every call saw the bad label ({refused} refused)"
+
+
+# ------------------------------------------------------------ fit from two threads
+
+
+class PausingRMSprop(optimizers.RMSprop):
+    """RMSprop whose first update signals `inside` and waits for `release`."""
+
+    def __init__(self):
+        super().__init__()
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def apply(self, weights, grads):
+        if not self.inside.is_set():
+            self.inside.set()
+            assert self.release.wait(60), "the test never released the first fit"
+        super().apply(weights, grads)
+
+
+def small_model(optimizer):
+    model = Sequential([Dense(8, activation="relu"), Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_fit_on_one_model_from_a_second_thread_is_refused_while_the_first_runs(rng):
+    x = rng.normal(size=(64, 5)).astype(np.float32)
+    y = rng.integers(0, 3, size=64)
+    optimizer = PausingRMSprop()
+    model = small_model(optimizer)
+    outcome = {}
+
+    def first():
+        try:
+            outcome["history"] = model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0)
+        except BaseException as error:  # noqa: BLE001 - handed back to the test
+            outcome["error"] = error
+    worker = threading.Thread(target=first)
+    worker.start()
+    try:
+        assert optimizer.inside.wait(60), "the first fit never reached its first update"
+        with pytest.raises(RuntimeError, match=r"fit\(\) is already running on this model"):
+            model.fit(x, y, epochs=1, verbose=0)
+        # Another model trains meanwhile: the lock is the model's, not global.
+        small_model("rmsprop").fit(x, y, epochs=1, verbose=0, seed=0)
+    finally:
+        optimizer.release.set()
+        worker.join(60)
+    assert "error" not in outcome, outcome.get("error")
+    assert len(outcome["history"].epoch) == 2
+    # The first fit was undisturbed: same weights as an uncontested run.
+    alone = small_model("rmsprop")
+    alone.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0)
+    for a, b in zip(model.weights, alone.weights):
+        np.testing.assert_array_equal(a, b)
+    model.fit(x, y, epochs=1, verbose=0)  # and the model is free again
+
+
+def test_fit_that_raised_leaves_the_model_free_and_models_stay_copyable(rng):
+    import copy
+    import pickle
+    model = small_model("rmsprop")
+    with pytest.raises(ValueError):
+        model.fit(np.zeros((4, 5), np.float32), np.array([0, 1, 2, 9]), verbose=0)
+    x = rng.normal(size=(16, 5)).astype(np.float32)
+    model.fit(x, rng.integers(0, 3, size=16), verbose=0)
+    copy.deepcopy(model).fit(x, rng.integers(0, 3, size=16), verbose=0)
+    pickle.loads(pickle.dumps(model)).predict(x)

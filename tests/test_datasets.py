@@ -9,8 +9,13 @@ URLs: no network is needed or used.
 import dataclasses
 import gzip
 import hashlib
+import io
 import os
+import re
 import struct
+import tracemalloc
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -459,3 +464,132 @@ def test_mnist_load_data_real_files(monkeypatch):
         5851,
         5949,
     ]
+
+
+# --- paths that are not regular files, and crafted files -----------------
+
+MEMORY_BOUND = 100 << 20  # bytes: what refusing any crafted file under 10 MB may allocate
+
+
+def make_not_a_file(path, kind):
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(path.parent / "gone")
+
+
+NOT_FILES = {"directory": "is a directory", "fifo": "is a FIFO",
+             "dangling-symlink": "is a dangling symlink"}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_FILES))
+def test_a_data_root_file_that_is_not_a_regular_file_is_an_error_not_a_download(
+        tmp_path, monkeypatch, kind):
+    arrays = toy_arrays()
+    folder = tmp_path / "root" / "toy"
+    paths = write_idx_set(folder, arrays, compress=True)
+    paths[2].unlink()
+    make_not_a_file(paths[2], kind)
+    monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "root"))
+    spec = toy_spec(arrays, mirrors=[serve(tmp_path / "mirror", arrays)])  # would succeed
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(paths[2]))}: {NOT_FILES[kind]}"):
+        load_dataset(spec)
+    assert not cache_folder(spec).exists()
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_FILES))
+def test_an_explicit_path_or_npz_that_is_not_a_regular_file_names_it(tmp_path, kind):
+    explicit = tmp_path / "toy.npz"
+    if kind != "directory":  # an explicit directory is a folder to look in
+        make_not_a_file(explicit, kind)
+        with pytest.raises(ValueError, match=rf"^{re.escape(str(explicit))}: {NOT_FILES[kind]}"):
+            load_dataset(toy_spec(), explicit)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    make_not_a_file(folder / "toy.npz", kind)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(folder / 'toy.npz'))}: "
+                                         rf"{NOT_FILES[kind]}"):
+        load_dataset(toy_spec(), folder)
+
+
+def refused_within_bounds(load, match):
+    """Calls load(), expecting a ValueError matching ``match`` under MEMORY_BOUND."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=match):
+            load()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < MEMORY_BOUND, f"allocated {peak / 2**20:.0f} MB before refusing the file"
+
+
+def gzip_of_zeros(head, zero_bytes):
+    """gzip of ``head`` followed by ``zero_bytes`` zeros, compressed piece by piece."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    parts = [packer.compress(head)]
+    piece = bytes(1 << 20)
+    for _ in range(zero_bytes >> 20):
+        parts.append(packer.compress(piece))
+    return b"".join(parts) + packer.flush()
+
+
+def test_a_gzip_bomb_declaring_a_huge_size_is_refused_from_its_header(tmp_path):
+    arrays = toy_arrays()
+    paths = write_idx_set(tmp_path / "toy", arrays, compress=True)
+    # 200 MB of images in a ~200 KB file.
+    paths[0].write_bytes(gzip_of_zeros(struct.pack(">4B3I", 0, 0, 8, 3, 200 << 16, 4, 4),
+                                       200 << 20))
+    assert paths[0].stat().st_size < 10 << 20
+    refused_within_bounds(lambda: load_dataset(toy_spec(raw_sha256=False), tmp_path / "toy"),
+                          rf"{re.escape(str(paths[0]))}: header declares \d+ bytes, more than")
+
+
+def test_a_gzip_bomb_hiding_after_a_small_header_is_refused_in_pieces(tmp_path):
+    arrays = toy_arrays()
+    paths = write_idx_set(tmp_path / "toy", arrays, compress=True)
+    # A valid 5-label file followed by 200 MB of zeros in the same stream.
+    paths[1].write_bytes(gzip_of_zeros(idx_bytes(arrays[1]), 200 << 20))
+    refused_within_bounds(lambda: load_dataset(toy_spec(raw_sha256=False), tmp_path / "toy"),
+                          rf"{re.escape(str(paths[1]))}: trailing bytes after the data")
+
+
+def test_an_npz_bomb_is_refused_before_its_arrays_are_unpacked(tmp_path):
+    arrays = dict(zip(("x_train", "y_train", "x_test", "y_test"), toy_arrays()))
+    path = tmp_path / "toy.npz"
+    np.savez_compressed(path, **{k: v for k, v in arrays.items() if k != "x_train"})
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": ((150 << 20) // 12, 4, 3)})
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf, \
+            zf.open("x_train.npy", "w", force_zip64=True) as entry:
+        entry.write(header.getvalue())
+        for _ in range(150):
+            entry.write(bytes(1 << 20))
+    assert path.stat().st_size < 10 << 20
+    refused_within_bounds(lambda: load_dataset(toy_spec(), path),
+                          rf"{re.escape(str(path))}: its arrays declare \d+ bytes, more than")
+
+
+def test_an_npz_entry_of_the_wrong_shape_is_refused_before_it_is_read(tmp_path):
+    arrays = dict(zip(("x_train", "y_train", "x_test", "y_test"), toy_arrays()))
+    arrays["x_test"] = np.zeros((3, 4, 5), np.uint8)
+    np.savez(tmp_path / "toy.npz", **arrays)
+    with pytest.raises(ValueError, match=r"toy.npz: \['x_test'\]: expected uint8 shaped "
+                                         r"\(N, 4, 3\), got uint8 \(3, 4, 5\)"):
+        load_dataset(toy_spec(), tmp_path / "toy.npz")
+
+
+def test_a_download_is_checked_against_its_checksum_before_it_is_unpacked(tmp_path):
+    arrays = toy_arrays()
+    serve(tmp_path / "published", arrays)
+    mirror = serve(tmp_path / "mirror", arrays)
+    bomb = tmp_path / "mirror" / f"{FILENAMES[0]}.gz"
+    bomb.write_bytes(gzip_of_zeros(idx_bytes(arrays[0])[:16], 200 << 20))
+    spec = toy_spec(raw_sha256=False, mirrors=[mirror], gz_sha256_of=tmp_path / "published")
+    refused_within_bounds(lambda: load_dataset(spec),
+                          r"(?s)no mirror served a valid .*SHA-256 mismatch of the compressed")
+    assert not cache_folder(spec).exists() or \
+        f"{FILENAMES[0]}.gz" not in [p.name for p in cache_folder(spec).iterdir()]

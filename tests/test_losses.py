@@ -230,3 +230,36 @@ def test_categorical_loss_prepare_targets_names_the_problem():
         loss.prepare_targets(np.zeros(3, np.int64), 3, 10, np.float32)
     with pytest.raises(ValueError, match=r"needs numeric targets"):
         loss.prepare_targets(np.array([["a"] * 10] * 3), 3, 10, np.float32)
+
+
+# ---- NaN logits and bad dense targets
+
+
+def test_correct_count_with_nan_logits_agrees_with_numpy_argmax(dtype):
+    # np.argmax treats NaN as the largest value: the first NaN of a row wins.
+    nan = np.nan
+    logits = np.array([[1, nan, 3, nan], [nan, 0, 0, 0], [1, 5, 2, 5], [2, 1, 0, nan],
+                       [0, 0, 0, 0]], dtype)
+    labels = np.array([1, 0, 1, 3, 0])
+    expected = int((np.argmax(logits, axis=1) == labels).sum())
+    assert expected == 5
+    _, correct = denseops.sparse_softmax_cross_entropy(logits, labels)
+    assert correct == expected
+    one_hot = np.eye(4, dtype=dtype)[labels]
+    _, correct = denseops.softmax_cross_entropy(logits, one_hot)
+    assert correct == expected
+
+
+@pytest.mark.parametrize("bad,shown", [(-1.0, "-1.0"), (np.nan, "nan"), (np.inf, "inf")])
+def test_categorical_crossentropy_refuses_negative_or_non_finite_targets(bad, shown):
+    from denseops.nn import Dense, Sequential
+    model = Sequential([Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    x = np.ones((4, 2), np.float32)
+    targets = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    targets[2, 1] = bad
+    with pytest.raises(ValueError, match=rf"categorical_crossentropy needs finite, non-negative "
+                                         rf"targets .*Received: y\[2, 1\] = {shown}"):
+        model.fit(x, targets, verbose=0)
+    with pytest.raises(ValueError, match=r"y\[2, 1\]"):
+        model.evaluate(x, targets)

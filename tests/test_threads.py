@@ -127,7 +127,7 @@ def test_set_num_threads_sets_get_num_threads(n):
     assert denseops.get_num_threads() == n
 
 
-@pytest.mark.parametrize("n", [0, -1, 1025, 2**40])
+@pytest.mark.parametrize("n", [0, -1, 1025, 2**40, 2**70, -2**70])
 def test_set_num_threads_rejects_out_of_range(n):
     with pytest.raises(ValueError, match=rf"set_num_threads: n must be between 1 and 1024, got {n}"):
         denseops.set_num_threads(n)

@@ -43,6 +43,10 @@ struct KernelTable {
   void (*adam_update)(T* w, const T* g, T* m, T* v, index_t n, T alpha, T beta1, T beta2,
                       T epsilon);
 
+  // Peak-rate probe: `threads` threads each run `iterations` steps of
+  // independent FMA chains on this path's GEMM vector type; returns flops.
+  double (*fma_probe)(index_t iterations, int threads);
+
   // denseops.nn kernels. `kind` is an ActivationKind, LossKind or MetricKind
   // (nn_kinds.hpp) passed as an int; see activations.hpp, losses.hpp,
   // nn_metrics.hpp, dropout.hpp and regularizers.hpp for the formulas.
@@ -68,9 +72,6 @@ struct KernelTable {
   double (*link_loss)(int link, const T* z, const T* y, const T* w, T* dz, index_t B, index_t K,
                       T scale);
   void (*axpy)(T alpha, const T* x, T* y, index_t n);
-  // Peak-rate probe: `threads` threads each run `iterations` steps of
-  // independent FMA chains on this path's GEMM vector type; returns flops.
-  double (*fma_probe)(index_t iterations, int threads);
 };
 
 namespace generic {

@@ -41,11 +41,15 @@ void softmax_backward(const T* dout, const T* y, T* dx, index_t B, index_t C) {
 }
 
 // Index of the largest entry of a row; the first one on ties, like np.argmax.
+// NaN counts as the largest, as in np.argmax: the first NaN wins (x != x only for NaN).
 template <class T>
 index_t argmax_row(const T* x, index_t C) {
   index_t best = 0;
-  for (index_t c = 1; c < C; ++c)
+  if (C > 0 && x[0] != x[0]) return 0;
+  for (index_t c = 1; c < C; ++c) {
+    if (x[c] != x[c]) return c;
     if (x[c] > x[best]) best = c;
+  }
   return best;
 }
 

@@ -37,6 +37,7 @@ from denseops._kernels import (
     weight_penalty,
 )
 from denseops._kernels import axpy, link_activation, link_loss
+from denseops.argument_errors import explain_argument_errors as _explain_argument_errors
 from denseops.config import apply_arch_from_environment, show_config
 
 apply_arch_from_environment()
@@ -71,3 +72,9 @@ __all__ = [
     "link_loss",
     "axpy",
 ]
+
+# A missing or mistyped argument says which one, instead of pybind11's dump of every array.
+for _name in __all__:
+    if _name not in ("__version__", "show_config"):
+        globals()[_name] = _explain_argument_errors(globals()[_name])
+del _name

@@ -1,7 +1,9 @@
 """The `denseops` command: `train` (the main job), `bench`, and `demo`."""
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -55,13 +57,14 @@ def train(args) -> int:
             optimizer=args.optimizer, learning_rate=args.learning_rate, seed=args.seed,
             threads=args.threads, data_dir=args.data_dir, save=args.save, plot=args.plot,
             verbose=args.verbose)
-    # Missing or corrupt data, a bad option value, matplotlib not installed:
-    # the message says what to do, a traceback would only hide it.
-    except (FileNotFoundError, ValueError, ImportError) as error:
+    # Missing or corrupt data, a full disk, matplotlib not installed, a diverging
+    # run: the message says what to do, a traceback would only hide it.
+    except (OSError, ValueError, ImportError, FloatingPointError) as error:
         print(f"denseops train: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as interrupt:
-        print(f"\ndenseops train: {interrupt or 'interrupted'}")
+        # A bare Ctrl-C (during data loading, say) has no message of its own.
+        print(f"\ndenseops train: {str(interrupt) or 'interrupted'}", file=sys.stderr)
         return 130
     # The result is what the command is run for: printed even when --verbose 0
     # silences the progress.
@@ -71,22 +74,99 @@ def train(args) -> int:
     return 0
 
 
+# ---- flag checks: everything that can fail is checked before any data is loaded.
+# As argparse types, so a bad value is reported like any other bad flag:
+# "denseops train: error: argument --epochs: must be an integer >= 1, got '0'" (exit 2).
+
+def _integer(low, high=None):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {text!r}")
+        return value
+    return parse
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _writable_file(what, example, suffixes=None):
+    """An argparse type: a path a file can be written to (checked without writing it).
+
+    The file itself (through a symlink) must be absent or a regular file,
+    its folder must exist, and a file must be creatable there (tried, since
+    permission bits do not tell the whole story, e.g. for root or read-only
+    mounts). ``suffixes``, when given, are the accepted extensions.
+    """
+    def parse(text):
+        path = os.path.realpath(text) if os.path.islink(text) else text
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name "
+                                             f"for the {what}, e.g. {os.path.join(text, example)}")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise argparse.ArgumentTypeError(f"{text} exists and is not a regular file")
+        if not os.path.isdir(folder):
+            raise argparse.ArgumentTypeError(f"{text}: folder {folder} does not exist")
+        if suffixes is not None:
+            suffix = os.path.splitext(path)[1].lower().lstrip(".")
+            allowed = suffixes()
+            if suffix and suffix not in allowed:
+                raise argparse.ArgumentTypeError(
+                    f"{text}: cannot write a .{suffix} {what}; use one of "
+                    f"{', '.join('.' + s for s in sorted(allowed))}")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".denseops-probe-", dir=folder)
+        except OSError as error:
+            raise argparse.ArgumentTypeError(
+                f"{text}: cannot write into folder {folder} ({error.strerror})") from None
+        os.close(fd)
+        os.unlink(probe)
+        return text
+    return parse
+
+
+def _plot_formats():
+    """The file types matplotlib can write (it is needed for --plot anyway)."""
+    try:
+        from denseops.plotting import require_matplotlib
+        require_matplotlib()
+    except ImportError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    from matplotlib.backend_bases import FigureCanvasBase
+    return set(FigureCanvasBase.get_supported_filetypes())
+
+
 def _add_train_parser(sub):
     from denseops.train import DATASETS, OPTIMIZERS
     p = sub.add_parser("train", help="train the MNIST MLP (Dense 512 relu, Dense 10 softmax)")
     p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--epochs", type=_integer(1), default=5)
+    p.add_argument("--batch-size", type=_integer(1), default=128)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop")
-    p.add_argument("--learning-rate", type=float, default=None,
+    p.add_argument("--learning-rate", type=_positive_float, default=None,
                    help="default: the optimizer's Keras default (rmsprop 0.001)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="default: OMP_NUM_THREADS or all cores")
+    p.add_argument("--seed", type=_integer(0), default=0)
+    p.add_argument("--threads", type=_integer(1, 1024), default=None,
+                   help="default: OMP_NUM_THREADS or all cores")
     p.add_argument("--data-dir", default=None,
                    help="folder with the IDX files (default: $DENSEOPS_DATA/<dataset>/, the cache, "
                         "then download)")
-    p.add_argument("--save", metavar="PATH", default=None, help="save the trained model (.npz)")
+    p.add_argument("--save", metavar="PATH", default=None, type=_writable_file("model", "model.npz"),
+                   help="save the trained model (.npz)")
     p.add_argument("--plot", metavar="PATH", default=None,
+                   type=_writable_file("plot", "history.png", suffixes=_plot_formats),
                    help="write a PNG of loss/accuracy per epoch (needs matplotlib)")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 quiet, 1 progress bar (default), 2 one line per epoch")

@@ -36,11 +36,13 @@ def decode_idx_file(
 ) -> np.ndarray:
     """Decompress, parse and verify one IDX file of a data set.
 
-    Structure is checked first so a truncated file is reported as truncated,
-    not as a checksum mismatch. The raw-payload checksum, when known, is
-    always checked; the checksum of the published ``.gz`` only when
-    ``check_gz_sha256`` is true (the bytes came from a mirror, directly or
-    through the cache), since a user's recompressed copy is legitimate.
+    The checksum of the published ``.gz``, when known and ``check_gz_sha256``
+    is true (the bytes came from a mirror, directly or through the cache), is
+    checked before anything is unpacked; a user's recompressed copy is
+    legitimate, so local files skip it. Then the structure is checked, so a
+    truncated file is reported as truncated, and then the raw-payload
+    checksum, when known, for every source. Unpacking itself is bounded by
+    the header's declared size (see ``idx.decompress``).
 
     Args:
         stored: File contents as stored (raw or gzip).
@@ -54,10 +56,11 @@ def decode_idx_file(
     Raises:
         ValueError: Corrupt, truncated, wrong magic, or checksum mismatch.
     """
+    if check_gz_sha256 and idx_file.gz_sha256 is not None and stored[:2] == GZIP_MAGIC:
+        # Published bytes are verified before they are unpacked: nothing else is trusted.
+        check_sha256(stored, idx_file.gz_sha256, source, "compressed file")
     raw = decompress(stored, source)
     array = parse_idx(raw, source, idx_file.magic)
     if idx_file.raw_sha256 is not None:
         check_sha256(raw, idx_file.raw_sha256, source, "uncompressed data")
-    if check_gz_sha256 and idx_file.gz_sha256 is not None and stored[:2] == GZIP_MAGIC:
-        check_sha256(stored, idx_file.gz_sha256, source, "compressed file")
     return array

@@ -18,10 +18,19 @@ class DownloadError(OSError):
     """Every mirror was unreachable (network errors only, no bad content)."""
 
 
+# The largest published file (Fashion-MNIST's training images) is 26 MB.
+MAX_DOWNLOAD_BYTES = 100 << 20
+
+
 def fetch_bytes(url: str) -> bytes:
-    """GET a URL (http, https or file) and return the body."""
+    """GET a URL (http, https or file); the body, cut one byte past MAX_DOWNLOAD_BYTES."""
+    pieces, size = [], 0
     with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
-        return response.read()
+        # In pieces: read(n) would allocate n bytes up front.
+        while size <= MAX_DOWNLOAD_BYTES and (piece := response.read(1 << 20)):
+            pieces.append(piece)
+            size += len(piece)
+    return b"".join(pieces)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -72,6 +81,8 @@ def download_idx_file(spec: DatasetSpec, idx_file: IdxFile, folder: Path) -> Pat
             unreachable.append(f"  {url}: {err}")
             continue
         try:
+            if len(stored) > MAX_DOWNLOAD_BYTES:
+                raise ValueError(f"{url}: serves more than {MAX_DOWNLOAD_BYTES} bytes")
             decode_idx_file(stored, idx_file, url, check_gz_sha256=True)
         except ValueError as err:
             bad_content.append(f"  {err}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from denseops.datasets.checksum import decode_idx_file
+from denseops.datasets.idx import read_stored
 from denseops.datasets.download import DownloadError, download_idx_file
 from denseops.datasets.locate import (
     DATA_ROOT_ENV,
@@ -16,6 +17,7 @@ from denseops.datasets.locate import (
     data_root_folder,
     find_idx_file,
     find_in_folder,
+    is_regular_file,
 )
 from denseops.datasets.npz import read_npz
 from denseops.datasets.spec import DatasetSpec
@@ -54,7 +56,7 @@ def load_idx_files(
 ) -> tuple[Split, Split]:
     """Read and verify the four IDX files (see ``checksum.decode_idx_file``)."""
     arrays = [
-        decode_idx_file(path.read_bytes(), idx_file, str(path), check_gz_sha256=from_cache)
+        decode_idx_file(read_stored(path), idx_file, str(path), check_gz_sha256=from_cache)
         for idx_file, path in zip(spec.files, paths)
     ]
     names = [str(p) for p in paths]
@@ -65,7 +67,7 @@ def load_idx_files(
 
 def load_npz_file(spec: DatasetSpec, path: Path) -> tuple[Split, Split]:
     """Read a Keras-style ``.npz`` and check it like the IDX files."""
-    a = read_npz(path)
+    a = read_npz(path, spec.image_shape)
     name = {key: f"{path}[{key!r}]" for key in a}  # names the array in messages
     train = check_split(spec, a["x_train"], a["y_train"], name["x_train"], name["y_train"])
     test = check_split(spec, a["x_test"], a["y_test"], name["x_test"], name["y_test"])
@@ -83,7 +85,7 @@ def load_found(
 
 def load_explicit(spec: DatasetSpec, path: Path) -> tuple[Split, Split]:
     """``path=``: a ``.npz`` file or a folder; never falls back to other places."""
-    if path.is_file():
+    if not path.is_dir() and is_regular_file(path):
         return load_npz_file(spec, path)
     if not path.is_dir():
         raise FileNotFoundError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from denseops.datasets.spec import DatasetSpec, IdxFile
@@ -22,10 +23,34 @@ def cache_folder(spec: DatasetSpec) -> Path:
     return Path(cache_home).expanduser() / "denseops" / spec.name
 
 
+def is_regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (through symlinks); False if nothing is there.
+
+    Raises:
+        ValueError: Something is there but it is not a regular file (a
+            directory, a FIFO, a device, a dangling symlink): a mistake to
+            report, not a missing file to download again.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if not path.is_symlink():
+            return False
+        raise ValueError(
+            f"{path}: is a dangling symlink (its target {os.readlink(path)} does not exist)"
+        ) from None
+    if stat.S_ISREG(mode):
+        return True
+    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a device",
+             stat.S_ISBLK: "a device", stat.S_ISSOCK: "a socket"}
+    kind = next((name for test, name in kinds.items() if test(mode)), "a special file")
+    raise ValueError(f"{path}: is {kind}, not a regular file; expected a data file here")
+
+
 def find_idx_file(folder: Path, idx_file: IdxFile) -> Path | None:
     """The raw file if present (no gunzip needed), else the ``.gz``, else None."""
     for candidate in (folder / idx_file.filename, folder / f"{idx_file.filename}.gz"):
-        if candidate.is_file():
+        if is_regular_file(candidate):
             return candidate
     return None
 
@@ -45,6 +70,6 @@ def find_in_folder(
     if not missing:
         return tuple(paths), []
     npz = folder / spec.npz_name
-    if npz.is_file():
+    if is_regular_file(npz):
         return npz, []
     return None, missing

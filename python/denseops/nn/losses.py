@@ -206,6 +206,16 @@ class CategoricalCrossentropy(_CrossEntropy):
                 f"Received: y of shape {targets.shape}; use "
                 "loss='sparse_categorical_crossentropy' for integer labels, or "
                 "denseops.nn.utils.to_categorical(y)")
+        if isinstance(targets, np.ndarray) and targets.dtype.kind in "fi" and targets.ndim == 2:
+            # Targets are probabilities: a negative, NaN or infinite one has no meaning
+            # and would only surface later as a NaN loss or a FloatingPointError.
+            bad = ~np.isfinite(targets) | (targets < 0) if targets.dtype.kind == "f" else \
+                targets < 0
+            if bad.any():
+                row, column = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"{self.name} needs finite, non-negative targets (one-hot or "
+                    f"probabilities). Received: y[{row}, {column}] = {targets[row, column]}")
         return super().prepare_targets(targets, num_samples, outputs, dtype)
 
     def smooth(self, targets):
@@ -302,8 +312,10 @@ def get(identifier):
 def from_config(config):
     """Rebuilds a loss from ``get_config()``."""
     config = dict(config)
-    # Files written before losses carried their class name only their Keras name.
-    cls = _CLASSES.get(config.pop("class", None)) or _BY_NAME.get(config.get("name"))
+    if "class" in config:
+        cls = _CLASSES.get(config.pop("class"))
+    else:  # files written before losses carried their class: their Keras name
+        cls = _BY_NAME.get(config.get("name"))
     if cls is None:
-        raise ValueError(f"Cannot restore loss {config!r}: expected one of {sorted(_CLASSES)}")
+        raise ValueError(f"Unknown loss: {config!r:.100}. Expected one of {sorted(_CLASSES)}")
     return cls(**config)

@@ -10,6 +10,7 @@ import numpy as np
 
 from denseops.nn import losses, metrics as metrics_module, optimizers
 from denseops.nn.callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
+from denseops.nn.exclusive import one_call_at_a_time
 from denseops.nn.layers import InputLayer, Layer, input_size_from_shape, set_weight_list
 from denseops.nn.progress import format_logs
 
@@ -62,12 +63,9 @@ class Sequential:
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes denseops.nn layers. Received: {layer!r}")
+        # input_shape counts on the first layer only, as in Keras.
         if not self.layers and self._input_dim is None and layer.declared_input_dim is not None:
             self._input_dim = layer.declared_input_dim
-        elif self.layers and layer.declared_input_dim is not None and not layer.built \
-                and type(layer).__name__ != "Dense":
-            raise ValueError(f"input_shape is only meaningful on the first layer; "
-                             f"{layer.name or type(layer).__name__} is not first")
         if layer.name is None:
             kind = type(layer).__name__.lower()
             layer.name = f"{kind}_{len(self.layers)}" if kind in ("dense", "dropout") else \
@@ -79,7 +77,12 @@ class Sequential:
 
     @property
     def built(self):
-        return bool(self.layers) and all(layer.built for layer in self.layers)
+        if not self.layers:
+            return False
+        for layer in self.layers:  # a plain loop: predict asks on every call
+            if not layer.built:
+                return False
+        return True
 
     @property
     def dtype(self):
@@ -367,6 +370,7 @@ class Sequential:
 
     # ------------------------------------------------------------ fit
 
+    @one_call_at_a_time
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -441,8 +445,6 @@ class Sequential:
                 weights, val_weights = weights[:keep], weights[keep:]
         rng = np.random.default_rng(seed)
         if not self.built:
-            if self._input_dim is not None and self._input_dim != x.shape[1]:
-                self._check_x(x)  # raises the declared-input message
             self.build(x.shape[1], seed=rng.integers(2**63))
         self._plan_fusion()
         y_loss, y_metric = self._targets(y)
@@ -462,7 +464,7 @@ class Sequential:
         self.history = history
         progress = [ProgbarLogger(verbose)] if verbose else []
         callback_list = CallbackList(
-            [history, *callbacks, *progress], self,
+            [*callbacks, history, *progress], self,  # Keras: History after the user's
             {"verbose": verbose, "epochs": epochs, "steps": -(-len(x) // batch_size),
              "batch_size": batch_size, "samples": len(x)})
         skip_non_finite = any(isinstance(c, TerminateOnNaN) for c in callbacks)
@@ -561,7 +563,7 @@ class Sequential:
             With ``verbose`` (default "auto") a result line is printed too.
         """
         self._require_compiled("evaluate")
-        batch_size = 32 if batch_size is None else _count("batch_size", batch_size)
+        batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
         verbose = resolve_verbose(verbose)
         if steps is not None:
             raise ValueError(f"steps is for generators and datasets; evaluate here takes arrays. "
@@ -588,11 +590,15 @@ class Sequential:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The last layer's outputs for ``x`` (probabilities after softmax/sigmoid).
 
-        One batch (``len(x) <= batch_size``, default 32) costs its matmuls and
-        one copy of the result: layer buffers are reused between calls and the
-        input is not scanned for NaN.
+        One batch (``len(x) <= batch_size``) costs its matmuls and one copy
+        of the result: layer buffers are reused between calls and the input
+        is not scanned for NaN.
+
+        ``batch_size=None`` (here and in ``evaluate``) runs chunks of up to
+        1024 rows rather than Keras's 32: the batch size of inference changes
+        only speed and memory, and 32-row products leave the kernels idle.
         """
-        batch_size = 32 if batch_size is None else _count("batch_size", batch_size)
+        batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
         verbose = resolve_verbose(verbose)
         if steps is not None:
             raise ValueError(f"steps is for generators and datasets; predict here takes arrays. "
@@ -600,7 +606,7 @@ class Sequential:
         x = self._check_x(x, scan=False)
         if not self.built:
             self.build(x.shape[1])
-        callback_list = CallbackList(callbacks or [], self, {"verbose": verbose})
+        callback_list = CallbackList(callbacks, self, {"verbose": verbose}) if callbacks else None
         if callback_list:
             callback_list.call("on_predict_begin", {})
         start = time.perf_counter()
@@ -648,6 +654,22 @@ class Sequential:
         """Writes architecture, weights and optimizer state to one ``.npz`` file, atomically."""
         from denseops.nn.serialization import save_model
         save_model(self, path)
+
+    def save_weights(self, path):
+        """Writes only the weights to one ``.npz`` file, atomically."""
+        from denseops.nn.serialization import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        """Reads weights written by ``save_weights`` into this (built) model."""
+        from denseops.nn.serialization import load_weights
+        load_weights(self, path)
+
+
+# Rows per chunk of predict/evaluate when batch_size is None: large enough for
+# the GEMM to run at full speed, small enough that the layers' buffers stay a
+# few MB (1024 x 512 float32 = 2 MB).
+INFERENCE_BATCH = 1024
 
 
 def resolve_verbose(verbose):

@@ -4,23 +4,40 @@ Saving never destroys the previous file: the archive is written to a
 temporary file in the same folder, flushed and fsynced, then renamed over
 the target with os.replace (atomic on POSIX and Windows). Where Linux's
 O_TMPFILE is available the temporary file has no name while it is written,
-so even a process killed mid-save leaves nothing behind.
+so even a process killed mid-save leaves nothing behind. A symlink is
+written through, as open() would: its target file is replaced (a dangling
+link's target is created); a path that is a directory, a FIFO, a device or
+anything else that is not a regular file is refused.
+
+Loading trusts nothing in the file. Each part is checked before the next is
+read and before anything is allocated from it: the file itself (a regular
+file), the zip directory (only uncompressed entries that fit in the file),
+the config (small, JSON, the known schema), then the entries the config
+implies (exactly those, each npy header matching the shape and dtype the
+architecture needs) and only then the array data. Any failure is one
+ValueError naming the file, so a crafted file costs at most about its own
+size in memory.
 """
 
+import errno
 import json
 import os
+import stat
 import tempfile
 import uuid
 import zipfile
 
 import numpy as np
 
-from denseops.nn import optimizers
-from denseops.nn.layers import Dense
+from denseops import npz_entries
+from denseops.nn import activations, losses, metrics as metrics_module, optimizers, regularizers
+from denseops.nn.layers import Dense, Dropout
 
 FORMAT = "denseops.Sequential"
 VERSION = 1
+WEIGHTS_FORMAT = "denseops.weights"
 _CONFIG_KEY = "__denseops_config__"
+_CONFIG_MAX_BYTES = 4 << 20  # a model of thousands of layers needs well under 1 MB
 
 
 def save_model(model, path):
@@ -31,10 +48,10 @@ def save_model(model, path):
         "format": FORMAT,
         "version": VERSION,
         "name": model.name,
-        "layers": [layer.get_config() for layer in model.layers],
-        "loss": model.loss.get_config() if model.loss else None,
-        "metrics": model.metrics,
-        "optimizer": model.optimizer.get_config() if model.optimizer else None,
+        "layers": [_layer_config(layer) for layer in model.layers],
+        "loss": _loss_config(model.loss) if model.loss else None,
+        "metrics": [metrics_module.serialize(m) for m in model.metrics],
+        "optimizer": _optimizer_config(model.optimizer) if model.optimizer else None,
         "optimizer_iterations": model.optimizer.iterations if model.optimizer else 0,
     }
     arrays = {_CONFIG_KEY: np.array(json.dumps(config))}
@@ -45,7 +62,117 @@ def save_model(model, path):
         for i, state in enumerate(model.optimizer._state):
             for key, value in state.items():
                 arrays[f"optimizer/{i}/{key}"] = value
-    _write_atomically(os.fspath(path), arrays)
+    _save_arrays(path, arrays)
+
+
+# What save() can write is what load() can rebuild: anything else (a custom
+# layer, activation, loss, metric or optimizer class) is refused when saving,
+# with the reason, rather than written and found unreadable later.
+
+def _layer_config(layer):
+    if type(layer).__name__ not in _LAYER_READERS or \
+            type(layer) not in (Dense, Dropout):
+        raise ValueError(f"Cannot save layer {layer.name!r} of class {type(layer).__name__}: "
+                         f"load() can restore {sorted(_LAYER_READERS)} only")
+    return layer.get_config()
+
+
+def _loss_config(loss):
+    config = loss.get_config()
+    if type(loss) is not losses._CLASSES.get(config.get("class")):
+        raise ValueError(f"Cannot save loss {loss!r} of class {type(loss).__name__}: load() can "
+                         f"restore {sorted(losses._CLASSES)} only")
+    return config
+
+
+def _optimizer_config(optimizer):
+    if type(optimizer) is not optimizers._BY_NAME.get(optimizer.name):
+        raise ValueError(f"Cannot save optimizer {optimizer!r} of class "
+                         f"{type(optimizer).__name__}: load() can restore "
+                         f"{sorted(optimizers._BY_NAME)} only")
+    return optimizer.get_config()
+
+
+def save_weights(model, path):
+    """Writes only the weights of ``model`` (``Sequential.save_weights``)."""
+    if not model.built:
+        raise ValueError("save_weights() needs a built model: fit it or build it first")
+    shapes = [list(w.shape) for w in model.weights]
+    config = {"format": WEIGHTS_FORMAT, "version": VERSION, "shapes": shapes,
+              "dtype": model.dtype.name}
+    arrays = {_CONFIG_KEY: np.array(json.dumps(config))}
+    for i, w in enumerate(model.weights):
+        arrays[f"weight{i}"] = w
+    _save_arrays(path, arrays)
+
+
+def load_weights(model, path):
+    """Reads weights written by ``save_weights`` into ``model`` (same architecture).
+
+    Raises:
+        ValueError: the file is not a weights file, or its weights do not fit
+            the model (count, shapes or dtype); nothing is changed then.
+    """
+    if not model.built:
+        raise ValueError("load_weights() needs a built model: build it with its input shape "
+                         "first")
+    path = os.fspath(path)
+    with _open_regular_file(path) as f:
+        try:
+            archive = _open_archive(f)
+            config = _read_config(archive, WEIGHTS_FORMAT)
+            expected = {f"weight{i}": (w.shape, w.dtype, "of the model")
+                        for i, w in enumerate(model.weights)}
+            stored = _require(config, "config", "shapes", list)
+            if len(stored) != len(expected):
+                raise _Malformed(f"holds {len(stored)} weight arrays; the model has "
+                                 f"{len(expected)}")
+            _check_entries(archive, expected)
+            arrays = [_read_array(archive, key) for key in expected]
+        except _Malformed as error:
+            raise ValueError(f"{path}: {error}") from None
+    for w, value in zip(model.weights, arrays):
+        w[...] = value
+
+
+def _save_arrays(path, arrays):
+    path = os.fspath(path)
+    try:
+        _write_atomically(_save_target(path), arrays)
+    except OSError as error:
+        # A temporary file's name means nothing to the caller: name their path.
+        if error.filename is None or error.filename == path or error.errno is None:
+            raise
+        raise type(error)(error.errno, error.strerror, path) from None
+
+
+def _save_target(path):
+    """The regular file that saving to ``path`` replaces (through symlinks).
+
+    Raises:
+        IsADirectoryError: ``path`` is (or links to) a directory.
+        ValueError: ``path`` is (or links to) a FIFO, device, socket...
+    """
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target  # a new file (or a dangling link's target, created like open() does)
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "save() needs a file path, not a directory", path)
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{path}: is {_kind(mode)}, not a regular file; save() replaces "
+                         "only regular files (or writes a new one)")
+    return target
+
+
+def _kind(mode):
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def _write_atomically(path, arrays):
@@ -115,73 +242,315 @@ def _file_mode(path):
         return 0o666 & ~umask
 
 
+# ------------------------------------------------------------------ loading
+
+
+class _Malformed(ValueError):
+    """A problem with the file's content; ``load`` prefixes the path."""
+
+
 def load(path):
     """Reads a model written by ``Sequential.save``; compiled again if it was compiled.
 
     Raises:
-        ValueError: the file is missing pieces, truncated, of another format
-            or version, or its weights do not fit its architecture.
+        FileNotFoundError: nothing at ``path``.
+        IsADirectoryError: ``path`` is a directory.
+        ValueError: ``path`` is not a regular file (a FIFO, a device...), or
+            the file is truncated, of another format or version, holds
+            entries the architecture does not need or lacks some it needs,
+            or its weights or optimizer state do not fit the architecture.
+            The message names the file and what is wrong.
     """
+    path = os.fspath(path)
+    with _open_regular_file(path) as f:
+        try:
+            return _load_checkpoint(f)
+        except _Malformed as error:
+            raise ValueError(f"{path}: {error}") from None
+
+
+def _open_regular_file(path):
+    # O_NONBLOCK: opening a FIFO with no writer must not hang before fstat can refuse it.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "load() needs a model file, not a directory",
+                                    path)
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{path}: is {_kind(mode)}, not a regular file; load() reads "
+                             "model files only")
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _load_checkpoint(f):
     from denseops.nn.model import Sequential  # model imports this module lazily too
 
-    path = os.fspath(path)
-    try:
-        # Open the file here: np.load(path) leaks its handle when the zip is unreadable.
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
-        raise ValueError(f"{path}: not a readable denseops model file ({error})") from None
-    if _CONFIG_KEY not in arrays:
-        raise ValueError(f"{path}: not a denseops model file (no {_CONFIG_KEY} entry)")
-    config = json.loads(str(arrays.pop(_CONFIG_KEY)))
-    if config.get("format") != FORMAT or config.get("version") != VERSION:
-        raise ValueError(
-            f"{path}: expected format {FORMAT!r} version {VERSION}, got "
-            f"{config.get('format')!r} version {config.get('version')!r}")
+    archive = _open_archive(f)
+    config = _read_config(archive)
+    layers, weight_entries = _layers_from_config(config)
+    loss, optimizer, metrics, iterations = _training_from_config(config)
+    state_entries = _optimizer_state_entries(archive, optimizer, weight_entries)
+    _check_entries(archive, {**weight_entries, **state_entries})
 
-    model = Sequential(name=config["name"])
-    for layer_config in config["layers"]:
-        if layer_config["class"] != "Dense":
-            raise ValueError(f"{path}: unknown layer class {layer_config['class']!r}")
-        model.add(Dense(layer_config["units"], activation=layer_config["activation"],
-                        use_bias=layer_config["use_bias"], dtype=layer_config["dtype"],
-                        name=layer_config["name"]))
-    model.build(config["layers"][0]["input_dim"])
-    for i, layer in enumerate(model.layers):
-        for j, w in enumerate(layer.weights):
-            key = f"layer{i}/weight{j}"
-            if key not in arrays:
-                raise ValueError(f"{path}: missing weights {key!r}")
-            if arrays[key].shape != w.shape or arrays[key].dtype != w.dtype:
-                raise ValueError(
-                    f"{path}: weights {key!r} of layer {layer.name!r} have shape "
-                    f"{arrays[key].shape} and dtype {arrays[key].dtype}; the architecture "
-                    f"needs {w.shape} {w.dtype}")
-            w[...] = arrays[key]
-    if config["loss"] is not None:
-        from denseops.nn import losses
-        loss = losses.get(config["loss"]["name"])
-        loss.from_logits = config["loss"]["from_logits"]
-        model.compile(optimizer=optimizers.from_config(config["optimizer"]), loss=loss,
-                      metrics=config["metrics"])
-        _restore_optimizer_state(model, arrays, config["optimizer_iterations"], path)
+    model = Sequential(layers, name=config["name"])
+    try:
+        model.build(config["layers"][0]["input_dim"])
+    except (ValueError, TypeError) as error:
+        raise _Malformed(f"layers do not fit together ({error})") from None
+    for key, w in zip(weight_entries, model.weights):
+        w[...] = _read_array(archive, key)
+    if loss is not None:
+        try:
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        except (ValueError, TypeError) as error:
+            raise _Malformed(f"the training config does not fit the layers ({error})") from None
+        if state_entries:
+            optimizer._state = [
+                {key.rsplit("/", 1)[1]: _read_array(archive, key)
+                 for key in state_entries if key.startswith(f"optimizer/{i}/")}
+                for i in range(len(model.weights))]
+        optimizer.iterations = iterations
     return model
 
 
-def _restore_optimizer_state(model, arrays, iterations, path):
-    optimizer = model.optimizer
-    weights = model.weights
-    states = []
-    for i, w in enumerate(weights):
-        prefix = f"optimizer/{i}/"
-        state = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-        for key, value in state.items():
-            if value.shape != w.shape:
-                raise ValueError(f"{path}: optimizer state {prefix + key!r} has shape "
-                                 f"{value.shape}, expected {w.shape}")
-        states.append(state)
-    if any(states):
-        optimizer._state = states
-    optimizer.iterations = int(iterations)
+# Step 1: the zip directory. np.savez stores entries uncompressed, so a valid
+# checkpoint's entries add up to less than the file: refusing compressed or
+# overlapping entries bounds what reading can ever allocate by the file's size.
+
+def _open_archive(f):
+    try:
+        archive = zipfile.ZipFile(f)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        raise _Malformed(f"not a readable denseops model file ({error})") from None
+    file_size = os.fstat(f.fileno()).st_size
+    names, total = set(), 0
+    for info in archive.infolist():
+        if info.filename in names:
+            raise _Malformed(f"entry {info.filename!r} appears twice")
+        names.add(info.filename)
+        if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+            raise _Malformed(f"entry {info.filename!r} is compressed; denseops model files "
+                             "store arrays uncompressed (np.savez)")
+        total += info.file_size
+    if total > file_size:
+        raise _Malformed(f"its entries declare {total} bytes, more than the file's {file_size}")
+    return archive
+
+
+def _entry_name(key):
+    return key + ".npy"
+
+
+def _open_npy(archive, key, max_bytes=None):
+    """(stream, shape, fortran_order, dtype) of entry ``key``, its sizes checked."""
+    try:
+        return npz_entries.open_npy(archive, _entry_name(key), max_bytes=max_bytes)
+    except ValueError as error:
+        raise _Malformed(str(error)) from None
+
+
+def _read_array(archive, key):
+    """The array of entry ``key`` (its header already checked by ``_check_entries``)."""
+    try:
+        return npz_entries.read_npy(archive, _entry_name(key))
+    except ValueError as error:
+        raise _Malformed(str(error)) from None
+
+
+# Step 2: the config, a JSON string, small by construction.
+
+def _read_config(archive, expected_format=FORMAT):
+    if _entry_name(_CONFIG_KEY) not in archive.namelist():
+        raise _Malformed(f"not a denseops model file (no {_CONFIG_KEY} entry)")
+    stream, shape, _, dtype = _open_npy(archive, _CONFIG_KEY, max_bytes=_CONFIG_MAX_BYTES)
+    stream.close()
+    if shape != () or dtype.kind != "U":
+        raise _Malformed(f"{_CONFIG_KEY} must be a string; it is an array of shape {shape} "
+                         f"and dtype {dtype}")
+    try:
+        config = json.loads(str(_read_array(archive, _CONFIG_KEY)))
+    except (ValueError, RecursionError) as error:
+        raise _Malformed(f"{_CONFIG_KEY} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise _Malformed(f"{_CONFIG_KEY} must be a JSON object; it is {type(config).__name__}")
+    if config.get("format") != expected_format or config.get("version") != VERSION:
+        hint = ""
+        if config.get("format") == WEIGHTS_FORMAT:
+            hint = "; this file holds weights only: use model.load_weights()"
+        elif config.get("format") == FORMAT:
+            hint = "; this file holds a whole model: use denseops.nn.load()"
+        raise _Malformed(f"expected format {expected_format!r} version {VERSION}, got "
+                         f"{config.get('format')!r} version {config.get('version')!r}{hint}")
+    if expected_format != FORMAT:
+        return config
+    _require(config, "config", "name", (str, type(None)))
+    _require(config, "config", "layers", list)
+    if not config["layers"]:
+        raise _Malformed("the config lists no layers")
+    return config
+
+
+def _require(mapping, where, key, types):
+    """``mapping[key]``, or a _Malformed naming ``where`` unless it is one of ``types``."""
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise _Malformed(f"{where} has no {key!r}")
+    value = mapping[key]
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types)):
+        names = " or ".join(t.__name__ for t in _tuple(types))
+        raise _Malformed(f"{where}: {key!r} must be {names}. Received: {value!r:.100}")
+    return value
+
+
+def _tuple(types):
+    return types if isinstance(types, tuple) else (types,)
+
+
+# Step 3: the layers, built from their configs without weights, and the
+# entries (name -> shape, dtype) their weights must have in the file. A new
+# layer kind adds one reader to _LAYER_READERS.
+
+def _dense_from_config(config, where, input_dim):
+    """(layer, [weight shapes], output_dim) for a Dense config."""
+    units = _require(config, where, "units", int)
+    use_bias = _require(config, where, "use_bias", bool)
+    activation = _require(config, where, "activation", (str, dict, type(None)))
+    if isinstance(activation, dict):
+        _require(activation, f"{where} activation", "name", str)
+        _require(activation, f"{where} activation", "alpha", (int, float))
+    # Files from before regularizers existed have no such keys: None.
+    kernel_regularizer = _regularizer(config.get("kernel_regularizer"), where)
+    bias_regularizer = _regularizer(config.get("bias_regularizer"), where)
+    layer = Dense(units, activation=activations.deserialize(activation),
+                  use_bias=use_bias, dtype=_require(config, where, "dtype", str),
+                  kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                  name=_require(config, where, "name", (str, type(None))))
+    return layer, [(input_dim, units)] + ([(units,)] if use_bias else []), units
+
+
+def _regularizer(config, where):
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise _Malformed(f"{where}: a regularizer must be a JSON object. Received: {config!r:.100}")
+    return regularizers.deserialize(config)
+
+
+def _dropout_from_config(config, where, input_dim):
+    """(layer, [], output_dim) for a Dropout config; its generator resumes where it was."""
+    layer = Dropout(_require(config, where, "rate", (int, float)),
+                    seed=_require(config, where, "seed", int),
+                    name=_require(config, where, "name", (str, type(None))))
+    calls = _require(config, where, "calls", int)
+    if calls < 0:
+        raise _Malformed(f"{where}: calls must be >= 0. Received: {calls}")
+    layer.calls = calls
+    return layer, [], input_dim
+
+
+_LAYER_READERS = {"Dense": _dense_from_config, "Dropout": _dropout_from_config}
+
+
+def _layers_from_config(config):
+    layers, entries = [], {}
+    size = None
+    for i, layer_config in enumerate(config["layers"]):
+        where = f"layer {i} config"
+        kind = _require(layer_config, where, "class", str)
+        if kind not in _LAYER_READERS:
+            raise _Malformed(f"unknown layer class {kind!r}; expected one of "
+                             f"{sorted(_LAYER_READERS)}")
+        input_dim = _require(layer_config, where, "input_dim", int)
+        if input_dim < 1 or (size is not None and input_dim != size):
+            expected = "a positive integer" if size is None else f"{size}, the previous output"
+            raise _Malformed(f"{where}: input_dim is {input_dim}, expected {expected}")
+        try:
+            layer, shapes, size = _LAYER_READERS[kind](layer_config, where, input_dim)
+        except (ValueError, TypeError) as error:
+            if isinstance(error, _Malformed):
+                raise
+            raise _Malformed(f"{where}: {error}") from None
+        layers.append(layer)
+        # build() gives every layer the dtype of the first layer with weights.
+        dtype = next((l.dtype for l in layers if isinstance(l, Dense)), layers[0].dtype)
+        for j, shape in enumerate(shapes):
+            entries[f"layer{i}/weight{j}"] = (shape, dtype, f"of layer {layer.name!r}")
+    return layers, entries
+
+
+# Step 4: loss, metrics and optimizer (uncompiled models have none).
+
+def _training_from_config(config):
+    loss_config = config.get("loss")
+    if loss_config is None:
+        return None, None, [], 0
+    try:
+        _require(loss_config, "loss config", "name", str)
+        loss = losses.from_config(loss_config)
+    except (ValueError, TypeError) as error:
+        raise _Malformed(f"loss config {loss_config!r:.200}: {error}") from None
+    try:
+        metrics = [metrics_module.deserialize(m)
+                   for m in _require(config, "config", "metrics", list)]
+    except (ValueError, TypeError) as error:
+        raise _Malformed(f"metrics config: {error}") from None
+    optimizer_config = _require(config, "config", "optimizer", dict)
+    try:
+        optimizer = optimizers.from_config(optimizer_config)
+    except (KeyError, TypeError, ValueError) as error:
+        raise _Malformed(f"optimizer config {optimizer_config!r:.200} is not valid "
+                         f"({type(error).__name__}: {error})") from None
+    iterations = _require(config, "config", "optimizer_iterations", int)
+    if iterations < 0:
+        raise _Malformed(f"optimizer_iterations must be >= 0. Received: {iterations}")
+    return loss, optimizer, metrics, iterations
+
+
+# Step 5: the optimizer state, all of it or none (a fresh optimizer): the
+# keys each weight needs are those the optimizer itself would create.
+
+def _optimizer_state_entries(archive, optimizer, weight_entries):
+    stored = [n[:-len(".npy")] for n in archive.namelist() if n.startswith("optimizer/")]
+    if optimizer is None or not stored:
+        return {}
+    entries = {}
+    for i, (shape, dtype, _) in enumerate(weight_entries.values()):
+        for key in optimizer._new_state(np.zeros(1, dtype)):
+            entries[f"optimizer/{i}/{key}"] = (shape, dtype, "")
+    missing = [key for key in entries if key not in stored]
+    if missing:
+        raise _Malformed(f"optimizer state is partial: {len(stored)} entries, missing "
+                         f"{_listing(missing)}")
+    return entries
+
+
+def _listing(keys, limit=5):
+    shown = ", ".join(repr(k) for k in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+# Step 6: exactly the expected entries, each header matching before any data is read.
+
+def _check_entries(archive, expected):
+    present = {n[:-len(".npy")] if n.endswith(".npy") else n for n in archive.namelist()}
+    present.discard(_CONFIG_KEY)
+    unexpected = sorted(present - set(expected))
+    if unexpected:
+        raise _Malformed(f"unexpected entries {_listing(unexpected)}: the architecture does "
+                         "not use them")
+    for key, (shape, dtype, owner) in expected.items():
+        if key not in present:
+            what = "optimizer state" if key.startswith("optimizer/") else "weights"
+            raise _Malformed(f"missing {what} {key!r}")
+        stream, got_shape, _, got_dtype = _open_npy(archive, key)
+        stream.close()
+        if got_shape != tuple(shape) or got_dtype != dtype:
+            if key.startswith("optimizer/"):
+                what, got, wanted = (("shape", got_shape, tuple(shape))
+                                     if got_shape != tuple(shape) else ("dtype", got_dtype, dtype))
+                raise _Malformed(f"optimizer state {key!r} has {what} {got}, expected {wanted}")
+            raise _Malformed(f"weights {key!r} {owner} have shape {got_shape} and dtype "
+                             f"{got_dtype}; the architecture needs {tuple(shape)} {dtype}")
