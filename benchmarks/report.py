@@ -41,6 +41,8 @@ SECTIONS = {
     "ladder": ("denseops bench --plot docs/bench.png",
                [sys.executable, "-m", "denseops", "bench", "--plot", "docs/bench.png"]),
     "suite": ("pytest " + " ".join(SUITE), [sys.executable, "-m", "pytest", *SUITE]),
+    "sklearn": ("python benchmarks/sklearn_mlp.py --rounds 3",
+                [sys.executable, "benchmarks/sklearn_mlp.py", "--rounds", "3"]),
 }
 # Where a section's kept output starts (pytest's session header says nothing new).
 KEEP_FROM = {"suite": re.compile(r"^-+ benchmark ")}

@@ -79,7 +79,7 @@ def _epochs_denseops(x, y, x_test, y_test, args):
         lambda epoch: model.fit(x, y, epochs=1, batch_size=args.batch_size, verbose=0,
                                 seed=args.seed + epoch),
         x, y, args)
-    _, test_accuracy = model.evaluate(x_test, y_test)
+    _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     logs = {k: v[-1] for k, v in history.history.items()}
     return seconds, logs["loss"], logs["accuracy"], test_accuracy, denseops.__version__
 

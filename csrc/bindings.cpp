@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -727,6 +728,130 @@ void adam_update(const py::object& w_obj, const py::object& g_obj, const py::obj
   });
 }
 
+// ---------------------------------------------------------------- MLP output layer
+
+int take_link(const char* fn, const std::string& link) {
+  if (link == "identity") return 0;
+  if (link == "logistic") return 1;
+  if (link == "softmax") return 2;
+  if (link == "exp") return 3;
+  throw py::value_error(std::string(fn) +
+                        ": link must be one of 'identity', 'logistic', 'softmax', 'exp', got '" +
+                        link + "'");
+}
+
+void require_outputs(const char* fn, const char* arg, const py::array& a) {
+  if (a.ndim() != 2) {
+    throw py::value_error(std::string(fn) + ": " + arg + " must be 2-D (samples, outputs), got shape " +
+                          shape_str(a));
+  }
+}
+
+py::array link_activation(const py::object& z_obj, const std::string& link_name,
+                          const py::object& out) {
+  const char* fn = "link_activation";
+  const int link = take_link(fn, link_name);
+  py::array z = take_array(fn, "z", z_obj);
+  require_outputs(fn, "z", z);
+  return by_dtype(z, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>(fn, out, shape_vec(z), z);
+    auto zc = readable_input<T>(z, out);
+    const T* pz = zc.data();
+    T* po = result.mutable_data();
+    const index_t B = z.shape(0), K = z.shape(1);
+    py::gil_scoped_release nogil;
+    kernels<T>().link_activation(link, pz, po, B, K);
+    return result;
+  });
+}
+
+double link_loss(const py::object& z_obj, const py::object& y_obj, const std::string& link_name,
+                 const py::object& dz_obj, const py::object& w_obj) {
+  const char* fn = "link_loss";
+  const int link = take_link(fn, link_name);
+  py::array z = take_array(fn, "z", z_obj);
+  py::array y = take_array(fn, "targets", y_obj);
+  require_same_dtype(fn, "z", z, "targets", y);
+  require_outputs(fn, "z", z);
+  if (z.shape(0) == 0 || z.shape(1) == 0) {
+    throw py::value_error(std::string(fn) + ": z must have at least one row and one column, got shape " +
+                          shape_str(z));
+  }
+  if (!same_shape(z, y)) {
+    throw py::value_error(std::string(fn) + ": targets must have z's shape " + shape_str(z) +
+                          ", got " + shape_str(y));
+  }
+  const bool weighted = !w_obj.is_none();
+  py::array w;
+  if (weighted) {
+    w = take_array(fn, "sample_weight", w_obj);
+    require_same_dtype(fn, "z", z, "sample_weight", w);
+    if (w.ndim() != 1 || w.shape(0) != z.shape(0)) {
+      throw py::value_error(std::string(fn) + ": sample_weight must have shape (" +
+                            std::to_string(z.shape(0)) + ",), one weight per row of z, got " +
+                            shape_str(w));
+    }
+  }
+  return by_dtype(z, [&](auto tag) -> double {
+    using T = decltype(tag);
+    auto zc = contiguous<T>(z);
+    auto yc = contiguous<T>(y);
+    py::array_t<T> wc;
+    const T* pw = nullptr;
+    double weight_sum = static_cast<double>(z.shape(0));
+    if (weighted) {
+      wc = contiguous<T>(w);
+      pw = wc.data();
+      weight_sum = 0;
+      for (py::ssize_t i = 0; i < wc.size(); ++i) weight_sum += pw[i];
+      if (!(weight_sum > 0) || !std::isfinite(weight_sum)) {
+        throw py::value_error(std::string(fn) +
+                              ": sample_weight must sum to a finite number > 0, got " +
+                              std::to_string(weight_sum));
+      }
+    }
+    auto d = dz_obj.is_none() ? py::array_t<T>(shape_vec(z)) : output<T>(fn, dz_obj, shape_vec(z), z);
+    if (overlaps(d, zc)) zc = py::array_t<T>(zc.attr("copy")());
+    if (overlaps(d, yc)) yc = py::array_t<T>(yc.attr("copy")());
+    if (pw && overlaps(d, wc)) {
+      wc = py::array_t<T>(wc.attr("copy")());
+      pw = wc.data();
+    }
+    const T *pz = zc.data(), *py_ = yc.data();
+    T* pd = d.mutable_data();
+    const index_t B = z.shape(0), K = z.shape(1);
+    const T scale = static_cast<T>(1.0 / weight_sum);
+    double total;
+    {
+      py::gil_scoped_release nogil;
+      total = kernels<T>().link_loss(link, pz, py_, pw, pd, B, K, scale);
+    }
+    return total / weight_sum;
+  });
+}
+
+void axpy(double alpha, const py::object& x_obj, const py::object& y_obj) {
+  const char* fn = "axpy";
+  py::array y = take_array(fn, "y", y_obj);
+  py::array x = take_array(fn, "x", x_obj);
+  require_same_dtype(fn, "x", x, "y", y);
+  if (!same_shape(x, y)) {
+    throw py::value_error(std::string(fn) + ": x has shape " + shape_str(x) +
+                          " but y has shape " + shape_str(y));
+  }
+  by_dtype(y, [&](auto tag) {
+    using T = decltype(tag);
+    T* py_ = inplace<T>(fn, "y", y_obj, y);
+    auto xc = readable_input<T>(x, y_obj);
+    const T* px = xc.data();
+    const index_t n = y.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().axpy(T(alpha), px, py_, n);
+    return 0;
+  });
+}
+
 // ---------------------------------------------------------------- config
 
 void set_num_threads(py::object n) {
@@ -774,6 +899,9 @@ double fma_probe(const std::string& dtype, long long iterations, int threads) {
   return denseops::kernels_f32().fma_probe(iterations, threads);
 }
 
+// Defined at the end of this file.
+void bind_nn_kernels(py::module_& m);
+
 }  // namespace
 
 PYBIND11_MODULE(_kernels, m) {
@@ -819,4 +947,324 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("get_arch", &denseops::arch, doc::get_arch);
   m.def("_fma_probe", &fma_probe, py::arg("dtype"), py::arg("iterations"), py::arg("threads"));
   m.def("_config", &config);
+  bind_nn_kernels(m);
+  m.def("link_activation", &link_activation, doc::link_activation, py::arg("z"), py::arg("link"),
+        py::arg("out") = none);
+  m.def("link_loss", &link_loss, doc::link_loss, py::arg("z"), py::arg("targets"),
+        py::arg("link"), py::arg("dz") = none, py::arg("sample_weight") = none);
+  m.def("axpy", &axpy, doc::axpy, py::arg("alpha"), py::arg("x"), py::arg("y"));
 }
+
+// ---------------------------------------------------------------- denseops.nn kernels
+// Activations, losses, metrics, dropout and weight penalties: the kernels the
+// training layer calls. Same input policy as above.
+
+#include "kernels/nn_kinds.hpp"
+
+namespace {
+
+using denseops::ActivationKind;
+using denseops::LossKind;
+using denseops::MetricKind;
+
+template <std::size_t N>
+int kind_index(const char* fn, const char* what, const std::string& name,
+               const char* const (&names)[N]) {
+  for (std::size_t i = 0; i < N; ++i)
+    if (name == names[i]) return static_cast<int>(i);
+  std::string allowed;
+  for (std::size_t i = 0; i < N; ++i) allowed += (i ? ", " : "") + std::string(names[i]);
+  throw py::value_error(std::string(fn) + ": unknown " + what + " " + py::repr(py::str(name))
+                            .cast<std::string>() + "; expected one of " + allowed);
+}
+
+// An extra input of `like`'s dtype and exact shape, C-contiguous, and a
+// private copy when it overlaps `written` (the kernel reads it while writing).
+template <class T>
+py::array_t<T> input_like(const char* fn, const char* arg, const py::object& obj,
+                          const char* like_name, const py::array& like,
+                          const py::array* written) {
+  py::array a = take_array(fn, arg, obj);
+  require_same_dtype(fn, like_name, like, arg, a);
+  if (!same_shape(a, like)) {
+    throw py::value_error(std::string(fn) + ": " + arg + " must have the shape of " + like_name +
+                          " " + shape_str(like) + ", got " + shape_str(a));
+  }
+  py::array_t<T> c = contiguous<T>(a);
+  if (written && !same_view(c, *written) && overlaps(c, *written))
+    return py::array_t<T>(c.attr("copy")());
+  return c;
+}
+
+py::array nn_activation(const py::object& x_obj, const std::string& kind_name,
+                        const py::object& bias_obj, const py::object& out, double alpha) {
+  const char* fn = "activation";
+  const int kind = kind_index(fn, "activation", kind_name, denseops::kActivationNames);
+  py::array x = take_array(fn, "x", x_obj);
+  const py::ssize_t cols = x.ndim() == 0 ? 1 : x.shape(x.ndim() - 1);
+  const bool has_bias = !bias_obj.is_none();
+  py::array bias;
+  if (has_bias) {
+    bias = take_array(fn, "bias", bias_obj);
+    require_same_dtype(fn, "x", x, "bias", bias);
+    if (x.ndim() == 0 || bias.ndim() != 1 || bias.shape(0) != cols) {
+      throw py::value_error(std::string(fn) + ": bias must have shape (" + std::to_string(cols) +
+                            ",) to match x's last axis, got x " + shape_str(x) + " and bias " +
+                            shape_str(bias));
+    }
+  }
+  return by_dtype(x, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>(fn, out, shape_vec(x), x);
+    auto xc = readable_input<T>(x, out);
+    py::array_t<T> bc;
+    if (has_bias) {
+      bc = contiguous<T>(bias);
+      if (overlaps(bc, result)) bc = py::array_t<T>(bc.attr("copy")());
+    }
+    const T* px = xc.data();
+    const T* pb = has_bias ? bc.data() : nullptr;
+    T* po = result.mutable_data();
+    const index_t rows = cols == 0 ? 0 : static_cast<index_t>(xc.size() / cols);
+    py::gil_scoped_release nogil;
+    kernels<T>().activation_forward(kind, px, pb, po, rows, cols, T(alpha));
+    return result;
+  });
+}
+
+py::array nn_activation_backward(const py::object& dout_obj, const py::object& y_obj,
+                                 const std::string& kind_name, const py::object& z_obj,
+                                 const py::object& out, double alpha) {
+  const char* fn = "activation_backward";
+  const int kind = kind_index(fn, "activation", kind_name, denseops::kActivationNames);
+  py::array y = take_array(fn, "y", y_obj);
+  const bool needs_z = denseops::activation_needs_input(static_cast<ActivationKind>(kind));
+  if (needs_z && z_obj.is_none()) {
+    throw py::value_error(std::string(fn) + ": the gradient of " + kind_name +
+                          " needs its input: pass z, the pre-activation");
+  }
+  return by_dtype(y, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>(fn, out, shape_vec(y), y);
+    // Elementwise: each element is read before it is written, so exact aliasing is fine.
+    auto dc = input_like<T>(fn, "dout", dout_obj, "y", y, &result);
+    auto yc = readable_input<T>(y, out);
+    py::array_t<T> zc;
+    if (!z_obj.is_none()) zc = input_like<T>(fn, "z", z_obj, "y", y, &result);
+    const T *pd = dc.data(), *py_ = yc.data();
+    const T* pz = z_obj.is_none() ? nullptr : zc.data();
+    T* po = result.mutable_data();
+    const index_t n = yc.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().activation_backward(kind, pd, needs_z ? pz : nullptr, py_, po, n, T(alpha));
+    return result;
+  });
+}
+
+// The sample weights of a batch: (B,) of pred's dtype, or empty for all ones.
+template <class T>
+py::array_t<T> sample_weights(const char* fn, const py::object& obj, const py::array& pred,
+                              const py::array* written) {
+  if (obj.is_none()) return py::array_t<T>();
+  py::array w = take_array(fn, "sample_weight", obj);
+  require_same_dtype(fn, "pred", pred, "sample_weight", w);
+  if (w.ndim() != 1 || w.shape(0) != pred.shape(0)) {
+    throw py::value_error(std::string(fn) + ": sample_weight must have shape (" +
+                          std::to_string(pred.shape(0)) + ",), one weight per row of pred, got " +
+                          shape_str(w));
+  }
+  py::array_t<T> c = contiguous<T>(w);
+  if (written && overlaps(c, *written)) return py::array_t<T>(c.attr("copy")());
+  return c;
+}
+
+void require_batch(const char* fn, const py::array& pred) {
+  if (pred.ndim() != 2 || pred.shape(0) == 0 || pred.shape(1) == 0) {
+    throw py::value_error(std::string(fn) +
+                          ": pred must be 2-D (batch, outputs) with at least one row and one "
+                          "column, got shape " + shape_str(pred));
+  }
+}
+
+LossKind loss_kind(const char* fn, const std::string& name, bool from_logits) {
+  struct Entry {
+    const char* name;
+    LossKind probabilities, logits;
+    bool has_logits;
+  };
+  static const Entry table[] = {
+      {"mean_squared_error", LossKind::mean_squared_error, LossKind::mean_squared_error, false},
+      {"mean_absolute_error", LossKind::mean_absolute_error, LossKind::mean_absolute_error, false},
+      {"huber", LossKind::huber, LossKind::huber, false},
+      {"binary_crossentropy", LossKind::binary_crossentropy, LossKind::binary_crossentropy_logits,
+       true},
+      {"categorical_crossentropy", LossKind::categorical_crossentropy,
+       LossKind::categorical_crossentropy_logits, true},
+      {"sparse_categorical_crossentropy", LossKind::sparse_categorical_crossentropy,
+       LossKind::sparse_categorical_crossentropy_logits, true},
+  };
+  for (const auto& e : table) {
+    if (name != e.name) continue;
+    if (from_logits && !e.has_logits) {
+      throw py::value_error(std::string(fn) + ": " + name +
+                            " has no from_logits form; it compares pred with target directly");
+    }
+    return from_logits ? e.logits : e.probabilities;
+  }
+  std::string allowed;
+  for (const auto& e : table) allowed += (allowed.empty() ? "" : ", ") + std::string(e.name);
+  throw py::value_error(std::string(fn) + ": unknown loss " +
+                        py::repr(py::str(name)).cast<std::string>() + "; expected one of " +
+                        allowed);
+}
+
+double nn_loss(const py::object& pred_obj, const py::object& target_obj,
+               const std::string& kind_name, bool from_logits, const py::object& weight_obj,
+               const py::object& grad_obj, double delta) {
+  const char* fn = "loss";
+  const LossKind kind = loss_kind(fn, kind_name, from_logits);
+  py::array pred = take_array(fn, "pred", pred_obj);
+  require_batch(fn, pred);
+  if (kind == LossKind::huber && !(delta > 0)) {
+    throw py::value_error(std::string(fn) + ": delta must be > 0, got " + std::to_string(delta));
+  }
+  const bool sparse = denseops::loss_takes_labels(kind);
+  py::array_t<std::int64_t> labels;
+  if (sparse) labels = take_labels(fn, target_obj, pred.shape(0), pred.shape(1));
+  return by_dtype(pred, [&](auto tag) -> double {
+    using T = decltype(tag);
+    py::array_t<T> grad;
+    if (!grad_obj.is_none()) grad = output<T>(fn, grad_obj, shape_vec(pred), pred);
+    const py::array* written = grad_obj.is_none() ? nullptr : &grad;
+    auto pc = contiguous<T>(pred);
+    if (written && overlaps(pc, grad)) pc = py::array_t<T>(pc.attr("copy")());
+    py::array_t<T> tc;
+    if (!sparse) {
+      tc = input_like<T>(fn, "target", target_obj, "pred", pred, nullptr);
+      if (written && overlaps(tc, grad)) tc = py::array_t<T>(tc.attr("copy")());
+    }
+    auto wc = sample_weights<T>(fn, weight_obj, pred, written);
+    const T* pp = pc.data();
+    const T* pt = sparse ? nullptr : tc.data();
+    const std::int64_t* pl = sparse ? labels.data() : nullptr;
+    const T* pw = weight_obj.is_none() ? nullptr : wc.data();
+    T* pg = written ? grad.mutable_data() : nullptr;
+    const index_t B = pred.shape(0), D = pred.shape(1);
+    double total;
+    {
+      py::gil_scoped_release nogil;
+      total = kernels<T>().loss(static_cast<int>(kind), pp, pt, pl, pw, pg, B, D, T(delta));
+    }
+    return total / static_cast<double>(B);
+  });
+}
+
+double nn_metric(const py::object& pred_obj, const py::object& target_obj,
+                 const std::string& kind_name, const py::object& weight_obj, double threshold,
+                 py::ssize_t k) {
+  const char* fn = "metric";
+  const int kind = kind_index(fn, "metric", kind_name, denseops::kMetricNames);
+  py::array pred = take_array(fn, "pred", pred_obj);
+  require_batch(fn, pred);
+  const bool sparse = denseops::metric_takes_labels(static_cast<MetricKind>(kind));
+  const bool top_k = static_cast<MetricKind>(kind) == MetricKind::top_k_categorical_accuracy ||
+                     static_cast<MetricKind>(kind) == MetricKind::sparse_top_k_categorical_accuracy;
+  if (top_k && k < 1) {
+    throw py::value_error(std::string(fn) + ": k must be >= 1, got " + std::to_string(k));
+  }
+  py::array_t<std::int64_t> labels;
+  if (sparse) labels = take_labels(fn, target_obj, pred.shape(0), pred.shape(1));
+  return by_dtype(pred, [&](auto tag) -> double {
+    using T = decltype(tag);
+    auto pc = contiguous<T>(pred);
+    py::array_t<T> tc;
+    if (!sparse) tc = input_like<T>(fn, "target", target_obj, "pred", pred, nullptr);
+    auto wc = sample_weights<T>(fn, weight_obj, pred, nullptr);
+    const T* pp = pc.data();
+    const T* pt = sparse ? nullptr : tc.data();
+    const std::int64_t* pl = sparse ? labels.data() : nullptr;
+    const T* pw = weight_obj.is_none() ? nullptr : wc.data();
+    const index_t B = pred.shape(0), D = pred.shape(1);
+    const T param = top_k ? T(k) : T(threshold);
+    py::gil_scoped_release nogil;
+    return kernels<T>().metric(kind, pp, pt, pl, pw, B, D, param);
+  });
+}
+
+std::uint64_t non_negative_u64(const char* fn, const char* arg, const py::object& obj) {
+  if (!py::isinstance<py::int_>(obj) || py::isinstance<py::bool_>(obj)) {
+    throw py::type_error(std::string(fn) + ": " + arg + " must be an int, got " + type_name(obj));
+  }
+  if (obj.cast<py::int_>() < py::int_(0) ||
+      obj.cast<py::int_>() > py::int_(py::reinterpret_steal<py::object>(
+                                 PyLong_FromUnsignedLongLong(~0ULL)))) {
+    throw py::value_error(std::string(fn) + ": " + arg + " must be in [0, 2**64), got " +
+                          py::repr(obj).cast<std::string>());
+  }
+  return obj.cast<std::uint64_t>();
+}
+
+py::array nn_dropout(const py::object& x_obj, double rate, const py::object& seed_obj,
+                     const py::object& counter_obj, const py::object& out) {
+  const char* fn = "dropout";
+  py::array x = take_array(fn, "x", x_obj);
+  if (!(rate >= 0.0 && rate < 1.0)) {
+    throw py::value_error(std::string(fn) + ": rate must be in [0, 1), got " +
+                          std::to_string(rate));
+  }
+  const std::uint64_t seed = non_negative_u64(fn, "seed", seed_obj);
+  const std::uint64_t counter = non_negative_u64(fn, "counter", counter_obj);
+  return by_dtype(x, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>(fn, out, shape_vec(x), x);
+    auto xc = readable_input<T>(x, out);
+    const T* px = xc.data();
+    T* po = result.mutable_data();
+    const index_t n = xc.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().dropout(px, po, n, seed, counter, rate);
+    return result;
+  });
+}
+
+double nn_weight_penalty(const py::object& w_obj, const py::object& grad_obj, double l1,
+                         double l2) {
+  const char* fn = "weight_penalty";
+  py::array w = take_array(fn, "weights", w_obj);
+  if (!(l1 >= 0) || !(l2 >= 0)) {
+    throw py::value_error(std::string(fn) + ": l1 and l2 must be >= 0, got l1=" +
+                          std::to_string(l1) + ", l2=" + std::to_string(l2));
+  }
+  return by_dtype(w, [&](auto tag) -> double {
+    using T = decltype(tag);
+    T* pg = grad_obj.is_none() ? nullptr : inplace<T>(fn, "grad", grad_obj, w);
+    auto wc = contiguous<T>(w);
+    if (pg && overlaps(wc, as_array(grad_obj))) wc = py::array_t<T>(wc.attr("copy")());
+    const T* pw = wc.data();
+    const index_t n = wc.size();
+    py::gil_scoped_release nogil;
+    return kernels<T>().weight_penalty(pw, pg, n, T(l1), T(l2));
+  });
+}
+
+void bind_nn_kernels(py::module_& m) {
+  namespace doc = denseops::doc;
+  const auto none = py::none();
+  m.def("activation", &nn_activation, doc::activation, py::arg("x"), py::arg("kind"),
+        py::kw_only(), py::arg("bias") = none, py::arg("out") = none, py::arg("alpha") = 0.0);
+  m.def("activation_backward", &nn_activation_backward, doc::activation_backward,
+        py::arg("dout"), py::arg("y"), py::arg("kind"), py::kw_only(), py::arg("z") = none,
+        py::arg("out") = none, py::arg("alpha") = 0.0);
+  m.def("loss", &nn_loss, doc::loss, py::arg("pred"), py::arg("target"), py::arg("kind"),
+        py::kw_only(), py::arg("from_logits").noconvert() = false,
+        py::arg("sample_weight") = none, py::arg("grad") = none, py::arg("delta") = 1.0);
+  m.def("metric", &nn_metric, doc::metric, py::arg("pred"), py::arg("target"), py::arg("kind"),
+        py::kw_only(), py::arg("sample_weight") = none, py::arg("threshold") = 0.5,
+        py::arg("k") = 5);
+  m.def("dropout", &nn_dropout, doc::dropout, py::arg("x"), py::arg("rate"), py::kw_only(),
+        py::arg("seed"), py::arg("counter"), py::arg("out") = none);
+  m.def("weight_penalty", &nn_weight_penalty, doc::weight_penalty, py::arg("weights"),
+        py::arg("grad") = none, py::kw_only(), py::arg("l1") = 0.0, py::arg("l2") = 0.0);
+}
+
+}  // namespace

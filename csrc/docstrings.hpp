@@ -198,4 +198,151 @@ The instruction-set path in use: "avx512", "avx2", "generic" or
 "avx512-emulated".
 )";
 
+// ---------------------------------------------------------------- denseops.nn kernels
+
+constexpr const char* activation =
+    R"(activation(x, kind, *, bias=None, out=None, alpha=0.0)
+
+Elementwise activation by Keras name, fused with an optional bias add:
+``out = act(x + bias)`` in one pass. Kinds (Keras 3 formulas): "linear",
+"relu", "sigmoid" (``1 / (1 + exp(-x))``, no overflow), "tanh", "elu"
+(``x`` if x > 0 else ``alpha * (exp(x) - 1)``), "selu", "gelu" (exact, with
+erf), "leaky_relu" (``x`` if x > 0 else ``alpha * x``), "softplus"
+(``log(1 + exp(x))``), "swish" (``x * sigmoid(x)``, also called silu).
+
+Args:
+    x: ndarray of float32 or float64; (..., n) when bias is given.
+    kind: the activation's name.
+    bias: optional (n,) array of x's dtype added to every row first.
+    out: optional C-contiguous ndarray of x's shape and dtype; may be x.
+    alpha: elu's alpha or leaky_relu's negative slope.
+
+Example:
+    >>> import numpy as np, denseops
+    >>> denseops.activation(np.array([[0.0, 2.0]]), "sigmoid", bias=np.array([0.0, -2.0]))
+    array([[0.5, 0.5]])
+)";
+
+constexpr const char* activation_backward =
+    R"(activation_backward(dout, y, kind, *, z=None, out=None, alpha=0.0)
+
+Gradient of an activation: ``dout * act'(z)``, computed from the output
+``y = act(z)`` for every kind but "gelu" and "swish", which need ``z`` too.
+
+Args:
+    dout: gradient w.r.t. the activation's output; y's shape and dtype.
+    y: the activation's output.
+    kind: the activation's name (see ``activation``).
+    z: the pre-activation (required for "gelu" and "swish").
+    out: optional C-contiguous output; may be dout.
+    alpha: as given to ``activation``.
+)";
+
+constexpr const char* loss =
+    R"(loss(pred, target, kind, *, from_logits=False, sample_weight=None, grad=None, delta=1.0)
+
+A Keras loss and its gradient in one pass. Returns the loss reduced as
+Keras's "sum_over_batch_size": ``sum(sample_weight * per_sample) / batch``,
+where per_sample is the mean over the outputs (mse, mae, huber, binary
+cross-entropy) or the sum over the classes (categorical cross-entropies).
+
+Kinds: "mean_squared_error", "mean_absolute_error", "huber" (``delta``),
+"binary_crossentropy", "categorical_crossentropy" (one-hot or soft targets),
+"sparse_categorical_crossentropy" (integer labels). With ``from_logits``
+the cross-entropies take logits and fuse the sigmoid / softmax (stable, and
+the gradient is ``(sigmoid(z) - t) / batch`` / ``(softmax(z) - t) / batch``);
+without, probabilities are clipped to ``[1e-7, 1 - 1e-7]`` as Keras does.
+
+Args:
+    pred: (batch, outputs) predictions or logits.
+    target: pred's shape and dtype, or (batch,) integer labels for the sparse kind.
+    kind: the loss's name.
+    from_logits: whether pred holds logits (cross-entropies only).
+    sample_weight: optional (batch,) weights of pred's dtype.
+    grad: optional C-contiguous (batch, outputs) array that receives
+        d(loss)/d(pred).
+    delta: huber's threshold between the quadratic and linear parts, > 0.
+)";
+
+constexpr const char* metric =
+    R"(metric(pred, target, kind, *, sample_weight=None, threshold=0.5, k=5)
+
+Sum over the batch of a Keras metric's per-sample value, weighted by
+sample_weight: divide by the summed weights for the mean. Kinds:
+"binary_accuracy" (``pred > threshold`` equals target), "categorical_accuracy",
+"sparse_categorical_accuracy" (integer labels), "top_k_categorical_accuracy",
+"sparse_top_k_categorical_accuracy" (``k``), "mean_absolute_error",
+"mean_squared_error". Accuracies also work on logits (argmax and top-k
+are the same; map the threshold with ``log(t / (1 - t))``).
+)";
+
+constexpr const char* dropout = R"(dropout(x, rate, *, seed, counter, out=None)
+
+Inverted dropout: ``out = x / (1 - rate)`` where kept, 0 where dropped,
+each element kept with probability ``1 - rate``. The mask is a pure function
+of (seed, counter, element index), from a counter-based generator: the same
+at any thread count, and calling again with the same seed and counter on
+the gradient applies the same mask (the backward pass).
+
+Args:
+    x: ndarray of float32 or float64.
+    rate: fraction dropped, in [0, 1).
+    seed, counter: ints in [0, 2**64); one counter per call of a layer.
+    out: optional C-contiguous output; may be x.
+)";
+
+constexpr const char* weight_penalty = R"(weight_penalty(weights, grad=None, *, l1=0.0, l2=0.0)
+
+Keras's L1L2 regularizer: returns ``l1 * sum(|w|) + l2 * sum(w**2)`` and adds
+its gradient ``l1 * sign(w) + 2 * l2 * w`` to ``grad`` in place when given.
+)";
+
+constexpr const char* link_activation = R"(link_activation(z, link, out=None)
+
+The output activation of scikit-learn's MLP for a canonical link:
+"identity" (``z``), "logistic" (``1 / (1 + exp(-z))``, computed without
+overflow), "softmax" (over each row) or "exp" (``exp(z)``).
+
+Args:
+    z: (samples, outputs) ndarray of float32 or float64.
+    link: "identity", "logistic", "softmax" or "exp".
+    out: optional C-contiguous ndarray of z's shape and dtype; may be z.
+
+Returns:
+    The activations (``out`` when given).
+)";
+
+constexpr const char* link_loss = R"(link_loss(z, targets, link, dz=None, sample_weight=None)
+
+Loss of scikit-learn's MLP output layer and its gradient w.r.t. the
+pre-activation ``z``: for each canonical pair the gradient is
+``w_i * (activation(z) - y) / sum(w)``. Losses, averaged over samples with
+weights ``w`` (default all ones):
+
+* "identity": ``0.5 * mean over outputs of (z - y)**2`` (half squared error)
+* "logistic": ``-sum(y log p + (1 - y) log(1 - p))`` over outputs
+* "softmax": ``-sum(y log p)`` over outputs
+* "exp": ``sum(y log(y / p) - y + p)`` over outputs (half Poisson deviance)
+
+with ``p`` clipped to ``[eps, 1 - eps]`` inside logarithms (eps: the dtype's
+machine epsilon), as scikit-learn does.
+
+Args:
+    z: (samples, outputs) ndarray of float32 or float64, at least 1x1.
+    targets: ndarray of z's shape and dtype.
+    link: "identity", "logistic", "softmax" or "exp".
+    dz: optional C-contiguous ndarray of z's shape and dtype, filled with
+        the gradient.
+    sample_weight: optional (samples,) ndarray of z's dtype; must sum to > 0.
+
+Returns:
+    The weighted mean loss as a Python float.
+)";
+
+constexpr const char* axpy = R"(axpy(alpha, x, y)
+
+``y += alpha * x`` in place (BLAS's axpy), elementwise over arrays of one
+shape and dtype. ``y`` must be writable and C-contiguous; ``x`` may be ``y``.
+)";
+
 }  // namespace denseops::doc

@@ -55,6 +55,18 @@ def loss_and_optimizer_calls(dtype=F32):
         "adam_update": (adam_update, [w, w.copy(), np.zeros_like(w), np.zeros_like(w)],
                         {"alpha": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7},
                         ["weights", "grad", "m", "v"]),
+        "activation": (denseops.activation, [x, "tanh"], {}, ["x"]),
+        "activation_backward": (denseops.activation_backward, [x, x.copy(), "tanh"], {},
+                                ["dout", "y"]),
+        "loss": (denseops.loss, [x, x.copy(), "mean_squared_error"], {}, ["pred", "target"]),
+        "metric": (denseops.metric, [x, x.copy(), "mean_absolute_error"], {},
+                   ["pred", "target"]),
+        "dropout": (denseops.dropout, [x, 0.5], {"seed": 1, "counter": 1}, ["x"]),
+        "weight_penalty": (denseops.weight_penalty, [w, w.copy()], {"l2": 0.1},
+                           ["weights", "grad"]),
+        "link_activation": (denseops.link_activation, [x], {"link": "softmax"}, ["z"]),
+        "link_loss": (denseops.link_loss, [x, x.copy()], {"link": "logistic"}, ["z", "targets"]),
+        "axpy": (lambda x, y: denseops.axpy(0.5, x, y), [w, w.copy()], {}, ["x", "y"]),
     }
 
 

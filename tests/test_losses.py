@@ -169,52 +169,67 @@ def test_dlogits_may_alias_the_logits(rng, dtype):
 @pytest.mark.parametrize("name, cls", [
     ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy),
     ("categorical_crossentropy", losses.CategoricalCrossentropy),
+    ("binary_crossentropy", losses.BinaryCrossentropy),
+    ("mse", losses.MeanSquaredError), ("mean_squared_error", losses.MeanSquaredError),
+    ("mae", losses.MeanAbsoluteError), ("huber", losses.Huber),
 ])
 def test_loss_get_by_name(name, cls):
     loss = losses.get(name)
-    assert type(loss) is cls and loss.name == name and loss.from_logits is False
+    assert type(loss) is cls and loss.from_logits is False
     assert losses.get(loss) is loss
 
 
+def test_loss_get_accepts_keras_loss_functions():
+    assert type(losses.get(losses.mse)) is losses.MeanSquaredError
+    assert type(losses.get(losses.binary_crossentropy)) is losses.BinaryCrossentropy
+
+
 def test_loss_get_rejects_unknown_names():
-    with pytest.raises(ValueError, match=r"Unknown loss: 'mse'. Expected one of "
-                                         r"\['categorical_crossentropy', "):
-        losses.get("mse")
+    with pytest.raises(ValueError, match=r"Unknown loss: 'msee'. Expected one of "
+                                         r"\['binary_crossentropy', "):
+        losses.get("msee")
 
 
-def test_loss_objects_call_the_fused_kernels(rng):
+def test_loss_objects_take_keras_argument_order(rng):
     logits = rng.normal(size=(8, 4))
     labels = rng.integers(0, 4, size=8)
     one_hot = np.eye(4)[labels]
-    assert (losses.SparseCategoricalCrossentropy()(logits, labels)
-            == denseops.sparse_softmax_cross_entropy(logits, labels))
-    assert (losses.CategoricalCrossentropy()(logits, one_hot)
-            == denseops.softmax_cross_entropy(logits, one_hot))
+    sparse = losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
+    assert sparse == pytest.approx(denseops.sparse_softmax_cross_entropy(logits, labels)[0])
+    dense = losses.CategoricalCrossentropy(from_logits=True)(one_hot, logits)
+    assert dense == pytest.approx(denseops.softmax_cross_entropy(logits, one_hot)[0])
 
 
 @pytest.mark.parametrize("targets, message", [
-    (np.array([0.0, 1.0, 2.0]), r"needs integer class labels. Received: y of dtype float64"),
+    (np.array([0.5, 1.0, 2.0]), r"needs integer class labels. Received: y of dtype float64"),
     (np.array([0, 1]),
      r"needs labels of shape \(3,\), one per sample. Received: y of shape \(2,\)"),
-    (np.array([[0], [1], [2]]), r"Received: y of shape \(3, 1\)"),
+    (np.array([[0, 1], [1, 1], [2, 1]]), r"Received: y of shape \(3, 2\)"),
     (np.array([0, 1, 10]), r"Labels must be in \[0, 10\) for a last layer of 10 units. "
                            r"Received: labels from 0 to 10"),
     (np.array([-2, 1, 3]), r"Received: labels from -2 to 3"),
     ([0, 1, 2], r"needs integer class labels. Received: y of dtype list"),
 ])
-def test_sparse_loss_check_targets_names_the_problem(targets, message):
+def test_sparse_loss_prepare_targets_names_the_problem(targets, message):
     with pytest.raises(ValueError, match=message):
-        losses.SparseCategoricalCrossentropy().check_targets(targets, 3, 10)
+        losses.SparseCategoricalCrossentropy().prepare_targets(targets, 3, 10, np.float32)
 
 
-def test_categorical_loss_check_targets_names_the_problem():
+def test_sparse_loss_accepts_whole_float_labels_and_a_trailing_axis_as_keras_does():
+    loss = losses.SparseCategoricalCrossentropy()
+    out = loss.prepare_targets(np.array([[0.0], [3.0], [9.0]]), 3, 10, np.float32)
+    np.testing.assert_array_equal(out, [0, 3, 9])
+
+
+def test_categorical_loss_prepare_targets_names_the_problem():
     loss = losses.CategoricalCrossentropy()
-    loss.check_targets(np.zeros((3, 10)), 3, 10)  # fits: no error
-    with pytest.raises(ValueError, match=r"needs targets of shape \(3, 10\). "
-                                         r"Received: y of shape \(3,\)"):
-        loss.check_targets(np.zeros(3, np.int64), 3, 10)
-    with pytest.raises(ValueError, match=r"needs numeric one-hot targets"):
-        loss.check_targets(np.array([["a"] * 10] * 3), 3, 10)
+    assert loss.prepare_targets(np.zeros((3, 10)), 3, 10, np.float32).dtype == np.float32
+    with pytest.raises(ValueError, match=r"needs one-hot targets of shape \(3, 10\). "
+                                         r"Received: y of shape \(3,\); use "
+                                         r"loss='sparse_categorical_crossentropy'"):
+        loss.prepare_targets(np.zeros(3, np.int64), 3, 10, np.float32)
+    with pytest.raises(ValueError, match=r"needs numeric targets"):
+        loss.prepare_targets(np.array([["a"] * 10] * 3), 3, 10, np.float32)
 
 
 # ---- NaN logits and bad dense targets

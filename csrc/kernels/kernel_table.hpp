@@ -46,6 +46,32 @@ struct KernelTable {
   // Peak-rate probe: `threads` threads each run `iterations` steps of
   // independent FMA chains on this path's GEMM vector type; returns flops.
   double (*fma_probe)(index_t iterations, int threads);
+
+  // denseops.nn kernels. `kind` is an ActivationKind, LossKind or MetricKind
+  // (nn_kinds.hpp) passed as an int; see activations.hpp, losses.hpp,
+  // nn_metrics.hpp, dropout.hpp and regularizers.hpp for the formulas.
+  // out (rows, cols) = act(x + bias); bias (cols,) may be null; out may be x.
+  void (*activation_forward)(int kind, const T* x, const T* bias, T* out, index_t rows,
+                             index_t cols, T alpha);
+  // dx (n,) = dout * act'(z); z may be null unless the kind needs it.
+  void (*activation_backward)(int kind, const T* dout, const T* z, const T* y, T* dx, index_t n,
+                              T alpha);
+  // Weighted sum of per-sample losses; grad (may be null) of the mean over B.
+  double (*loss)(int kind, const T* pred, const T* target, const std::int64_t* labels,
+                 const T* weight, T* grad, index_t B, index_t D, T param);
+  // Weighted sum of a per-sample metric.
+  double (*metric)(int kind, const T* pred, const T* target, const std::int64_t* labels,
+                   const T* weight, index_t B, index_t D, T param);
+  // out (n,) = x * mask of call `counter` of the generator seeded `seed`.
+  void (*dropout)(const T* x, T* out, index_t n, std::uint64_t seed, std::uint64_t counter,
+                  double rate);
+  // l1 sum|w| + l2 sum(w^2), its gradient added to grad (may be null).
+  double (*weight_penalty)(const T* w, T* grad, index_t n, T l1, T l2);
+  // scikit-learn's MLP output layer: link is a LinkKind (link_loss.hpp).
+  void (*link_activation)(int link, const T* z, T* out, index_t B, index_t K);
+  double (*link_loss)(int link, const T* z, const T* y, const T* w, T* dz, index_t B, index_t K,
+                      T scale);
+  void (*axpy)(T alpha, const T* x, T* y, index_t n);
 };
 
 namespace generic {

@@ -26,13 +26,18 @@ if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
 
 from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     __version__,
+    activation,
+    activation_backward,
     adam_update,
     add,
     column_sums,
     dot,
+    dropout,
     get_arch,
     get_num_threads,
+    loss,
     matmul,
+    metric,
     relu,
     relu_backward,
     rmsprop_update,
@@ -43,7 +48,9 @@ from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     softmax_backward,
     softmax_cross_entropy,
     sparse_softmax_cross_entropy,
+    weight_penalty,
 )
+from denseops._kernels import axpy, link_activation, link_loss
 from denseops.argument_errors import explain_argument_errors as _explain_argument_errors
 from denseops.config import apply_arch_from_environment, show_config
 
@@ -51,13 +58,18 @@ apply_arch_from_environment()
 
 __all__ = [
     "__version__",
+    "activation",
+    "activation_backward",
     "adam_update",
     "add",
     "column_sums",
     "dot",
+    "dropout",
     "get_arch",
     "get_num_threads",
+    "loss",
     "matmul",
+    "metric",
     "relu",
     "relu_backward",
     "rmsprop_update",
@@ -69,6 +81,10 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "sparse_softmax_cross_entropy",
+    "weight_penalty",
+    "link_activation",
+    "link_loss",
+    "axpy",
 ]
 
 # A missing or mistyped argument says which one, instead of pybind11's dump of every array.

@@ -53,3 +53,51 @@ def get_num_threads() -> int: ...
 def set_arch(name: str) -> None: ...
 def get_arch() -> str: ...
 def _config() -> dict: ...
+def activation(
+    x: _Array,
+    kind: str,
+    *,
+    bias: Optional[_Array] = None,
+    out: Optional[_Array] = None,
+    alpha: float = 0.0,
+) -> _Array: ...
+def activation_backward(
+    dout: _Array,
+    y: _Array,
+    kind: str,
+    *,
+    z: Optional[_Array] = None,
+    out: Optional[_Array] = None,
+    alpha: float = 0.0,
+) -> _Array: ...
+def loss(
+    pred: _Array,
+    target: npt.NDArray,
+    kind: str,
+    *,
+    from_logits: bool = False,
+    sample_weight: Optional[_Array] = None,
+    grad: Optional[_Array] = None,
+    delta: float = 1.0,
+) -> float: ...
+def metric(
+    pred: _Array,
+    target: npt.NDArray,
+    kind: str,
+    *,
+    sample_weight: Optional[_Array] = None,
+    threshold: float = 0.5,
+    k: int = 5,
+) -> float: ...
+def dropout(
+    x: _Array, rate: float, *, seed: int, counter: int, out: Optional[_Array] = None
+) -> _Array: ...
+def weight_penalty(
+    weights: _Array, grad: Optional[_Array] = None, *, l1: float = 0.0, l2: float = 0.0
+) -> float: ...
+def link_activation(z: _Array, link: str, out: Optional[_Array] = None) -> _Array: ...
+def link_loss(
+    z: _Array, targets: _Array, link: str, dz: Optional[_Array] = None,
+    sample_weight: Optional[_Array] = None
+) -> float: ...
+def axpy(alpha: float, x: _Array, y: _Array) -> None: ...

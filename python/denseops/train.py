@@ -61,7 +61,7 @@ def run(dataset="mnist", epochs=5, batch_size=128, optimizer="rmsprop", learning
     history = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size,
                         verbose=verbose, seed=seed)
     train_seconds = time.perf_counter() - fit_start
-    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=batch_size)
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
     total_seconds = time.perf_counter() - start
     results = {
         "test_loss": test_loss,

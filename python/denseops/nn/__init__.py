@@ -2,7 +2,8 @@
 
 Explicit backpropagation, no autograd tape: every layer has ``forward`` and
 ``backward``, and every number in training and inference is computed by a
-denseops kernel.
+denseops kernel. Names, signatures and defaults are Keras 3's, so a Keras
+script for a Dense network runs with ``from denseops.nn import ...``.
 
 Example:
     >>> from denseops.nn import Sequential, Dense
@@ -12,15 +13,24 @@ Example:
     ...               metrics=["accuracy"])
 """
 
-from denseops.nn import activations, initializers, losses, optimizers
-from denseops.nn.layers import Dense, Layer
-from denseops.nn.losses import CategoricalCrossentropy, SparseCategoricalCrossentropy
-from denseops.nn.model import History, Sequential, TrainingInterrupted
+from denseops.nn import (activations, callbacks, initializers, losses, metrics, optimizers,
+                         regularizers, utils)
+from denseops.nn.callbacks import History
+from denseops.nn.layers import Dense, Dropout, Input, InputLayer, Layer
+from denseops.nn.losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber,
+                                MeanAbsoluteError, MeanSquaredError,
+                                SparseCategoricalCrossentropy)
+from denseops.nn.model import Sequential, TrainingInterrupted
 from denseops.nn.optimizers import SGD, Adam, RMSprop
 from denseops.nn.serialization import load
+from denseops.nn.utils import to_categorical
+
+load_model = load  # Keras's name
 
 __all__ = [
-    "Adam", "CategoricalCrossentropy", "Dense", "History", "Layer", "RMSprop", "SGD",
-    "Sequential", "SparseCategoricalCrossentropy", "TrainingInterrupted", "activations",
-    "initializers", "load", "losses", "optimizers",
+    "Adam", "BinaryCrossentropy", "CategoricalCrossentropy", "Dense", "Dropout", "History",
+    "Huber", "Input", "InputLayer", "Layer", "MeanAbsoluteError", "MeanSquaredError", "RMSprop",
+    "SGD", "Sequential", "SparseCategoricalCrossentropy", "TrainingInterrupted", "activations",
+    "callbacks", "initializers", "load", "load_model", "losses", "metrics", "optimizers",
+    "regularizers", "to_categorical", "utils",
 ]

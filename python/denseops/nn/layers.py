@@ -8,7 +8,7 @@ what one optimizer step per batch needs.
 import numpy as np
 
 import denseops as ops
-from denseops.nn import activations, initializers
+from denseops.nn import activations, initializers, regularizers
 
 
 class Layer:
@@ -17,11 +17,21 @@ class Layer:
     A layer maps a (batch, features) array to a (batch, units) array.
     ``forward`` caches only what ``backward`` needs; ``backward(dout)`` fills
     the gradients (overwriting the previous ones) and returns ``dx``.
+
+    Args:
+        name: the layer's name in ``summary()`` and error messages.
+        input_shape: ``(features,)`` on the first layer of a model, as in
+            Keras (the same as putting ``Input(shape=(features,))`` first).
     """
 
-    def __init__(self, name=None):
+    def __init__(self, name=None, input_shape=None, input_dim=None):
         self.name = name
         self.built = False
+        self.declared_input_dim = None
+        if input_shape is not None:
+            self.declared_input_dim = input_size_from_shape("input_shape", input_shape)
+        elif input_dim is not None:
+            self.declared_input_dim = _positive_int("input_dim", input_dim)
 
     @property
     def weights(self):
@@ -37,11 +47,27 @@ class Layer:
         """Creates the weights for inputs of ``input_dim`` features."""
         self.built = True
 
-    def forward(self, x):
+    def forward(self, x, training=False):
         raise NotImplementedError
 
     def backward(self, dout, need_dx=True):
         raise NotImplementedError
+
+    def regularization_penalty(self, add_gradients=False):
+        """The weight penalties of this layer; with ``add_gradients`` their
+        gradients are added to ``grads`` (after ``backward`` filled them)."""
+        return 0.0
+
+    def get_weights(self):
+        """Copies of the weights, as Keras's ``get_weights``."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Copies ``weights`` (arrays of the layer's shapes) into the layer."""
+        set_weight_list(self.name, self.weights, weights)
+
+    def count_params(self):
+        return 0 if not self.built else sum(w.size for w in self.weights)
 
 
 class Dense(Layer):
@@ -55,16 +81,24 @@ class Dense(Layer):
 
     Args:
         units: output size (or, with two sizes, the input size).
-        output_size: when given, ``units`` is the input size and this the output size.
-        activation: "relu", "softmax", None (linear), or an ``Activation``.
+        output_size: when an int, ``units`` is the input size and this the
+            output size; a name or an Activation here is the activation, so
+            Keras's positional ``Dense(16, "relu")`` works too.
+        activation: a Keras name ("relu", "sigmoid", "tanh", "softmax",
+            "elu", "selu", "gelu", "leaky_relu", "softplus", "swish"/"silu",
+            "linear"), None (linear), or an ``Activation``.
         use_bias: whether to add a bias vector.
         kernel_initializer: Keras name ("glorot_uniform", "he_normal",
             "random_uniform", "textbook_uniform", "zeros", ...) or a callable
             ``f(shape, dtype, rng)``.
         bias_initializer: the same, for the bias (default "zeros").
+        kernel_regularizer: None, "l1", "l2", "l1_l2" or a
+            ``denseops.nn.regularizers`` object (e.g. ``regularizers.l2(0.001)``).
+        bias_regularizer: the same, for the bias.
         dtype: float32 (default) or float64.
         seed: seeds the initializers when the layer is built eagerly.
         name: the layer's name in ``summary()`` and error messages.
+        input_shape: ``(features,)``, for the first layer of a model.
 
     Input shape:
         ``(batch, input_dim)``.
@@ -81,27 +115,41 @@ class Dense(Layer):
 
     def __init__(self, units, output_size=None, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 dtype="float32", seed=None, name=None):
-        super().__init__(name)
-        input_dim = None
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, dtype="float32", seed=None,
+                 name=None, input_shape=None, input_dim=None):
+        super().__init__(name, input_shape=input_shape, input_dim=input_dim)
+        if output_size is not None and not isinstance(output_size, (int, np.integer)):
+            if activation is not None:
+                raise TypeError(
+                    f"Dense got two activations: {output_size!r} (second positional argument) "
+                    f"and activation={activation!r}")
+            output_size, activation = None, output_size
         if output_size is not None:
-            input_dim, units = units, output_size
+            self.declared_input_dim, units = _positive_int("input_size", units), output_size
+        for argument, value in (("activity_regularizer", activity_regularizer),
+                                ("kernel_constraint", kernel_constraint),
+                                ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise ValueError(f"Dense does not support {argument} yet. Received: "
+                                 f"{argument}={value!r}")
         self.units = _positive_int("units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"Dense dtype must be float32 or float64. Received: dtype={dtype}")
         self.input_dim = None
         self.kernel = self.bias = None
         self.d_kernel = self.d_bias = None
-        self._x = self._y = None
+        self._x = self._y = self._z = None
         self._buffers = {}
-        if input_dim is not None:
-            self.build(_positive_int("input_size", input_dim), self.dtype,
-                       np.random.default_rng(seed))
+        if output_size is not None:  # the textbook form builds at once
+            self.build(self.declared_input_dim, self.dtype, np.random.default_rng(seed))
 
     def build(self, input_dim, dtype, rng):
         self.input_dim = input_dim
@@ -136,6 +184,8 @@ class Dense(Layer):
                 "dz": np.empty((batch, self.units), self.dtype),
                 "dx": np.empty((batch, self.input_dim), self.dtype),
             }
+            if self.activation.needs_input:  # z and y both live until backward
+                buffers["a"] = np.empty((batch, self.units), self.dtype)
             self._buffers[batch] = buffers
         return buffers
 
@@ -149,22 +199,32 @@ class Dense(Layer):
                 f"Dense layer {self.name!r} expects input of shape (batch, {self.input_dim}). "
                 f"Received: shape {x.shape}{hint}")
 
-    def forward(self, x, return_logits=False):
+    def forward(self, x, training=False, return_logits=False):
         """Returns the layer output for ``x`` (batch, input_dim).
 
         With ``return_logits`` the activation is skipped and the
         pre-activation is returned; the model uses this to fuse a final
-        softmax into the cross-entropy loss. The returned array is a buffer
-        of the layer, overwritten by the next call with the same batch size.
+        softmax or sigmoid into the cross-entropy loss. The returned array is
+        a buffer of the layer, overwritten by the next call with the same
+        batch size.
         """
         self.check_input(x)
         buffers = self._scratch(x.shape[0])
         # z (batch, units) = x (batch, input_dim) @ kernel (input_dim, units) [+ bias]
         z = ops.matmul(x, self.kernel, out=buffers["y"])
-        if self.use_bias:
-            ops.add(z, self.bias, out=z)
         self._x = x
-        self._y = z if return_logits else self.activation.forward(z, out=z)
+        if return_logits:
+            if self.use_bias:
+                ops.add(z, self.bias, out=z)
+            self._y = z
+        elif self.activation.needs_input:
+            if self.use_bias:
+                ops.add(z, self.bias, out=z)
+            self._z = z
+            self._y = self.activation.forward(z, out=buffers["a"])
+        else:
+            # The bias add and the activation in one pass over z.
+            self._y = self.activation.forward(z, out=z, bias=self.bias)
         return self._y
 
     def backward(self, dout, need_dx=True, from_logits=False):
@@ -175,7 +235,8 @@ class Dense(Layer):
         layer passes ``need_dx=False`` and skips one matmul.
         """
         buffers = self._scratch(dout.shape[0])
-        dz = dout if from_logits else self.activation.backward(dout, self._y, out=buffers["dz"])
+        dz = dout if from_logits else self.activation.backward(dout, self._y, z=self._z,
+                                                               out=buffers["dz"])
         # d_kernel (input_dim, units) = x.T (input_dim, batch) @ dz (batch, units)
         ops.matmul(self._x, dz, out=self.d_kernel, trans_a=True)
         if self.use_bias:
@@ -185,8 +246,13 @@ class Dense(Layer):
         # dx (batch, input_dim) = dz (batch, units) @ kernel.T (units, input_dim)
         return ops.matmul(dz, self.kernel, out=buffers["dx"], trans_b=True)
 
-    def count_params(self):
-        return 0 if not self.built else sum(w.size for w in self.weights)
+    def regularization_penalty(self, add_gradients=False):
+        total = 0.0
+        for regularizer, w, g in ((self.kernel_regularizer, self.kernel, self.d_kernel),
+                                  (self.bias_regularizer, self.bias, self.d_bias)):
+            if regularizer is not None and w is not None:
+                total += regularizer.penalty(w, g if add_gradients else None)
+        return total
 
     def get_config(self):
         return {
@@ -194,16 +260,164 @@ class Dense(Layer):
             "name": self.name,
             "units": self.units,
             "input_dim": self.input_dim,
-            "activation": self.activation.name,
+            "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
             "dtype": self.dtype.name,
             "kernel_initializer": initializers.name_of(self.kernel_initializer),
             "bias_initializer": initializers.name_of(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
         }
 
     def __repr__(self):
         return (f"Dense(units={self.units}, activation={self.activation.name!r}, "
                 f"input_dim={self.input_dim})")
+
+
+class Dropout(Layer):
+    """Sets a fraction ``rate`` of its inputs to 0 while training, scaling the
+    rest by ``1 / (1 - rate)``; the identity in ``evaluate`` and ``predict``.
+
+    The mask comes from a counter-based generator in C++ (the ``dropout``
+    kernel): a pure function of (seed, call number, element index), so a seed
+    gives the same masks at any thread count, and ``backward`` recomputes the
+    mask rather than storing it.
+
+    Args:
+        rate: fraction of the inputs to drop, in [0, 1).
+        noise_shape: not supported (must be None).
+        seed: seeds the masks; by default drawn from the model's generator
+            when the model is built (so ``fit(seed=...)`` fixes it too).
+        name: the layer's name.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = Dropout(0.5, seed=1)
+        >>> layer.build(4, np.float32, np.random.default_rng(0))
+        >>> layer.forward(np.ones((1, 4), np.float32), training=True)
+        array([[0., 0., 0., 2.]], dtype=float32)
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, name=None, input_shape=None):
+        super().__init__(name, input_shape=input_shape)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \
+                or not 0 <= rate < 1:
+            raise ValueError(f"Dropout rate must be a number in [0, 1). Received: rate={rate!r}")
+        if noise_shape is not None:
+            raise ValueError(f"Dropout does not support noise_shape yet. Received: "
+                             f"noise_shape={noise_shape!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
+            raise ValueError(f"Dropout seed must be a non-negative integer or None. "
+                             f"Received: seed={seed!r}")
+        self.rate = float(rate)
+        self.seed = None if seed is None else int(seed)
+        self.units = self.input_dim = None
+        self.dtype = np.dtype(np.float32)
+        self.calls = 0  # the generator's counter: one per training forward pass
+        self._masked = False
+        self._buffers = {}
+
+    def build(self, input_dim, dtype, rng):
+        self.input_dim = self.units = input_dim
+        self.dtype = np.dtype(dtype)
+        if self.seed is None:
+            self.seed = int(rng.integers(2**63))
+        self._buffers.clear()
+        self.built = True
+
+    def _buffer(self, key, shape):
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[key] = np.empty(shape, self.dtype)
+        return buf
+
+    def forward(self, x, training=False):
+        self._masked = bool(training) and self.rate > 0
+        if not self._masked:
+            return x
+        self.calls += 1
+        return ops.dropout(x, self.rate, seed=self.seed, counter=self.calls,
+                           out=self._buffer("y", x.shape))
+
+    def backward(self, dout, need_dx=True):
+        if not need_dx:
+            return None
+        if not self._masked:
+            return dout
+        # The same (seed, counter) gives the same mask: d(x * mask)/dx = mask.
+        return ops.dropout(dout, self.rate, seed=self.seed, counter=self.calls,
+                           out=self._buffer("dx", dout.shape))
+
+    def get_config(self):
+        return {"class": "Dropout", "name": self.name, "rate": self.rate, "seed": self.seed,
+                "input_dim": self.input_dim, "dtype": self.dtype.name, "calls": self.calls}
+
+    def __repr__(self):
+        return f"Dropout(rate={self.rate})"
+
+
+class InputLayer:
+    """What ``Input(shape=(features,))`` returns: declares the input size of a
+    ``Sequential`` model when placed first. Not a layer of ``model.layers``,
+    as in Keras."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None):
+        if shape is None:
+            shape = input_shape
+        if shape is None:
+            raise ValueError("Input needs shape=(features,)")
+        self.input_dim = input_size_from_shape("shape", shape)
+        self.dtype = None if dtype is None else np.dtype(dtype)
+        if self.dtype is not None and self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"Input dtype must be float32 or float64. Received: dtype={dtype}")
+        self.name = name
+
+    def __repr__(self):
+        return f"Input(shape=({self.input_dim},))"
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None):  # noqa: N802 (Keras's name)
+    """Declares a model's input size: ``Sequential([Input(shape=(64,)), Dense(...)])``.
+
+    Args:
+        shape: ``(features,)``; Dense models take rows of ``features`` numbers.
+        batch_size: accepted for Keras compatibility; batches may have any size.
+        dtype: float32 or float64; default the first layer's.
+        name: unused, as the input is not a layer here.
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+
+
+def input_size_from_shape(argument, shape):
+    """``features`` from ``(features,)``, ``(None, features)`` or ``features``."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        return _positive_int(argument, shape)
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else None
+    if dims and len(dims) == 2 and dims[0] is None:
+        dims = dims[1:]
+    if not dims or len(dims) != 1:
+        raise ValueError(
+            f"{argument} must be (features,) for a Dense model (flatten images first). "
+            f"Received: {argument}={shape!r}")
+    return _positive_int(argument, dims[0])
+
+
+def set_weight_list(owner, targets, weights):
+    """Copies arrays into ``targets`` after checking count and shapes."""
+    weights = list(weights)
+    if len(weights) != len(targets):
+        raise ValueError(f"{owner} expects {len(targets)} weight arrays. "
+                         f"Received: {len(weights)}")
+    arrays = []
+    for i, (target, w) in enumerate(zip(targets, weights)):
+        w = np.asarray(w)
+        if w.shape != target.shape:
+            raise ValueError(f"{owner}: weight {i} must have shape {target.shape}. "
+                             f"Received: shape {w.shape}")
+        arrays.append(w)
+    for target, w in zip(targets, arrays):  # all checked first: nothing half-set
+        target[...] = w
 
 
 def _positive_int(argument, value):

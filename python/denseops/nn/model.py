@@ -1,31 +1,18 @@
-"""Sequential: a stack of layers with Keras's compile / fit / evaluate / predict."""
+"""Sequential: a stack of layers with Keras 3's compile / fit / evaluate / predict."""
 
 import math
 import signal
+import sys
 import threading
+import time
 
 import numpy as np
 
-from denseops.nn import activations, losses, optimizers
+from denseops.nn import losses, metrics as metrics_module, optimizers
+from denseops.nn.callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
 from denseops.nn.exclusive import one_call_at_a_time
-from denseops.nn.layers import Layer
-from denseops.nn.progress import EpochProgress
-
-
-class History:
-    """Per-epoch metrics of ``fit``: ``history["loss"][i]`` is epoch i's mean loss."""
-
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-
-    def append(self, epoch, logs):
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-
-    def __repr__(self):
-        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+from denseops.nn.layers import InputLayer, Layer, input_size_from_shape, set_weight_list
+from denseops.nn.progress import format_logs
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -43,8 +30,9 @@ class Sequential:
     """A linear stack of layers, trained with explicit backpropagation.
 
     Example:
-        >>> from denseops.nn import Sequential, Dense
-        >>> model = Sequential([Dense(512, activation="relu"),
+        >>> from denseops.nn import Sequential, Dense, Input
+        >>> model = Sequential([Input(shape=(784,)),
+        ...                     Dense(512, activation="relu"),
         ...                     Dense(10, activation="softmax")])
         >>> model.compile(optimizer="rmsprop",
         ...               loss="sparse_categorical_crossentropy",
@@ -55,40 +43,82 @@ class Sequential:
     def __init__(self, layers=None, name="sequential"):
         self.name = name
         self.layers = []
-        for layer in layers or []:
-            self.add(layer)
+        self._input_dim = None
+        self._input_dtype = None
+        self._buffers = {}
         self.optimizer = self.loss = None
         self.metrics = []
         self.history = None
+        self.stop_training = False
+        self._fused = False
+        for layer in layers or []:
+            self.add(layer)
 
     def add(self, layer):
+        """Appends a layer; an ``Input(shape=...)`` may come first to declare the input size."""
+        if isinstance(layer, InputLayer):
+            if self.layers:
+                raise ValueError("Input(shape=...) must be the first element of a Sequential model")
+            self._input_dim, self._input_dtype = layer.input_dim, layer.dtype
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes denseops.nn layers. Received: {layer!r}")
+        # input_shape counts on the first layer only, as in Keras.
+        if not self.layers and self._input_dim is None and layer.declared_input_dim is not None:
+            self._input_dim = layer.declared_input_dim
         if layer.name is None:
-            layer.name = f"dense_{len(self.layers)}" if type(layer).__name__ == "Dense" else \
+            kind = type(layer).__name__.lower()
+            layer.name = f"{kind}_{len(self.layers)}" if kind in ("dense", "dropout") else \
                 f"layer_{len(self.layers)}"
         self.layers.append(layer)
+        self._buffers.clear()
 
     # ------------------------------------------------------------ building
 
     @property
     def built(self):
-        return bool(self.layers) and all(layer.built for layer in self.layers)
+        if not self.layers:
+            return False
+        for layer in self.layers:  # a plain loop: predict asks on every call
+            if not layer.built:
+                return False
+        return True
 
     @property
     def dtype(self):
+        for layer in self.layers:
+            if hasattr(layer, "kernel"):  # the first layer with weights decides
+                return layer.dtype
         return self.layers[0].dtype
 
     @property
     def input_dim(self):
-        return self.layers[0].input_dim
+        return self.layers[0].input_dim if self.built else self._input_dim
 
-    def build(self, input_dim, seed=None):
-        """Creates every layer's weights for inputs of ``input_dim`` features."""
+    @property
+    def output_dim(self):
+        return self.layers[-1].units
+
+    def build(self, input_shape=None, seed=None):
+        """Creates every layer's weights.
+
+        Args:
+            input_shape: ``(None, features)`` as in Keras, or ``features``;
+                default the size given by ``Input`` / ``input_shape``.
+            seed: seeds the initializers (and the Dropout masks).
+        """
         if not self.layers:
             raise ValueError("Sequential model has no layers; add some before building it")
+        if input_shape is None:
+            if self._input_dim is None:
+                raise ValueError(
+                    "build() needs input_shape=(None, features), or an Input(shape=(features,)) "
+                    "first in the model")
+            input_dim = self._input_dim
+        else:
+            input_dim = input_size_from_shape("input_shape", input_shape)
         rng = np.random.default_rng(seed)
-        size, dtype = input_dim, self.layers[0].dtype
+        size, dtype = input_dim, self._input_dtype or self.dtype
         for layer in self.layers:
             if not layer.built:
                 layer.build(size, dtype, rng)
@@ -97,6 +127,7 @@ class Sequential:
                     f"Layer {layer.name!r} expects {layer.input_dim} input features but the "
                     f"previous layer gives {size}")
             size, dtype = layer.units, layer.dtype
+        self._buffers.clear()
 
     @property
     def weights(self):
@@ -106,44 +137,75 @@ class Sequential:
     def grads(self):
         return [g for layer in self.layers for g in layer.grads]
 
+    def get_weights(self):
+        """Copies of every weight array, layer by layer (Keras's order)."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Copies arrays of the shapes ``get_weights()`` returns into the model."""
+        if not self.built:
+            raise ValueError("set_weights() needs a built model: build it or fit it first")
+        set_weight_list(f"Model {self.name!r}", self.weights, weights)
+
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
 
     # ------------------------------------------------------------ compile
 
-    def compile(self, optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=None):
-        """Chooses the optimizer, the loss and the metrics (only "accuracy" exists).
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Chooses the optimizer, the loss and the metrics, as in Keras.
 
-        The final softmax and the cross-entropy run as one fused kernel on the
-        last layer's logits, so the last layer must use ``activation="softmax"``
-        (or ``None`` with a loss built with ``from_logits=True``).
+        A final softmax followed by a categorical cross-entropy, or a final
+        sigmoid followed by binary cross-entropy, run as one fused kernel on
+        the last layer's logits. The arguments Keras uses for graph
+        compilation (``run_eagerly``, ``jit_compile``, ...) are accepted and
+        have nothing to change here.
+
+        Args:
+            optimizer: name ("rmsprop", "adam", "sgd") or an Optimizer.
+            loss: name ("mse", "binary_crossentropy", ...), a loss function
+                of ``denseops.nn.losses``, or a Loss.
+            metrics: list of names ("accuracy", "mae", ...) or Metric objects.
         """
         if not self.layers:
             raise ValueError("Sequential model has no layers to compile")
-        loss = losses.get(loss)
-        last = self.layers[-1].activation
-        wanted = activations.linear if loss.from_logits else activations.softmax
-        if last is not wanted:
-            raise ValueError(
-                f"{loss.name} with from_logits={loss.from_logits} needs the last layer's "
-                f"activation to be {wanted.name!r}. Received: {last.name!r}")
-        metrics = list(metrics or [])
+        if loss_weights is not None or weighted_metrics is not None:
+            raise ValueError("loss_weights and weighted_metrics are for several outputs; a "
+                             "Sequential model has one (pass sample_weight to fit instead)")
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, (str, metrics_module.Metric)):
+            raise ValueError(f"metrics must be a list, as in Keras. Received: metrics={metrics!r}; "
+                             f"use metrics=[{metrics!r}]")
+        metrics = list(metrics)
         for metric in metrics:
-            if metric not in ("accuracy", "acc"):
-                raise ValueError(f"Unknown metric: {metric!r}. Expected 'accuracy'.")
+            metrics_module.check_identifier(metric)
         self.optimizer = optimizers.get(optimizer)
-        self.loss = loss
-        self.metrics = ["accuracy"] if metrics else []
+        self.loss = None if loss is None else losses.get(loss)  # fit() then asks for one
+        self.metrics = metrics
 
     def _require_compiled(self, method):
         if self.loss is None:
             raise RuntimeError(
-                f"You must call compile() before {method}(): the model has no loss or optimizer")
+                f"You must call compile() before {method}(): the model has no loss or optimizer"
+                + (" (compile was called with loss=None)" if self.optimizer else ""))
+
+    def _plan_fusion(self):
+        """Whether the last activation runs inside the loss kernel (see compile)."""
+        activation = getattr(self.layers[-1], "activation", None)
+        self._fused = (not self.loss.from_logits and self.loss.fuses_with is not None and
+                       activation is not None and activation.name == self.loss.fuses_with)
 
     # ------------------------------------------------------------ data checks
 
-    def _check_x(self, x, argument="x"):
-        """x as a C-contiguous array of the model's dtype, checked against the first layer."""
+    def _check_x(self, x, argument="x", scan=True):
+        """x as a C-contiguous array of the model's dtype, checked against the first layer.
+
+        ``scan`` looks for NaN and Inf: fit does (one bad sample would spoil
+        the weights); predict and evaluate do not read the data twice.
+        """
         x = np.asarray(x)
         if x.dtype.kind not in "fiub":
             raise TypeError(f"{argument} must hold real numbers. Received: dtype {x.dtype}")
@@ -154,53 +216,144 @@ class Sequential:
                 f"Received: shape {x.shape}{hint}")
         if self.built:
             self.layers[0].check_input(x)
-        x = np.ascontiguousarray(x, dtype=self.layers[0].dtype)
-        if x.dtype.kind == "f" and not np.isfinite(x).all():
+        elif self._input_dim is not None and x.shape[1] != self._input_dim:
+            raise ValueError(f"The model's input is declared as (None, {self._input_dim}). "
+                             f"Received: {argument} of shape {x.shape}")
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if scan and x.dtype.kind == "f" and not np.isfinite(x).all():
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
             raise ValueError(f"{argument} contains NaN or Inf, first at index {bad}")
         return x
 
-    def _check_xy(self, x, y, argument="x"):
-        x = self._check_x(x, argument)
+    def _check_xy(self, x, y, argument="x", scan=True):
+        x = self._check_x(x, argument, scan)
+        if y is None:
+            raise ValueError(f"{argument} needs targets y")
         y = np.asarray(y)
-        if len(y) != len(x):
+        if y.ndim == 0 or len(y) != len(x):
             raise ValueError(
                 f"{argument} and its labels must have the same length. "
-                f"Received: {len(x)} samples and {len(y)} labels")
+                f"Received: {len(x)} samples and {len(y) if y.ndim else 'a scalar'} labels")
         return x, y
 
-    def _check_targets(self, y):
-        self.loss.check_targets(y, len(y), self.layers[-1].units)
+    def _targets(self, y):
+        """(targets for the loss, targets for the metrics), checked against the outputs."""
+        targets = self.loss.prepare_targets(y, len(y), self.output_dim, self.dtype)
+        return self.loss.smooth(targets), targets
+
+    def _sample_weights(self, y, sample_weight, class_weight, argument="sample_weight"):
+        """Per-sample weights of the model's dtype, or None (all ones)."""
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("You cannot pass class_weight and sample_weight at the same time")
+        if class_weight is not None:
+            if not isinstance(class_weight, dict):
+                raise ValueError(f"class_weight must be a dict {{class: weight}}. "
+                                 f"Received: {class_weight!r}")
+            y = np.asarray(y)
+            if y.ndim > 1 and y.shape[-1] > 1:
+                classes = y.argmax(axis=-1)  # one-hot targets, as Keras reads them
+            else:
+                classes = np.round(y.reshape(len(y))).astype(np.int64)
+            table = np.ones(max(int(classes.max()) + 1, 1), np.float64)
+            for cls, weight in class_weight.items():
+                if int(cls) < 0:
+                    raise ValueError(f"class_weight keys must be class indices >= 0. "
+                                     f"Received: {cls!r}")
+                if int(cls) < len(table):
+                    table[int(cls)] = float(weight)
+            return np.ascontiguousarray(table[classes], dtype=self.dtype)
+        if sample_weight is None:
+            return None
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        if weights.ndim == 2 and weights.shape[1] == 1:
+            weights = weights.reshape(-1)
+        if weights.shape != (len(y),):
+            raise ValueError(f"{argument} must have shape ({len(y)},), one weight per sample. "
+                             f"Received: shape {weights.shape}")
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise ValueError(f"{argument} must be finite and >= 0")
+        return np.ascontiguousarray(weights, dtype=self.dtype)
+
+    def _new_metrics(self, y):
+        """Fresh Metric objects for the compiled identifiers, checked against y."""
+        resolved = []
+        sparse_targets = isinstance(self.loss, losses.SparseCategoricalCrossentropy)
+        for identifier in self.metrics:
+            metric = metrics_module.resolve(identifier, y, self.output_dim)
+            if isinstance(identifier, metrics_module.Metric):
+                metric = type(metric)(**{k: v for k, v in metric.get_config().items()
+                                         if k != "class"})
+            if metric.sparse != sparse_targets:
+                raise ValueError(
+                    f"Metric {metric.name!r} needs "
+                    f"{'integer labels' if metric.sparse else 'targets shaped like the outputs'}"
+                    f", but the loss {self.loss.name} takes "
+                    f"{'integer labels' if sparse_targets else 'targets shaped like the outputs'}")
+            resolved.append(metric)
+        return resolved
 
     # ------------------------------------------------------------ one step
 
-    def _forward(self, x, logits):
+    def _forward(self, x, training=False, logits=False):
         for layer in self.layers[:-1]:
-            x = layer.forward(x)
-        return self.layers[-1].forward(x, return_logits=logits)
+            x = layer.forward(x, training=training)
+        last = self.layers[-1]
+        if logits:
+            return last.forward(x, training=training, return_logits=True)
+        return last.forward(x, training=training)
 
-    def _train_batch(self, x, y):
-        """Forward, loss, backward, update; returns (loss, correct). x, y already checked."""
-        logits = self._forward(x, logits=True)
-        dlogits = self._dlogits_buffer(logits.shape)
-        loss, correct = self.loss(logits, y, dlogits)
-        if not math.isfinite(loss):
-            # Stop before the update: the weights stay those that gave a finite loss.
-            raise FloatingPointError(f"loss is {loss}")
-        grad = self.layers[-1].backward(dlogits, need_dx=len(self.layers) > 1, from_logits=True)
-        for i in range(len(self.layers) - 2, -1, -1):
-            grad = self.layers[i].backward(grad, need_dx=i > 0)
-        self.optimizer.apply(self.weights, self.grads)
-        return loss, correct
-
-    def _dlogits_buffer(self, shape):
-        buf = getattr(self, "_dlogits", None)
+    def _buffer(self, key, shape):
+        buf = self._buffers.get(key)
         if buf is None or buf.shape != shape:
-            buf = self._dlogits = np.empty(shape, self.dtype)
+            buf = self._buffers[key] = np.empty(shape, self.dtype)
         return buf
 
-    def train_step(self, x_batch, y_batch):
-        """One forward/backward/update on a batch; returns ``{"loss", "accuracy"}``.
+    def _update_metrics(self, metric_list, out, targets, weights):
+        """Adds a batch to the metrics; ``out`` is logits when the loss is fused."""
+        later = []
+        for metric in metric_list:
+            if self._fused and metric.needs_probabilities:
+                later.append(metric)
+            else:
+                metric.update(out, targets, weights, logits=self._fused)
+        if later:
+            # The loss has read the logits already: turn them into probabilities in place.
+            probabilities = self.layers[-1].activation.forward(out, out=out)
+            for metric in later:
+                metric.update(probabilities, targets, weights)
+
+    def _penalty(self, add_gradients=False):
+        return sum(layer.regularization_penalty(add_gradients) for layer in self.layers)
+
+    def _train_batch(self, x, y_loss, y_metric, weights, metric_list, skip_non_finite=False):
+        """Forward, loss, backward, update; returns the batch's loss (with penalties).
+
+        A non-finite loss stops before the update, so the weights stay those
+        that gave a finite loss: FloatingPointError, or with ``skip_non_finite``
+        (TerminateOnNaN) the loss is returned and no update is made.
+        """
+        out = self._forward(x, training=True, logits=self._fused)
+        grad = self._buffer("grad", out.shape)
+        loss = self.loss.compute(out, y_loss, weights, grad, logits=self._fused)
+        if not math.isfinite(loss):
+            if skip_non_finite:
+                return loss
+            raise FloatingPointError(f"loss is {loss}")
+        self._update_metrics(metric_list, out, y_metric, weights)
+        last = self.layers[-1]
+        depth = len(self.layers)
+        if self._fused:
+            g = last.backward(grad, need_dx=depth > 1, from_logits=True)
+        else:
+            g = last.backward(grad, need_dx=depth > 1)
+        for i in range(depth - 2, -1, -1):
+            g = self.layers[i].backward(g, need_dx=i > 0)
+        penalty = self._penalty(add_gradients=True)
+        self.optimizer.apply(self.weights, self.grads)
+        return loss + penalty
+
+    def train_step(self, x_batch, y_batch, sample_weight=None):
+        """One forward/backward/update on a batch; returns its logs (loss and metrics).
 
         For writing your own training loop, as in the from-scratch textbook.
         """
@@ -208,44 +361,78 @@ class Sequential:
         x_batch, y_batch = self._check_xy(x_batch, y_batch)
         if not self.built:
             self.build(x_batch.shape[1])
-        self._check_targets(y_batch)
-        loss, correct = self._train_batch(x_batch, y_batch)
-        return {"loss": loss, "accuracy": correct / len(x_batch)}
+        self._plan_fusion()
+        y_loss, y_metric = self._targets(y_batch)
+        weights = self._sample_weights(y_batch, sample_weight, None)
+        metric_list = self._new_metrics(y_batch)
+        loss = self._train_batch(x_batch, y_loss, y_metric, weights, metric_list)
+        return {"loss": loss, **{m.name: m.result() for m in metric_list}}
 
     # ------------------------------------------------------------ fit
 
     @one_call_at_a_time
-    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0,
-            shuffle=True, verbose=1, seed=None):
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, *, seed=None):
         """Trains for ``epochs`` passes over ``(x, y)``; returns a ``History``.
+
+        Keras 3's signature and behaviour; the arguments in Keras's order.
 
         Args:
             x: (samples, features) real array.
-            y: labels: (samples,) integers for sparse categorical cross-entropy,
-                (samples, classes) for categorical.
-            epochs: passes over the data, >= 1.
-            batch_size: samples per update, >= 1.
-            validation_data: ``(x_val, y_val)`` evaluated after each epoch.
+            y: targets: (samples,) integer labels for sparse categorical
+                cross-entropy; (samples, classes) one-hot for categorical;
+                (samples,) or (samples, outputs) for the others.
+            batch_size: samples per update. Default 32.
+            epochs: the index of the last epoch (from ``initial_epoch``).
+            verbose: "auto" (1 in a terminal, 2 otherwise), 0 silent,
+                1 progress bar, 2 one line per epoch.
+            callbacks: list of ``denseops.nn.callbacks.Callback``.
             validation_split: fraction in [0, 1) of the *last* samples held
                 out for validation (taken before shuffling, as Keras does).
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, weights)``,
+                evaluated after each epoch; logged with a ``val_`` prefix.
             shuffle: reshuffle the samples every epoch.
-            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
-            seed: seeds weight initialization (if not built yet) and shuffling;
-                the same seed and thread count give bit-identical weights.
+            class_weight: ``{class: weight}`` scaling each sample's loss by its class.
+            sample_weight: (samples,) weights of each sample's loss.
+            initial_epoch: epoch to start from (to resume a run).
+            validation_batch_size: default ``batch_size``.
+            validation_freq: validate every this many epochs.
+            seed: (denseops) seeds weight initialization (if not built yet),
+                Dropout masks and shuffling; the same seed and thread count
+                give bit-identical weights.
 
         Ctrl-C stops between batches (never inside an update) and raises
         ``TrainingInterrupted`` (a KeyboardInterrupt) carrying the History of
-        the finished epochs; the model stays usable.
+        the finished epochs; the model stays usable. A NaN or infinite loss
+        raises FloatingPointError before its update, unless a
+        ``TerminateOnNaN`` callback asks to stop instead.
         """
         self._require_compiled("fit")
+        batch_size = 32 if batch_size is None else _count("batch_size", batch_size)
         epochs = _count("epochs", epochs)
-        batch_size = _count("batch_size", batch_size)
-        if verbose not in (0, 1, 2):
-            raise ValueError(f"verbose must be 0, 1 or 2. Received: verbose={verbose!r}")
+        verbose = resolve_verbose(verbose)
+        initial_epoch = _count("initial_epoch", initial_epoch, minimum=0)
+        validation_freq = _count("validation_freq", validation_freq)
+        validation_batch_size = batch_size if validation_batch_size is None else \
+            _count("validation_batch_size", validation_batch_size)
+        for argument, value in (("steps_per_epoch", steps_per_epoch),
+                                ("validation_steps", validation_steps)):
+            if value is not None:
+                raise ValueError(f"{argument} is for generators and datasets; fit here takes "
+                                 f"arrays and always uses all of them. Received: {argument}={value!r}")
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ValueError(
                 f"validation_split must be in [0, 1). Received: validation_split={validation_split!r}")
+        callbacks = list(callbacks or [])
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks must be denseops.nn.callbacks.Callback objects. "
+                                f"Received: {callback!r}")
         x, y = self._check_xy(x, y)
+        weights = self._sample_weights(y, sample_weight, class_weight)
+        val_weights = None
         if validation_data is None and validation_split > 0:
             keep = len(x) - int(len(x) * validation_split)
             if keep <= 0 or keep == len(x):
@@ -254,99 +441,196 @@ class Sequential:
                     "training or validation set")
             validation_data = (x[keep:], y[keep:])
             x, y = x[:keep], y[:keep]
+            if weights is not None:
+                weights, val_weights = weights[:keep], weights[keep:]
         rng = np.random.default_rng(seed)
         if not self.built:
             self.build(x.shape[1], seed=rng.integers(2**63))
-        self._check_targets(y)
+        self._plan_fusion()
+        y_loss, y_metric = self._targets(y)
+        metric_list = self._new_metrics(y)
         if validation_data is not None:
-            x_val, y_val = self._check_xy(*validation_data, argument="validation x")
-            self._check_targets(y_val)
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight)")
+            x_val, y_val = self._check_xy(*validation_data[:2], argument="validation x")
+            if len(validation_data) == 3:
+                val_weights = self._sample_weights(y_val, validation_data[2], None,
+                                                   "validation sample_weight")
+            val_targets = self._targets(y_val)
+            val_metrics = self._new_metrics(y_val)
 
-        history = self.history = History()
+        history = History()
+        self.history = history
+        progress = [ProgbarLogger(verbose)] if verbose else []
+        callback_list = CallbackList(
+            [*callbacks, history, *progress], self,  # Keras: History after the user's
+            {"verbose": verbose, "epochs": epochs, "steps": -(-len(x) // batch_size),
+             "batch_size": batch_size, "samples": len(x)})
+        skip_non_finite = any(isinstance(c, TerminateOnNaN) for c in callbacks)
         samples = len(x)
         x_batch = np.empty((min(batch_size, samples), x.shape[1]), self.dtype)
+        self.stop_training = False
+        finished = False
         with _StopOnInterrupt() as interrupt:
-            for epoch in range(epochs):
-                order = rng.permutation(samples) if shuffle else np.arange(samples)
-                progress = EpochProgress(epoch + 1, epochs, samples, verbose)
-                loss_sum = correct_sum = 0.0
-                for step, start in enumerate(range(0, samples, batch_size)):
-                    if interrupt.requested:
-                        progress.close({})
-                        raise TrainingInterrupted(
-                            f"training interrupted in epoch {epoch + 1}, before batch {step + 1}; "
-                            f"{len(history.epoch)} whole epoch(s) recorded", history)
-                    idx = order[start:start + batch_size]
-                    # mode="clip": idx is a permutation slice, always in range, and
-                    # skipping the bounds pass makes the gather ~10x faster.
-                    xb = np.take(x, idx, axis=0, out=x_batch[:len(idx)], mode="clip")
-                    try:
-                        loss, correct = self._train_batch(xb, y[idx])
-                    except FloatingPointError as error:
-                        progress.close({})
-                        raise FloatingPointError(
-                            f"training stopped in epoch {epoch + 1}, batch {step + 1}: {error}; "
-                            "the weights are those before this batch (try a lower "
-                            "learning_rate)") from None
-                    loss_sum += loss * len(idx)
-                    correct_sum += correct
-                    seen = start + len(idx)
-                    progress.update(len(idx), self._logs(loss_sum / seen, correct_sum / seen))
-                logs = self._logs(loss_sum / samples, correct_sum / samples)
-                if validation_data is not None:
-                    val_loss, val_correct = self._evaluate(x_val, y_val, batch_size)
-                    logs.update(self._logs(val_loss, val_correct, prefix="val_"))
-                progress.close(logs)
-                history.append(epoch, logs)
-            if interrupt.requested:
-                # Ctrl-C during the last batch or the last validation: nothing
-                # is left to train, but the user still asked to stop.
-                raise TrainingInterrupted(
-                    f"training interrupted after the last epoch; {len(history.epoch)} whole "
-                    "epoch(s) recorded", history)
+            try:
+                callback_list.call("on_train_begin", {})
+                for epoch in range(initial_epoch, epochs):
+                    for metric in metric_list:
+                        metric.reset_state()
+                    callback_list.call("on_epoch_begin", epoch, {})
+                    order = rng.permutation(samples) if shuffle else np.arange(samples)
+                    loss_sum = 0.0
+                    seen = 0
+                    for step, start in enumerate(range(0, samples, batch_size)):
+                        if interrupt.requested:
+                            raise TrainingInterrupted(
+                                f"training interrupted in epoch {epoch + 1}, before batch "
+                                f"{step + 1}; {len(history.epoch)} whole epoch(s) recorded",
+                                history)
+                        callback_list.call("on_train_batch_begin", step, {})
+                        idx = order[start:start + batch_size]
+                        # mode="clip": idx is a permutation slice, always in range, and
+                        # skipping the bounds pass makes the gather ~10x faster.
+                        xb = np.take(x, idx, axis=0, out=x_batch[:len(idx)], mode="clip")
+                        wb = None if weights is None else weights[idx]
+                        try:
+                            loss = self._train_batch(xb, y_loss[idx], y_metric[idx], wb,
+                                                     metric_list, skip_non_finite)
+                        except FloatingPointError as error:
+                            raise FloatingPointError(
+                                f"training stopped in epoch {epoch + 1}, batch {step + 1}: "
+                                f"{error}; the weights are those before this batch (try a lower "
+                                "learning_rate)") from None
+                        loss_sum += loss * len(idx)
+                        seen += len(idx)
+                        logs = self._logs(loss_sum / seen, metric_list)
+                        callback_list.call("on_train_batch_end", step, logs)
+                        if self.stop_training:
+                            break
+                    logs = self._logs(loss_sum / max(seen, 1), metric_list)
+                    if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                        val_logs = self._evaluate(x_val, *val_targets, val_weights,
+                                                  validation_batch_size, val_metrics)
+                        logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                    callback_list.call("on_epoch_end", epoch, logs)
+                    if self.stop_training:
+                        break
+                if interrupt.requested:
+                    # Ctrl-C during the last batch or the last validation: nothing
+                    # is left to train, but the user still asked to stop.
+                    raise TrainingInterrupted(
+                        f"training interrupted after the last epoch; {len(history.epoch)} whole "
+                        "epoch(s) recorded", history)
+                finished = True
+            finally:
+                if not finished:  # an exception: close bars and files, nothing else
+                    for callback in callback_list.callbacks:
+                        if hasattr(callback, "close"):
+                            callback.close()
+        callback_list.call("on_train_end", {})
         return history
 
-    def _logs(self, loss, accuracy, prefix=""):
-        logs = {f"{prefix}loss": float(loss)}
-        if self.metrics:
-            logs[f"{prefix}accuracy"] = float(accuracy)
+    def _logs(self, loss, metric_list):
+        logs = {"loss": float(loss)}
+        for metric in metric_list:
+            logs[metric.name] = float(metric.result())
         return logs
 
     # ------------------------------------------------------------ inference
 
-    def _evaluate(self, x, y, batch_size):
-        loss_sum = correct = 0.0
+    def _evaluate(self, x, y_loss, y_metric, weights, batch_size, metric_list):
+        """Mean loss (with the weight penalties) and metrics over (x, y)."""
+        for metric in metric_list:
+            metric.reset_state()
+        loss_sum = 0.0
         for start in range(0, len(x), batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            batch_loss, batch_correct = self.loss(self._forward(xb, logits=True), yb)
-            loss_sum += batch_loss * len(xb)
-            correct += batch_correct
-        return loss_sum / len(x), correct / len(x)
+            end = start + batch_size
+            out = self._forward(x[start:end], logits=self._fused)
+            wb = None if weights is None else weights[start:end]
+            loss_sum += self.loss.compute(out, y_loss[start:end], wb, logits=self._fused) * \
+                len(out)
+            self._update_metrics(metric_list, out, y_metric[start:end], wb)
+        return self._logs(loss_sum / len(x) + self._penalty(), metric_list)
 
-    def evaluate(self, x, y, batch_size=128, return_dict=False):
-        """Mean loss (and accuracy) on ``(x, y)``: ``[loss, accuracy]`` as in Keras."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss and metrics on ``(x, y)``, as Keras 3 returns them.
+
+        Returns:
+            The loss alone when no metrics were compiled, else
+            ``[loss, metric, ...]`` in compile order; a dict with ``return_dict``.
+            With ``verbose`` (default "auto") a result line is printed too.
+        """
         self._require_compiled("evaluate")
-        batch_size = _count("batch_size", batch_size)
-        x, y = self._check_xy(x, y)
+        batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
+        verbose = resolve_verbose(verbose)
+        if steps is not None:
+            raise ValueError(f"steps is for generators and datasets; evaluate here takes arrays. "
+                             f"Received: steps={steps!r}")
+        x, y = self._check_xy(x, y, scan=False)
         if not self.built:
             raise ValueError("evaluate() needs a built model: fit it or build(input_dim) first")
-        self._check_targets(y)
-        loss, accuracy = self._evaluate(x, y, batch_size)
-        logs = self._logs(loss, accuracy)
+        self._plan_fusion()
+        y_loss, y_metric = self._targets(y)
+        weights = self._sample_weights(y, sample_weight, None)
+        callback_list = CallbackList(callbacks or [], self, {"verbose": verbose})
+        callback_list.call("on_test_begin", {})
+        start = time.perf_counter()
+        logs = self._evaluate(x, y_loss, y_metric, weights, batch_size, self._new_metrics(y))
+        callback_list.call("on_test_end", logs)
+        if verbose:
+            steps_run = -(-len(x) // batch_size)
+            print(f"{steps_run}/{steps_run} - {time.perf_counter() - start:.2f}s - "
+                  f"{format_logs(logs)}", flush=True)
         if return_dict:
             return logs
         return list(logs.values()) if len(logs) > 1 else logs["loss"]
 
-    def predict(self, x, batch_size=128):
-        """The last layer's outputs (class probabilities for softmax) for ``x``."""
-        batch_size = _count("batch_size", batch_size)
-        x = self._check_x(x)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The last layer's outputs for ``x`` (probabilities after softmax/sigmoid).
+
+        One batch (``len(x) <= batch_size``) costs its matmuls and one copy
+        of the result: layer buffers are reused between calls and the input
+        is not scanned for NaN.
+
+        ``batch_size=None`` (here and in ``evaluate``) runs chunks of up to
+        1024 rows rather than Keras's 32: the batch size of inference changes
+        only speed and memory, and 32-row products leave the kernels idle.
+        """
+        batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
+        verbose = resolve_verbose(verbose)
+        if steps is not None:
+            raise ValueError(f"steps is for generators and datasets; predict here takes arrays. "
+                             f"Received: steps={steps!r}")
+        x = self._check_x(x, scan=False)
         if not self.built:
             self.build(x.shape[1])
-        out = np.empty((len(x), self.layers[-1].units), self.dtype)
-        for start in range(0, len(x), batch_size):
-            out[start:start + batch_size] = self._forward(x[start:start + batch_size], logits=False)
+        callback_list = CallbackList(callbacks, self, {"verbose": verbose}) if callbacks else None
+        if callback_list:
+            callback_list.call("on_predict_begin", {})
+        start = time.perf_counter()
+        if len(x) <= batch_size:
+            out = self._forward(x).copy()  # the last layer's buffer is reused next call
+        else:
+            out = np.empty((len(x), self.output_dim), self.dtype)
+            for first in range(0, len(x), batch_size):
+                out[first:first + batch_size] = self._forward(x[first:first + batch_size])
+        if callback_list:
+            callback_list.call("on_predict_end", {})
+        if verbose:
+            steps_run = -(-len(x) // batch_size)
+            seconds = time.perf_counter() - start
+            print(f"{steps_run}/{steps_run} - {seconds:.2f}s - "
+                  f"{1000 * seconds / steps_run:.0f}ms/step", flush=True)
         return out
+
+    def __call__(self, x, training=False):
+        """The model's output for a batch ``x``, as ``model(x)`` in Keras."""
+        x = self._check_x(x, scan=False)
+        if not self.built:
+            self.build(x.shape[1])
+        return self._forward(x, training=training).copy()
 
     # ------------------------------------------------------------ display and files
 
@@ -371,10 +655,37 @@ class Sequential:
         from denseops.nn.serialization import save_model
         save_model(self, path)
 
+    def save_weights(self, path):
+        """Writes only the weights to one ``.npz`` file, atomically."""
+        from denseops.nn.serialization import save_weights
+        save_weights(self, path)
 
-def _count(argument, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{argument} must be a positive integer. Received: {argument}={value!r}")
+    def load_weights(self, path):
+        """Reads weights written by ``save_weights`` into this (built) model."""
+        from denseops.nn.serialization import load_weights
+        load_weights(self, path)
+
+
+# Rows per chunk of predict/evaluate when batch_size is None: large enough for
+# the GEMM to run at full speed, small enough that the layers' buffers stay a
+# few MB (1024 x 512 float32 = 2 MB).
+INFERENCE_BATCH = 1024
+
+
+def resolve_verbose(verbose):
+    """Keras's verbose: "auto" is 1 (a progress bar) in a terminal and 2 (one
+    line per epoch) otherwise, so log files get no carriage returns."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
+    return int(verbose)
+
+
+def _count(argument, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{argument} must be {kind}. Received: {argument}={value!r}")
     return int(value)
 
 
@@ -387,15 +698,15 @@ class _StopOnInterrupt:
         self.requested = False
         self._previous = None
 
-    def _handler(self, signum, frame):
-        if self.requested:  # a second Ctrl-C: the user insists
-            raise KeyboardInterrupt
-        self.requested = True
-
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handler)
         return self
+
+    def _handler(self, signum, frame):
+        if self.requested:  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        self.requested = True
 
     def __exit__(self, *exc):
         if self._previous is not None:

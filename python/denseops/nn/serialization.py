@@ -30,11 +30,12 @@ import zipfile
 import numpy as np
 
 from denseops import npz_entries
-from denseops.nn import losses, optimizers
-from denseops.nn.layers import Dense
+from denseops.nn import activations, losses, metrics as metrics_module, optimizers, regularizers
+from denseops.nn.layers import Dense, Dropout
 
 FORMAT = "denseops.Sequential"
 VERSION = 1
+WEIGHTS_FORMAT = "denseops.weights"
 _CONFIG_KEY = "__denseops_config__"
 _CONFIG_MAX_BYTES = 4 << 20  # a model of thousands of layers needs well under 1 MB
 
@@ -47,10 +48,10 @@ def save_model(model, path):
         "format": FORMAT,
         "version": VERSION,
         "name": model.name,
-        "layers": [layer.get_config() for layer in model.layers],
-        "loss": model.loss.get_config() if model.loss else None,
-        "metrics": model.metrics,
-        "optimizer": model.optimizer.get_config() if model.optimizer else None,
+        "layers": [_layer_config(layer) for layer in model.layers],
+        "loss": _loss_config(model.loss) if model.loss else None,
+        "metrics": [metrics_module.serialize(m) for m in model.metrics],
+        "optimizer": _optimizer_config(model.optimizer) if model.optimizer else None,
         "optimizer_iterations": model.optimizer.iterations if model.optimizer else 0,
     }
     arrays = {_CONFIG_KEY: np.array(json.dumps(config))}
@@ -61,6 +62,80 @@ def save_model(model, path):
         for i, state in enumerate(model.optimizer._state):
             for key, value in state.items():
                 arrays[f"optimizer/{i}/{key}"] = value
+    _save_arrays(path, arrays)
+
+
+# What save() can write is what load() can rebuild: anything else (a custom
+# layer, activation, loss, metric or optimizer class) is refused when saving,
+# with the reason, rather than written and found unreadable later.
+
+def _layer_config(layer):
+    if type(layer).__name__ not in _LAYER_READERS or \
+            type(layer) not in (Dense, Dropout):
+        raise ValueError(f"Cannot save layer {layer.name!r} of class {type(layer).__name__}: "
+                         f"load() can restore {sorted(_LAYER_READERS)} only")
+    return layer.get_config()
+
+
+def _loss_config(loss):
+    config = loss.get_config()
+    if type(loss) is not losses._CLASSES.get(config.get("class")):
+        raise ValueError(f"Cannot save loss {loss!r} of class {type(loss).__name__}: load() can "
+                         f"restore {sorted(losses._CLASSES)} only")
+    return config
+
+
+def _optimizer_config(optimizer):
+    if type(optimizer) is not optimizers._BY_NAME.get(optimizer.name):
+        raise ValueError(f"Cannot save optimizer {optimizer!r} of class "
+                         f"{type(optimizer).__name__}: load() can restore "
+                         f"{sorted(optimizers._BY_NAME)} only")
+    return optimizer.get_config()
+
+
+def save_weights(model, path):
+    """Writes only the weights of ``model`` (``Sequential.save_weights``)."""
+    if not model.built:
+        raise ValueError("save_weights() needs a built model: fit it or build it first")
+    shapes = [list(w.shape) for w in model.weights]
+    config = {"format": WEIGHTS_FORMAT, "version": VERSION, "shapes": shapes,
+              "dtype": model.dtype.name}
+    arrays = {_CONFIG_KEY: np.array(json.dumps(config))}
+    for i, w in enumerate(model.weights):
+        arrays[f"weight{i}"] = w
+    _save_arrays(path, arrays)
+
+
+def load_weights(model, path):
+    """Reads weights written by ``save_weights`` into ``model`` (same architecture).
+
+    Raises:
+        ValueError: the file is not a weights file, or its weights do not fit
+            the model (count, shapes or dtype); nothing is changed then.
+    """
+    if not model.built:
+        raise ValueError("load_weights() needs a built model: build it with its input shape "
+                         "first")
+    path = os.fspath(path)
+    with _open_regular_file(path) as f:
+        try:
+            archive = _open_archive(f)
+            config = _read_config(archive, WEIGHTS_FORMAT)
+            expected = {f"weight{i}": (w.shape, w.dtype, "of the model")
+                        for i, w in enumerate(model.weights)}
+            stored = _require(config, "config", "shapes", list)
+            if len(stored) != len(expected):
+                raise _Malformed(f"holds {len(stored)} weight arrays; the model has "
+                                 f"{len(expected)}")
+            _check_entries(archive, expected)
+            arrays = [_read_array(archive, key) for key in expected]
+        except _Malformed as error:
+            raise ValueError(f"{path}: {error}") from None
+    for w, value in zip(model.weights, arrays):
+        w[...] = value
+
+
+def _save_arrays(path, arrays):
     path = os.fspath(path)
     try:
         _write_atomically(_save_target(path), arrays)
@@ -288,7 +363,7 @@ def _read_array(archive, key):
 
 # Step 2: the config, a JSON string, small by construction.
 
-def _read_config(archive):
+def _read_config(archive, expected_format=FORMAT):
     if _entry_name(_CONFIG_KEY) not in archive.namelist():
         raise _Malformed(f"not a denseops model file (no {_CONFIG_KEY} entry)")
     stream, shape, _, dtype = _open_npy(archive, _CONFIG_KEY, max_bytes=_CONFIG_MAX_BYTES)
@@ -302,9 +377,16 @@ def _read_config(archive):
         raise _Malformed(f"{_CONFIG_KEY} is not valid JSON ({error})") from None
     if not isinstance(config, dict):
         raise _Malformed(f"{_CONFIG_KEY} must be a JSON object; it is {type(config).__name__}")
-    if config.get("format") != FORMAT or config.get("version") != VERSION:
-        raise _Malformed(f"expected format {FORMAT!r} version {VERSION}, got "
-                         f"{config.get('format')!r} version {config.get('version')!r}")
+    if config.get("format") != expected_format or config.get("version") != VERSION:
+        hint = ""
+        if config.get("format") == WEIGHTS_FORMAT:
+            hint = "; this file holds weights only: use model.load_weights()"
+        elif config.get("format") == FORMAT:
+            hint = "; this file holds a whole model: use denseops.nn.load()"
+        raise _Malformed(f"expected format {expected_format!r} version {VERSION}, got "
+                         f"{config.get('format')!r} version {config.get('version')!r}{hint}")
+    if expected_format != FORMAT:
+        return config
     _require(config, "config", "name", (str, type(None)))
     _require(config, "config", "layers", list)
     if not config["layers"]:
@@ -340,13 +422,41 @@ def _dense_from_config(config, where, input_dim):
                          "the previous layer's output")
     units = _require(config, where, "units", int)
     use_bias = _require(config, where, "use_bias", bool)
-    layer = Dense(units, activation=_require(config, where, "activation", (str, type(None))),
+    activation = _require(config, where, "activation", (str, dict, type(None)))
+    if isinstance(activation, dict):
+        _require(activation, f"{where} activation", "name", str)
+        _require(activation, f"{where} activation", "alpha", (int, float))
+    # Files from before regularizers existed have no such keys: None.
+    kernel_regularizer = _regularizer(config.get("kernel_regularizer"), where)
+    bias_regularizer = _regularizer(config.get("bias_regularizer"), where)
+    layer = Dense(units, activation=activations.deserialize(activation),
                   use_bias=use_bias, dtype=_require(config, where, "dtype", str),
+                  kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                   name=_require(config, where, "name", (str, type(None))))
     return layer, [(input_dim, units)] + ([(units,)] if use_bias else []), units
 
 
-_LAYER_READERS = {"Dense": _dense_from_config}
+def _regularizer(config, where):
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise _Malformed(f"{where}: a regularizer must be a JSON object. Received: {config!r:.100}")
+    return regularizers.deserialize(config)
+
+
+def _dropout_from_config(config, where, input_dim):
+    """(layer, [], output_dim) for a Dropout config; its generator resumes where it was."""
+    layer = Dropout(_require(config, where, "rate", (int, float)),
+                    seed=_require(config, where, "seed", int),
+                    name=_require(config, where, "name", (str, type(None))))
+    calls = _require(config, where, "calls", int)
+    if calls < 0:
+        raise _Malformed(f"{where}: calls must be >= 0. Received: {calls}")
+    layer.calls = calls
+    return layer, [], input_dim
+
+
+_LAYER_READERS = {"Dense": _dense_from_config, "Dropout": _dropout_from_config}
 
 
 def _layers_from_config(config):
@@ -367,7 +477,8 @@ def _layers_from_config(config):
         except (ValueError, TypeError) as error:  # the layer's own argument checks
             raise _Malformed(f"{where}: {error}") from None
         layers.append(layer)
-        dtype = layers[0].dtype  # build() gives every layer the first layer's dtype
+        # build() gives every layer the dtype of the first layer with weights.
+        dtype = next((l.dtype for l in layers if isinstance(l, Dense)), layers[0].dtype)
         for j, shape in enumerate(shapes):
             entries[f"layer{i}/weight{j}"] = (shape, dtype, f"of layer {layer.name!r}")
     return layers, entries
@@ -380,11 +491,15 @@ def _training_from_config(config):
     if loss_config is None:
         return None, None, [], 0
     try:
-        loss = losses.get(_require(loss_config, "loss config", "name", str))
-        loss.from_logits = _require(loss_config, "loss config", "from_logits", bool)
-    except ValueError as error:
-        raise _Malformed(f"loss config: {error}") from None
-    metrics = _require(config, "config", "metrics", list)
+        _require(loss_config, "loss config", "name", str)
+        loss = losses.from_config(loss_config)
+    except (ValueError, TypeError) as error:
+        raise _Malformed(f"loss config {loss_config!r:.200}: {error}") from None
+    try:
+        metrics = [metrics_module.deserialize(m)
+                   for m in _require(config, "config", "metrics", list)]
+    except (ValueError, TypeError) as error:
+        raise _Malformed(f"metrics config: {error}") from None
     optimizer_config = _require(config, "config", "optimizer", dict)
     try:
         optimizer = optimizers.from_config(optimizer_config)

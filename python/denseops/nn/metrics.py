@@ -1,0 +1,236 @@
+"""Metrics with Keras 3's names, computed by the ``metric`` kernel.
+
+A metric keeps a weighted running mean over the batches of an epoch
+(``update_state`` / ``result`` / ``reset_state``, as in Keras). ``"accuracy"``
+(or ``"acc"``) is resolved the way Keras 3 resolves it, from the shapes of
+the targets and the predictions: one output unit -> binary accuracy, labels
+of lower rank than the predictions -> sparse categorical accuracy, else
+categorical accuracy; it is logged under the name the user gave.
+"""
+
+import math
+
+import numpy as np
+
+import denseops as ops
+
+
+class Metric:
+    """A weighted mean over batches of one per-sample value.
+
+    Subclasses set ``kernel`` (the kernel's name), ``sparse`` (targets are
+    integer labels) and ``needs_probabilities`` (logits would give another value).
+    """
+
+    kernel = None
+    sparse = False
+    needs_probabilities = False
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or self.default_name
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0.0
+
+    def update(self, pred, targets, sample_weight=None, logits=False):
+        """Adds a batch; ``pred`` and ``targets`` as the model prepared them.
+
+        ``logits`` says ``pred`` is the pre-activation of a final sigmoid or
+        softmax (only for metrics with ``needs_probabilities`` False).
+        """
+        self.total += ops.metric(pred, targets, self.kernel, sample_weight=sample_weight,
+                                 **self._kernel_args(logits))
+        self.count += len(pred) if sample_weight is None else float(sample_weight.sum())
+
+    def _kernel_args(self, logits):
+        return {}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Keras's form: adds a batch of raw targets and predictions."""
+        y_pred = np.asarray(y_pred)
+        if y_pred.dtype not in (np.float32, np.float64):
+            y_pred = y_pred.astype(np.float32)
+        if y_pred.ndim == 1:
+            y_pred = y_pred.reshape(-1, 1)
+        y_true = np.asarray(y_true)
+        if self.sparse:
+            y_true = y_true.reshape(-1)
+        else:
+            y_true = y_true.reshape(y_pred.shape).astype(y_pred.dtype)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=y_pred.dtype).reshape(-1)
+        self.update(np.ascontiguousarray(y_pred), np.ascontiguousarray(y_true), sample_weight)
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+    def get_config(self):
+        return {"class": type(self).__name__, "name": self.name}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class BinaryAccuracy(Metric):
+    """Fraction of outputs where ``y_pred > threshold`` equals ``y_true``.
+
+    Args:
+        threshold: in [0, 1]. Default 0.5.
+    """
+
+    default_name = "binary_accuracy"
+    kernel = "binary_accuracy"
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+                or not 0 <= threshold <= 1:
+            raise ValueError(f"threshold must be in [0, 1]. Received: threshold={threshold!r}")
+        self.threshold = float(threshold)
+        super().__init__(name, dtype)
+
+    def _kernel_args(self, logits):
+        if not logits:
+            return {"threshold": self.threshold}
+        # sigmoid(z) > t exactly when z > log(t / (1 - t)).
+        t = self.threshold
+        return {"threshold": -math.inf if t == 0 else math.inf if t == 1 else
+                math.log(t / (1 - t))}
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+class CategoricalAccuracy(Metric):
+    """Fraction of samples whose largest prediction is the target's largest entry."""
+
+    default_name = "categorical_accuracy"
+    kernel = "categorical_accuracy"
+
+
+class SparseCategoricalAccuracy(Metric):
+    """Fraction of samples whose largest prediction is at the integer label."""
+
+    default_name = "sparse_categorical_accuracy"
+    kernel = "sparse_categorical_accuracy"
+    sparse = True
+
+
+class TopKCategoricalAccuracy(Metric):
+    """Fraction of samples whose target class is among the ``k`` largest predictions.
+
+    Args:
+        k: default 5.
+    """
+
+    default_name = "top_k_categorical_accuracy"
+    kernel = "top_k_categorical_accuracy"
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer. Received: k={k!r}")
+        self.k = int(k)
+        super().__init__(name, dtype)
+
+    def _kernel_args(self, logits):
+        return {"k": self.k}
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    """Top-k accuracy with integer labels."""
+
+    default_name = "sparse_top_k_categorical_accuracy"
+    kernel = "sparse_top_k_categorical_accuracy"
+    sparse = True
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+        super().__init__(k, name, dtype)
+
+
+class MeanAbsoluteError(Metric):
+    """Mean of ``abs(y_pred - y_true)``."""
+
+    default_name = "mean_absolute_error"
+    kernel = "mean_absolute_error"
+    needs_probabilities = True
+
+
+class MeanSquaredError(Metric):
+    """Mean of ``(y_pred - y_true) ** 2``."""
+
+    default_name = "mean_squared_error"
+    kernel = "mean_squared_error"
+    needs_probabilities = True
+
+
+_BY_NAME = {
+    "binary_accuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+}
+_CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
+
+
+def resolve(identifier, targets, outputs):
+    """The Metric for a compile() entry, given the fit's targets and the model's outputs.
+
+    Args:
+        identifier: "accuracy"/"acc", a Keras metric name, or a Metric.
+        targets: the raw targets (their rank decides sparse vs one-hot).
+        outputs: units of the last layer.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if not isinstance(identifier, str):
+        raise ValueError(f"Unknown metric: {identifier!r}. Expected a name such as 'accuracy' "
+                         "or a denseops.nn.metrics.Metric")
+    if identifier.lower() in ("accuracy", "acc"):
+        if outputs == 1:
+            cls = BinaryAccuracy
+        elif np.ndim(targets) < 2 or np.shape(targets)[-1] == 1:
+            cls = SparseCategoricalAccuracy
+        else:
+            cls = CategoricalAccuracy
+        return cls(name=identifier)
+    cls = _BY_NAME.get(identifier.lower())
+    if cls is None:
+        raise ValueError(f"Unknown metric: {identifier!r}. Expected 'accuracy' or one of "
+                         f"{sorted(_BY_NAME)}")
+    return cls(name=identifier)
+
+
+def check_identifier(identifier):
+    """Raises at compile() time for a metric that resolve() could never accept."""
+    if isinstance(identifier, Metric):
+        return
+    if not isinstance(identifier, str) or identifier.lower() not in {*_BY_NAME, "accuracy",
+                                                                      "acc"}:
+        raise ValueError(f"Unknown metric: {identifier!r}. Expected 'accuracy' or one of "
+                         f"{sorted(_BY_NAME)} or a denseops.nn.metrics.Metric")
+
+
+def serialize(identifier):
+    if isinstance(identifier, str):
+        return identifier
+    if type(identifier).__name__ in _CLASSES:
+        return identifier.get_config()
+    raise ValueError(f"Cannot save metric {identifier!r}: only the built-in metrics can be "
+                     "restored by load()")
+
+
+def deserialize(config):
+    if isinstance(config, str):
+        return config
+    config = dict(config)
+    cls = _CLASSES.get(config.pop("class", None))
+    if cls is None:
+        raise ValueError(f"Unknown metric class in {config!r}")
+    return cls(**config)

@@ -1,0 +1,42 @@
+"""Keras's ``utils`` that Dense models use."""
+
+import numpy as np
+
+
+def to_categorical(x, num_classes=None):
+    """One-hot rows for integer class labels, as ``keras.utils.to_categorical``.
+
+    Args:
+        x: integer labels, any shape; a trailing axis of size 1 is dropped.
+        num_classes: number of classes; default ``max(x) + 1``.
+
+    Returns:
+        float64 array of shape ``x.shape + (num_classes,)``.
+
+    Example:
+        >>> to_categorical([0, 2], num_classes=3)
+        array([[1., 0., 0.],
+               [0., 0., 1.]])
+    """
+    x = np.asarray(x)
+    if x.dtype.kind == "f" and x.size and not np.array_equal(x, np.round(x)):
+        raise ValueError("to_categorical needs whole-number class labels. "
+                         f"Received: values such as {x[x != np.round(x)].flat[0]!r}")
+    if x.dtype.kind not in "iuf" and x.size:
+        raise ValueError(f"to_categorical needs integer class labels. Received: dtype {x.dtype}")
+    x = x.astype(np.int64)
+    shape = x.shape
+    if len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    x = x.reshape(-1)
+    if num_classes is None:
+        num_classes = int(x.max()) + 1 if x.size else 0
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
+            or num_classes < 0:
+        raise ValueError(f"num_classes must be a non-negative integer. Received: {num_classes!r}")
+    if x.size and (x.min() < 0 or x.max() >= num_classes):
+        raise ValueError(f"to_categorical: labels must be in [0, {num_classes}). Received: "
+                         f"labels from {x.min()} to {x.max()}")
+    categorical = np.zeros((len(x), int(num_classes)))
+    categorical[np.arange(len(x)), x] = 1
+    return categorical.reshape(shape + (int(num_classes),))
