@@ -61,15 +61,20 @@ struct GemmHandOut {
 };
 
 // Waits until `count` reaches `target`: the other threads' claims in flight
-// are short, so spin; but past a few thousand spins the thread being waited
-// for has probably lost its core (more threads than cores, e.g. several
-// Python threads each running a product), so offer ours to it.
+// are short, so spin; past a few thousand spins the thread being waited for
+// has probably lost its core (more threads than cores, e.g. several Python
+// threads each running a product, or another busy process), so offer ours
+// to it; and past a few hundred offers, sleep: a thread that only yields
+// stays runnable and keeps taking time slices from the one it waits for.
 inline void gemm_wait_for(const std::atomic<index_t>& count, index_t target) {
-  for (int spins = 0; count.load(std::memory_order_acquire) < target; ++spins) {
-    if (spins < 4096)
+  constexpr int kSpins = 4096, kYields = 256;
+  for (int round = 0; count.load(std::memory_order_acquire) < target; ++round) {
+    if (round < kSpins)
       gemm_detail::spin_pause();
-    else
+    else if (round < kSpins + kYields)
       gemm_detail::yield_core();
+    else
+      gemm_detail::sleep_briefly();
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <chrono>
 #include <thread>
 
 #ifdef DENSEOPS_OPENMP
@@ -56,5 +57,9 @@ inline void spin_pause() {
 
 // Lets another runnable thread have this core.
 inline void yield_core() { std::this_thread::yield(); }
+
+// Leaves the run queue for a moment (50 us: short beside a time slice, long
+// beside a claim of GEMM work).
+inline void sleep_briefly() { std::this_thread::sleep_for(std::chrono::microseconds(50)); }
 
 }  // namespace denseops::gemm_detail
