@@ -199,3 +199,25 @@ _, status = os.waitpid(pid, 0)
 print(os.waitstatus_to_exitcode(status))
 """
     assert run_python(code, tmp_path, OMP_NUM_THREADS="2").strip() == "0"
+
+
+# ---- idle OpenMP threads on a shared machine
+
+WAIT_SETTINGS = """
+import os
+before = {v: os.environ.get(v) for v in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+import denseops
+print(before["GOMP_SPINCOUNT"], os.environ.get("GOMP_SPINCOUNT"), os.environ.get("OMP_WAIT_POLICY"))
+"""
+
+
+@pytest.mark.parametrize("user,expected", [
+    ({}, "None 3000 None"),  # nothing chosen: a short spin, then sleep
+    ({"GOMP_SPINCOUNT": "300000"}, "300000 300000 None"),  # the user's choice stands
+    ({"OMP_WAIT_POLICY": "active"}, "None None active"),  # a policy: libgomp's spin count
+], ids=["unset", "user-spincount", "user-policy"])
+def test_idle_openmp_threads_spin_briefly_unless_the_user_chose(tmp_path, monkeypatch, user,
+                                                                expected):
+    for var in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"):
+        monkeypatch.delenv(var, raising=False)
+    assert run_python(WAIT_SETTINGS, tmp_path, **user).strip() == expected

@@ -112,9 +112,14 @@ double fma_probe(index_t iterations, typename Vec::T* sink) {
   using V = typename Vec::V;
   const T x = T(0.999999), y = T(1e-6);  // acc * x + y stays bounded
   const V vx = Vec::broadcast(&x), vy = Vec::broadcast(&y);
+  // Each chain starts from its own value: identical chains would let the
+  // compiler compute one and copy it.
   V acc[ACC];
 #pragma GCC unroll 32
-  for (int i = 0; i < ACC; ++i) acc[i] = Vec::zero();
+  for (int i = 0; i < ACC; ++i) {
+    const T start = T(i) * T(1e-3);
+    acc[i] = Vec::broadcast(&start);
+  }
   for (index_t it = 0; it < iterations; ++it) {
 #pragma GCC unroll 32
     for (int i = 0; i < ACC; ++i) acc[i] = Vec::fmadd(acc[i], vx, vy);

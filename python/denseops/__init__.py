@@ -10,7 +10,21 @@ neural network, taking and returning NumPy arrays::
     (2, 4)
 """
 
-from denseops._kernels import (
+import os as _os
+
+# Idle OpenMP threads: libgomp's default spins 300000 times (a few ms) before
+# sleeping, after every parallel region. Training runs thousands of short
+# regions, so on a shared machine the idle thread keeps its core busy in every
+# gap and steals the time another process (or our own other thread) needs: an
+# MNIST epoch went from 0.9 s to ~5 s next to one busy process. 3000 spins
+# (tens of microseconds) still bridge the gaps between the kernels of one
+# training step, so a quiet machine rarely pays for a wake-up. Set here, before
+# the extension module loads libgomp (which reads it once, at load), and only
+# if the user chose no wait policy. See README "Guarantees".
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["GOMP_SPINCOUNT"] = "3000"
+
+from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     __version__,
     activation,
     activation_backward,

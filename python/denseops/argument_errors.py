@@ -59,17 +59,15 @@ def _declared_types(message):
             for p, t in declared.items()}
 
 
-def _raise_short(name, error, arguments):
-    """Re-raises pybind11's argument mismatch as a TypeError naming the wrong argument."""
-    if _PYBIND11_MISMATCH not in str(error):
-        raise error
-    declared = _declared_types(str(error))
+def describe_mismatch(name, message, arguments):
+    """A short message for pybind11's argument mismatch ``message`` on ``name``'s call."""
+    declared = _declared_types(message)
     typed = {p: v for p, v in arguments.items() if declared.get(p, "object") != "object"}
     wrong = {p: v for p, v in typed.items()
              if declared[p] in _ACCEPTS and not isinstance(v, _ACCEPTS[declared[p]])} or typed
     details = "; ".join(f"{p} must be {declared[p]}, got {type(v).__name__}"
                         for p, v in wrong.items()) or "an argument has a type it does not accept"
-    raise TypeError(f"{name}(): {details}") from None
+    return f"{name}(): {details}"
 
 
 def explain_argument_errors(function, module="denseops"):
@@ -78,12 +76,18 @@ def explain_argument_errors(function, module="denseops"):
     positional, keyword_only, parameters = parameters_from_docstring(function)
     call = ", ".join(positional + [f"{k}={k}" for k in keyword_only])
     arguments = "{" + ", ".join(f"{p!r}: {p}" for p in positional + keyword_only) + "}"
+    # Other TypeErrors (the kernels' own dtype errors) are re-raised untouched; the
+    # rewritten one is raised outside the except block, so it chains nothing and
+    # no frame holding the arguments stays alive in a reference cycle.
     source = (f"def {name}({parameters}):\n"
               f"    try:\n"
               f"        return _function({call})\n"
               f"    except TypeError as error:\n"
-              f"        _raise_short({name!r}, error, {arguments})\n")
-    namespace = {"_function": function, "_raise_short": _raise_short}
+              f"        if {_PYBIND11_MISMATCH!r} not in str(error):\n"
+              f"            raise\n"
+              f"        message = _describe({name!r}, str(error), {arguments})\n"
+              f"    raise TypeError(message)\n")
+    namespace = {"_function": function, "_describe": describe_mismatch}
     exec(compile(source, f"<denseops.{name}>", "exec"), namespace)  # noqa: S102 - see above
     wrapper = namespace[name]
     wrapper.__doc__ = function.__doc__

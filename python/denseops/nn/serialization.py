@@ -411,10 +411,15 @@ def _tuple(types):
 
 # Step 3: the layers, built from their configs without weights, and the
 # entries (name -> shape, dtype) their weights must have in the file. A new
-# layer kind adds one reader to _LAYER_READERS.
+# layer kind adds one reader to _LAYER_READERS: it gets the layer's config
+# and its input size, and returns the unbuilt layer, the shapes of its
+# weights (in the order of layer.weights) and its output size.
 
 def _dense_from_config(config, where, input_dim):
     """(layer, [weight shapes], output_dim) for a Dense config."""
+    if _require(config, where, "input_dim", int) != input_dim:
+        raise _Malformed(f"{where}: input_dim is {config['input_dim']}, expected {input_dim}, "
+                         "the previous layer's output")
     units = _require(config, where, "units", int)
     use_bias = _require(config, where, "use_bias", bool)
     activation = _require(config, where, "activation", (str, dict, type(None)))
@@ -455,23 +460,21 @@ _LAYER_READERS = {"Dense": _dense_from_config, "Dropout": _dropout_from_config}
 
 
 def _layers_from_config(config):
+    size = _require(config["layers"][0], "layer 0 config", "input_dim", int)
+    if size < 1:
+        raise _Malformed(f"layer 0 config: input_dim is {size}, expected a positive integer")
     layers, entries = [], {}
-    size = None
     for i, layer_config in enumerate(config["layers"]):
         where = f"layer {i} config"
         kind = _require(layer_config, where, "class", str)
         if kind not in _LAYER_READERS:
             raise _Malformed(f"unknown layer class {kind!r}; expected one of "
                              f"{sorted(_LAYER_READERS)}")
-        input_dim = _require(layer_config, where, "input_dim", int)
-        if input_dim < 1 or (size is not None and input_dim != size):
-            expected = "a positive integer" if size is None else f"{size}, the previous output"
-            raise _Malformed(f"{where}: input_dim is {input_dim}, expected {expected}")
         try:
-            layer, shapes, size = _LAYER_READERS[kind](layer_config, where, input_dim)
-        except (ValueError, TypeError) as error:
-            if isinstance(error, _Malformed):
-                raise
+            layer, shapes, size = _LAYER_READERS[kind](layer_config, where, size)
+        except _Malformed:
+            raise
+        except (ValueError, TypeError) as error:  # the layer's own argument checks
             raise _Malformed(f"{where}: {error}") from None
         layers.append(layer)
         # build() gives every layer the dtype of the first layer with weights.
