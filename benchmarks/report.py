@@ -3,10 +3,11 @@
     DENSEOPS_DATA=../shared/datasets python benchmarks/report.py            # all, ~8 min
     DENSEOPS_DATA=../shared/datasets python benchmarks/report.py --only targets
 
-Each README section between `<!-- figures:NAME:begin -->` and
-`<!-- figures:NAME:end -->` is replaced by the command that produced it, the
-date, commit and machine, and the command's own output, so no figure is ever
-typed by hand. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the runs
+Each README section between `<!-- figures:NAME:CLASS:begin -->` and
+`<!-- figures:NAME:CLASS:end -->` is replaced by the command that produced it,
+the date, commit and machine, and the command's own output, so no figure is
+ever typed by hand. CLASS is the class of CPU the run is on (avx512, avx2):
+each keeps its own block, so a run on one never overwrites the other's. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the runs
 (they make NumPy's OpenBLAS choose slower kernels on some machines).
 """
 
@@ -32,8 +33,9 @@ SECTIONS = {
     "epoch": ("python benchmarks/train_epoch.py --epochs 2 --rounds 2 --threads 2",
               [sys.executable, "benchmarks/train_epoch.py", "--epochs", "2", "--rounds", "2",
                "--threads", "2"]),
-    "targets": ("python benchmarks/targets.py --rounds 15",
-                [sys.executable, "benchmarks/targets.py", "--rounds", "15"]),
+    "peak": ("python benchmarks/peak.py", [sys.executable, "benchmarks/peak.py"]),
+    "targets": ("python benchmarks/targets.py --rounds 15 --threads 1,2",
+                [sys.executable, "benchmarks/targets.py", "--rounds", "15", "--threads", "1,2"]),
     "ladder": ("denseops bench --plot docs/bench.png",
                [sys.executable, "-m", "denseops", "bench", "--plot", "docs/bench.png"]),
     "suite": ("pytest " + " ".join(SUITE), [sys.executable, "-m", "pytest", *SUITE]),
@@ -43,14 +45,9 @@ KEEP_FROM = {"suite": re.compile(r"^-+ benchmark ")}
 
 
 def describe_machine():
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from peak import cpu_model  # one description of the CPU for every script
+    cpu = f"{cpu_model()}, {cpu_class()} path"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip() or "unknown"
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -62,6 +59,8 @@ def run_section(name):
     shown, argv = SECTIONS[name]
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    if env.get("DENSEOPS_DATA"):  # relative to where this script was started, not to ROOT
+        env["DENSEOPS_DATA"] = os.path.abspath(os.path.expanduser(env["DENSEOPS_DATA"]))
     print(f"running: {shown}", file=sys.stderr, flush=True)
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -74,12 +73,31 @@ def run_section(name):
     return f"Measured {describe_machine()}:\n\n```text\n$ {shown}\n{output}\n```"
 
 
-def replace_section(text, name, body):
-    pattern = re.compile(rf"(<!-- figures:{name}:begin -->\n).*?(<!-- figures:{name}:end -->)",
+def cpu_class():
+    """The class of CPU the figures come from: the best SIMD path it runs natively."""
+    import denseops
+    config = denseops._kernels._config()
+    return "avx512" if config["cpu_avx512"] else "avx2" if config["cpu_avx2_fma"] else "generic"
+
+
+def replace_section(text, name, body, cpu):
+    """Put `body` between the markers of section `name` for CPU class `cpu`.
+
+    Each class of CPU keeps its own block (`<!-- figures:NAME:CLASS:begin -->`),
+    so a run on one class never overwrites another's figures. A class that
+    has no block yet gets one after the section's last block.
+    """
+    marker = f"{name}:{cpu}"
+    pattern = re.compile(rf"(<!-- figures:{marker}:begin -->\n).*?(<!-- figures:{marker}:end -->)",
                          re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"README.md has no <!-- figures:{name}:begin/end --> markers")
-    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+    if pattern.search(text):
+        return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+    ends = list(re.finditer(rf"<!-- figures:{name}:[\w-]+:end -->", text))
+    if not ends:
+        raise SystemExit(f"README.md has no <!-- figures:{name}:CLASS:begin/end --> markers")
+    at = ends[-1].end()
+    block = f"\n\n<!-- figures:{marker}:begin -->\n{body}\n<!-- figures:{marker}:end -->"
+    return text[:at] + block + text[at:]
 
 
 def main(argv=None):
@@ -89,7 +107,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     for name in args.only or list(SECTIONS):
         body = run_section(name)
-        README.write_text(replace_section(README.read_text(), name, body))
+        README.write_text(replace_section(README.read_text(), name, body, cpu_class()))
         print(f"updated README section {name!r}", file=sys.stderr)
     return 0
 

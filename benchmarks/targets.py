@@ -1,21 +1,28 @@
-"""Print issue 3's target table: denseops vs NumPy, measured in one run.
+"""Print the speed-target table: denseops vs NumPy, measured in one run.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/targets.py
+    python benchmarks/targets.py --threads 1,2 --only matmul
 
-Both libraries get 2 threads (denseops.set_num_threads, threadpoolctl for
-NumPy's BLAS). The machine is shared and noisy, so every case is timed in
-rounds; each round times a batch of denseops and a batch of NumPy on the same
-inputs back to back (in alternating order) and yields one paired ratio. The
-table reports the median paired ratio and its quartiles, which a slow drift
-in the machine's load (seconds long) moves far less than a ratio of two
-separate medians. Throughput rows compare GFLOP/s (or elements/s); the
-(20, 100) row compares time per call.
+Each library runs in its own worker process (idle threads of one library
+spin and would steal the cores of the other), with the same number of
+threads (denseops.set_num_threads, threadpoolctl for NumPy's BLAS). The
+machine is shared and noisy, so every case is timed in rounds; each round
+times a batch of denseops and a batch of NumPy on the same inputs back to
+back (in alternating order) and yields one paired ratio. The table reports
+the median paired ratio and its quartiles, which a slow drift in the
+machine's load (seconds long) moves far less than a ratio of two separate
+medians. Throughput rows compare GFLOP/s (or elements/s); the (20, 100) row
+compares time per call. GEMM rows also give denseops' rate as a percentage
+of the FMA peak of its SIMD path on this CPU (benchmarks/peak.py).
 """
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -89,6 +96,9 @@ def cases():
         (matmul_case(128, 10, 512, trans_b=True, label="a@b.T a(128,10) b(512,10) f32"),
          1.0, "ratio"),
     ]
+    # Few rows: single-request inference, x @ W with x one or a few rows.
+    small_m = [(matmul_case(m, 784, 512, label=f"matmul {m}x784x512 f32 (small M)"), 1.0, "ratio")
+               for m in (1, 4, 16)]
     big = [
         (matmul_case(1024, 1024, 1024), 0.9, "ratio"),
         (matmul_case(2048, 2048, 2048), 0.9, "ratio"),
@@ -96,12 +106,14 @@ def cases():
     ]
     elementwise = [(elementwise_case(op, n), 1.0, "ratio")
                    for op in ("relu", "add", "bias_add") for n in (10**6, 10**7)]
-    return mnist + big + elementwise + [(small_relu_add_case(), 1.5, "time"),
+    return mnist + small_m + big + elementwise + [(small_relu_add_case(), 1.5, "time"),
                                         (dot_case(), 1.0, "ratio")]
 
 
 def calibrate(fn, seconds):
     """Calls per timing batch so that one batch takes about `seconds`."""
+    if isinstance(fn, Remote):
+        return fn.calibrate(seconds)
     fn()
     number = 1
     while True:
@@ -122,6 +134,8 @@ def time_batch(fn, number):
     forward product drops from ~110 to ~40 GFLOP/s after a 20 ms pause), so
     wait until both pools sleep; the untimed call then wakes this library's.
     """
+    if isinstance(fn, Remote):
+        return fn.time_batch(number)
     time.sleep(PAUSE_SECONDS)
     fn()
     start = time.perf_counter()
@@ -158,20 +172,124 @@ def quartiles(values):
     return q[0], statistics.median(values), q[2]
 
 
-def describe_environment():
+class Worker:
+    """One library's side of every case, in a process of its own.
+
+    Requests and replies are JSON lines on the worker's stdin and stdout.
+    """
+
+    def __init__(self, side, threads):
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--worker", side, "--threads", str(threads)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, **request):
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()
+        if not reply:
+            raise RuntimeError(f"benchmark worker for {request} exited")
+        return json.loads(reply)["result"]
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+class Remote:
+    """A case's callable for one library, run by that library's worker."""
+
+    def __init__(self, worker, name):
+        self.worker, self.name = worker, name
+
+    def calibrate(self, seconds):
+        return self.worker.ask(op="calibrate", case=self.name, seconds=seconds)
+
+    def time_batch(self, number):
+        return self.worker.ask(op="time", case=self.name, number=number)
+
+
+def serve(side, threads):
+    """The worker's loop: answers calibrate / time / peak / describe requests."""
+    denseops.set_num_threads(threads)
+    limits = threadpool_limits(limits=threads, user_api="blas")  # noqa: F841 (kept for life)
+    by_name = {case["name"]: case[side] for case, _, _ in cases()}
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request["op"]
+        if op == "calibrate":
+            result = calibrate(by_name[request["case"]], request["seconds"])
+        elif op == "time":
+            result = time_batch(by_name[request["case"]], request["number"])
+        elif op == "peak":
+            from peak import peak_gflops  # benchmarks/peak.py, beside this script
+            result = peak_gflops(request["dtype"], threads)
+        else:
+            result = describe_environment(threads)
+        print(json.dumps({"result": result}), flush=True)
+
+
+def describe_environment(threads):
+    """Lines naming the CPU, the libraries and their settings, as this process sees them."""
     blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, "
             f"{i['num_threads']} threads)" for i in threadpool_info()
             if i["user_api"] == "blas"]
     cfg = denseops._kernels._config()
-    print(f"machine : {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"numpy   : {np.__version__}, BLAS: {'; '.join(blas) or 'unknown'}")
-    print(f"denseops: {cfg['version']}, path {cfg['arch']}, {cfg['num_threads']} threads; "
-          f"f32 GEMM {cfg['gemm_f32']}")
+    from peak import cpu_model
+    lines = [f"machine : {cpu_model()}, {os.cpu_count()} CPUs",
+             f"numpy   : {np.__version__}, BLAS: {'; '.join(blas) or 'unknown'}",
+             f"denseops: {cfg['version']}, path {cfg['arch']}, {threads} threads; "
+             f"f32 GEMM {cfg['gemm_f32']}"]
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
                 "OPENBLAS_NUM_THREADS"):
         if var in os.environ:
-            print(f"note    : {var}={os.environ[var]} is set")
-    print(f"date    : {time.strftime('%Y-%m-%d %H:%M')}")
+            lines.append(f"note    : {var}={os.environ[var]} is set")
+    lines.append(f"date    : {time.strftime('%Y-%m-%d %H:%M')}")
+    return lines
+
+
+def print_table(threads, rounds, batch_seconds, only):
+    """One table: every selected case at `threads` threads, each library in its own worker."""
+    ours_worker, numpy_worker = Worker("ours", threads), Worker("numpy", threads)
+    try:
+        print("\n".join(numpy_worker.ask(op="describe")))
+        peaks = {}
+        header = (f"| {'case':<34} | {'denseops':>13} | {'numpy':>13} | {'ratio':>5} | "
+                  f"{'middle half':>11} | {'target':>7} | met? | % peak |")
+        print()
+        print(f"{threads} thread{'s' * (threads > 1)}:")
+        print(header)
+        print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+        for case, target, kind in cases():
+            if only not in case["name"]:
+                continue
+            remote = {"ours": Remote(ours_worker, case["name"]),
+                      "numpy": Remote(numpy_worker, case["name"])}
+            ours, ref = measure(remote, rounds, batch_seconds)
+            low, ratio, high = quartiles(paired_ratios(ours, ref, kind))
+            t_ours, t_ref = statistics.median(ours), statistics.median(ref)
+            peak_s = ""
+            if kind == "time":
+                ours_s, ref_s = f"{t_ours * 1e6:.2f} us", f"{t_ref * 1e6:.2f} us"
+                target_s, met = f"<= {target}", ratio <= target
+            else:
+                scale, unit = case["work"] / 1e9, case["unit"]
+                ours_s, ref_s = f"{scale / t_ours:.1f} {unit}", f"{scale / t_ref:.1f} {unit}"
+                target_s, met = f">= {target}", ratio >= target
+                if case["name"].startswith("matmul") or "@" in case["name"]:
+                    dtype = "float64" in case["name"] and "float64" or "float32"
+                    if dtype not in peaks:
+                        peaks[dtype] = ours_worker.ask(op="peak", dtype=dtype)
+                    peak_s = f"{100 * scale / t_ours / peaks[dtype]:.0f} %"
+            print(f"| {case['name']:<34} | {ours_s:>13} | {ref_s:>13} | {ratio:>5.2f} | "
+                  f"{low:>5.2f}-{high:<5.2f} | {target_s:>7} | {'yes' if met else 'NO':<4} | "
+                  f"{peak_s:>6} |", flush=True)
+        if peaks:
+            print("peak (benchmarks/peak.py, this path and thread count): " + ", ".join(
+                f"{dtype} {rate:.0f} GFLOP/s" for dtype, rate in peaks.items()))
+    finally:
+        ours_worker.close()
+        numpy_worker.close()
 
 
 def main():
@@ -182,36 +300,19 @@ def main():
                              "the first calls after the pause, with caches and threads "
                              "still waking up, weigh little)")
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
+    parser.add_argument("--threads", default=str(THREADS),
+                        help=f"thread counts, comma-separated (default {THREADS})")
+    parser.add_argument("--worker", choices=("ours", "numpy"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    denseops.set_num_threads(THREADS)
-    with threadpool_limits(limits=THREADS, user_api="blas"):
-        describe_environment()
-        header = (f"| {'case':<34} | {'denseops':>13} | {'numpy':>13} | {'ratio':>5} | "
-                  f"{'middle half':>11} | {'target':>7} | met? |")
-        print()
-        print(header)
-        print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
-        for case, target, kind in cases():
-            if args.only not in case["name"]:
-                continue
-            ours, ref = measure(case, args.rounds, args.batch_seconds)
-            low, ratio, high = quartiles(paired_ratios(ours, ref, kind))
-            t_ours, t_ref = statistics.median(ours), statistics.median(ref)
-            if kind == "time":
-                ours_s, ref_s = f"{t_ours * 1e6:.2f} us", f"{t_ref * 1e6:.2f} us"
-                target_s, met = f"<= {target}", ratio <= target
-            else:
-                scale, unit = case["work"] / 1e9, case["unit"]
-                ours_s, ref_s = f"{scale / t_ours:.1f} {unit}", f"{scale / t_ref:.1f} {unit}"
-                target_s, met = f">= {target}", ratio >= target
-            print(f"| {case['name']:<34} | {ours_s:>13} | {ref_s:>13} | {ratio:>5.2f} | "
-                  f"{low:>5.2f}-{high:<5.2f} | {target_s:>7} | {'yes' if met else 'NO':<4} |",
-                  flush=True)
+    if args.worker:
+        return serve(args.worker, int(args.threads))
+    for threads in (int(t) for t in args.threads.split(",")):
+        print_table(threads, args.rounds, args.batch_seconds, args.only)
     print()
     print("ratio: median over rounds of the paired ratio (denseops throughput / NumPy's, or "
           "time / NumPy's for the per-call row); middle half: its quartiles. denseops and "
-          "numpy columns: median per library.")
+          "numpy columns: median per library, each in its own process. % peak: denseops' "
+          "rate over the FMA peak of its path (benchmarks/peak.py).")
 
 
 if __name__ == "__main__":

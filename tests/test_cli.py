@@ -6,6 +6,7 @@ come from, so a made-up IDX file is (rightly) refused. A Keras-style
 not checksummed, so the tests write a tiny, learnable one themselves.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -41,12 +42,12 @@ def tiny_mnist(tmp_path, rng):
     return folder, (x_test, y_test)
 
 
-def run_cli(*args):
+def run_cli(*args, cwd=None, env=None):
     """Runs `python -m denseops ...` in a fresh process; returns the CompletedProcess."""
     command = [sys.executable, "-m", "denseops", *args]
     if args[0] == "train" and "--help" not in args:
         command += ["--threads", "1"]  # tiny data, and the test runner may share the cores
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 
 def test_train_help_lists_the_keras_flags():
@@ -56,6 +57,42 @@ def test_train_help_lists_the_keras_flags():
                  "--seed", "--threads", "--data-dir", "--save", "--plot", "--verbose"):
         assert flag in result.stdout, f"{flag} missing from:\n{result.stdout}"
     assert "fashion-mnist" in result.stdout and "rmsprop" in result.stdout
+
+
+def help_entries(help_text):
+    """{"--flag": "its help, whitespace joined"} from an argparse --help text."""
+    # Python < 3.10 heads the section "optional arguments:".
+    options = re.split(r"\n(?:options|optional arguments):\n", help_text, maxsplit=1)[1]
+    options = options.split("\n\n", 1)[0]
+    entries = re.split(r"\n(?=  -)", options.strip("\n"))
+    return {entry.split()[0].rstrip(","): " ".join(entry.split()) for entry in entries}
+
+
+@pytest.mark.parametrize("command, defaults, examples", [
+    ("train",
+     {"--dataset": "mnist", "--epochs": "5", "--batch-size": "128", "--optimizer": "rmsprop",
+      "--seed": "0", "--verbose": "1"},
+     ["--save", "--dataset fashion-mnist", "--plot", "--data-dir"]),
+    ("bench",
+     {"--dtype": "float32", "--iterations": "1000", "--quick": "off", "--torch": "off"},
+     ["--quick", "--json", "--plot", "--ops matmul", "--torch"]),
+])
+def test_help_gives_every_flag_a_default_and_ends_with_examples(command, defaults, examples):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0, result.stderr
+    entries = help_entries(result.stdout)
+    assert len(entries) >= len(defaults) + 1, result.stdout
+    for flag, text in entries.items():
+        if flag != "-h":
+            assert "(default: " in text, f"{flag} shows no default:\n{text}"
+    for flag, value in defaults.items():
+        assert f"(default: {value})" in entries[flag], entries[flag]
+    epilog = result.stdout.split("\nexamples:\n", 1)
+    assert len(epilog) == 2, f"no examples epilog:\n{result.stdout}"
+    example_lines = [line.strip() for line in epilog[1].splitlines()
+                     if line.strip().startswith(f"denseops {command}")]
+    for fragment in examples:
+        assert any(fragment in line for line in example_lines), (fragment, example_lines)
 
 
 def test_train_on_a_tiny_dataset_prints_the_result_and_saves_the_model(tiny_mnist, tmp_path):
@@ -108,8 +145,29 @@ def test_train_without_data_says_where_to_put_it(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith(f"denseops train: path={str(empty)!r} holds neither the "
-                                    "mnist IDX files"), result.stderr
+                                    "mnist files"), result.stderr
+    assert "or a data root holding mnist/" in result.stderr, result.stderr
     assert "train-images-idx3-ubyte" in result.stderr
+
+
+def test_train_finds_data_under_a_relative_root_or_says_where_it_looked(tiny_mnist, tmp_path):
+    folder, _ = tiny_mnist  # <tmp_path>/data/mnist.npz
+    root = tmp_path / "root"
+    (root / "mnist").mkdir(parents=True)
+    (folder / "mnist.npz").rename(root / "mnist" / "mnist.npz")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "DENSEOPS_DATA": "root"}
+    args = ("train", "--epochs", "1", "--verbose", "0")
+    # The data root form, relative to the working directory, in --data-dir and DENSEOPS_DATA.
+    assert run_cli(*args, "--data-dir", "root", cwd=tmp_path).returncode == 0
+    assert run_cli(*args, cwd=tmp_path, env=env).returncode == 0
+    result = run_cli(*args, cwd=elsewhere, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(
+        f"denseops train: DENSEOPS_DATA='root' ({elsewhere / 'root'}) does not exist."
+    ), result.stderr
+    assert "--data-dir <folder>" in result.stderr and "load_data(path=" in result.stderr
 
 
 def test_train_with_a_corrupt_data_file_names_it_without_a_traceback(tmp_path):

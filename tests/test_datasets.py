@@ -278,7 +278,8 @@ def test_load_dataset_explicit_path_missing_never_falls_back(tmp_path, monkeypat
     (tmp_path / "empty").mkdir()
     with pytest.raises(
         FileNotFoundError,
-        match=r"holds neither the toy IDX files \(missing: train-images-idx3-ubyte",
+        match=r"holds neither the toy files \(missing: train-images-idx3-ubyte.*nor toy.npz, "
+        r"and has no toy/ folder",
     ):
         load_dataset(toy_spec(arrays), tmp_path / "empty")
 
@@ -295,10 +296,89 @@ def test_search_order_explicit_beats_env_beats_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "root"))
     assert_loaded(load_dataset(spec, tmp_path / "explicit"), explicit)
     assert_loaded(load_dataset(spec), env_data)
-    monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "root-without-toy"))
-    assert_loaded(load_dataset(spec), cached)
     monkeypatch.delenv("DENSEOPS_DATA")
     assert_loaded(load_dataset(spec), cached)
+
+
+@pytest.mark.parametrize("setting", ["path", "env"])
+@pytest.mark.parametrize("form", ["data root", "data set folder"])
+def test_path_and_data_root_accept_both_folder_forms(tmp_path, monkeypatch, setting, form):
+    arrays = toy_arrays()
+    write_idx_set(tmp_path / "root" / "toy", arrays)
+    folder = tmp_path / "root" if form == "data root" else tmp_path / "root" / "toy"
+    if setting == "env":
+        monkeypatch.setenv("DENSEOPS_DATA", str(folder))
+        assert_loaded(load_dataset(toy_spec(arrays)), arrays)
+    else:
+        assert_loaded(load_dataset(toy_spec(arrays), folder), arrays)
+
+
+@pytest.mark.parametrize("setting", ["path", "env"])
+def test_relative_paths_are_taken_from_the_working_directory_where_read(
+    tmp_path, monkeypatch, setting
+):
+    arrays = toy_arrays()
+    write_idx_set(tmp_path / "here" / "data" / "toy", arrays)
+    (tmp_path / "elsewhere").mkdir()
+
+    def load():
+        if setting == "env":
+            monkeypatch.setenv("DENSEOPS_DATA", "data")
+            return load_dataset(toy_spec(arrays))
+        return load_dataset(toy_spec(arrays), "data")
+
+    monkeypatch.chdir(tmp_path / "here")
+    assert_loaded(load(), arrays)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(FileNotFoundError) as e:
+        load()
+    # The message shows the absolute folder the relative setting named here.
+    assert f"'data' ({tmp_path / 'elsewhere' / 'data'}) does not exist" in str(e.value)
+
+
+def test_wrong_data_root_says_so_before_any_download(tmp_path, monkeypatch):
+    arrays = toy_arrays()
+    mirror = serve(tmp_path / "mirror", arrays)  # would serve valid data if asked
+    spec = toy_spec(arrays, mirrors=[mirror])
+    (tmp_path / "root" / "other").mkdir(parents=True)
+    (tmp_path / "root" / "other" / "notes.txt").write_text("not data")
+    write_idx_set(tmp_path / "root" / "toy", arrays)
+    (tmp_path / "root" / "toy" / FILENAMES[2]).unlink()
+    cases = {
+        str(tmp_path / "missing"): "does not exist",
+        str(tmp_path / "root" / "other" / "notes.txt"): "is not a folder",
+        str(tmp_path / "root" / "other"): "holds neither the toy files",
+        str(tmp_path / "root"): f"holds no toy files itself, and its toy/ folder lacks {FILENAMES[2]}[.gz]",
+    }
+    for setting, found in cases.items():
+        monkeypatch.setenv("DENSEOPS_DATA", setting)
+        with pytest.raises(FileNotFoundError) as e:
+            load_dataset(spec)
+        message = str(e.value)
+        assert not isinstance(e.value, DataNotFoundError), message
+        assert f"DENSEOPS_DATA={setting!r} {found}" in message, message
+        assert "Expected a folder holding the four toy IDX files" in message, message
+        assert "Nothing was downloaded" in message, message
+        assert "--data-dir <folder>" in message and "load_data(path='<folder>')" in message
+        assert not cache_folder(spec).exists(), "nothing may be downloaded into the cache"
+
+
+def test_files_of_another_data_set_are_not_loaded_under_its_name(tmp_path, monkeypatch):
+    # MNIST and Fashion-MNIST share file names: DENSEOPS_DATA=.../mnist must not
+    # hand the digits to fashion_mnist.load_data().
+    arrays = toy_arrays()
+    write_idx_set(tmp_path / "mnist", arrays)
+    monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "mnist"))
+    with pytest.raises(ValueError, match="is the mnist folder, but fashion-mnist was asked for"):
+        fashion_mnist.load_data()
+    with pytest.raises(ValueError, match="is the mnist folder, but fashion-mnist was asked for"):
+        fashion_mnist.load_data(path=tmp_path / "mnist")
+
+
+def test_dataset_names_list_every_shipped_data_set():
+    from denseops.datasets.spec import DATASET_NAMES
+
+    assert set(DATASET_NAMES) == {mnist.SPEC.name, fashion_mnist.SPEC.name}
 
 
 def test_cache_folder_respects_xdg_then_home(tmp_path, monkeypatch):
@@ -391,7 +471,6 @@ def test_cached_file_failing_its_gz_checksum_names_the_file(tmp_path):
 
 
 def test_offline_without_data_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("DENSEOPS_DATA", str(tmp_path / "root"))
     unreachable = ["http://127.0.0.1:1/mnist/", (tmp_path / "no-mirror").as_uri() + "/"]
     monkeypatch.setattr(mnist, "SPEC", dataclasses.replace(mnist.SPEC, mirrors=tuple(unreachable)))
     with pytest.raises(DataNotFoundError) as e:
@@ -401,11 +480,12 @@ def test_offline_without_data_is_one_clear_error(tmp_path, monkeypatch):
     assert (
         e.value.__cause__ is None and e.value.__suppress_context__
     )  # no urllib traceback chained on
-    assert str(tmp_path / "root" / "mnist") in message
+    assert "$DENSEOPS_DATA: not set" in message
     assert str(cache_folder(mnist.SPEC)) in message
     for url in unreachable:
         assert f"{url}train-images-idx3-ubyte.gz" in message
-    assert "DENSEOPS_DATA=<root>" in message and "<root>/mnist/" in message and "path=" in message
+    assert "DENSEOPS_DATA=<root>" in message and "<root>/mnist/" in message
+    assert "--data-dir" in message and "load_data(path=" in message
     assert not cache_folder(mnist.SPEC).exists()
 
 

@@ -34,9 +34,10 @@ EDGE_SHAPES = [
     # one-element K
     (1, 1, 1), (4, 5, 8), (5, 3, 7), (6, 16, 16), (7, 9, 17), (12, 40, 33), (13, 1, 15),
     (3, 70, 9), (25, 20, 4), (11, 30, 31), (23, 20, 32), (24, 17, 65), (36, 9, 47),
-    # small-M path: 1..16 rows with B read in place, and 17 rows (packed),
+    # small-M path: one row (gemv: K in steps of 4 and the rest), 2..16 rows
+    # with B read in place, and 17 rows (packed),
     # with masked column edges
-    (1, 784, 512), (1, 300, 47), (3, 50, 65), (4, 64, 129), (4, 100, 100), (16, 200, 95),
+    (1, 784, 512), (1, 300, 47), (1, 301, 17), (1, 7, 600), (3, 50, 65), (4, 64, 129), (4, 100, 100), (16, 200, 95),
     (17, 200, 95),
     # KC edges: K = 255, 256, 257 in one pass (A fits in L2), K = 1024 / 1025
     # at the one-pass limit, and A too big for one pass: 3 K blocks; 576 / 577:

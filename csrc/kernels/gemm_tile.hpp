@@ -102,6 +102,51 @@ struct GemmTile {
   }
 };
 
+// One row of C from one row of A, as a sum of scaled rows of B:
+//   c[j] = sum over k of a[k * csa] * B[k * rsb + j],   j < n
+// B is read a few whole rows at a time, front to back (the matrix-vector
+// product's only big stream, in the order the prefetchers follow best),
+// and c, one row of at most a few KiB, stays in L1 between them.
+template <class Vec>
+void gemv_rows(index_t K, index_t n, const typename Vec::T* a, index_t csa,
+               const typename Vec::T* B, index_t rsb, typename Vec::T* c) {
+  using T = typename Vec::T;
+  using V = typename Vec::V;
+  constexpr index_t L = Vec::kLanes, kRows = 4;
+  const index_t full = n / L * L;
+  const typename Vec::Mask tail = Vec::mask(n - full);
+  for (index_t j = 0; j < n; ++j) c[j] = T(0);
+  index_t k = 0;
+  for (; k + kRows <= K; k += kRows) {
+    const V a0 = Vec::broadcast(a + k * csa), a1 = Vec::broadcast(a + (k + 1) * csa),
+            a2 = Vec::broadcast(a + (k + 2) * csa), a3 = Vec::broadcast(a + (k + 3) * csa);
+    const T *b0 = B + k * rsb, *b1 = b0 + rsb, *b2 = b1 + rsb, *b3 = b2 + rsb;
+    for (index_t j = 0; j < full; j += L) {
+      V acc = Vec::fmadd(a0, Vec::loadu(b0 + j), Vec::loadu(c + j));
+      acc = Vec::fmadd(a1, Vec::loadu(b1 + j), acc);
+      acc = Vec::fmadd(a2, Vec::loadu(b2 + j), acc);
+      Vec::storeu(c + j, Vec::fmadd(a3, Vec::loadu(b3 + j), acc));
+    }
+    if (full < n) {
+      V acc = Vec::fmadd(a0, Vec::load_masked(b0 + full, tail), Vec::load_masked(c + full, tail));
+      acc = Vec::fmadd(a1, Vec::load_masked(b1 + full, tail), acc);
+      acc = Vec::fmadd(a2, Vec::load_masked(b2 + full, tail), acc);
+      Vec::store_masked(c + full, Vec::fmadd(a3, Vec::load_masked(b3 + full, tail), acc), tail);
+    }
+  }
+  for (; k < K; ++k) {
+    const V ak = Vec::broadcast(a + k * csa);
+    const T* bk = B + k * rsb;
+    for (index_t j = 0; j < full; j += L)
+      Vec::storeu(c + j, Vec::fmadd(ak, Vec::loadu(bk + j), Vec::loadu(c + j)));
+    if (full < n)
+      Vec::store_masked(c + full,
+                        Vec::fmadd(ak, Vec::load_masked(bk + full, tail),
+                                   Vec::load_masked(c + full, tail)),
+                        tail);
+  }
+}
+
 // The highest rate of fused multiply-adds this vector type reaches: ACC
 // independent chains (enough to cover the FMA latency times the FMA pipes
 // of any x86 core), `iterations` steps each. Returns the flops done; the

@@ -27,36 +27,57 @@ QUICK_SAMPLE_NS = 500_000
 DEFAULT_SAMPLE_NS = 2_000_000
 
 
+BENCH_EXAMPLES = """\
+examples:
+  a quick look (small sizes, 3 repeats, under ~20 s):
+    denseops bench --quick
+  the default run, saved as JSON and plotted:
+    denseops bench --json bench.json --plot bench.png
+  matmul only, float32 and float64, up to 2048^3:
+    denseops bench --ops matmul --dtype both --sizes large
+  single-threaded, against PyTorch too:
+    denseops bench --threads 1 --torch
+"""
+
+
 def add_parser(subparsers):
     """Register the `bench` sub-command on an argparse subparsers object."""
+    import argparse
+
     p = subparsers.add_parser(
         "bench",
         help="time Python loops, Cython, NumPy and denseops side by side",
         description=__doc__.split("\n\n")[0],
+        epilog=BENCH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--quick", action="store_true",
-                   help=f"small sizes and {QUICK_REPEATS} repeats (under ~20 s)")
+                   help=f"small sizes and {QUICK_REPEATS} repeats, under ~20 s (default: off)")
     p.add_argument("--sizes", choices=TIERS + ("all",),
-                   help="largest tier of sizes to run (default: 'default', or 'quick' with --quick;"
-                        " 'large'/'all' add 1e7 elements and 2048^3)")
+                   help="largest tier of sizes to run; 'large'/'all' add 1e7 elements and "
+                        "2048^3 (default: 'default', or 'quick' with --quick)")
     p.add_argument("--ops", default=",".join(bench_cases.OPERATIONS),
-                   help="comma-separated operations (default: all): "
-                        + ", ".join(bench_cases.OPERATIONS))
+                   help="comma-separated operations (default: all: "
+                        + ", ".join(bench_cases.OPERATIONS) + ")")
     p.add_argument("--dtype", choices=("float32", "float64", "both"), default="float32",
-                   help="dtype of the kernel cases (the textbook cases are always float64)")
+                   help="dtype of the kernel cases; the textbook cases are always float64 "
+                        "(default: %(default)s)")
     p.add_argument("--repeats", type=int,
-                   help=f"timed samples per implementation (default {DEFAULT_REPEATS}, "
-                        f"{QUICK_REPEATS} with --quick); the median is reported")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads for denseops, NumPy's BLAS and torch (default: denseops' current"
-                        f" setting, {denseops.get_num_threads()} here)")
+                   help="timed samples per implementation, of which the median is reported "
+                        f"(default: {DEFAULT_REPEATS}, or {QUICK_REPEATS} with --quick)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for denseops, NumPy's BLAS and torch (default: denseops' "
+                        f"current setting, {denseops.get_num_threads()} here)")
     p.add_argument("--iterations", type=int, default=bench_cases.TEXTBOOK_ITERATIONS,
-                   help="loop count of the textbook relu(add(x, y)) case (default %(default)s)")
+                   help="loop count of the textbook relu(add(x, y)) case (default: %(default)s)")
     p.add_argument("--torch", action="store_true",
-                   help="also time PyTorch CPU (imported into this process; for the cleanest"
-                        " NumPy figures leave it off and use the pytest suite)")
-    p.add_argument("--json", metavar="PATH", help="save the results as JSON")
-    p.add_argument("--plot", metavar="PATH", help="write a log-log PNG (needs matplotlib)")
+                   help="also time PyTorch CPU, imported into this process; for the cleanest"
+                        " NumPy figures leave it off (default: off)")
+    p.add_argument("--json", metavar="PATH",
+                   help="save the results as JSON (default: not saved)")
+    p.add_argument("--plot", metavar="PATH",
+                   help="write a PNG of time against size per operation; needs matplotlib "
+                        "(default: no plot)")
     p.set_defaults(func=run)
     return p
 
@@ -293,8 +314,19 @@ def _plot_bars(ax, row, colors):
         ax.text(t, y, f" {format_seconds(t).strip()}", va="center", fontsize=8)
 
 
-def plot(report, path):
-    """Log-log median time vs size, one panel per operation, one line per implementation."""
+# float32 and float64 differ in line style and in marker shape and fill, so
+# they stay apart in greyscale and where the lines overlap.
+DTYPE_STYLES = {
+    "float32": {"linestyle": "-", "marker": "o"},
+    "float64": {"linestyle": "--", "marker": "s", "markerfacecolor": "white"},
+}
+IMPLEMENTATION_COLORS = dict(zip(IMPLEMENTATIONS, ("tab:red", "tab:orange", "tab:blue",
+                                                   "tab:green", "tab:purple")))
+
+
+def bench_figure(report):
+    """Log-log median time vs size, one panel per operation, one line per implementation
+    and dtype; returns the matplotlib Figure (close it with ``plt.close(fig)``)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
@@ -306,27 +338,23 @@ def plot(report, path):
     ncols = min(4, len(operations))
     nrows = -(-len(operations) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
-    styles = {"float32": "-", "float64": "--"}
-    colors = dict(zip(IMPLEMENTATIONS, ("tab:red", "tab:orange", "tab:blue", "tab:green",
-                                        "tab:purple")))
+    colors = IMPLEMENTATION_COLORS
     for ax, op in zip(axes.flat, operations):
         op_rows = sorted((r for r in rows if r["operation"] == op), key=lambda r: r["work"])
         if op == "textbook":  # one size: bars read better than a lone point per line
             _plot_bars(ax, op_rows[-1], colors)
             continue
         for impl in IMPLEMENTATIONS:
-            for dtype, style in styles.items():
+            for dtype, style in DTYPE_STYLES.items():
                 pts = [(r["work"], r["results"][impl]["median_s"]) for r in op_rows
                        if r["dtype"] == dtype and impl in r["results"]]
                 if pts:
                     xs, ys = zip(*pts)
-                    ax.plot(xs, ys, style, marker="o", ms=3, color=colors[impl],
-                            label=f"{impl} {dtype}")
+                    ax.plot(xs, ys, ms=4, color=colors[impl], label=f"{impl} {dtype}", **style)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(op)
-        ax.set_xlabel("multiply-adds (m*k*n)" if op.startswith("matmul") else
-                      "element operations" if op == "textbook" else "elements")
+        ax.set_xlabel("multiply-adds (m*k*n)" if op.startswith("matmul") else "elements")
         ax.set_ylabel("median time per call (s)")
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short ranges
         ax.grid(True, which="major", alpha=0.3)
@@ -339,12 +367,25 @@ def plot(report, path):
                 handles.append(h)
                 labels.append(lab)
     m = report["machine"]
+    tier = report.get("tier", "default")
+    sizes = ("" if tier in ("default", "large") else
+             f"; '{tier}' sizes only: run without --quick/--sizes for 4-6 sizes per operation")
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
     fig.suptitle(f"denseops {m['denseops']} vs numpy {m['numpy']} - {m['cpu']}, "
-                 f"{report['threads']} thread(s), {report['date'][:10]}", fontsize=10)
+                 f"{report['threads']} thread(s), {report['date'][:10]}{sizes}", fontsize=10)
     fig.tight_layout(rect=(0, 0.04 * (1 + len(labels) // 5), 1, 0.96))
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    return fig
+
+
+def plot(report, path):
+    """Write ``bench_figure(report)`` to a PNG at ``path``."""
+    fig = bench_figure(report)  # selects the headless backend before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(path, dpi=90)
+    finally:
+        plt.close(fig)
 
 
 # ---------------------------------------------------------------- command

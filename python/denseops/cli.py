@@ -148,28 +148,58 @@ def _plot_formats():
     return set(FigureCanvasBase.get_supported_filetypes())
 
 
+TRAIN_EXAMPLES = """\
+examples:
+  train and save the model (load it with denseops.nn.load):
+    denseops train --save mnist_mlp.npz
+  train on Fashion-MNIST, longer:
+    denseops train --dataset fashion-mnist --epochs 10
+  plot loss and accuracy per epoch:
+    denseops train --plot history.png
+  plain SGD with a larger step:
+    denseops train --optimizer sgd --learning-rate 0.1
+  data from a folder (holding the IDX files, or mnist/ with them):
+    denseops train --data-dir ../shared/datasets
+"""
+
+
 def _add_train_parser(sub):
     from denseops.train import DATASETS, OPTIMIZERS
-    p = sub.add_parser("train", help="train the MNIST MLP (Dense 512 relu, Dense 10 softmax)")
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
-    p.add_argument("--epochs", type=_integer(1), default=5)
-    p.add_argument("--batch-size", type=_integer(1), default=128)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop")
-    p.add_argument("--learning-rate", type=_positive_float, default=None,
-                   help="default: the optimizer's Keras default (rmsprop 0.001)")
-    p.add_argument("--seed", type=_integer(0), default=0)
-    p.add_argument("--threads", type=_integer(1, 1024), default=None,
-                   help="default: OMP_NUM_THREADS or all cores")
-    p.add_argument("--data-dir", default=None,
-                   help="folder with the IDX files (default: $DENSEOPS_DATA/<dataset>/, the cache, "
-                        "then download)")
-    p.add_argument("--save", metavar="PATH", default=None, type=_writable_file("model", "model.npz"),
-                   help="save the trained model (.npz)")
+    p = sub.add_parser(
+        "train", help="train the MNIST MLP (Dense 512 relu, Dense 10 softmax)",
+        description="Train the MNIST MLP (Dense 512 relu -> Dense 10 softmax, sparse\n"
+                    "categorical cross-entropy) and print its test loss and accuracy.",
+        epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist",
+                   help="data set to train and test on (default: %(default)s)")
+    p.add_argument("--epochs", type=_integer(1), default=5,
+                   help="passes over the training set (default: %(default)s)")
+    p.add_argument("--batch-size", type=_integer(1), default=128,
+                   help="samples per gradient step (default: %(default)s)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop",
+                   help="optimizer, with Keras's default hyperparameters (default: %(default)s)")
+    p.add_argument("--learning-rate", type=_positive_float, default=None, metavar="LR",
+                   help="step size (default: the optimizer's Keras default: rmsprop 0.001, "
+                        "sgd 0.01, adam 0.001)")
+    p.add_argument("--seed", type=_integer(0), default=0,
+                   help="seeds the weight initialisation and the shuffling; the same seed and "
+                        "thread count give identical weights (default: %(default)s)")
+    p.add_argument("--threads", type=_integer(1, 1024), default=None, metavar="N",
+                   help="OpenMP threads for the kernels (default: OMP_NUM_THREADS, else all "
+                        f"usable cores: {denseops.get_num_threads()} here)")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="folder holding the four IDX files (raw or .gz) or <dataset>.npz, or a data "
+                        "root holding <dataset>/ with them (default: $DENSEOPS_DATA if set, else "
+                        "~/.cache/denseops/<dataset>/, downloading into it if empty)")
+    p.add_argument("--save", metavar="PATH", default=None,
+                   type=_writable_file("model", "model.npz"),
+                   help="save the trained model as .npz (default: not saved)")
     p.add_argument("--plot", metavar="PATH", default=None,
                    type=_writable_file("plot", "history.png", suffixes=_plot_formats),
-                   help="write a PNG of loss/accuracy per epoch (needs matplotlib)")
+                   help="write a plot of loss and accuracy per epoch, as the suffix says "
+                        "(.png, .svg, .pdf, ...); needs matplotlib (default: no plot)")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
-                   help="0 quiet, 1 progress bar (default), 2 one line per epoch")
+                   help="0 quiet, 1 progress bar, 2 one line per epoch (default: %(default)s)")
     p.set_defaults(func=train)
 
 

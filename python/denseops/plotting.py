@@ -14,22 +14,57 @@ def require_matplotlib():
     return plt
 
 
-def plot_history(history, path, title=None):
-    """Writes a PNG with loss and accuracy per epoch (and their val_ twins)."""
+def history_figure(history, title=None, test_accuracy=None):
+    """A figure of loss and accuracy per epoch (and their val_ twins).
+
+    Args:
+        history: The ``History`` that ``fit`` returned.
+        title: Figure title, e.g. the model, optimizer and data set.
+        test_accuracy: If given, drawn as a labelled horizontal line on the
+            accuracy panel, so the final figure sits beside the curve.
+
+    Returns:
+        The matplotlib ``Figure`` (close it with ``plt.close(fig)``).
+    """
     plt = require_matplotlib()
+    from matplotlib.ticker import MaxNLocator
+
     logs = history.history
     epochs = [e + 1 for e in history.epoch]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for key in (metric, f"val_{metric}"):
             if key in logs:
-                ax.plot(epochs, logs[key], marker="o", label=key)
+                label = f"validation {metric}" if key.startswith("val_") else f"training {metric}"
+                ax.plot(epochs, logs[key], marker="o", label=label)
+        if metric == "accuracy" and test_accuracy is not None:
+            ax.axhline(test_accuracy, color="tab:red", linestyle=":",
+                       label=f"test accuracy {test_accuracy:.4f}")
+            ax.plot(epochs[-1], test_accuracy, marker="*", markersize=12, color="tab:red")
         ax.set_xlabel("epoch")
-        ax.set_title(metric)
+        ax.set_ylabel(metric)
+        # Epochs are whole: ticks only on them (every one up to 10), none before 1.
+        last = max(epochs, default=1)
+        ax.set_xlim(0.5, last + 0.5)
+        if last <= 10:
+            ax.set_xticks(range(1, last + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
+    axes[0].set_title("loss (lower is better)")
+    axes[1].set_title("accuracy (higher is better)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def plot_history(history, path, title=None, test_accuracy=None):
+    """Writes ``history_figure(history, title, test_accuracy)`` to a PNG at ``path``."""
+    plt = require_matplotlib()
+    fig = history_figure(history, title, test_accuracy)
+    try:
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)

@@ -26,6 +26,11 @@ def build_mlp(hidden=512, classes=10):
                       name="mnist_mlp")
 
 
+def describe(model):
+    """``"Dense 512 relu -> Dense 10 softmax"``: the layers, for plot titles."""
+    return " -> ".join(f"Dense {layer.units} {layer.activation}" for layer in model.layers)
+
+
 def run(dataset="mnist", epochs=5, batch_size=128, optimizer="rmsprop", learning_rate=None,
         seed=0, threads=None, data_dir=None, save=None, plot=None, verbose=1):
     """Loads the data, trains, evaluates on the test set; returns a dict of results."""
@@ -70,7 +75,9 @@ def run(dataset="mnist", epochs=5, batch_size=128, optimizer="rmsprop", learning
         model.save(save)
     if plot is not None:
         from denseops.plotting import plot_history
-        plot_history(history, plot, title=f"{dataset} MLP, denseops")
+        plot_history(history, plot, test_accuracy=test_accuracy,
+                     title=f"{describe(model)}, {opt!r}\n{dataset}, batch {batch_size}, "
+                           f"seed {seed}, denseops {denseops.__version__}")
     # The results line itself is printed by the CLI, whatever the verbosity.
     if verbose:
         if save is not None:

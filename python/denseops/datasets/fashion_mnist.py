@@ -67,12 +67,14 @@ def load_data(
 
     Labels 0-9 name the classes in ``CLASS_NAMES``. Looks in ``path`` if
     given (a folder with the four IDX files, raw or ``.gz``, or with
-    ``fashion-mnist.npz``; or a ``.npz`` file), else in
-    ``$DENSEOPS_DATA/fashion-mnist/``, else in
-    ``~/.cache/denseops/fashion-mnist/``, else downloads into that cache.
+    ``fashion-mnist.npz``; a folder holding ``fashion-mnist/`` with them; or
+    a ``.npz`` file), else in ``$DENSEOPS_DATA`` if set (either folder
+    form), else in ``~/.cache/denseops/fashion-mnist/``, else downloads into
+    that cache. Relative paths are taken from the current working directory.
 
     Args:
         path: Optional folder or ``.npz`` file; when given, nowhere else is
+            searched. A set ``$DENSEOPS_DATA`` is likewise the only place
             searched.
 
     Returns:

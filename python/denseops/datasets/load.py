@@ -13,11 +13,15 @@ from denseops.datasets.idx import read_stored
 from denseops.datasets.download import DownloadError, download_idx_file
 from denseops.datasets.locate import (
     DATA_ROOT_ENV,
+    absolute,
     cache_folder,
-    data_root_folder,
+    data_root_setting,
+    expected_layout,
     find_idx_file,
+    find_in_either_form,
     find_in_folder,
     is_regular_file,
+    shown,
 )
 from denseops.datasets.npz import read_npz
 from denseops.datasets.spec import DatasetSpec
@@ -83,21 +87,30 @@ def load_found(
     return load_idx_files(spec, found, from_cache)
 
 
-def load_explicit(spec: DatasetSpec, path: Path) -> tuple[Split, Split]:
+def load_explicit(spec: DatasetSpec, path: str | PathLike) -> tuple[Split, Split]:
     """``path=``: a ``.npz`` file or a folder; never falls back to other places."""
-    if not path.is_dir() and is_regular_file(path):
-        return load_npz_file(spec, path)
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"path={str(path)!r} does not exist (expected a folder or a .npz file)"
-        )
-    found, missing = find_in_folder(path, spec)
+    resolved = absolute(path)
+    if not resolved.is_dir() and is_regular_file(resolved):
+        return load_npz_file(spec, resolved)
+    found, what = find_in_either_form(resolved, spec)
     if found is None:
         raise FileNotFoundError(
-            f"path={str(path)!r} holds neither the {spec.name} IDX files "
-            f"(missing: {', '.join(missing)}) nor {spec.npz_name}"
+            f"path={shown(path, resolved)} {what}; expected a .npz file, or "
+            f"{expected_layout(spec)}"
         )
     return load_found(spec, found, from_cache=False)
+
+
+def wrong_data_root_message(spec: DatasetSpec, setting: str, resolved: Path, what: str) -> str:
+    """``$DENSEOPS_DATA`` is set but does not hold the data set."""
+    return (
+        f"{DATA_ROOT_ENV}={shown(setting, resolved)} {what}.\n"
+        f"Expected {expected_layout(spec)}.\n"
+        f"Nothing was downloaded. Fix {DATA_ROOT_ENV} (an absolute path works from any "
+        f"directory), unset it to use the cache {cache_folder(spec)} and the download, or "
+        f"name the folder directly: `denseops train --data-dir <folder>` or "
+        f"load_data(path='<folder>')."
+    )
 
 
 def not_found_message(spec: DatasetSpec, looked: list[str], download_failures: str) -> str:
@@ -109,43 +122,47 @@ def not_found_message(spec: DatasetSpec, looked: list[str], download_failures: s
         "Download failed:\n" + download_failures + "\n"
         f"To use a local copy, put the four IDX files ({files}; raw or .gz) "
         f"or {spec.npz_name} into <root>/{spec.name}/ and set {DATA_ROOT_ENV}=<root>, "
-        "or pass load_data(path='<folder>')."
+        f"or pass --data-dir <folder> to `denseops train`, or load_data(path='<folder>')."
     )
 
 
 def load_dataset(spec: DatasetSpec, path: str | PathLike | None = None) -> tuple[Split, Split]:
     """Find, verify and load a data set (the engine behind each ``load_data``).
 
-    Search order: ``path`` (if given, the only place looked at); then
-    ``$DENSEOPS_DATA/<name>/``; then the cache; then a download from the
-    mirrors into the cache.
+    Search order: ``path`` (if given, the only place looked at); else
+    ``$DENSEOPS_DATA`` (if set, the only place looked at); else the cache;
+    then a download from the mirrors into the cache. ``path`` and
+    ``$DENSEOPS_DATA`` may each name the folder holding the files or a root
+    holding ``<name>/``; relative ones are taken from the current working
+    directory.
 
     Args:
         spec: The data set.
-        path: Optional folder holding the files, or a ``.npz`` file.
+        path: Optional folder (holding the files or ``<name>/``), or a
+            ``.npz`` file.
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)`` as uint8 arrays.
 
     Raises:
-        FileNotFoundError: ``path`` does not hold the data, or (as
+        FileNotFoundError: ``path`` or ``$DENSEOPS_DATA`` does not hold the
+            data (the message shows the absolute path looked at), or (as
             ``DataNotFoundError``) no data anywhere and no download possible.
         ValueError: A file is corrupt, truncated, has the wrong magic number
             or checksum, or image and label counts disagree.
     """
     if path is not None:
-        return load_explicit(spec, Path(path).expanduser())
-    looked = []
-    root_folder = data_root_folder(spec)
-    if root_folder is None:
-        looked.append(f"  ${DATA_ROOT_ENV}/{spec.name}: ${DATA_ROOT_ENV} is not set")
-    else:
-        found, missing = find_in_folder(root_folder, spec)
-        if found is not None:
-            return load_found(spec, found, from_cache=False)
-        looked.append(
-            f"  ${DATA_ROOT_ENV}/{spec.name} = {root_folder} (missing: {', '.join(missing)})"
-        )
+        return load_explicit(spec, path)
+    setting = data_root_setting()
+    if setting is not None:
+        # A set DENSEOPS_DATA is the user's answer to "where is the data": when
+        # it is wrong, say so rather than quietly use the cache or download.
+        resolved = absolute(setting)
+        found, what = find_in_either_form(resolved, spec)
+        if found is None:
+            raise FileNotFoundError(wrong_data_root_message(spec, setting, resolved, what))
+        return load_found(spec, found, from_cache=False)
+    looked = [f"  ${DATA_ROOT_ENV}: not set"]
     cache = cache_folder(spec)
     found, missing = find_in_folder(cache, spec)
     if found is not None:

@@ -49,13 +49,16 @@ def load_data(
     """Load MNIST: 60,000 training and 10,000 test 28x28 grayscale digits.
 
     Looks in ``path`` if given (a folder with the four IDX files, raw or
-    ``.gz``, or with ``mnist.npz``; or a ``.npz`` file), else in
-    ``$DENSEOPS_DATA/mnist/``, else in ``~/.cache/denseops/mnist/``
-    (``$XDG_CACHE_HOME`` respected), else downloads into that cache. The
-    SHA-256 of each uncompressed IDX file is checked wherever it came from.
+    ``.gz``, or with ``mnist.npz``; a folder holding ``mnist/`` with them;
+    or a ``.npz`` file), else in ``$DENSEOPS_DATA`` if set (either folder
+    form), else in ``~/.cache/denseops/mnist/`` (``$XDG_CACHE_HOME``
+    respected), else downloads into that cache. Relative paths are taken
+    from the current working directory. The SHA-256 of each uncompressed
+    IDX file is checked wherever it came from.
 
     Args:
         path: Optional folder or ``.npz`` file; when given, nowhere else is
+            searched. A set ``$DENSEOPS_DATA`` is likewise the only place
             searched.
 
     Returns:

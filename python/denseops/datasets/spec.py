@@ -7,6 +7,10 @@ from dataclasses import dataclass
 IMAGES_MAGIC = 0x00000803  # uint8, 3 dims (count, rows, cols)
 LABELS_MAGIC = 0x00000801  # uint8, 1 dim (count)
 
+# The folder name of every data set the package ships (DatasetSpec.name of each
+# module's SPEC; tests/test_datasets.py checks the two agree).
+DATASET_NAMES = ("mnist", "fashion-mnist")
+
 
 @dataclass(frozen=True)
 class IdxFile:
