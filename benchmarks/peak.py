@@ -16,6 +16,7 @@ import time
 
 import denseops
 from denseops import _kernels
+from denseops.bench import cpu_model
 
 DTYPES = ("float32", "float64")
 
@@ -56,20 +57,6 @@ def peak_gflops(dtype="float32", threads=1, arch=None, seconds=0.2, rounds=5):
         return best
     finally:
         denseops.set_arch(previous)
-
-
-def cpu_model():
-    """The CPU's name with its family and model numbers (a VM may show only "AMD EPYC")."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return "unknown CPU"
-    name = fields.get("model name", "unknown CPU")
-    return f"{name} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
 
 
 def main():

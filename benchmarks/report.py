@@ -34,19 +34,23 @@ SECTIONS = {
               [sys.executable, "benchmarks/train_epoch.py", "--epochs", "2", "--rounds", "2",
                "--threads", "2"]),
     "peak": ("python benchmarks/peak.py", [sys.executable, "benchmarks/peak.py"]),
+    "predict": ("python benchmarks/predict.py --rounds 15",
+                [sys.executable, "benchmarks/predict.py", "--rounds", "15"]),
     "targets": ("python benchmarks/targets.py --rounds 15 --threads 1,2",
                 [sys.executable, "benchmarks/targets.py", "--rounds", "15", "--threads", "1,2"]),
     "ladder": ("denseops bench --plot docs/bench.png",
                [sys.executable, "-m", "denseops", "bench", "--plot", "docs/bench.png"]),
     "suite": ("pytest " + " ".join(SUITE), [sys.executable, "-m", "pytest", *SUITE]),
+    "sklearn": ("python benchmarks/sklearn_mlp.py --rounds 3",
+                [sys.executable, "benchmarks/sklearn_mlp.py", "--rounds", "3"]),
 }
 # Where a section's kept output starts (pytest's session header says nothing new).
 KEEP_FROM = {"suite": re.compile(r"^-+ benchmark ")}
 
 
 def describe_machine():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from peak import cpu_model  # one description of the CPU for every script
+    from denseops.bench import cpu_model  # one description of the CPU for every script
+
     cpu = f"{cpu_model()}, {cpu_class()} path"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip() or "unknown"

@@ -235,7 +235,7 @@ def describe_environment(threads):
             f"{i['num_threads']} threads)" for i in threadpool_info()
             if i["user_api"] == "blas"]
     cfg = denseops._kernels._config()
-    from peak import cpu_model
+    from denseops.bench import cpu_model
     lines = [f"machine : {cpu_model()}, {os.cpu_count()} CPUs",
              f"numpy   : {np.__version__}, BLAS: {'; '.join(blas) or 'unknown'}",
              f"denseops: {cfg['version']}, path {cfg['arch']}, {threads} threads; "

@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -727,6 +728,130 @@ void adam_update(const py::object& w_obj, const py::object& g_obj, const py::obj
   });
 }
 
+// ---------------------------------------------------------------- MLP output layer
+
+int take_link(const char* fn, const std::string& link) {
+  if (link == "identity") return 0;
+  if (link == "logistic") return 1;
+  if (link == "softmax") return 2;
+  if (link == "exp") return 3;
+  throw py::value_error(std::string(fn) +
+                        ": link must be one of 'identity', 'logistic', 'softmax', 'exp', got '" +
+                        link + "'");
+}
+
+void require_outputs(const char* fn, const char* arg, const py::array& a) {
+  if (a.ndim() != 2) {
+    throw py::value_error(std::string(fn) + ": " + arg + " must be 2-D (samples, outputs), got shape " +
+                          shape_str(a));
+  }
+}
+
+py::array link_activation(const py::object& z_obj, const std::string& link_name,
+                          const py::object& out) {
+  const char* fn = "link_activation";
+  const int link = take_link(fn, link_name);
+  py::array z = take_array(fn, "z", z_obj);
+  require_outputs(fn, "z", z);
+  return by_dtype(z, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>(fn, out, shape_vec(z), z);
+    auto zc = readable_input<T>(z, out);
+    const T* pz = zc.data();
+    T* po = result.mutable_data();
+    const index_t B = z.shape(0), K = z.shape(1);
+    py::gil_scoped_release nogil;
+    kernels<T>().link_activation(link, pz, po, B, K);
+    return result;
+  });
+}
+
+double link_loss(const py::object& z_obj, const py::object& y_obj, const std::string& link_name,
+                 const py::object& dz_obj, const py::object& w_obj) {
+  const char* fn = "link_loss";
+  const int link = take_link(fn, link_name);
+  py::array z = take_array(fn, "z", z_obj);
+  py::array y = take_array(fn, "targets", y_obj);
+  require_same_dtype(fn, "z", z, "targets", y);
+  require_outputs(fn, "z", z);
+  if (z.shape(0) == 0 || z.shape(1) == 0) {
+    throw py::value_error(std::string(fn) + ": z must have at least one row and one column, got shape " +
+                          shape_str(z));
+  }
+  if (!same_shape(z, y)) {
+    throw py::value_error(std::string(fn) + ": targets must have z's shape " + shape_str(z) +
+                          ", got " + shape_str(y));
+  }
+  const bool weighted = !w_obj.is_none();
+  py::array w;
+  if (weighted) {
+    w = take_array(fn, "sample_weight", w_obj);
+    require_same_dtype(fn, "z", z, "sample_weight", w);
+    if (w.ndim() != 1 || w.shape(0) != z.shape(0)) {
+      throw py::value_error(std::string(fn) + ": sample_weight must have shape (" +
+                            std::to_string(z.shape(0)) + ",), one weight per row of z, got " +
+                            shape_str(w));
+    }
+  }
+  return by_dtype(z, [&](auto tag) -> double {
+    using T = decltype(tag);
+    auto zc = contiguous<T>(z);
+    auto yc = contiguous<T>(y);
+    py::array_t<T> wc;
+    const T* pw = nullptr;
+    double weight_sum = static_cast<double>(z.shape(0));
+    if (weighted) {
+      wc = contiguous<T>(w);
+      pw = wc.data();
+      weight_sum = 0;
+      for (py::ssize_t i = 0; i < wc.size(); ++i) weight_sum += pw[i];
+      if (!(weight_sum > 0) || !std::isfinite(weight_sum)) {
+        throw py::value_error(std::string(fn) +
+                              ": sample_weight must sum to a finite number > 0, got " +
+                              std::to_string(weight_sum));
+      }
+    }
+    auto d = dz_obj.is_none() ? py::array_t<T>(shape_vec(z)) : output<T>(fn, dz_obj, shape_vec(z), z);
+    if (overlaps(d, zc)) zc = py::array_t<T>(zc.attr("copy")());
+    if (overlaps(d, yc)) yc = py::array_t<T>(yc.attr("copy")());
+    if (pw && overlaps(d, wc)) {
+      wc = py::array_t<T>(wc.attr("copy")());
+      pw = wc.data();
+    }
+    const T *pz = zc.data(), *py_ = yc.data();
+    T* pd = d.mutable_data();
+    const index_t B = z.shape(0), K = z.shape(1);
+    const T scale = static_cast<T>(1.0 / weight_sum);
+    double total;
+    {
+      py::gil_scoped_release nogil;
+      total = kernels<T>().link_loss(link, pz, py_, pw, pd, B, K, scale);
+    }
+    return total / weight_sum;
+  });
+}
+
+void axpy(double alpha, const py::object& x_obj, const py::object& y_obj) {
+  const char* fn = "axpy";
+  py::array y = take_array(fn, "y", y_obj);
+  py::array x = take_array(fn, "x", x_obj);
+  require_same_dtype(fn, "x", x, "y", y);
+  if (!same_shape(x, y)) {
+    throw py::value_error(std::string(fn) + ": x has shape " + shape_str(x) +
+                          " but y has shape " + shape_str(y));
+  }
+  by_dtype(y, [&](auto tag) {
+    using T = decltype(tag);
+    T* py_ = inplace<T>(fn, "y", y_obj, y);
+    auto xc = readable_input<T>(x, y_obj);
+    const T* px = xc.data();
+    const index_t n = y.size();
+    py::gil_scoped_release nogil;
+    kernels<T>().axpy(T(alpha), px, py_, n);
+    return 0;
+  });
+}
+
 // ---------------------------------------------------------------- config
 
 void set_num_threads(py::object n) {
@@ -823,6 +948,11 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("_fma_probe", &fma_probe, py::arg("dtype"), py::arg("iterations"), py::arg("threads"));
   m.def("_config", &config);
   bind_nn_kernels(m);
+  m.def("link_activation", &link_activation, doc::link_activation, py::arg("z"), py::arg("link"),
+        py::arg("out") = none);
+  m.def("link_loss", &link_loss, doc::link_loss, py::arg("z"), py::arg("targets"),
+        py::arg("link"), py::arg("dz") = none, py::arg("sample_weight") = none);
+  m.def("axpy", &axpy, doc::axpy, py::arg("alpha"), py::arg("x"), py::arg("y"));
 }
 
 // ---------------------------------------------------------------- denseops.nn kernels

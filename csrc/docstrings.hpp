@@ -297,4 +297,52 @@ Keras's L1L2 regularizer: returns ``l1 * sum(|w|) + l2 * sum(w**2)`` and adds
 its gradient ``l1 * sign(w) + 2 * l2 * w`` to ``grad`` in place when given.
 )";
 
+constexpr const char* link_activation = R"(link_activation(z, link, out=None)
+
+The output activation of scikit-learn's MLP for a canonical link:
+"identity" (``z``), "logistic" (``1 / (1 + exp(-z))``, computed without
+overflow), "softmax" (over each row) or "exp" (``exp(z)``).
+
+Args:
+    z: (samples, outputs) ndarray of float32 or float64.
+    link: "identity", "logistic", "softmax" or "exp".
+    out: optional C-contiguous ndarray of z's shape and dtype; may be z.
+
+Returns:
+    The activations (``out`` when given).
+)";
+
+constexpr const char* link_loss = R"(link_loss(z, targets, link, dz=None, sample_weight=None)
+
+Loss of scikit-learn's MLP output layer and its gradient w.r.t. the
+pre-activation ``z``: for each canonical pair the gradient is
+``w_i * (activation(z) - y) / sum(w)``. Losses, averaged over samples with
+weights ``w`` (default all ones):
+
+* "identity": ``0.5 * mean over outputs of (z - y)**2`` (half squared error)
+* "logistic": ``-sum(y log p + (1 - y) log(1 - p))`` over outputs
+* "softmax": ``-sum(y log p)`` over outputs
+* "exp": ``sum(y log(y / p) - y + p)`` over outputs (half Poisson deviance)
+
+with ``p`` clipped to ``[eps, 1 - eps]`` inside logarithms (eps: the dtype's
+machine epsilon), as scikit-learn does.
+
+Args:
+    z: (samples, outputs) ndarray of float32 or float64, at least 1x1.
+    targets: ndarray of z's shape and dtype.
+    link: "identity", "logistic", "softmax" or "exp".
+    dz: optional C-contiguous ndarray of z's shape and dtype, filled with
+        the gradient.
+    sample_weight: optional (samples,) ndarray of z's dtype; must sum to > 0.
+
+Returns:
+    The weighted mean loss as a Python float.
+)";
+
+constexpr const char* axpy = R"(axpy(alpha, x, y)
+
+``y += alpha * x`` in place (BLAS's axpy), elementwise over arrays of one
+shape and dtype. ``y`` must be writable and C-contiguous; ``x`` may be ``y``.
+)";
+
 }  // namespace denseops::doc

@@ -64,6 +64,9 @@ def loss_and_optimizer_calls(dtype=F32):
         "dropout": (denseops.dropout, [x, 0.5], {"seed": 1, "counter": 1}, ["x"]),
         "weight_penalty": (denseops.weight_penalty, [w, w.copy()], {"l2": 0.1},
                            ["weights", "grad"]),
+        "link_activation": (denseops.link_activation, [x], {"link": "softmax"}, ["z"]),
+        "link_loss": (denseops.link_loss, [x, x.copy()], {"link": "logistic"}, ["z", "targets"]),
+        "axpy": (lambda x, y: denseops.axpy(0.5, x, y), [w, w.copy()], {}, ["x", "y"]),
     }
 
 

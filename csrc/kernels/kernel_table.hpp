@@ -67,6 +67,11 @@ struct KernelTable {
                   double rate);
   // l1 sum|w| + l2 sum(w^2), its gradient added to grad (may be null).
   double (*weight_penalty)(const T* w, T* grad, index_t n, T l1, T l2);
+  // scikit-learn's MLP output layer: link is a LinkKind (link_loss.hpp).
+  void (*link_activation)(int link, const T* z, T* out, index_t B, index_t K);
+  double (*link_loss)(int link, const T* z, const T* y, const T* w, T* dz, index_t B, index_t K,
+                      T scale);
+  void (*axpy)(T alpha, const T* x, T* y, index_t n);
 };
 
 namespace generic {

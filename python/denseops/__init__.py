@@ -50,6 +50,7 @@ from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     sparse_softmax_cross_entropy,
     weight_penalty,
 )
+from denseops._kernels import axpy, link_activation, link_loss
 from denseops.argument_errors import explain_argument_errors as _explain_argument_errors
 from denseops.config import apply_arch_from_environment, show_config
 
@@ -81,6 +82,9 @@ __all__ = [
     "softmax_cross_entropy",
     "sparse_softmax_cross_entropy",
     "weight_penalty",
+    "link_activation",
+    "link_loss",
+    "axpy",
 ]
 
 # A missing or mistyped argument says which one, instead of pybind11's dump of every array.

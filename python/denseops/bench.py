@@ -115,7 +115,9 @@ IDLE_PAUSE_S = 0.12  # OpenBLAS spins 2^28 cycles (~0.09 s here) before sleeping
 THREADED = ("numpy", "denseops", "torch")
 
 
-def _settled_sample_ns(fn, number, pause_s):
+def settled_sample_ns(fn, number, pause_s):
+    """Nanoseconds for `number` calls of `fn`; a `pause_s` > 0 first sleeps, then wakes `fn`'s
+    threads with one untimed call (see IDLE_PAUSE_S)."""
     if pause_s:
         time.sleep(pause_s)
         fn()
@@ -138,8 +140,8 @@ def time_interleaved(calls, repeats, target_ns, pause_s=0.0):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
             samples[name].append(
-                _settled_sample_ns(calls[name], numbers[name],
-                                   pause_s if name in THREADED else 0.0)
+                settled_sample_ns(calls[name], numbers[name],
+                                  pause_s if name in THREADED else 0.0)
                 / numbers[name] / 1e9)
     return {
         name: {
@@ -189,15 +191,20 @@ def measure_case(case, implementations, repeats, target_ns, pause_s=0.0):
 # ---------------------------------------------------------------- machine
 
 
-def _cpu_model():
+def cpu_model():
+    """The CPU's name with its family and model numbers (a VM may show only "AMD EPYC")."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" not in fields:
+        return name
+    return f"{name} (family {fields['cpu family']}, model {fields.get('model', '?')})"
 
 
 def _version(dist):
@@ -223,7 +230,7 @@ def machine_info():
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     config = denseops._kernels._config()
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "logical_cores": os.cpu_count(),
         "usable_cores": affinity,
         "python": platform.python_version(),
