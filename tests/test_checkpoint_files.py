@@ -217,7 +217,7 @@ MALFORMED = {
     "input-dim-zero": (set_config(lambda c: c["layers"][0].update(input_dim=0)),
                        r"input_dim is 0, expected a positive integer"),
     "layers-do-not-chain": (set_config(lambda c: c["layers"][1].update(input_dim=9)),
-                            r"input_dim is 9, expected 8, the previous output"),
+                            r"input_dim is 9, expected 8, the previous layer.s output"),
     "bad-activation": (set_config(lambda c: c["layers"][0].update(activation="swishh")),
                        r"layer 0 config: Unknown activation"),
     "bad-dtype": (set_config(lambda c: c["layers"][0].update(dtype="int8")),

@@ -170,7 +170,7 @@ def test_evaluate_and_predict_take_verbose_and_print_like_keras(rng, capsys):
     assert model.evaluate(x, y, batch_size=64, verbose=2) == result
     out = capsys.readouterr().out
     assert out.startswith("4/4 - ") and f"loss: {result[0]:.4f} - accuracy: {result[1]:.4f}" in out
-    model.predict(x, verbose=2)
+    model.predict(x, batch_size=32, verbose=2)
     assert "8/8 - " in capsys.readouterr().out
     assert model.evaluate(x, y, verbose=0, return_dict=True) == \
         {"loss": result[0], "accuracy": result[1]}

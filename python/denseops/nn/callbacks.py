@@ -82,8 +82,12 @@ class History(Callback):
         self.history = {}
 
     def on_epoch_end(self, epoch, logs=None):
+        self.append(epoch, logs or {})
+
+    def append(self, epoch, logs):
+        """Records one epoch's logs (what ``on_epoch_end`` does; handy for own loops)."""
         self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
+        for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
 
     def __repr__(self):
