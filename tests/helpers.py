@@ -143,4 +143,20 @@ def available_archs():
     return tuple(a for a in ALL_ARCHS if native.get(a, True))
 
 
+def numeric_gradient(f, x, h=1e-6):
+    """d f() / d x by central differences, perturbing ``x`` in place (float64 result)."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat, out = x.reshape(-1), grad.reshape(-1)
+    assert np.shares_memory(flat, x), "x must be contiguous: its elements are perturbed in place"
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + h
+        up = f()
+        flat[i] = keep - h
+        down = f()
+        flat[i] = keep
+        out[i] = (up - down) / (2 * h)
+    return grad
+
+
 # ---------------------------------------------------------------- fixtures

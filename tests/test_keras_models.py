@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import numeric_gradient
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.model_selection import KFold, train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -424,18 +425,6 @@ class RecordGradients(optimizers.Optimizer):
         self.recorded = [g.copy() for g in grads]
 
 
-def numeric_gradient(f, w, h=1e-6):
-    grad = np.zeros_like(w)
-    flat, out = w.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        keep = flat[i]
-        flat[i] = keep + h
-        up = f()
-        flat[i] = keep - h
-        down = f()
-        flat[i] = keep
-        out[i] = (up - down) / (2 * h)
-    return grad
 
 
 HIDDEN = ["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "leaky_relu", "softplus", "swish",

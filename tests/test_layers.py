@@ -16,7 +16,7 @@ import pathlib
 
 import numpy as np
 import pytest
-from helpers import assert_close
+from helpers import assert_close, numeric_gradient
 
 import denseops
 from denseops import nn
@@ -26,20 +26,6 @@ STEP = 1e-6
 MAX_RELATIVE_ERROR = 1e-6
 
 
-def numeric_gradient(f, param):
-    """d f / d param by central differences, perturbing ``param`` in place."""
-    grad = np.zeros_like(param, dtype=np.float64)
-    flat = param.reshape(-1)  # a view: param must be contiguous
-    assert np.shares_memory(flat, param)
-    for i in range(flat.size):
-        saved = flat[i]
-        flat[i] = saved + STEP
-        f_plus = f()
-        flat[i] = saved - STEP
-        f_minus = f()
-        flat[i] = saved
-        grad.reshape(-1)[i] = (f_plus - f_minus) / (2 * STEP)
-    return grad
 
 
 def assert_gradient_matches(analytic, numeric, what):

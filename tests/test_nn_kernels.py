@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import assert_close
+from helpers import assert_close, numeric_gradient
 
 import denseops
 
@@ -46,19 +46,6 @@ def away_from_zero(rng, shape, low=0.05, high=4.0):
     return rng.uniform(low, high, size=shape) * rng.choice([-1.0, 1.0], size=shape)
 
 
-def numeric_gradient(f, x, h=1e-6):
-    """Central differences of the scalar f() w.r.t. every element of x (in place)."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat, out = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        keep = flat[i]
-        flat[i] = keep + h
-        up = f()
-        flat[i] = keep - h
-        down = f()
-        flat[i] = keep
-        out[i] = (up - down) / (2 * h)
-    return grad
 
 
 def assert_gradient(analytic, numeric, what):
