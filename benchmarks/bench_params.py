@@ -1,7 +1,6 @@
 """How the kernel benchmarks are parametrized: thread counts and skips."""
 
 import pytest
-
 from denseops import bench_cases
 
 THREAD_COUNTS = (1, 2)
@@ -21,15 +20,23 @@ def kernel_params(cases):
     for case in cases:
         for threads in THREAD_COUNTS:
             for impl in bench_cases.IMPLEMENTATIONS:
-                if threads > 1 and (impl in bench_cases.SINGLE_THREADED
-                                    or case.work < MIN_WORK_FOR_THREADS):
+                if threads > 1 and (
+                    impl in bench_cases.SINGLE_THREADED or case.work < MIN_WORK_FOR_THREADS
+                ):
                     continue
                 marks = [pytest.mark.large] if case.tier == "large" else []
                 reason = bench_cases.skip_reason(case, impl)
                 if reason:
                     marks.append(pytest.mark.skip(reason=reason))
-                params.append(pytest.param(case, impl, threads, marks=marks,
-                                           id=f"{case}-{threads}t-{impl.replace(' ', '_')}"))
+                params.append(
+                    pytest.param(
+                        case,
+                        impl,
+                        threads,
+                        marks=marks,
+                        id=f"{case}-{threads}t-{impl.replace(' ', '_')}",
+                    )
+                )
     return params
 
 

@@ -63,14 +63,21 @@ def worker(args):
     model = make_denseops_model(seed=0)
     b = args.batch_size
     for i in range(WARMUP_STEPS):
-        model.train_step(x[i * b:(i + 1) * b], y[i * b:(i + 1) * b])
+        model.train_step(x[i * b : (i + 1) * b], y[i * b : (i + 1) * b])
     seconds = []
     for epoch in range(args.epochs):
         start = time.perf_counter()
         model.fit(x, y, epochs=1, batch_size=b, verbose=0, seed=epoch)
         seconds.append(time.perf_counter() - start)
-    print(json.dumps({"epoch_seconds": seconds, "threads": denseops.get_num_threads(),
-                      "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT")}))
+    print(
+        json.dumps(
+            {
+                "epoch_seconds": seconds,
+                "threads": denseops.get_num_threads(),
+                "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT"),
+            }
+        )
+    )
     return 0
 
 
@@ -80,8 +87,15 @@ def worker(args):
 def run_worker(env_changes, args):
     env = {k: v for k, v in os.environ.items() if k not in WAIT_VARIABLES}
     env.update(env_changes)
-    command = [sys.executable, os.path.abspath(__file__), "--worker", "--epochs",
-               str(args.epochs), "--batch-size", str(args.batch_size)]
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+    ]
     if args.threads:
         command += ["--threads", str(args.threads)]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -97,10 +111,12 @@ def busy_process():
 
 def parent(args):
     configs = [parse_config(c) for c in (args.config or DEFAULT_CONFIGS)]
-    print(f"MNIST MLP 784-512-10, RMSprop, batch {args.batch_size}, float32; "
-          f"{args.epochs} epoch(s) x {args.rounds} round(s) per configuration and load, "
-          f"each run in its own process; {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f}")
+    print(
+        f"MNIST MLP 784-512-10, RMSprop, batch {args.batch_size}, float32; "
+        f"{args.epochs} epoch(s) x {args.rounds} round(s) per configuration and load, "
+        f"each run in its own process; {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     times = {(name, load): [] for name, _ in configs for load in ("quiet", "busy")}
     for r in range(args.rounds):
         for name, env in configs:
@@ -115,20 +131,30 @@ def parent(args):
                         spinner.wait()
     median = {key: statistics.median(value) for key, value in times.items()}
     reference = median.get(("libgomp default (before)", "quiet"))
-    print(f"\n{'configuration':<28} {'quiet s/epoch':>13} {'busy s/epoch':>12} "
-          f"{'busy/quiet':>10} {'quiet vs before':>15}")
-    for name, env in configs:
+    print(
+        f"\n{'configuration':<28} {'quiet s/epoch':>13} {'busy s/epoch':>12} "
+        f"{'busy/quiet':>10} {'quiet vs before':>15}"
+    )
+    for name, _env in configs:
         quiet, busy = median[name, "quiet"], median[name, "busy"]
         versus = f"{quiet / reference:.3f}x" if reference else "-"
         print(f"{name:<28} {quiet:13.3f} {busy:12.3f} {busy / quiet:9.2f}x {versus:>15}")
-    print("\nmedians over all timed epochs; targets: busy/quiet <= 2 at the default, "
-          "quiet within 5 % of before.")
+    print(
+        "\nmedians over all timed epochs; targets: busy/quiet <= 2 at the default, "
+        "quiet within 5 % of before."
+    )
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"configs": {n: e for n, e in configs}, "epochs": args.epochs,
-                       "rounds": args.rounds,
-                       "epoch_seconds": {f"{n}/{load}": v for (n, load), v in times.items()}},
-                      fh, indent=1)
+            json.dump(
+                {
+                    "configs": {n: e for n, e in configs},
+                    "epochs": args.epochs,
+                    "rounds": args.rounds,
+                    "epoch_seconds": {f"{n}/{load}": v for (n, load), v in times.items()},
+                },
+                fh,
+                indent=1,
+            )
         print(f"Saved {args.json}")
     return 0
 
@@ -138,11 +164,19 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per run (default 2)")
     p.add_argument("--rounds", type=int, default=3, help="runs per configuration and load")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--threads", type=int, default=None,
-                   help="denseops threads (default: its own default, all cores)")
-    p.add_argument("--config", action="append", metavar="NAME:VAR=VALUE,...",
-                   help="a configuration to time (repeatable); default: denseops default, "
-                        "libgomp default (before), passive")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="denseops threads (default: its own default, all cores)",
+    )
+    p.add_argument(
+        "--config",
+        action="append",
+        metavar="NAME:VAR=VALUE,...",
+        help="a configuration to time (repeatable); default: denseops default, "
+        "libgomp default (before), passive",
+    )
     p.add_argument("--json", default=None, help="save the epoch times to this file")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from denseops import bench, bench_cases
 
 # Lets test modules import the modules next to them (bench_params,
@@ -26,8 +25,11 @@ DEFAULT_MAX_TIME = 0.5
 
 
 def pytest_addoption(parser):
-    parser.addoption("--bench-large", action="store_true",
-                     help="also run the large sizes (1e7 elements, 2048^3 matmul)")
+    parser.addoption(
+        "--bench-large",
+        action="store_true",
+        help="also run the large sizes (1e7 elements, 2048^3 matmul)",
+    )
 
 
 def pytest_configure(config):
@@ -35,7 +37,8 @@ def pytest_configure(config):
     if not any(a.startswith("--benchmark-max-time") for a in config.invocation_params.args):
         config.option.benchmark_max_time = DEFAULT_MAX_TIME
     config.addinivalue_line(
-        "markers", "large: large sizes (1e7 elements, 2048^3); skipped unless --bench-large")
+        "markers", "large: large sizes (1e7 elements, 2048^3); skipped unless --bench-large"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -79,8 +82,14 @@ def time_kernel(benchmark):
         call = bench_cases.make_call(case, impl, inputs)  # may import torch: before the limit
         benchmark.group = group_name(case, threads)
         benchmark.extra_info.update(
-            operation=case.operation, size=case.size_label, dtype=case.dtype,
-            implementation=impl, threads=threads, work=case.work, flops=case.flops)
+            operation=case.operation,
+            size=case.size_label,
+            dtype=case.dtype,
+            implementation=impl,
+            threads=threads,
+            work=case.work,
+            flops=case.flops,
+        )
         with bench_cases.thread_limit(threads):
             benchmark(call)
         if case.flops and benchmark.stats:

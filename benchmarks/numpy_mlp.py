@@ -20,13 +20,14 @@ def glorot_uniform(fan_in, fan_out, rng):
 class NumpyMLP:
     """Two dense layers trained with RMSprop, one batch at a time."""
 
-    def __init__(self, inputs=784, hidden=512, classes=10, learning_rate=0.001, rho=0.9,
-                 epsilon=1e-7, seed=0):
+    def __init__(
+        self, inputs=784, hidden=512, classes=10, learning_rate=0.001, rho=0.9, epsilon=1e-7, seed=0
+    ):
         rng = np.random.default_rng(seed)
-        self.W1 = glorot_uniform(inputs, hidden, rng)   # (D, H)
-        self.b1 = np.zeros(hidden, np.float32)          # (H,)
+        self.W1 = glorot_uniform(inputs, hidden, rng)  # (D, H)
+        self.b1 = np.zeros(hidden, np.float32)  # (H,)
         self.W2 = glorot_uniform(hidden, classes, rng)  # (H, C)
-        self.b2 = np.zeros(classes, np.float32)         # (C,)
+        self.b2 = np.zeros(classes, np.float32)  # (C,)
         self.learning_rate, self.rho, self.epsilon = learning_rate, rho, epsilon
         self.velocities = [np.zeros_like(w) for w in self.weights]
 
@@ -37,8 +38,8 @@ class NumpyMLP:
     def forward(self, x):
         """Class probabilities (B, C) for inputs x (B, D); caches the hidden layer."""
         self.h = np.maximum(x @ self.W1 + self.b1, 0)  # (B, H)
-        logits = self.h @ self.W2 + self.b2             # (B, C)
-        logits -= logits.max(axis=1, keepdims=True)     # stable softmax
+        logits = self.h @ self.W2 + self.b2  # (B, C)
+        logits -= logits.max(axis=1, keepdims=True)  # stable softmax
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         return p
@@ -49,19 +50,19 @@ class NumpyMLP:
         Returns (mean loss, number of correct predictions) of the batch.
         """
         batch = len(x)
-        p = self.forward(x)                                    # (B, C)
+        p = self.forward(x)  # (B, C)
         rows = np.arange(batch)
         loss = -np.log(p[rows, y] + 1e-7).mean()
         correct = int((p.argmax(axis=1) == y).sum())
         dlogits = p
         dlogits[rows, y] -= 1
-        dlogits /= batch                                       # (B, C)
-        dW2 = self.h.T @ dlogits                               # (H, C)
-        db2 = dlogits.sum(axis=0)                              # (C,)
-        dh = dlogits @ self.W2.T                               # (B, H)
-        dh[self.h <= 0] = 0                                    # relu backward
-        dW1 = x.T @ dh                                         # (D, H)
-        db1 = dh.sum(axis=0)                                   # (H,)
+        dlogits /= batch  # (B, C)
+        dW2 = self.h.T @ dlogits  # (H, C)
+        db2 = dlogits.sum(axis=0)  # (C,)
+        dh = dlogits @ self.W2.T  # (B, H)
+        dh[self.h <= 0] = 0  # relu backward
+        dW1 = x.T @ dh  # (D, H)
+        db1 = dh.sum(axis=0)  # (H,)
         for w, g, v in zip(self.weights, (dW1, db1, dW2, db2), self.velocities):
             v *= self.rho
             v += (1 - self.rho) * g * g
@@ -73,7 +74,7 @@ class NumpyMLP:
         order = rng.permutation(len(x))
         loss_sum = correct = 0.0
         for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             loss, right = self.train_step(x[idx], y[idx])
             loss_sum += loss * len(idx)
             correct += right
@@ -81,7 +82,8 @@ class NumpyMLP:
 
     def evaluate(self, x, y, batch_size=1000):
         """Accuracy on (x, y)."""
-        correct = sum(int((self.forward(x[s:s + batch_size]).argmax(axis=1)
-                           == y[s:s + batch_size]).sum())
-                      for s in range(0, len(x), batch_size))
+        correct = sum(
+            int((self.forward(x[s : s + batch_size]).argmax(axis=1) == y[s : s + batch_size]).sum())
+            for s in range(0, len(x), batch_size)
+        )
         return correct / len(x)

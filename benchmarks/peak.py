@@ -73,8 +73,10 @@ def main():
     for arch in native_archs():
         for dtype in DTYPES:
             rates = [peak_gflops(dtype, t, arch, args.seconds, args.rounds) for t in thread_counts]
-            print(f"| {arch} | {dtype} | " + " | ".join(f"{r:.0f} GFLOP/s" for r in rates) + " |",
-                  flush=True)
+            print(
+                f"| {arch} | {dtype} | " + " | ".join(f"{r:.0f} GFLOP/s" for r in rates) + " |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

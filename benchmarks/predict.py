@@ -53,12 +53,24 @@ import denseops  # noqa: E402
 from denseops import bench  # noqa: E402  the shared timer and machine description
 
 LIBRARIES = ("denseops", "kernels", "numpy", "onnxruntime", "torch")
-HEADERS = {"denseops": "denseops predict", "kernels": "denseops kernels", "numpy": "numpy",
-           "onnxruntime": "onnxruntime", "torch": "torch"}
-REQUIRES = {"denseops": ("denseops",), "kernels": ("denseops",), "numpy": ("numpy",),
-            "onnxruntime": ("onnx", "onnxruntime"), "torch": ("torch",)}
-INSTALL_HINTS = {"onnxruntime": "pip install onnx onnxruntime, or the '.[bench]' extra",
-                 "torch": "pip install torch==2.13.0"}
+HEADERS = {
+    "denseops": "denseops predict",
+    "kernels": "denseops kernels",
+    "numpy": "numpy",
+    "onnxruntime": "onnxruntime",
+    "torch": "torch",
+}
+REQUIRES = {
+    "denseops": ("denseops",),
+    "kernels": ("denseops",),
+    "numpy": ("numpy",),
+    "onnxruntime": ("onnx", "onnxruntime"),
+    "torch": ("torch",),
+}
+INSTALL_HINTS = {
+    "onnxruntime": "pip install onnx onnxruntime, or the '.[bench]' extra",
+    "torch": "pip install torch==2.13.0",
+}
 BASELINE = "denseops"
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 INPUTS, HIDDEN, CLASSES = 784, 512, 10
@@ -125,20 +137,27 @@ def onnx_model(weights):
     from onnx import TensorProto, helper, numpy_helper
 
     W1, _, W2, _ = weights
-    initializers = [numpy_helper.from_array(w, name)
-                    for w, name in zip(weights, ("W1", "b1", "W2", "b2"))]
-    nodes = [helper.make_node("Gemm", ["x", "W1", "b1"], ["z1"]),
-             helper.make_node("Relu", ["z1"], ["h"]),
-             helper.make_node("Gemm", ["h", "W2", "b2"], ["z2"]),
-             helper.make_node("Softmax", ["z2"], ["probabilities"], axis=1)]
+    initializers = [
+        numpy_helper.from_array(w, name) for w, name in zip(weights, ("W1", "b1", "W2", "b2"))
+    ]
+    nodes = [
+        helper.make_node("Gemm", ["x", "W1", "b1"], ["z1"]),
+        helper.make_node("Relu", ["z1"], ["h"]),
+        helper.make_node("Gemm", ["h", "W2", "b2"], ["z2"]),
+        helper.make_node("Softmax", ["z2"], ["probabilities"], axis=1),
+    ]
     graph = helper.make_graph(
-        nodes, "mnist_mlp",
+        nodes,
+        "mnist_mlp",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", W1.shape[0]])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
-                                       ["batch", W2.shape[1]])],
-        initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
-                              producer_name="denseops benchmarks/predict.py")
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", W2.shape[1]])],
+        initializer=initializers,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
+        producer_name="denseops benchmarks/predict.py",
+    )
     model.ir_version = ONNX_IR_VERSION
     onnx.checker.check_model(model)
     return model
@@ -160,14 +179,16 @@ def _denseops_predictor(weights, threads):
 
     denseops.set_num_threads(threads)
     W1, b1, W2, b2 = weights
-    model = Sequential([Dense(W1.shape[1], activation="relu"),
-                        Dense(W2.shape[1], activation="softmax")])
+    model = Sequential(
+        [Dense(W1.shape[1], activation="relu"), Dense(W2.shape[1], activation="softmax")]
+    )
     model.build(W1.shape[0])
     for layer, (kernel, bias) in zip(model.layers, ((W1, b1), (W2, b2))):
         layer.kernel[...] = kernel
         layer.bias[...] = bias
-    return Predictor(_same, model.predict,
-                     f"denseops {denseops.__version__}, path {denseops.get_arch()}")
+    return Predictor(
+        _same, model.predict, f"denseops {denseops.__version__}, path {denseops.get_arch()}"
+    )
 
 
 def _kernels_predictor(weights, threads):
@@ -175,13 +196,12 @@ def _kernels_predictor(weights, threads):
     W1, b1, W2, b2 = weights
 
     def predict(x):
-        h = denseops.matmul(x, W1)                                # (B, H)
+        h = denseops.matmul(x, W1)  # (B, H)
         denseops.relu(denseops.add(h, b1, out=h), out=h)
-        z = denseops.matmul(h, W2)                                # (B, C)
+        z = denseops.matmul(h, W2)  # (B, C)
         return denseops.softmax(denseops.add(z, b2, out=z), out=z)
 
-    return Predictor(_same, predict,
-                     f"denseops {denseops.__version__}, path {denseops.get_arch()}")
+    return Predictor(_same, predict, f"denseops {denseops.__version__}, path {denseops.get_arch()}")
 
 
 def _numpy_predictor(weights, threads):
@@ -192,8 +212,11 @@ def _numpy_predictor(weights, threads):
     W1, _, W2, _ = weights
     model = NumpyMLP(W1.shape[0], W1.shape[1], W2.shape[1])
     model.W1, model.b1, model.W2, model.b2 = weights
-    return Predictor(_same, model.forward,
-                     f"numpy {np.__version__}, BLAS {bench.blas_summary(bench.machine_info())}")
+    return Predictor(
+        _same,
+        model.forward,
+        f"numpy {np.__version__}, BLAS {bench.blas_summary(bench.machine_info())}",
+    )
 
 
 def _onnxruntime_predictor(weights, threads):
@@ -203,14 +226,18 @@ def _onnxruntime_predictor(weights, threads):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    session = onnxruntime.InferenceSession(onnx_model(weights).SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        onnx_model(weights).SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
 
     def predict(x):
         return session.run(None, {"x": x})[0]
 
-    return Predictor(_same, predict, f"onnxruntime {onnxruntime.__version__}, "
-                                     f"opset {ONNX_OPSET}, {session.get_providers()[0]}")
+    return Predictor(
+        _same,
+        predict,
+        f"onnxruntime {onnxruntime.__version__}, opset {ONNX_OPSET}, {session.get_providers()[0]}",
+    )
 
 
 def _torch_predictor(weights, threads):
@@ -235,9 +262,13 @@ def _torch_predictor(weights, threads):
 
 def make_predictor(library, weights, threads=1):
     """A Predictor for `library` (one of LIBRARIES) holding `weights`, on `threads` threads."""
-    build = {"denseops": _denseops_predictor, "kernels": _kernels_predictor,
-             "numpy": _numpy_predictor, "onnxruntime": _onnxruntime_predictor,
-             "torch": _torch_predictor}
+    build = {
+        "denseops": _denseops_predictor,
+        "kernels": _kernels_predictor,
+        "numpy": _numpy_predictor,
+        "onnxruntime": _onnxruntime_predictor,
+        "torch": _torch_predictor,
+    }
     return build[library](weights, threads)
 
 
@@ -270,8 +301,9 @@ def worker(args):
         batch = predictor.prepare(x[:n])
         p = np.asarray(predictor.predict(batch), dtype=np.float64)
         expected = reference[:n]
-        max_abs_diff[name] = (float(np.abs(p - expected).max()) if p.shape == expected.shape
-                              else float("inf"))
+        max_abs_diff[name] = (
+            float(np.abs(p - expected).max()) if p.shape == expected.shape else float("inf")
+        )
 
         def call(batch=batch):
             predictor.predict(batch)
@@ -308,12 +340,26 @@ class Worker:
     def __init__(self, library, args):
         self.library = library
         self.stderr = tempfile.TemporaryFile(mode="w+")
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", library,
-               "--threads", str(args.threads), "--images", str(args.images),
-               "--seed", str(args.seed)]
-        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.stderr, text=True,
-                                        env=child_env(library, args.threads))
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            library,
+            "--threads",
+            str(args.threads),
+            "--images",
+            str(args.images),
+            "--seed",
+            str(args.seed),
+        ]
+        self.process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            env=child_env(library, args.threads),
+        )
         self.info = self._receive()
 
     def _receive(self):
@@ -363,8 +409,10 @@ def rotated(libraries, round_index):
 
 def medians(samples):
     """Per library, the median over rounds of each case's seconds per call."""
-    return {library: [statistics.median(case) for case in zip(*rounds)]
-            for library, rounds in samples.items()}
+    return {
+        library: [statistics.median(case) for case in zip(*rounds)]
+        for library, rounds in samples.items()
+    }
 
 
 def measure(workers, rounds, n_cases):
@@ -392,9 +440,14 @@ def paired_ratios(samples, baseline=BASELINE):
     """
     if baseline not in samples:
         return {}
-    return {library: [statistics.median(ours / base for ours, base in zip(case, base_case))
-                      for case, base_case in zip(zip(*rounds), zip(*samples[baseline]))]
-            for library, rounds in samples.items() if library != baseline}
+    return {
+        library: [
+            statistics.median(ours / base for ours, base in zip(case, base_case))
+            for case, base_case in zip(zip(*rounds), zip(*samples[baseline]))
+        ]
+        for library, rounds in samples.items()
+        if library != baseline
+    }
 
 
 def format_table(case_names, seconds, ratios):
@@ -413,13 +466,19 @@ def format_table(case_names, seconds, ratios):
         return text
 
     header = ["case"] + [HEADERS[library] for library in libraries]
-    body = [[name] + [cell(library, i) for library in libraries]
-            for i, name in enumerate(case_names)]
+    body = [
+        [name] + [cell(library, i) for library in libraries] for i, name in enumerate(case_names)
+    ]
     widths = [max(len(row[c]) for row in [header] + body) for c in range(len(header))]
 
     def line(cells):
-        return "| " + " | ".join(c.ljust(w) if k == 0 else c.rjust(w)
-                                 for k, (c, w) in enumerate(zip(cells, widths))) + " |"
+        return (
+            "| "
+            + " | ".join(
+                c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(cells, widths))
+            )
+            + " |"
+        )
 
     rule = "|" + "|".join("-" * (w + 1) + (":" if k else "-") for k, w in enumerate(widths)) + "|"
     return "\n".join([line(header), rule] + [line(row) for row in body])
@@ -429,19 +488,25 @@ def parse_libraries(text):
     libraries = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in libraries if name not in LIBRARIES]
     if unknown or not libraries:
-        raise ValueError(f"--only takes a comma-separated subset of {','.join(LIBRARIES)}. "
-                         f"Received: {text!r}")
+        raise ValueError(
+            f"--only takes a comma-separated subset of {','.join(LIBRARIES)}. Received: {text!r}"
+        )
     return [name for name in LIBRARIES if name in libraries]  # columns in a fixed order
 
 
 def describe_machine(args):
     info = bench.machine_info()
     load = info["load_average_1min"]
-    print(f"MNIST MLP {INPUTS}-{HIDDEN}(relu)-{CLASSES}(softmax), float32, the same weights in "
-          f"every library; {args.threads} thread(s), {args.rounds} rounds, "
-          f"each library in its own process")
-    print(f"cpu       : {info['cpu']}, {info['usable_cores']} usable cores, load average "
-          f"{'unknown' if load is None else f'{load:.2f}'} (other work on the machine inflates timings)")
+    print(
+        f"MNIST MLP {INPUTS}-{HIDDEN}(relu)-{CLASSES}(softmax), float32, the same weights in "
+        f"every library; {args.threads} thread(s), {args.rounds} rounds, "
+        f"each library in its own process"
+    )
+    print(
+        f"cpu       : {info['cpu']}, {info['usable_cores']} usable cores, load average "
+        f"{'unknown' if load is None else f'{load:.2f}'} "
+        "(other work on the machine inflates timings)"
+    )
     print(f"SIMD path : {denseops.get_arch()} (denseops.get_arch())")
     for var in OPENBLAS_OVERRIDES:
         if var in os.environ:
@@ -465,10 +530,15 @@ def parent(args):
             workers[library] = Worker(library, args)
             print(f"  {HEADERS[library]:<17} {workers[library].info['about']}", flush=True)
         diffs = {library: max(w.info["max_abs_diff"].values()) for library, w in workers.items()}
-        print("check     : max |p - p_ref| over every case, p_ref a float64 NumPy forward: "
-              + ", ".join(f"{library} {d:.1e}" for library, d in diffs.items()))
-        bad = {library: workers[library].info["max_abs_diff"] for library, d in diffs.items()
-               if not d <= TOLERANCE}
+        print(
+            "check     : max |p - p_ref| over every case, p_ref a float64 NumPy forward: "
+            + ", ".join(f"{library} {d:.1e}" for library, d in diffs.items())
+        )
+        bad = {
+            library: workers[library].info["max_abs_diff"]
+            for library, d in diffs.items()
+            if not d <= TOLERANCE
+        }
         if bad:
             raise SystemExit(f"outputs disagree (tolerance {TOLERANCE}), not timing: {bad}")
         names = [name for name, _ in cases(args.images)]
@@ -480,20 +550,28 @@ def parent(args):
     print()
     print(format_table(names, seconds, paired_ratios(elapsed)))
     print()
-    print(f"throughput, {args.images} images: " + ", ".join(
-        f"{library} {args.images / seconds[library][-1]:,.0f}/s" for library in libraries))
-    print(f"Median over {args.rounds} rounds of the time per call (perf_counter_ns); (x): median "
-          f"over rounds of this library's time / {HEADERS[BASELINE]}'s in the same round, above "
-          f"1 means {HEADERS[BASELINE]} is faster. {HEADERS['denseops']} uses its default "
-          f"batch_size; the others take the whole input at once. Every library agrees with the "
-          f"float64 forward within {TOLERANCE:g}.")
+    print(
+        f"throughput, {args.images} images: "
+        + ", ".join(
+            f"{library} {args.images / seconds[library][-1]:,.0f}/s" for library in libraries
+        )
+    )
+    print(
+        f"Median over {args.rounds} rounds of the time per call (perf_counter_ns); (x): median "
+        f"over rounds of this library's time / {HEADERS[BASELINE]}'s in the same round, above "
+        f"1 means {HEADERS[BASELINE]} is faster. {HEADERS['denseops']} uses its default "
+        f"batch_size; the others take the whole input at once. Every library agrees with the "
+        f"float64 forward within {TOLERANCE:g}."
+    )
     if args.threads == 1:
         # One thread does all the work in every library, so the process's CPU
         # time leaves out the time other programs held the core.
         print()
-        print("The same samples in CPU time of each worker process (process_time_ns): on one "
-              "thread it leaves out the time other programs held the core, so on a busy "
-              "machine it is the steadier comparison.")
+        print(
+            "The same samples in CPU time of each worker process (process_time_ns): on one "
+            "thread it leaves out the time other programs held the core, so on a busy "
+            "machine it is the steadier comparison."
+        )
         print()
         print(format_table(names, medians(cpu), paired_ratios(cpu)))
     return 0
@@ -503,16 +581,22 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=9, help="alternating rounds (default 9)")
     p.add_argument("--threads", type=int, default=1, help="threads for every library (default 1)")
-    p.add_argument("--only", default=",".join(LIBRARIES),
-                   help=f"comma-separated libraries to time (default: {','.join(LIBRARIES)})")
-    p.add_argument("--images", type=int, default=10000,
-                   help="images in the throughput case (default 10000)")
+    p.add_argument(
+        "--only",
+        default=",".join(LIBRARIES),
+        help=f"comma-separated libraries to time (default: {','.join(LIBRARIES)})",
+    )
+    p.add_argument(
+        "--images", type=int, default=10000, help="images in the throughput case (default 10000)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and images")
     p.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if min(args.rounds, args.threads, args.images) < 1:
-        p.error(f"--rounds, --threads and --images must be >= 1. Received: --rounds "
-                f"{args.rounds} --threads {args.threads} --images {args.images}")
+        p.error(
+            f"--rounds, --threads and --images must be >= 1. Received: --rounds "
+            f"{args.rounds} --threads {args.threads} --images {args.images}"
+        )
     if args.worker:
         return worker(args)
     try:

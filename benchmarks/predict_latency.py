@@ -13,9 +13,8 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
 import denseops
+import numpy as np
 from denseops.nn import Dense, Sequential
 
 
@@ -41,8 +40,9 @@ def main():
     print(f"threads={denseops.get_num_threads()} arch={denseops.get_arch()}")
     for batch in (1, 128):
         x = rng.random((batch, 784), dtype=np.float32)
-        np.testing.assert_allclose(model.predict(x, verbose=0), numpy_by_hand(x), rtol=1e-4,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            model.predict(x, verbose=0), numpy_by_hand(x), rtol=1e-4, atol=1e-6
+        )
         calls = 2000 if batch == 1 else 200
         samples = {name: [] for name in cases}
         for round_ in range(args.rounds):

@@ -7,7 +7,8 @@ Each README section between `<!-- figures:NAME:CLASS:begin -->` and
 `<!-- figures:NAME:CLASS:end -->` is replaced by the command that produced it,
 the date, commit and machine, and the command's own output, so no figure is
 ever typed by hand. CLASS is the class of CPU the run is on (avx512, avx2):
-each keeps its own block, so a run on one never overwrites the other's. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the runs
+each keeps its own block, so a run on one never overwrites the other's.
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the runs
 (they make NumPy's OpenBLAS choose slower kernels on some machines).
 """
 
@@ -24,25 +25,51 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
 # name -> (command as shown, argv); every command runs from the repository root.
-SUITE = ["benchmarks/test_bench_textbook.py", "benchmarks/test_bench_train_step.py",
-         "--benchmark-only", "--benchmark-group-by=group",
-         "--benchmark-columns=min,median,iqr,rounds", "-p", "no:cacheprovider"]
+SUITE = [
+    "benchmarks/test_bench_textbook.py",
+    "benchmarks/test_bench_train_step.py",
+    "--benchmark-only",
+    "--benchmark-group-by=group",
+    "--benchmark-columns=min,median,iqr,rounds",
+    "-p",
+    "no:cacheprovider",
+]
 SECTIONS = {
-    "train": ("denseops train --verbose 2",
-              [sys.executable, "-m", "denseops", "train", "--verbose", "2"]),
-    "epoch": ("python benchmarks/train_epoch.py --epochs 2 --rounds 2 --threads 2",
-              [sys.executable, "benchmarks/train_epoch.py", "--epochs", "2", "--rounds", "2",
-               "--threads", "2"]),
+    "train": (
+        "denseops train --verbose 2",
+        [sys.executable, "-m", "denseops", "train", "--verbose", "2"],
+    ),
+    "epoch": (
+        "python benchmarks/train_epoch.py --epochs 2 --rounds 2 --threads 2",
+        [
+            sys.executable,
+            "benchmarks/train_epoch.py",
+            "--epochs",
+            "2",
+            "--rounds",
+            "2",
+            "--threads",
+            "2",
+        ],
+    ),
     "peak": ("python benchmarks/peak.py", [sys.executable, "benchmarks/peak.py"]),
-    "predict": ("python benchmarks/predict.py --rounds 15",
-                [sys.executable, "benchmarks/predict.py", "--rounds", "15"]),
-    "targets": ("python benchmarks/targets.py --rounds 9 --threads 1,2",
-                [sys.executable, "benchmarks/targets.py", "--rounds", "9", "--threads", "1,2"]),
-    "ladder": ("denseops bench --plot docs/bench.png",
-               [sys.executable, "-m", "denseops", "bench", "--plot", "docs/bench.png"]),
+    "predict": (
+        "python benchmarks/predict.py --rounds 15",
+        [sys.executable, "benchmarks/predict.py", "--rounds", "15"],
+    ),
+    "targets": (
+        "python benchmarks/targets.py --rounds 9 --threads 1,2",
+        [sys.executable, "benchmarks/targets.py", "--rounds", "9", "--threads", "1,2"],
+    ),
+    "ladder": (
+        "denseops bench --plot docs/bench.png",
+        [sys.executable, "-m", "denseops", "bench", "--plot", "docs/bench.png"],
+    ),
     "suite": ("pytest " + " ".join(SUITE), [sys.executable, "-m", "pytest", *SUITE]),
-    "sklearn": ("python benchmarks/sklearn_mlp.py --rounds 3",
-                [sys.executable, "benchmarks/sklearn_mlp.py", "--rounds", "3"]),
+    "sklearn": (
+        "python benchmarks/sklearn_mlp.py --rounds 3",
+        [sys.executable, "benchmarks/sklearn_mlp.py", "--rounds", "3"],
+    ),
 }
 # Where a section's kept output starts (pytest's session header says nothing new).
 KEEP_FROM = {"suite": re.compile(r"^-+ benchmark ")}
@@ -52,17 +79,24 @@ def describe_machine():
     from denseops.bench import cpu_model  # one description of the CPU for every script
 
     cpu = f"{cpu_model()}, {cpu_class()} path"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip() or "unknown"
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown"
+    )
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"{date}, commit {commit}, {cpu} ({os.cpu_count()} cores), "
-            f"Python {platform.python_version()}")
+    return (
+        f"{date}, commit {commit}, {cpu} ({os.cpu_count()} cores), "
+        f"Python {platform.python_version()}"
+    )
 
 
 def run_section(name):
     shown, argv = SECTIONS[name]
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
     if env.get("DENSEOPS_DATA"):  # relative to where this script was started, not to ROOT
         env["DENSEOPS_DATA"] = os.path.abspath(os.path.expanduser(env["DENSEOPS_DATA"]))
     print(f"running: {shown}", file=sys.stderr, flush=True)
@@ -72,7 +106,7 @@ def run_section(name):
     lines = [line.rstrip() for line in done.stdout.strip().splitlines()]
     start = KEEP_FROM.get(name)
     if start is not None:
-        lines = lines[next((i for i, line in enumerate(lines) if start.match(line)), 0):]
+        lines = lines[next((i for i, line in enumerate(lines) if start.match(line)), 0) :]
     output = "\n".join(lines)
     return f"Measured {describe_machine()}:\n\n```text\n$ {shown}\n{output}\n```"
 
@@ -80,6 +114,7 @@ def run_section(name):
 def cpu_class():
     """The class of CPU the figures come from: the best SIMD path it runs natively."""
     import denseops
+
     config = denseops._kernels._config()
     return "avx512" if config["cpu_avx512"] else "avx2" if config["cpu_avx2_fma"] else "generic"
 
@@ -92,8 +127,9 @@ def replace_section(text, name, body, cpu):
     has no block yet gets one after the section's last block.
     """
     marker = f"{name}:{cpu}"
-    pattern = re.compile(rf"(<!-- figures:{marker}:begin -->\n).*?(<!-- figures:{marker}:end -->)",
-                         re.S)
+    pattern = re.compile(
+        rf"(<!-- figures:{marker}:begin -->\n).*?(<!-- figures:{marker}:end -->)", re.S
+    )
     if pattern.search(text):
         return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     ends = list(re.finditer(rf"<!-- figures:{name}:[\w-]+:end -->", text))
@@ -106,8 +142,12 @@ def replace_section(text, name, body, cpu):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=sorted(SECTIONS), action="append",
-                        help="regenerate only this section (repeatable)")
+    parser.add_argument(
+        "--only",
+        choices=sorted(SECTIONS),
+        action="append",
+        help="regenerate only this section (repeatable)",
+    )
     args = parser.parse_args(argv)
     for name in args.only or list(SECTIONS):
         body = run_section(name)

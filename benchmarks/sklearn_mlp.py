@@ -55,8 +55,9 @@ def load_case(case):
 
 def case_params(case):
     if case == "mnist":
-        return dict(hidden_layer_sizes=(512,), batch_size=128, solver="adam", max_iter=5,
-                    random_state=0)
+        return dict(
+            hidden_layer_sizes=(512,), batch_size=128, solver="adam", max_iter=5, random_state=0
+        )
     return dict(random_state=0)
 
 
@@ -72,10 +73,9 @@ def classifier(library):
 
 
 def worker(library, case, threads):
-    from threadpoolctl import threadpool_limits
-    from sklearn.exceptions import ConvergenceWarning
-
     import denseops
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
 
     denseops.set_num_threads(threads)
     x_train, y_train, x_test, y_test = load_case(case)
@@ -91,8 +91,13 @@ def worker(library, case, threads):
 
 def run_worker(library, case, threads):
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, __file__, "--worker", library, case, str(threads)],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", library, case, str(threads)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -111,13 +116,18 @@ def compare(cases, threads_list, rounds):
                 row[f"{lib}_acc"] = samples[lib][0]["accuracy"]
                 row[f"{lib}_epochs"] = samples[lib][0]["epochs"]
             row["speedup"] = row["sklearn_s"] / row["denseops_s"]
-            row["met"] = row["speedup"] >= 5 and abs(row["sklearn_acc"] - row["denseops_acc"]) <= 0.005
+            row["met"] = (
+                row["speedup"] >= 5 and abs(row["sklearn_acc"] - row["denseops_acc"]) <= 0.005
+            )
             rows.append(row)
-            print(f"{case:7s} {threads} thr  scikit-learn {row['sklearn_s']:7.2f} s "
-                  f"(acc {row['sklearn_acc']:.4f}, {row['sklearn_epochs']} ep)  denseops "
-                  f"{row['denseops_s']:6.2f} s (acc {row['denseops_acc']:.4f}, "
-                  f"{row['denseops_epochs']} ep)  {row['speedup']:5.2f}x  "
-                  f"target {'met' if row['met'] else 'NOT met'}", flush=True)
+            print(
+                f"{case:7s} {threads} thr  scikit-learn {row['sklearn_s']:7.2f} s "
+                f"(acc {row['sklearn_acc']:.4f}, {row['sklearn_epochs']} ep)  denseops "
+                f"{row['denseops_s']:6.2f} s (acc {row['denseops_acc']:.4f}, "
+                f"{row['denseops_epochs']} ep)  {row['speedup']:5.2f}x  "
+                f"target {'met' if row['met'] else 'NOT met'}",
+                flush=True,
+            )
     return rows
 
 
@@ -125,20 +135,18 @@ def compare(cases, threads_list, rounds):
 
 
 def grid_search(samples=10_000):
+    import denseops
     import joblib
     from dask.distributed import Client, LocalCluster
+    from denseops.sklearn import MLPClassifier
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import GridSearchCV
-
-    import denseops
-    from denseops.sklearn import MLPClassifier
 
     x_train, y_train, _, _ = load_case("mnist")
     X, y = x_train[:samples], y_train[:samples]
 
     def search(n_jobs):
-        model = MLPClassifier(hidden_layer_sizes=(256,), batch_size=128, max_iter=5,
-                              random_state=0)
+        model = MLPClassifier(hidden_layer_sizes=(256,), batch_size=128, max_iter=5, random_state=0)
         grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 3e-3]}
         return GridSearchCV(model, grid, cv=5, n_jobs=n_jobs)
 
@@ -148,26 +156,46 @@ def grid_search(samples=10_000):
     serial = search(1).fit(X, y)
     serial_s = time.perf_counter() - start
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.run(lambda: warnings.simplefilter("ignore"))
         start = time.perf_counter()
         with joblib.parallel_backend("dask"):
             spread = search(-1).fit(X, y)
         dask_s = time.perf_counter() - start
-    same = list(serial.cv_results_["mean_test_score"]) == list(spread.cv_results_["mean_test_score"])
-    print(f"GridSearchCV 5-fold x 4 settings on {samples} MNIST images: serial (2 kernel "
-          f"threads) {serial_s:.1f} s, Dask 2 workers x 1 thread {dask_s:.1f} s, "
-          f"{serial_s / dask_s:.2f}x; same cv_results_: {same}; best {spread.best_params_} "
-          f"{spread.best_score_:.4f}", flush=True)
-    return {"samples": samples, "serial_s": serial_s, "dask_s": dask_s, "same_results": same,
-            "best_params": spread.best_params_, "best_score": spread.best_score_}
+    same = list(serial.cv_results_["mean_test_score"]) == list(
+        spread.cv_results_["mean_test_score"]
+    )
+    print(
+        f"GridSearchCV 5-fold x 4 settings on {samples} MNIST images: serial (2 kernel "
+        f"threads) {serial_s:.1f} s, Dask 2 workers x 1 thread {dask_s:.1f} s, "
+        f"{serial_s / dask_s:.2f}x; same cv_results_: {same}; best {spread.best_params_} "
+        f"{spread.best_score_:.4f}",
+        flush=True,
+    )
+    return {
+        "samples": samples,
+        "serial_s": serial_s,
+        "dask_s": dask_s,
+        "same_results": same,
+        "best_params": spread.best_params_,
+        "best_score": spread.best_score_,
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", nargs=3, metavar=("LIBRARY", "CASE", "THREADS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("LIBRARY", "CASE", "THREADS"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=3)

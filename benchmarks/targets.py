@@ -19,16 +19,14 @@ of the FMA peak of its SIMD path on this CPU (benchmarks/peak.py).
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
+import denseops
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
-
-import denseops
 
 THREADS = 2
 PAUSE_SECONDS = 0.25  # longer than either library's idle spinning, see time_batch
@@ -45,7 +43,9 @@ def matmul_case(m, k, n, dtype=np.float32, trans_a=False, trans_b=False, label=N
         name=label or f"matmul {m}x{k}x{n} {np.dtype(dtype).name}",
         ours=lambda: denseops.matmul(a, b, trans_a=trans_a, trans_b=trans_b),
         numpy=lambda: a_np @ b_np,
-        work=2.0 * m * k * n, unit="GFLOP/s")
+        work=2.0 * m * k * n,
+        unit="GFLOP/s",
+    )
 
 
 def elementwise_case(op, n, dtype=np.float32):
@@ -59,8 +59,13 @@ def elementwise_case(op, n, dtype=np.float32):
     else:  # bias add: rows of 1000 plus a (1000,) bias
         xm, bias = x.reshape(-1, 1000), y[:1000].copy()
         ours, ref = (lambda: denseops.add(xm, bias)), (lambda: xm + bias)
-    return dict(name=f"{op} {n:.0e} {np.dtype(dtype).name}", ours=ours, numpy=ref,
-                work=float(n), unit="Gelem/s")
+    return dict(
+        name=f"{op} {n:.0e} {np.dtype(dtype).name}",
+        ours=ours,
+        numpy=ref,
+        work=float(n),
+        unit="Gelem/s",
+    )
 
 
 def small_relu_add_case():
@@ -74,15 +79,19 @@ def small_relu_add_case():
     def ref():
         return np.maximum(x, 0) + y
 
-    return dict(name="relu+add (20,100) f64 per call", ours=ours, numpy=ref, work=None,
-                unit="us")
+    return dict(name="relu+add (20,100) f64 per call", ours=ours, numpy=ref, work=None, unit="us")
 
 
 def dot_case(n=320_000):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(n), rng.standard_normal(n)
-    return dict(name=f"dot ({n},) float64", ours=lambda: denseops.dot(x, y),
-                numpy=lambda: np.dot(x, y), work=2.0 * n, unit="GFLOP/s")
+    return dict(
+        name=f"dot ({n},) float64",
+        ours=lambda: denseops.dot(x, y),
+        numpy=lambda: np.dot(x, y),
+        work=2.0 * n,
+        unit="GFLOP/s",
+    )
 
 
 def cases():
@@ -91,23 +100,39 @@ def cases():
     mnist = [
         (matmul_case(128, 784, 512, label="matmul 128x784x512 f32 (fwd)"), 1.0, "ratio"),
         (matmul_case(128, 512, 10, label="matmul 128x512x10 f32 (fwd)"), 1.0, "ratio"),
-        (matmul_case(784, 128, 512, trans_a=True, label="a.T@b a(128,784) b(128,512) f32"),
-         1.0, "ratio"),
-        (matmul_case(128, 10, 512, trans_b=True, label="a@b.T a(128,10) b(512,10) f32"),
-         1.0, "ratio"),
+        (
+            matmul_case(784, 128, 512, trans_a=True, label="a.T@b a(128,784) b(128,512) f32"),
+            1.0,
+            "ratio",
+        ),
+        (
+            matmul_case(128, 10, 512, trans_b=True, label="a@b.T a(128,10) b(512,10) f32"),
+            1.0,
+            "ratio",
+        ),
     ]
     # Few rows: single-request inference, x @ W with x one or a few rows.
-    small_m = [(matmul_case(m, 784, 512, label=f"matmul {m}x784x512 f32 (small M)"), 1.0, "ratio")
-               for m in (1, 4, 16)]
+    small_m = [
+        (matmul_case(m, 784, 512, label=f"matmul {m}x784x512 f32 (small M)"), 1.0, "ratio")
+        for m in (1, 4, 16)
+    ]
     big = [
         (matmul_case(1024, 1024, 1024), 0.9, "ratio"),
         (matmul_case(2048, 2048, 2048), 0.9, "ratio"),
         (matmul_case(1024, 1024, 1024, np.float64), 0.8, "ratio"),
     ]
-    elementwise = [(elementwise_case(op, n), 1.0, "ratio")
-                   for op in ("relu", "add", "bias_add") for n in (10**6, 10**7)]
-    return mnist + small_m + big + elementwise + [(small_relu_add_case(), 1.5, "time"),
-                                        (dot_case(), 1.0, "ratio")]
+    elementwise = [
+        (elementwise_case(op, n), 1.0, "ratio")
+        for op in ("relu", "add", "bias_add")
+        for n in (10**6, 10**7)
+    ]
+    return (
+        mnist
+        + small_m
+        + big
+        + elementwise
+        + [(small_relu_add_case(), 1.5, "time"), (dot_case(), 1.0, "ratio")]
+    )
 
 
 def calibrate(fn, seconds):
@@ -156,7 +181,7 @@ def measure(case, rounds, seconds):
     ours, ref = [], []
     timers = [(case["ours"], n_ours, ours), (case["numpy"], n_ref, ref)]
     for r in range(rounds):
-        for fn, number, times in (timers if r % 2 == 0 else timers[::-1]):
+        for fn, number, times in timers if r % 2 == 0 else timers[::-1]:
             times.append(time_batch(fn, number))
     return ours, ref
 
@@ -181,7 +206,10 @@ class Worker:
     def __init__(self, side, threads):
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--worker", side, "--threads", str(threads)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def ask(self, **request):
         self.process.stdin.write(json.dumps(request) + "\n")
@@ -223,6 +251,7 @@ def serve(side, threads):
             result = time_batch(by_name[request["case"]], request["number"])
         elif op == "peak":
             from peak import peak_gflops  # benchmarks/peak.py, beside this script
+
             result = peak_gflops(request["dtype"], threads)
         else:
             result = describe_environment(threads)
@@ -231,17 +260,22 @@ def serve(side, threads):
 
 def describe_environment(threads):
     """Lines naming the CPU, the libraries and their settings, as this process sees them."""
-    blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, "
-            f"{i['num_threads']} threads)" for i in threadpool_info()
-            if i["user_api"] == "blas"]
+    blas = [
+        f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, "
+        f"{i['num_threads']} threads)"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    ]
     cfg = denseops._kernels._config()
     from denseops.bench import cpu_model
-    lines = [f"machine : {cpu_model()}, {os.cpu_count()} CPUs",
-             f"numpy   : {np.__version__}, BLAS: {'; '.join(blas) or 'unknown'}",
-             f"denseops: {cfg['version']}, path {cfg['arch']}, {threads} threads; "
-             f"f32 GEMM {cfg['gemm_f32']}"]
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS"):
+
+    lines = [
+        f"machine : {cpu_model()}, {os.cpu_count()} CPUs",
+        f"numpy   : {np.__version__}, BLAS: {'; '.join(blas) or 'unknown'}",
+        f"denseops: {cfg['version']}, path {cfg['arch']}, {threads} threads; "
+        f"f32 GEMM {cfg['gemm_f32']}",
+    ]
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         if var in os.environ:
             lines.append(f"note    : {var}={os.environ[var]} is set")
     lines.append(f"date    : {time.strftime('%Y-%m-%d %H:%M')}")
@@ -254,8 +288,10 @@ def print_table(threads, rounds, batch_seconds, only):
     try:
         print("\n".join(numpy_worker.ask(op="describe")))
         peaks = {}
-        header = (f"| {'case':<34} | {'denseops':>13} | {'numpy':>13} | {'ratio':>5} | "
-                  f"{'middle half':>11} | {'target':>7} | met? | % peak |")
+        header = (
+            f"| {'case':<34} | {'denseops':>13} | {'numpy':>13} | {'ratio':>5} | "
+            f"{'middle half':>11} | {'target':>7} | met? | % peak |"
+        )
         print()
         print(f"{threads} thread{'s' * (threads > 1)}:")
         print(header)
@@ -263,8 +299,10 @@ def print_table(threads, rounds, batch_seconds, only):
         for case, target, kind in cases():
             if only not in case["name"]:
                 continue
-            remote = {"ours": Remote(ours_worker, case["name"]),
-                      "numpy": Remote(numpy_worker, case["name"])}
+            remote = {
+                "ours": Remote(ours_worker, case["name"]),
+                "numpy": Remote(numpy_worker, case["name"]),
+            }
             ours, ref = measure(remote, rounds, batch_seconds)
             low, ratio, high = quartiles(paired_ratios(ours, ref, kind))
             t_ours, t_ref = statistics.median(ours), statistics.median(ref)
@@ -281,12 +319,17 @@ def print_table(threads, rounds, batch_seconds, only):
                     if dtype not in peaks:
                         peaks[dtype] = ours_worker.ask(op="peak", dtype=dtype)
                     peak_s = f"{100 * scale / t_ours / peaks[dtype]:.0f} %"
-            print(f"| {case['name']:<34} | {ours_s:>13} | {ref_s:>13} | {ratio:>5.2f} | "
-                  f"{low:>5.2f}-{high:<5.2f} | {target_s:>7} | {'yes' if met else 'NO':<4} | "
-                  f"{peak_s:>6} |", flush=True)
+            print(
+                f"| {case['name']:<34} | {ours_s:>13} | {ref_s:>13} | {ratio:>5.2f} | "
+                f"{low:>5.2f}-{high:<5.2f} | {target_s:>7} | {'yes' if met else 'NO':<4} | "
+                f"{peak_s:>6} |",
+                flush=True,
+            )
         if peaks:
-            print("peak (benchmarks/peak.py, this path and thread count): " + ", ".join(
-                f"{dtype} {rate:.0f} GFLOP/s" for dtype, rate in peaks.items()))
+            print(
+                "peak (benchmarks/peak.py, this path and thread count): "
+                + ", ".join(f"{dtype} {rate:.0f} GFLOP/s" for dtype, rate in peaks.items())
+            )
     finally:
         ours_worker.close()
         numpy_worker.close()
@@ -295,13 +338,20 @@ def print_table(threads, rounds, batch_seconds, only):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9, help="alternating rounds per case")
-    parser.add_argument("--batch-seconds", type=float, default=0.1,
-                        help="length of one timed batch (default 0.1: long enough that "
-                             "the first calls after the pause, with caches and threads "
-                             "still waking up, weigh little)")
+    parser.add_argument(
+        "--batch-seconds",
+        type=float,
+        default=0.1,
+        help="length of one timed batch (default 0.1: long enough that "
+        "the first calls after the pause, with caches and threads "
+        "still waking up, weigh little)",
+    )
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
-    parser.add_argument("--threads", default=str(THREADS),
-                        help=f"thread counts, comma-separated (default {THREADS})")
+    parser.add_argument(
+        "--threads",
+        default=str(THREADS),
+        help=f"thread counts, comma-separated (default {THREADS})",
+    )
     parser.add_argument("--worker", choices=("ours", "numpy"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -309,10 +359,12 @@ def main():
     for threads in (int(t) for t in args.threads.split(",")):
         print_table(threads, args.rounds, args.batch_seconds, args.only)
     print()
-    print("ratio: median over rounds of the paired ratio (denseops throughput / NumPy's, or "
-          "time / NumPy's for the per-call row); middle half: its quartiles. denseops and "
-          "numpy columns: median per library, each in its own process. % peak: denseops' "
-          "rate over the FMA peak of its path (benchmarks/peak.py).")
+    print(
+        "ratio: median over rounds of the paired ratio (denseops throughput / NumPy's, or "
+        "time / NumPy's for the per-call row); middle half: its quartiles. denseops and "
+        "numpy columns: median per library, each in its own process. % peak: denseops' "
+        "rate over the FMA peak of its path (benchmarks/peak.py)."
+    )
 
 
 if __name__ == "__main__":

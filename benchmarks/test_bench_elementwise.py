@@ -2,7 +2,6 @@
 
 import pytest
 from bench_params import kernel_params
-
 from denseops import bench_cases
 
 CASES = [c for c in bench_cases.all_cases() if c.operation in ("relu", "add", "bias_add")]

@@ -5,7 +5,6 @@ GFLOP/s (2*m*k*n / median) is stored per benchmark in extra_info.
 
 import pytest
 from bench_params import kernel_params
-
 from denseops import bench_cases
 
 CASES = [c for c in bench_cases.all_cases() if c.operation.startswith("matmul")]

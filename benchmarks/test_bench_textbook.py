@@ -3,7 +3,6 @@
 
 import pytest
 from bench_params import kernel_params
-
 from denseops import bench_cases
 
 

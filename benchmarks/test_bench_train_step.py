@@ -9,7 +9,6 @@ import importlib.util
 import numpy as np
 import pytest
 from bench_params import THREAD_COUNTS
-
 from denseops import bench_cases
 
 BATCH, INPUTS, CLASSES = 128, 784, 10
@@ -55,9 +54,14 @@ def _skip_reason(framework):
 
 
 PARAMS = [
-    pytest.param(framework, threads, id=f"{threads}t-{framework}",
-                 marks=[pytest.mark.skip(reason=r)] if (r := _skip_reason(framework)) else [])
-    for threads in THREAD_COUNTS for framework in STEPS
+    pytest.param(
+        framework,
+        threads,
+        id=f"{threads}t-{framework}",
+        marks=[pytest.mark.skip(reason=r)] if (r := _skip_reason(framework)) else [],
+    )
+    for threads in THREAD_COUNTS
+    for framework in STEPS
 ]
 
 

@@ -17,12 +17,14 @@ class TorchMLP:
     def __init__(self, inputs=784, hidden=512, classes=10, learning_rate=0.001, seed=0):
         torch.manual_seed(seed)
         self.model = torch.nn.Sequential(
-            torch.nn.Linear(inputs, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, classes))
+            torch.nn.Linear(inputs, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, classes)
+        )
         for layer in (self.model[0], self.model[2]):
             torch.nn.init.xavier_uniform_(layer.weight)
             torch.nn.init.zeros_(layer.bias)
-        self.optimizer = torch.optim.RMSprop(self.model.parameters(), lr=learning_rate,
-                                             alpha=0.9, eps=1e-7)
+        self.optimizer = torch.optim.RMSprop(
+            self.model.parameters(), lr=learning_rate, alpha=0.9, eps=1e-7
+        )
         self.loss_fn = torch.nn.CrossEntropyLoss()
 
     def train_step(self, x, y):
@@ -43,7 +45,7 @@ class TorchMLP:
         order = torch.from_numpy(rng.permutation(len(x)))
         loss_sum = correct = 0.0
         for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             loss, right = self.train_step(x[idx], y[idx])
             loss_sum += loss * len(idx)
             correct += right

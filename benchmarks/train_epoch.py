@@ -32,8 +32,7 @@ def make_denseops_model(seed=0, inputs=784):
     from denseops.nn import Dense, Sequential
 
     model = Sequential([Dense(512, activation="relu"), Dense(10, activation="softmax")])
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.build(inputs, seed=seed)
     return model
 
@@ -60,7 +59,7 @@ def _timed_epochs(train_step, run_epoch, x, y, args):
     """
     b = args.batch_size
     for i in range(WARMUP_STEPS):
-        train_step(x[i * b:(i + 1) * b], y[i * b:(i + 1) * b])
+        train_step(x[i * b : (i + 1) * b], y[i * b : (i + 1) * b])
     seconds, last = [], None
     for epoch in range(args.epochs):
         start = time.perf_counter()
@@ -76,9 +75,13 @@ def _epochs_denseops(x, y, x_test, y_test, args):
     model = make_denseops_model(args.seed)
     seconds, history = _timed_epochs(
         model.train_step,
-        lambda epoch: model.fit(x, y, epochs=1, batch_size=args.batch_size, verbose=0,
-                                seed=args.seed + epoch),
-        x, y, args)
+        lambda epoch: model.fit(
+            x, y, epochs=1, batch_size=args.batch_size, verbose=0, seed=args.seed + epoch
+        ),
+        x,
+        y,
+        args,
+    )
     _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     logs = {k: v[-1] for k, v in history.history.items()}
     return seconds, logs["loss"], logs["accuracy"], test_accuracy, denseops.__version__
@@ -90,9 +93,13 @@ def _epochs_numpy(x, y, x_test, y_test, args):
     model = NumpyMLP(seed=args.seed)
     seconds, (loss, accuracy) = _timed_epochs(
         model.train_step,
-        lambda epoch: model.fit_epoch(x, y, args.batch_size,
-                                      np.random.default_rng(args.seed + epoch)),
-        x, y, args)
+        lambda epoch: model.fit_epoch(
+            x, y, args.batch_size, np.random.default_rng(args.seed + epoch)
+        ),
+        x,
+        y,
+        args,
+    )
     return seconds, loss, accuracy, model.evaluate(x_test, y_test), np.__version__
 
 
@@ -106,9 +113,13 @@ def _epochs_torch(x, y, x_test, y_test, args):
     model = TorchMLP(seed=args.seed)
     seconds, (loss, accuracy) = _timed_epochs(
         model.train_step,
-        lambda epoch: model.fit_epoch(x, y, args.batch_size,
-                                      np.random.default_rng(args.seed + epoch)),
-        x, y, args)
+        lambda epoch: model.fit_epoch(
+            x, y, args.batch_size, np.random.default_rng(args.seed + epoch)
+        ),
+        x,
+        y,
+        args,
+    )
     return seconds, loss, accuracy, model.evaluate(x_test, y_test), torch.__version__
 
 
@@ -117,9 +128,18 @@ def worker(args):
     x, y, x_test, y_test = load_mnist()
     run = {"denseops": _epochs_denseops, "numpy": _epochs_numpy, "torch": _epochs_torch}
     seconds, loss, accuracy, test_accuracy, version = run[args.worker](x, y, x_test, y_test, args)
-    print(json.dumps({"framework": args.worker, "version": version, "epoch_seconds": seconds,
-                      "train_loss": float(loss), "train_accuracy": float(accuracy),
-                      "test_accuracy": float(test_accuracy)}))
+    print(
+        json.dumps(
+            {
+                "framework": args.worker,
+                "version": version,
+                "epoch_seconds": seconds,
+                "train_loss": float(loss),
+                "train_accuracy": float(accuracy),
+                "test_accuracy": float(test_accuracy),
+            }
+        )
+    )
     return 0
 
 
@@ -131,9 +151,20 @@ def _run_worker(framework, args):
     # Every library's thread pool gets the same size, set before it starts.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(args.threads)
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
-           "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-           "--threads", str(args.threads), "--seed", str(args.seed)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        framework,
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--threads",
+        str(args.threads),
+        "--seed",
+        str(args.seed),
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{framework} worker failed ({done.returncode}):\n{done.stderr}")
@@ -156,12 +187,16 @@ def parent(args):
     if unknown:
         raise SystemExit(f"--frameworks: unknown {unknown}; expected some of {FRAMEWORKS}")
     for f in [f for f in frameworks if not _available(f)]:
-        print(f"skipping {f}: not importable"
-              + (" (pip install torch==2.13.0)" if f == "torch" else ""))
+        print(
+            f"skipping {f}: not importable"
+            + (" (pip install torch==2.13.0)" if f == "torch" else "")
+        )
         frameworks.remove(f)
-    print(f"MNIST MLP 784-512-10, RMSprop, batch {args.batch_size}, float32, {args.threads} "
-          f"thread(s); {args.epochs} epoch(s) x {args.rounds} round(s) per framework, "
-          f"each framework in its own process")
+    print(
+        f"MNIST MLP 784-512-10, RMSprop, batch {args.batch_size}, float32, {args.threads} "
+        f"thread(s); {args.epochs} epoch(s) x {args.rounds} round(s) per framework, "
+        f"each framework in its own process"
+    )
     results = {f: {"epoch_seconds": []} for f in frameworks}
     for r in range(args.rounds):
         for f in frameworks:
@@ -172,21 +207,35 @@ def parent(args):
     for f in frameworks:
         results[f]["median_epoch_seconds"] = statistics.median(results[f]["epoch_seconds"])
     base = results.get("denseops", {}).get("median_epoch_seconds")
-    print(f"\n{'framework':<10} {'version':<12} {'s/epoch':>8} {'denseops/this':>14} "
-          f"{'train acc':>10} {'test acc':>9}")
+    print(
+        f"\n{'framework':<10} {'version':<12} {'s/epoch':>8} {'denseops/this':>14} "
+        f"{'train acc':>10} {'test acc':>9}"
+    )
     for f in frameworks:
         r = results[f]
         ratio = f"{base / r['median_epoch_seconds']:.2f}x" if base else "-"
-        print(f"{f:<10} {r['version']:<12} {r['median_epoch_seconds']:8.2f} {ratio:>14} "
-              f"{r['train_accuracy']:10.4f} {r['test_accuracy']:9.4f}")
-    print("\ns/epoch: median over all timed epochs (after a warm-up of "
-          f"{WARMUP_STEPS} batches); denseops/this: denseops' epoch time divided by this one's "
-          "(targets: <= 0.8 vs torch, <= 0.5 vs numpy).")
+        print(
+            f"{f:<10} {r['version']:<12} {r['median_epoch_seconds']:8.2f} {ratio:>14} "
+            f"{r['train_accuracy']:10.4f} {r['test_accuracy']:9.4f}"
+        )
+    print(
+        "\ns/epoch: median over all timed epochs (after a warm-up of "
+        f"{WARMUP_STEPS} batches); denseops/this: denseops' epoch time divided by this one's "
+        "(targets: <= 0.8 vs torch, <= 0.5 vs numpy)."
+    )
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"threads": args.threads, "batch_size": args.batch_size,
-                       "epochs": args.epochs, "rounds": args.rounds, "results": results},
-                      fh, indent=1)
+            json.dump(
+                {
+                    "threads": args.threads,
+                    "batch_size": args.batch_size,
+                    "epochs": args.epochs,
+                    "rounds": args.rounds,
+                    "results": results,
+                },
+                fh,
+                indent=1,
+            )
         print(f"Saved {args.json}")
     return 0
 
@@ -195,8 +244,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per run (default 2)")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="runs per framework, interleaved (default 1)")
+    p.add_argument(
+        "--rounds", type=int, default=1, help="runs per framework, interleaved (default 1)"
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     p.add_argument("--seed", type=int, default=0)

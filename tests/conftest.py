@@ -2,12 +2,11 @@
 
 import zlib
 
+import denseops
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
-
-import denseops
 from helpers import ALL_ARCHS, FLOAT_DTYPES, LAYOUTS, available_archs
+from threadpoolctl import threadpool_limits
 
 
 @pytest.fixture(params=FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)

@@ -4,9 +4,8 @@ Every numeric comparison in the suite goes through `assert_close`, so the
 accuracy contract of denseops lives in `tolerance` below and nowhere else.
 """
 
-import numpy as np
-
 import denseops
+import numpy as np
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -58,7 +57,8 @@ def assert_close(actual, expected, k, scale=1.0):
     expected = np.asarray(expected)
     actual_arr = np.asarray(actual)
     assert actual_arr.shape == expected.shape, (
-        f"shape {actual_arr.shape} != expected {expected.shape}")
+        f"shape {actual_arr.shape} != expected {expected.shape}"
+    )
     if isinstance(actual, np.ndarray):
         assert actual.dtype == expected.dtype, f"dtype {actual.dtype} != expected {expected.dtype}"
     if expected.size == 0:
@@ -66,9 +66,11 @@ def assert_close(actual, expected, k, scale=1.0):
     nan_mismatch = np.isnan(actual_arr) != np.isnan(expected)
     if nan_mismatch.any():
         where = np.argwhere(nan_mismatch)[:5].tolist()
-        raise AssertionError(f"NaN in one array but not the other at indices {where}; "
-                             f"got {actual_arr[nan_mismatch][:5]}, "
-                             f"expected {expected[nan_mismatch][:5]}")
+        raise AssertionError(
+            f"NaN in one array but not the other at indices {where}; "
+            f"got {actual_arr[nan_mismatch][:5]}, "
+            f"expected {expected[nan_mismatch][:5]}"
+        )
     with np.errstate(invalid="ignore"):  # inf - inf: equal infinities, or NaN pairs
         diff = np.abs(actual_arr.astype(np.float64) - expected.astype(np.float64))
     diff = np.where(np.isnan(diff), 0.0, diff)  # NaN positions already agree
@@ -80,7 +82,8 @@ def assert_close(actual, expected, k, scale=1.0):
             f"max abs difference {diff.max():.3e}; {int(bad.sum())} of {diff.size} elements "
             f"out of bounds (k={k}, scale={scale}, dtype={expected.dtype}); worst at index "
             f"{tuple(map(int, worst))}: got {actual_arr[worst]!r}, expected "
-            f"{expected[worst]!r}, difference {diff[worst]:.3e} > bound {allowed[worst]:.3e}")
+            f"{expected[worst]!r}, difference {diff[worst]:.3e} > bound {allowed[worst]:.3e}"
+        )
 
 
 # ------------------------------------------------------------------ arrays
@@ -90,7 +93,7 @@ def random_array(rng, shape, dtype):
     """Uniform values in [-1, 1) with some exact zeros, C-contiguous."""
     x = rng.uniform(-1.0, 1.0, size=shape)
     if x.size:
-        x.flat[:: 7] = 0.0  # exact zeros: relu's boundary, add's identity
+        x.flat[::7] = 0.0  # exact zeros: relu's boundary, add's identity
     return x.astype(dtype)
 
 
@@ -119,7 +122,7 @@ def in_layout(x, layout):
         return np.ascontiguousarray(x[flip])[flip]
     if layout == "sliced":
         big = np.full(x.shape[:-1] + (x.shape[-1] + 5,), np.nan, x.dtype)
-        view = big[..., 2:2 + x.shape[-1]]
+        view = big[..., 2 : 2 + x.shape[-1]]
         view[...] = x
         return view
     if layout == "unaligned":

@@ -7,7 +7,6 @@ import math
 import time
 
 import pytest
-
 from denseops import bench, bench_cases
 
 LOCAL_IMPLEMENTATIONS = ("python loops", "cython", "numpy", "denseops")
@@ -25,8 +24,9 @@ def run_bench(argv):
 def report(tmp_path_factory):
     path = tmp_path_factory.mktemp("bench") / "bench.json"
     # Tiny sizes, 10 textbook iterations instead of 1000: a few seconds in all.
-    code = run_bench(["--quick", "--sizes", "tiny", "--iterations", "10", "--repeats", "2",
-                      "--json", str(path)])
+    code = run_bench(
+        ["--quick", "--sizes", "tiny", "--iterations", "10", "--repeats", "2", "--json", str(path)]
+    )
     assert code == 0
     return json.loads(path.read_text())
 
@@ -34,7 +34,8 @@ def report(tmp_path_factory):
 def test_bench_covers_every_operation_and_implementation(report):
     operations = {row["operation"] for row in report["rows"]}
     assert operations == set(bench_cases.OPERATIONS) - {"matmul_ta", "matmul_tb"}, (
-        "the tiny tier has no transposed matmul; every other operation must appear")
+        "the tiny tier has no transposed matmul; every other operation must appear"
+    )
     for row in report["rows"]:
         assert set(row["results"]) == set(LOCAL_IMPLEMENTATIONS), (row["operation"], row["size"])
         assert row["skipped"] == {}
@@ -51,8 +52,9 @@ def test_bench_ratios_match_times(report):
     for row in report["rows"]:
         times = {impl: t["median_s"] for impl, t in row["results"].items()}
         for impl, t in times.items():
-            assert math.isclose(row["speedup_vs_python_loops"][impl],
-                                times["python loops"] / t, rel_tol=1e-12)
+            assert math.isclose(
+                row["speedup_vs_python_loops"][impl], times["python loops"] / t, rel_tol=1e-12
+            )
             assert math.isclose(row["speed_vs_numpy"][impl], times["numpy"] / t, rel_tol=1e-12)
             if row["flops"]:
                 assert math.isclose(row["gflops"][impl], row["flops"] / t / 1e9, rel_tol=1e-12)
@@ -63,9 +65,12 @@ def test_bench_ratios_match_times(report):
 def test_bench_records_textbook_case_and_machine(report):
     textbook = [r for r in report["rows"] if r["operation"] == "textbook"]
     assert [(r["shape"], r["dtype"], r["iterations"]) for r in textbook] == [
-        ([20, 100], "float64", 10)]
-    assert any(r["operation"] == "dot" and r["shape"] == [320000] and r["dtype"] == "float64"
-               for r in report["rows"])
+        ([20, 100], "float64", 10)
+    ]
+    assert any(
+        r["operation"] == "dot" and r["shape"] == [320000] and r["dtype"] == "float64"
+        for r in report["rows"]
+    )
     assert report["repeats"] == 2 and report["threads"] >= 1
     assert report["machine"]["numpy"] and report["machine"]["denseops"]
 

@@ -11,7 +11,6 @@ import re
 
 import numpy as np
 import pytest
-
 from denseops import add, column_sums, dot, matmul, relu, relu_backward
 
 F32, F64 = np.float32, np.float64
@@ -29,15 +28,32 @@ def good_args(name, dtype=F32):
     }[name]
 
 
-KERNELS = {"relu": relu, "relu_backward": relu_backward, "add": add, "dot": dot,
-           "column_sums": column_sums, "matmul": matmul}
-ARG_NAMES = {"relu": ["x"], "relu_backward": ["dout", "y"], "add": ["x", "y"], "dot": ["x", "y"],
-             "column_sums": ["x"], "matmul": ["a", "b"]}
+KERNELS = {
+    "relu": relu,
+    "relu_backward": relu_backward,
+    "add": add,
+    "dot": dot,
+    "column_sums": column_sums,
+    "matmul": matmul,
+}
+ARG_NAMES = {
+    "relu": ["x"],
+    "relu_backward": ["dout", "y"],
+    "add": ["x", "y"],
+    "dot": ["x", "y"],
+    "column_sums": ["x"],
+    "matmul": ["a", "b"],
+}
 # (kernel, position of the argument) for every array argument of every kernel.
 ARRAY_ARGUMENTS = [(name, i) for name, args in ARG_NAMES.items() for i in range(len(args))]
 # Result shape of good_args(name), for out= tests.
-OUT_SHAPES = {"relu": (2, 3), "relu_backward": (2, 3), "add": (2, 3), "column_sums": (3,),
-              "matmul": (2, 4)}
+OUT_SHAPES = {
+    "relu": (2, 3),
+    "relu_backward": (2, 3),
+    "add": (2, 3),
+    "column_sums": (3,),
+    "matmul": (2, 4),
+}
 
 
 def with_argument(name, position, value):
@@ -75,15 +91,27 @@ def test_kernels_reject_non_ndarray_inputs(case, kind):
     name, position = case
     value, type_name = NOT_ARRAYS[kind]
     arg = ARG_NAMES[name][position]
-    with pytest.raises(TypeError, match=message(f"{name}: {arg} must be a numpy.ndarray",
-                                                f"got {type_name}")):
+    with pytest.raises(
+        TypeError, match=message(f"{name}: {arg} must be a numpy.ndarray", f"got {type_name}")
+    ):
         KERNELS[name](*with_argument(name, position, value))
 
 
 # ------------------------------------------------------------ wrong dtype
 
-WRONG_DTYPES = [np.int32, np.int64, np.bool_, np.complex64, np.complex128, np.float16,
-                np.longdouble, np.object_, np.uint8, ">f4", ">f8"]
+WRONG_DTYPES = [
+    np.int32,
+    np.int64,
+    np.bool_,
+    np.complex64,
+    np.complex128,
+    np.float16,
+    np.longdouble,
+    np.object_,
+    np.uint8,
+    ">f4",
+    ">f8",
+]
 
 
 def dtype_id(d):
@@ -97,8 +125,10 @@ def test_kernels_reject_non_float_dtypes(case, wrong):
     arg = ARG_NAMES[name][position]
     good = good_args(name)[position]
     bad = good.astype(wrong)
-    with pytest.raises(TypeError, match=message(f"{name}: {arg} must have dtype float32 or "
-                                                f"float64, got {bad.dtype}")):
+    with pytest.raises(
+        TypeError,
+        match=message(f"{name}: {arg} must have dtype float32 or float64, got {bad.dtype}"),
+    ):
         KERNELS[name](*with_argument(name, position, bad))
 
 
@@ -107,23 +137,41 @@ def test_kernels_reject_non_float_dtypes(case, wrong):
 def test_kernels_reject_mixed_float32_float64(name, first, second):
     a, b = good_args(name, first)[0], good_args(name, second)[1]
     arg_a, arg_b = ARG_NAMES[name]
-    with pytest.raises(TypeError, match=message(
+    with pytest.raises(
+        TypeError,
+        match=message(
             f"{name}: {arg_a} and {arg_b} must have the same dtype",
-            f"got {np.dtype(first).name} and {np.dtype(second).name}")):
+            f"got {np.dtype(first).name} and {np.dtype(second).name}",
+        ),
+    ):
         KERNELS[name](a, b)
 
 
 # ------------------------------------------------------------ wrong shape
 
-@pytest.mark.parametrize("x_shape,y_shape", [
-    ((2, 3), (3, 2)), ((2, 3), (2,)), ((2, 3), (1, 3)), ((2, 3), (6,)), ((3,), (4,)),
-    ((2, 3), (2, 3, 1)), ((), (3,)), ((0, 3), (0,)), ((2, 3), ()),
-])
+
+@pytest.mark.parametrize(
+    "x_shape,y_shape",
+    [
+        ((2, 3), (3, 2)),
+        ((2, 3), (2,)),
+        ((2, 3), (1, 3)),
+        ((2, 3), (6,)),
+        ((3,), (4,)),
+        ((2, 3), (2, 3, 1)),
+        ((), (3,)),
+        ((0, 3), (0,)),
+        ((2, 3), ()),
+    ],
+)
 def test_add_rejects_shapes_that_are_neither_equal_nor_bias(x_shape, y_shape):
     x, y = np.ones(x_shape, F32), np.ones(y_shape, F32)
-    with pytest.raises(ValueError, match=message(
-            "add: operands could not be broadcast together with shapes",
-            f"{x.shape} {y.shape}")):
+    with pytest.raises(
+        ValueError,
+        match=message(
+            "add: operands could not be broadcast together with shapes", f"{x.shape} {y.shape}"
+        ),
+    ):
         add(x, y)
 
 
@@ -135,45 +183,63 @@ def test_add_message_prints_shapes_like_numpy():
 
 @pytest.mark.parametrize("dout_shape,y_shape", [((2, 3), (3, 2)), ((6,), (2, 3)), ((3,), (4,))])
 def test_relu_backward_rejects_mismatched_shapes(dout_shape, y_shape):
-    with pytest.raises(ValueError, match=message(
-            "relu_backward: dout and y must have the same shape", f"got {dout_shape} and {y_shape}")):
+    with pytest.raises(
+        ValueError,
+        match=message(
+            "relu_backward: dout and y must have the same shape", f"got {dout_shape} and {y_shape}"
+        ),
+    ):
         relu_backward(np.ones(dout_shape, F32), np.ones(y_shape, F32))
 
 
-@pytest.mark.parametrize("x_shape,y_shape", [((3,), (4,)), ((3, 1), (3,)), ((3,), (1, 3)),
-                                             ((2, 3), (2, 3)), ((), ())])
+@pytest.mark.parametrize(
+    "x_shape,y_shape", [((3,), (4,)), ((3, 1), (3,)), ((3,), (1, 3)), ((2, 3), (2, 3)), ((), ())]
+)
 def test_dot_rejects_anything_but_two_equal_length_vectors(x_shape, y_shape):
-    with pytest.raises(ValueError, match=message(
-            "dot: expected two 1-D arrays of the same length",
-            f"got shapes {x_shape} and {y_shape}")):
+    with pytest.raises(
+        ValueError,
+        match=message(
+            "dot: expected two 1-D arrays of the same length", f"got shapes {x_shape} and {y_shape}"
+        ),
+    ):
         dot(np.ones(x_shape, F64), np.ones(y_shape, F64))
 
 
 @pytest.mark.parametrize("shape", [(), (3,), (2, 3, 4)])
 def test_column_sums_rejects_non_2d_input(shape):
-    with pytest.raises(ValueError, match=message("column_sums: x must be 2-D", f"got shape {shape}")):
+    with pytest.raises(
+        ValueError, match=message("column_sums: x must be 2-D", f"got shape {shape}")
+    ):
         column_sums(np.ones(shape, F32))
 
 
-@pytest.mark.parametrize("a_shape,b_shape", [((3,), (3, 2)), ((2, 3), (3,)), ((), ()),
-                                             ((2, 3, 4), (4, 5)), ((1, 2, 3), (1, 3, 2))])
+@pytest.mark.parametrize(
+    "a_shape,b_shape",
+    [((3,), (3, 2)), ((2, 3), (3,)), ((), ()), ((2, 3, 4), (4, 5)), ((1, 2, 3), (1, 3, 2))],
+)
 def test_matmul_rejects_non_2d_operands(a_shape, b_shape):
-    with pytest.raises(ValueError, match=message("matmul: a and b must be 2-D",
-                                                 f"got shapes {a_shape} and {b_shape}")):
+    with pytest.raises(
+        ValueError,
+        match=message("matmul: a and b must be 2-D", f"got shapes {a_shape} and {b_shape}"),
+    ):
         matmul(np.ones(a_shape, F32), np.ones(b_shape, F32))
 
 
-@pytest.mark.parametrize("a_shape,b_shape,trans_a,trans_b,logical", [
-    ((2, 3), (4, 5), False, False, "a is (2, 3) and b is (4, 5); size 3 is different from 4"),
-    ((3, 2), (4, 5), True, False, "a.T is (2, 3) and b is (4, 5); size 3 is different from 4"),
-    ((2, 3), (5, 4), False, True, "a is (2, 3) and b.T is (4, 5); size 3 is different from 4"),
-    ((3, 2), (5, 4), True, True, "a.T is (2, 3) and b.T is (4, 5); size 3 is different from 4"),
-    ((2, 3), (2, 3), False, False, "a is (2, 3) and b is (2, 3); size 3 is different from 2"),
-    ((0, 3), (0, 4), False, False, "a is (0, 3) and b is (0, 4); size 3 is different from 0"),
-])
+@pytest.mark.parametrize(
+    "a_shape,b_shape,trans_a,trans_b,logical",
+    [
+        ((2, 3), (4, 5), False, False, "a is (2, 3) and b is (4, 5); size 3 is different from 4"),
+        ((3, 2), (4, 5), True, False, "a.T is (2, 3) and b is (4, 5); size 3 is different from 4"),
+        ((2, 3), (5, 4), False, True, "a is (2, 3) and b.T is (4, 5); size 3 is different from 4"),
+        ((3, 2), (5, 4), True, True, "a.T is (2, 3) and b.T is (4, 5); size 3 is different from 4"),
+        ((2, 3), (2, 3), False, False, "a is (2, 3) and b is (2, 3); size 3 is different from 2"),
+        ((0, 3), (0, 4), False, False, "a is (0, 3) and b is (0, 4); size 3 is different from 0"),
+    ],
+)
 def test_matmul_rejects_inner_sizes_that_differ(a_shape, b_shape, trans_a, trans_b, logical):
-    with pytest.raises(ValueError, match=message(f"matmul: shapes {a_shape} and {b_shape} do not fit",
-                                                 logical)):
+    with pytest.raises(
+        ValueError, match=message(f"matmul: shapes {a_shape} and {b_shape} do not fit", logical)
+    ):
         matmul(np.ones(a_shape, F64), np.ones(b_shape, F64), trans_a=trans_a, trans_b=trans_b)
 
 
@@ -190,8 +256,9 @@ OUT_KERNELS = list(OUT_SHAPES)
 
 @pytest.mark.parametrize("name", OUT_KERNELS)
 def test_out_rejects_non_ndarray(name):
-    with pytest.raises(TypeError, match=message(f"{name}: out must be a numpy.ndarray or None",
-                                                "got list")):
+    with pytest.raises(
+        TypeError, match=message(f"{name}: out must be a numpy.ndarray or None", "got list")
+    ):
         KERNELS[name](*good_args(name), out=np.zeros(OUT_SHAPES[name]).tolist())
 
 
@@ -199,8 +266,10 @@ def test_out_rejects_non_ndarray(name):
 @pytest.mark.parametrize("name", OUT_KERNELS)
 def test_out_rejects_wrong_dtype(name, out_dtype):
     out = np.zeros(OUT_SHAPES[name], out_dtype)
-    with pytest.raises(TypeError, match=message(f"{name}: out must have dtype float32",
-                                                f"got {np.dtype(out_dtype).name}")):
+    with pytest.raises(
+        TypeError,
+        match=message(f"{name}: out must have dtype float32", f"got {np.dtype(out_dtype).name}"),
+    ):
         KERNELS[name](*good_args(name), out=out)
 
 
@@ -208,8 +277,10 @@ def test_out_rejects_wrong_dtype(name, out_dtype):
 def test_out_rejects_wrong_shape(name):
     expected = OUT_SHAPES[name]
     for wrong in [expected[::-1] + (1,), (7,), (), tuple(s + 1 for s in expected)]:
-        with pytest.raises(ValueError, match=message(
-                f"{name}: out has shape {wrong}", f"the result has shape {expected}")):
+        with pytest.raises(
+            ValueError,
+            match=message(f"{name}: out has shape {wrong}", f"the result has shape {expected}"),
+        ):
             KERNELS[name](*good_args(name), out=np.zeros(wrong, F32))
 
 
@@ -219,8 +290,10 @@ def test_out_rejects_non_contiguous(name):
     strided = np.zeros(tuple(2 * s for s in shape), F32)[tuple(slice(None, None, 2) for _ in shape)]
     reversed_ = np.zeros(shape, F32)[tuple(slice(None, None, -1) for _ in shape)]
     for out in (strided, reversed_):
-        with pytest.raises(ValueError, match=message(f"{name}: out must be C-contiguous",
-                                                     f"got strides {out.strides}")):
+        with pytest.raises(
+            ValueError,
+            match=message(f"{name}: out must be C-contiguous", f"got strides {out.strides}"),
+        ):
             KERNELS[name](*good_args(name), out=out)
 
 
@@ -265,20 +338,42 @@ import denseops  # noqa: E402 - grouped with the tests that need every kernel
 BIG = np.arange(10_000, dtype=F64).reshape(100, 100)  # its repr would be pages long
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: denseops.matmul(BIG), r"^matmul\(\) missing 1 required positional argument: 'b'$"),
-    (lambda: denseops.sgd_update(BIG, BIG),
-     r"^sgd_update\(\) missing 1 required keyword-only argument: 'learning_rate'$"),
-    (lambda: denseops.rmsprop_update(BIG, BIG, BIG, learning_rate=0.1, rho=0.9),
-     r"^rmsprop_update\(\) missing 1 required keyword-only argument: 'epsilon'$"),
-    (lambda: denseops.add(BIG, BIG, BIG, BIG),
-     r"^add\(\) takes from 2 to 3 positional arguments but 4 were given$"),
-    (lambda: denseops.relu(BIG, output=BIG), r"^relu\(\) got an unexpected keyword argument"),
-    (lambda: denseops.sgd_update(BIG, BIG, learning_rate="fast"),
-     r"^sgd_update\(\): learning_rate must be float, got str$"),
-    (lambda: denseops.matmul(BIG, BIG, trans_a=1), r"^matmul\(\): trans_a must be bool, got int$"),
-], ids=["missing-positional", "missing-keyword", "missing-last-keyword", "too-many",
-        "unknown-keyword", "wrong-scalar-type", "int-for-bool"])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: denseops.matmul(BIG), r"^matmul\(\) missing 1 required positional argument: 'b'$"),
+        (
+            lambda: denseops.sgd_update(BIG, BIG),
+            r"^sgd_update\(\) missing 1 required keyword-only argument: 'learning_rate'$",
+        ),
+        (
+            lambda: denseops.rmsprop_update(BIG, BIG, BIG, learning_rate=0.1, rho=0.9),
+            r"^rmsprop_update\(\) missing 1 required keyword-only argument: 'epsilon'$",
+        ),
+        (
+            lambda: denseops.add(BIG, BIG, BIG, BIG),
+            r"^add\(\) takes from 2 to 3 positional arguments but 4 were given$",
+        ),
+        (lambda: denseops.relu(BIG, output=BIG), r"^relu\(\) got an unexpected keyword argument"),
+        (
+            lambda: denseops.sgd_update(BIG, BIG, learning_rate="fast"),
+            r"^sgd_update\(\): learning_rate must be float, got str$",
+        ),
+        (
+            lambda: denseops.matmul(BIG, BIG, trans_a=1),
+            r"^matmul\(\): trans_a must be bool, got int$",
+        ),
+    ],
+    ids=[
+        "missing-positional",
+        "missing-keyword",
+        "missing-last-keyword",
+        "too-many",
+        "unknown-keyword",
+        "wrong-scalar-type",
+        "int-for-bool",
+    ],
+)
 def test_a_call_that_does_not_fit_the_signature_names_the_argument_not_the_arrays(call, message):
     with pytest.raises(TypeError, match=message) as raised:
         call()
@@ -287,6 +382,7 @@ def test_a_call_that_does_not_fit_the_signature_names_the_argument_not_the_array
 
 def test_every_exported_kernel_keeps_its_documented_signature():
     import inspect
+
     for name in denseops.__all__:
         if name in ("__version__", "show_config"):
             continue

@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import pytest
-
 from denseops.nn import SGD, Dense, Sequential, callbacks, load
 
 
@@ -22,8 +21,9 @@ def data(n=128, features=4, seed=0):
 
 def model(learning_rate=0.05):
     m = Sequential([Dense(8, activation="relu"), Dense(2, activation="softmax")])
-    m.compile(optimizer=SGD(learning_rate), loss="sparse_categorical_crossentropy",
-              metrics=["accuracy"])
+    m.compile(
+        optimizer=SGD(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     return m
 
 
@@ -48,9 +48,11 @@ class Record(callbacks.Callback):
 
     def __getattribute__(self, name):
         if name.startswith("on_"):
+
             def hook(*args):
                 self.calls.append((name, *args[:-1]) if args else (name,))
                 self.logs = args[-1] if args else None
+
             return hook
         return super().__getattribute__(name)
 
@@ -79,9 +81,17 @@ def test_batch_and_epoch_logs_hold_running_means_and_val_quantities():
     x, y = data(n=40)
     seen = []
     m = model()
-    history = m.fit(x, y, batch_size=16, epochs=1, verbose=0, validation_data=(x, y),
-                    callbacks=[callbacks.LambdaCallback(
-                        on_train_batch_end=lambda batch, logs: seen.append(dict(logs)))])
+    history = m.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=1,
+        verbose=0,
+        validation_data=(x, y),
+        callbacks=[
+            callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(dict(logs)))
+        ],
+    )
     assert [sorted(logs) for logs in seen] == [["accuracy", "loss"]] * 3
     assert seen[-1]["loss"] == history.history["loss"][0]
     assert sorted(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
@@ -134,8 +144,7 @@ def test_early_stopping_min_delta_mode_and_start_from_epoch():
     # "acc" in the name: mode auto maximises. Start watching at epoch 3.
     script = Script("val_acc", [0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
     stop = callbacks.EarlyStopping(monitor="val_acc", patience=1, start_from_epoch=3)
-    assert model().fit(x, y, epochs=6, verbose=0, callbacks=[script, stop]).epoch == \
-        [0, 1, 2, 3, 4]
+    assert model().fit(x, y, epochs=6, verbose=0, callbacks=[script, stop]).epoch == [0, 1, 2, 3, 4]
 
 
 # ------------------------------------------------------------ ModelCheckpoint
@@ -144,12 +153,16 @@ def test_early_stopping_min_delta_mode_and_start_from_epoch():
 def test_model_checkpoint_keeps_the_best_model_under_a_formatted_name(tmp_path):
     x, y = data()
     script = Script("val_loss", [0.9, 0.5, 0.7, 0.4, 0.6])
-    checkpoint = callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch:02d}-{val_loss:.2f}.npz"),
-                                           save_best_only=True)
+    checkpoint = callbacks.ModelCheckpoint(
+        str(tmp_path / "m-{epoch:02d}-{val_loss:.2f}.npz"), save_best_only=True
+    )
     m = model()
     m.fit(x, y, epochs=5, verbose=0, callbacks=[script, checkpoint])
-    assert sorted(p.name for p in tmp_path.iterdir()) == \
-        ["m-01-0.90.npz", "m-02-0.50.npz", "m-04-0.40.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "m-01-0.90.npz",
+        "m-02-0.50.npz",
+        "m-04-0.40.npz",
+    ]
     best = load(tmp_path / "m-04-0.40.npz")
     for got, expected in zip(best.get_weights(), script.weights[3]):
         np.testing.assert_array_equal(got, expected)
@@ -159,15 +172,21 @@ def test_model_checkpoint_every_epoch_and_weights_only(tmp_path):
     x, y = data()
     path = tmp_path / "last.npz"
     m = model()
-    m.fit(x, y, epochs=3, verbose=0,
-          callbacks=[callbacks.ModelCheckpoint(path, save_weights_only=True)])
+    m.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        callbacks=[callbacks.ModelCheckpoint(path, save_weights_only=True)],
+    )
     other = model()
     other.build((None, 4))
     other.load_weights(path)
     np.testing.assert_array_equal(other.predict(x, verbose=0), m.predict(x, verbose=0))
     with pytest.raises(KeyError, match=r"names 'val_loss', which is not in the logs"):
-        model().fit(x, y, verbose=0, callbacks=[
-            callbacks.ModelCheckpoint(str(tmp_path / "{val_loss}.npz"))])
+        model().fit(
+            x, y, verbose=0, callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "{val_loss}.npz"))]
+        )
 
 
 # ------------------------------------------------------------ learning rate
@@ -199,8 +218,9 @@ def test_learning_rate_scheduler_sets_the_rate_each_epoch_and_it_takes_effect():
     # Epochs 2 and 3 barely moved the weights.
     np.testing.assert_allclose(m.get_weights()[0], after_first.get_weights()[0], atol=1e-6)
     with pytest.raises(ValueError, match=r"the schedule must return a finite number > 0"):
-        model().fit(x, y, verbose=0,
-                    callbacks=[callbacks.LearningRateScheduler(lambda epoch, lr: -1)])
+        model().fit(
+            x, y, verbose=0, callbacks=[callbacks.LearningRateScheduler(lambda epoch, lr: -1)]
+        )
 
 
 # ------------------------------------------------------------ CSVLogger, TerminateOnNaN
@@ -214,14 +234,21 @@ def read_csv(path):
 def test_csv_logger_writes_one_row_per_epoch_and_appends(tmp_path):
     x, y = data()
     path = tmp_path / "log.csv"
-    history = model().fit(x, y, epochs=2, verbose=0, validation_split=0.25,
-                          callbacks=[callbacks.CSVLogger(path)])
+    history = model().fit(
+        x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[callbacks.CSVLogger(path)]
+    )
     rows = read_csv(path)
     assert list(rows[0]) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
     assert [int(r["epoch"]) for r in rows] == [0, 1]
     assert [float(r["loss"]) for r in rows] == history.history["loss"]
-    model().fit(x, y, epochs=1, verbose=0, validation_split=0.25,
-                callbacks=[callbacks.CSVLogger(path, append=True)])
+    model().fit(
+        x,
+        y,
+        epochs=1,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=[callbacks.CSVLogger(path, append=True)],
+    )
     rows = read_csv(path)
     assert len(rows) == 3 and rows[2]["epoch"] == "0"
 
@@ -229,8 +256,9 @@ def test_csv_logger_writes_one_row_per_epoch_and_appends(tmp_path):
 def test_terminate_on_nan_stops_training_instead_of_raising(capsys):
     x, y = data()
     m = model(learning_rate=1e8)
-    history = m.fit(x, y, epochs=5, batch_size=16, verbose=0,
-                    callbacks=[callbacks.TerminateOnNaN()])
+    history = m.fit(
+        x, y, epochs=5, batch_size=16, verbose=0, callbacks=[callbacks.TerminateOnNaN()]
+    )
     assert len(history.epoch) == 1 and not math.isfinite(history.history["loss"][0])
     assert all(np.isfinite(w).all() for w in m.get_weights())  # the bad update was skipped
     assert "Invalid loss, terminating training" in capsys.readouterr().out

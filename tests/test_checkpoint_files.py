@@ -19,7 +19,6 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from denseops.nn import SGD, Dense, Sequential, load
 
 FEATURES, CLASSES = 12, 3
@@ -34,8 +33,7 @@ def data(rng):
 
 def trained(data, optimizer="rmsprop"):
     model = Sequential([Dense(8, activation="relu"), Dense(CLASSES, activation="softmax")])
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(*data, epochs=1, batch_size=16, verbose=0, seed=0)
     return model
 
@@ -151,6 +149,7 @@ def finishes(function, timeout=30):
             function()
         except BaseException as error:  # noqa: BLE001 - handed back to the test
             outcome["error"] = error
+
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     worker.join(timeout)
@@ -178,6 +177,7 @@ def test_load_of_a_directory_is_is_a_directory_error(tmp_path):
 def drop(*keys):
     def change(arrays):
         return {k: v for k, v in arrays.items() if k not in keys}
+
     return change
 
 
@@ -186,6 +186,7 @@ def set_config(change_config):
         config = config_of(arrays)
         change_config(config)
         return with_config(arrays, config)
+
     return change
 
 
@@ -200,82 +201,133 @@ def raw_config(text):
 MALFORMED = {
     "config-not-json": (raw_config("{'layers': ["), r"__denseops_config__ is not valid JSON"),
     "config-a-list": (raw_config("[1, 2]"), r"must be a JSON object; it is list"),
-    "config-numbers": (replace("__denseops_config__", lambda a: np.zeros(3)),
-                       r"__denseops_config__ must be a string"),
+    "config-numbers": (
+        replace("__denseops_config__", lambda a: np.zeros(3)),
+        r"__denseops_config__ must be a string",
+    ),
     "no-layers-key": (set_config(lambda c: c.pop("layers")), r"config has no 'layers'"),
     "no-layers": (set_config(lambda c: c.update(layers=[])), r"lists no layers"),
-    "layer-not-a-dict": (set_config(lambda c: c["layers"].__setitem__(1, 7)),
-                         r"layer 1 config has no 'class'"),
-    "unknown-layer": (set_config(lambda c: c["layers"][0].update({"class": "Conv2D"})),
-                      r"unknown layer class 'Conv2D'"),
-    "units-missing": (set_config(lambda c: c["layers"][1].pop("units")),
-                      r"layer 1 config has no 'units'"),
-    "units-a-string": (set_config(lambda c: c["layers"][1].update(units="3")),
-                       r"layer 1 config: 'units' must be int. Received: '3'"),
-    "units-negative": (set_config(lambda c: c["layers"][1].update(units=-3)),
-                       r"layer 1 config: units must be a positive integer"),
-    "input-dim-zero": (set_config(lambda c: c["layers"][0].update(input_dim=0)),
-                       r"input_dim is 0, expected a positive integer"),
-    "layers-do-not-chain": (set_config(lambda c: c["layers"][1].update(input_dim=9)),
-                            r"input_dim is 9, expected 8, the previous layer.s output"),
-    "bad-activation": (set_config(lambda c: c["layers"][0].update(activation="swishh")),
-                       r"layer 0 config: Unknown activation"),
-    "bad-dtype": (set_config(lambda c: c["layers"][0].update(dtype="int8")),
-                  r"layer 0 config: Dense dtype must be float32 or float64"),
-    "unknown-loss": (set_config(lambda c: c["loss"].update({"class": "Hinge"})),
-                     r"loss config .*Unknown loss: .*Expected one of \['BinaryCrossentropy'"),
-    "old-loss-name": (set_config(lambda c: c.update(loss={"name": "hinge", "from_logits": False})),
-                      r"loss config .*Unknown loss: \{'name': 'hinge'"),
-    "unknown-metric": (set_config(lambda c: c.update(metrics=["auc"])),
-                       r"training config does not fit the layers \(Unknown metric: 'auc'"),
-    "unknown-optimizer": (set_config(lambda c: c["optimizer"].update(name="lion")),
-                          r"optimizer config .* is not valid \(KeyError: 'lion'\)"),
-    "bad-optimizer-argument": (set_config(lambda c: c["optimizer"].update(rho=2.0)),
-                               r"optimizer config .* is not valid .*rho must be"),
-    "negative-iterations": (set_config(lambda c: c.update(optimizer_iterations=-4)),
-                            r"optimizer_iterations must be >= 0. Received: -4"),
-    "iterations-a-float": (set_config(lambda c: c.update(optimizer_iterations=2.5)),
-                           r"'optimizer_iterations' must be int. Received: 2.5"),
-    "state-wrong-dtype": (replace("optimizer/0/velocity", lambda a: a.astype(np.float64)),
-                          r"optimizer state 'optimizer/0/velocity' has dtype float64, "
-                          r"expected float32"),
-    "state-wrong-shape": (replace("optimizer/2/velocity", lambda a: a[:2]),
-                          r"optimizer state 'optimizer/2/velocity' has shape \(2, 3\), "
-                          r"expected \(8, 3\)"),
-    "velocity-missing": (drop("optimizer/1/velocity"),
-                         r"optimizer state is partial: 3 entries, missing "
-                         r"'optimizer/1/velocity'"),
-    "weights-wrong-dtype": (replace("layer1/weight0", lambda a: a.astype(np.float64)),
-                            r"weights 'layer1/weight0' of layer 'dense_1' have shape \(8, 3\) "
-                            r"and dtype float64; the architecture needs \(8, 3\) float32"),
-    "extra-entry": (lambda arrays: {**arrays, "notes": np.zeros(4)},
-                    r"unexpected entries 'notes': the architecture does not use them"),
-    "state-for-a-missing-weight": (lambda arrays: {**arrays, "optimizer/9/velocity": np.zeros(3)},
-                                   r"unexpected entries 'optimizer/9/velocity'"),
+    "layer-not-a-dict": (
+        set_config(lambda c: c["layers"].__setitem__(1, 7)),
+        r"layer 1 config has no 'class'",
+    ),
+    "unknown-layer": (
+        set_config(lambda c: c["layers"][0].update({"class": "Conv2D"})),
+        r"unknown layer class 'Conv2D'",
+    ),
+    "units-missing": (
+        set_config(lambda c: c["layers"][1].pop("units")),
+        r"layer 1 config has no 'units'",
+    ),
+    "units-a-string": (
+        set_config(lambda c: c["layers"][1].update(units="3")),
+        r"layer 1 config: 'units' must be int. Received: '3'",
+    ),
+    "units-negative": (
+        set_config(lambda c: c["layers"][1].update(units=-3)),
+        r"layer 1 config: units must be a positive integer",
+    ),
+    "input-dim-zero": (
+        set_config(lambda c: c["layers"][0].update(input_dim=0)),
+        r"input_dim is 0, expected a positive integer",
+    ),
+    "layers-do-not-chain": (
+        set_config(lambda c: c["layers"][1].update(input_dim=9)),
+        r"input_dim is 9, expected 8, the previous layer.s output",
+    ),
+    "bad-activation": (
+        set_config(lambda c: c["layers"][0].update(activation="swishh")),
+        r"layer 0 config: Unknown activation",
+    ),
+    "bad-dtype": (
+        set_config(lambda c: c["layers"][0].update(dtype="int8")),
+        r"layer 0 config: Dense dtype must be float32 or float64",
+    ),
+    "unknown-loss": (
+        set_config(lambda c: c["loss"].update({"class": "Hinge"})),
+        r"loss config .*Unknown loss: .*Expected one of \['BinaryCrossentropy'",
+    ),
+    "old-loss-name": (
+        set_config(lambda c: c.update(loss={"name": "hinge", "from_logits": False})),
+        r"loss config .*Unknown loss: \{'name': 'hinge'",
+    ),
+    "unknown-metric": (
+        set_config(lambda c: c.update(metrics=["auc"])),
+        r"training config does not fit the layers \(Unknown metric: 'auc'",
+    ),
+    "unknown-optimizer": (
+        set_config(lambda c: c["optimizer"].update(name="lion")),
+        r"optimizer config .* is not valid \(KeyError: 'lion'\)",
+    ),
+    "bad-optimizer-argument": (
+        set_config(lambda c: c["optimizer"].update(rho=2.0)),
+        r"optimizer config .* is not valid .*rho must be",
+    ),
+    "negative-iterations": (
+        set_config(lambda c: c.update(optimizer_iterations=-4)),
+        r"optimizer_iterations must be >= 0. Received: -4",
+    ),
+    "iterations-a-float": (
+        set_config(lambda c: c.update(optimizer_iterations=2.5)),
+        r"'optimizer_iterations' must be int. Received: 2.5",
+    ),
+    "state-wrong-dtype": (
+        replace("optimizer/0/velocity", lambda a: a.astype(np.float64)),
+        r"optimizer state 'optimizer/0/velocity' has dtype float64, "
+        r"expected float32",
+    ),
+    "state-wrong-shape": (
+        replace("optimizer/2/velocity", lambda a: a[:2]),
+        r"optimizer state 'optimizer/2/velocity' has shape \(2, 3\), "
+        r"expected \(8, 3\)",
+    ),
+    "velocity-missing": (
+        drop("optimizer/1/velocity"),
+        r"optimizer state is partial: 3 entries, missing "
+        r"'optimizer/1/velocity'",
+    ),
+    "weights-wrong-dtype": (
+        replace("layer1/weight0", lambda a: a.astype(np.float64)),
+        r"weights 'layer1/weight0' of layer 'dense_1' have shape \(8, 3\) "
+        r"and dtype float64; the architecture needs \(8, 3\) float32",
+    ),
+    "extra-entry": (
+        lambda arrays: {**arrays, "notes": np.zeros(4)},
+        r"unexpected entries 'notes': the architecture does not use them",
+    ),
+    "state-for-a-missing-weight": (
+        lambda arrays: {**arrays, "optimizer/9/velocity": np.zeros(3)},
+        r"unexpected entries 'optimizer/9/velocity'",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
-def test_load_of_a_malformed_checkpoint_is_one_value_error_naming_file_and_fault(
-        checkpoint, case):
+def test_load_of_a_malformed_checkpoint_is_one_value_error_naming_file_and_fault(checkpoint, case):
     change, message = MALFORMED[case]
     write_entries(checkpoint, change(entries(checkpoint)))
     with pytest.raises(ValueError) as raised:
         load(checkpoint)
     assert type(raised.value) is ValueError
-    assert re.match(rf"{re.escape(str(checkpoint))}: .*{message}", str(raised.value)), \
-        str(raised.value)
+    assert re.match(rf"{re.escape(str(checkpoint))}: .*{message}", str(raised.value)), str(
+        raised.value
+    )
 
 
 def test_load_refuses_momentum_state_for_only_some_weights(data, tmp_path):
     path = tmp_path / "model.npz"
     trained(data, optimizer=SGD(momentum=0.9)).save(path)
     arrays = entries(path)
-    write_entries(path, {k: v for k, v in arrays.items()
-                         if not k.startswith(("optimizer/2/", "optimizer/3/"))})
-    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}: optimizer state is partial: "
-                                         r"2 entries, missing 'optimizer/2/velocity', "
-                                         r"'optimizer/3/velocity'"):
+    write_entries(
+        path,
+        {k: v for k, v in arrays.items() if not k.startswith(("optimizer/2/", "optimizer/3/"))},
+    )
+    with pytest.raises(
+        ValueError,
+        match=rf"{re.escape(str(path))}: optimizer state is partial: "
+        r"2 entries, missing 'optimizer/2/velocity', "
+        r"'optimizer/3/velocity'",
+    ):
         load(path)
 
 
@@ -296,10 +348,18 @@ def test_a_huge_layer_declared_without_weights_is_refused_cheaply(checkpoint):
     # 20000 x 20000 float64 would be 3.2 GB of weights (plus gradients) to build.
     arrays = entries(checkpoint)
     config = config_of(arrays)
-    config["layers"] = [{**config["layers"][0], "input_dim": 20000, "units": 20000,
-                         "activation": "softmax", "dtype": "float64"}]
-    write_entries(checkpoint, {"__denseops_config__": with_config({}, config)
-                               ["__denseops_config__"]})
+    config["layers"] = [
+        {
+            **config["layers"][0],
+            "input_dim": 20000,
+            "units": 20000,
+            "activation": "softmax",
+            "dtype": "float64",
+        }
+    ]
+    write_entries(
+        checkpoint, {"__denseops_config__": with_config({}, config)["__denseops_config__"]}
+    )
     assert os.path.getsize(checkpoint) < 10_000
     assert "missing weights 'layer0/weight0'" in load_within_bounds(checkpoint)
 
@@ -307,9 +367,11 @@ def test_a_huge_layer_declared_without_weights_is_refused_cheaply(checkpoint):
 def npy_header(shape, dtype):
     """The bytes of an npy file's header for an array of ``shape`` and ``dtype``."""
     import io
+
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        buffer, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+        buffer, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+    )
     return buffer.getvalue()
 
 
@@ -317,21 +379,35 @@ def test_an_npy_header_declaring_more_than_its_entry_holds_is_refused_cheaply(ch
     # The entry claims a 20000 x 20000 kernel but holds 16 bytes of data.
     arrays = entries(checkpoint)
     config = config_of(arrays)
-    config["layers"] = [{**config["layers"][0], "input_dim": 20000, "units": 20000,
-                         "use_bias": False, "activation": "softmax"}]
-    write_entries(checkpoint, {"__denseops_config__": with_config({}, config)
-                               ["__denseops_config__"]})
+    config["layers"] = [
+        {
+            **config["layers"][0],
+            "input_dim": 20000,
+            "units": 20000,
+            "use_bias": False,
+            "activation": "softmax",
+        }
+    ]
+    write_entries(
+        checkpoint, {"__denseops_config__": with_config({}, config)["__denseops_config__"]}
+    )
     with zipfile.ZipFile(checkpoint, "a") as archive:
         archive.writestr("layer0/weight0.npy", npy_header((20000, 20000), np.float32) + bytes(16))
     message = load_within_bounds(checkpoint)
-    assert "entry 'layer0/weight0' declares shape (20000, 20000) of float32 but holds 16 bytes" \
+    assert (
+        "entry 'layer0/weight0' declares shape (20000, 20000) of float32 but holds 16 bytes"
         in message
+    )
 
 
 def test_a_compressed_extra_entry_is_refused_without_inflating_it(checkpoint):
     # 200 MB of zeros deflate to ~200 KB: reading the entry would inflate it.
-    with zipfile.ZipFile(checkpoint, "a", compression=zipfile.ZIP_DEFLATED,
-                         compresslevel=1) as archive, archive.open("junk.npy", "w") as entry:
+    with (
+        zipfile.ZipFile(
+            checkpoint, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1
+        ) as archive,
+        archive.open("junk.npy", "w") as entry,
+    ):
         zeros = bytes(1 << 20)
         for _ in range(200):
             entry.write(zeros)
@@ -358,10 +434,10 @@ def test_a_huge_config_entry_is_refused_before_parsing(checkpoint):
     assert "entry '__denseops_config__' has" in load_within_bounds(checkpoint)
 
 
-def test_a_failed_save_names_the_callers_path_not_a_temporary_file(data, checkpoint,
-                                                                   monkeypatch):
+def test_a_failed_save_names_the_callers_path_not_a_temporary_file(data, checkpoint, monkeypatch):
     def replace_across_devices(src, dst):
         raise OSError(18, "Invalid cross-device link", src, dst)
+
     monkeypatch.setattr(os, "replace", replace_across_devices)
     with pytest.raises(OSError) as raised:
         trained(data).save(checkpoint)

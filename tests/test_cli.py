@@ -13,13 +13,14 @@ import sys
 
 import numpy as np
 import pytest
-
 from denseops import cli
 from denseops.nn import load
 
 RESULT_LINE = re.compile(
     r"^test loss (?P<loss>\d+\.\d{4}) - test accuracy (?P<accuracy>[01]\.\d{4}) - "
-    r"training \d+\.\d s \(\d+\.\d\d s/epoch\) - total \d+\.\d s$", re.MULTILINE)
+    r"training \d+\.\d s \(\d+\.\d\d s/epoch\) - total \d+\.\d s$",
+    re.MULTILINE,
+)
 
 
 def digits_like(rng, samples):
@@ -27,7 +28,7 @@ def digits_like(rng, samples):
     labels = rng.integers(0, 10, size=samples).astype(np.uint8)
     images = rng.integers(0, 40, size=(samples, 28, 28)).astype(np.uint8)
     for i, label in enumerate(labels):
-        images[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
+        images[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 255
     return images, labels
 
 
@@ -37,8 +38,7 @@ def tiny_mnist(tmp_path, rng):
     folder = tmp_path / "data"
     folder.mkdir()
     (x_train, y_train), (x_test, y_test) = digits_like(rng, 300), digits_like(rng, 100)
-    np.savez(folder / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test,
-             y_test=y_test)
+    np.savez(folder / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return folder, (x_test, y_test)
 
 
@@ -53,8 +53,19 @@ def run_cli(*args, cwd=None, env=None):
 def test_train_help_lists_the_keras_flags():
     result = run_cli("train", "--help")
     assert result.returncode == 0, result.stderr
-    for flag in ("--dataset", "--epochs", "--batch-size", "--optimizer", "--learning-rate",
-                 "--seed", "--threads", "--data-dir", "--save", "--plot", "--verbose"):
+    for flag in (
+        "--dataset",
+        "--epochs",
+        "--batch-size",
+        "--optimizer",
+        "--learning-rate",
+        "--seed",
+        "--threads",
+        "--data-dir",
+        "--save",
+        "--plot",
+        "--verbose",
+    ):
         assert flag in result.stdout, f"{flag} missing from:\n{result.stdout}"
     assert "fashion-mnist" in result.stdout and "rmsprop" in result.stdout
 
@@ -68,15 +79,28 @@ def help_entries(help_text):
     return {entry.split()[0].rstrip(","): " ".join(entry.split()) for entry in entries}
 
 
-@pytest.mark.parametrize("command, defaults, examples", [
-    ("train",
-     {"--dataset": "mnist", "--epochs": "5", "--batch-size": "128", "--optimizer": "rmsprop",
-      "--seed": "0", "--verbose": "1"},
-     ["--save", "--dataset fashion-mnist", "--plot", "--data-dir"]),
-    ("bench",
-     {"--dtype": "float32", "--iterations": "1000", "--quick": "off", "--torch": "off"},
-     ["--quick", "--json", "--plot", "--ops matmul", "--torch"]),
-])
+@pytest.mark.parametrize(
+    "command, defaults, examples",
+    [
+        (
+            "train",
+            {
+                "--dataset": "mnist",
+                "--epochs": "5",
+                "--batch-size": "128",
+                "--optimizer": "rmsprop",
+                "--seed": "0",
+                "--verbose": "1",
+            },
+            ["--save", "--dataset fashion-mnist", "--plot", "--data-dir"],
+        ),
+        (
+            "bench",
+            {"--dtype": "float32", "--iterations": "1000", "--quick": "off", "--torch": "off"},
+            ["--quick", "--json", "--plot", "--ops matmul", "--torch"],
+        ),
+    ],
+)
 def test_help_gives_every_flag_a_default_and_ends_with_examples(command, defaults, examples):
     result = run_cli(command, "--help")
     assert result.returncode == 0, result.stderr
@@ -89,8 +113,11 @@ def test_help_gives_every_flag_a_default_and_ends_with_examples(command, default
         assert f"(default: {value})" in entries[flag], entries[flag]
     epilog = result.stdout.split("\nexamples:\n", 1)
     assert len(epilog) == 2, f"no examples epilog:\n{result.stdout}"
-    example_lines = [line.strip() for line in epilog[1].splitlines()
-                     if line.strip().startswith(f"denseops {command}")]
+    example_lines = [
+        line.strip()
+        for line in epilog[1].splitlines()
+        if line.strip().startswith(f"denseops {command}")
+    ]
     for fragment in examples:
         assert any(fragment in line for line in example_lines), (fragment, example_lines)
 
@@ -98,11 +125,23 @@ def test_help_gives_every_flag_a_default_and_ends_with_examples(command, default
 def test_train_on_a_tiny_dataset_prints_the_result_and_saves_the_model(tiny_mnist, tmp_path):
     folder, (x_test, y_test) = tiny_mnist
     saved = tmp_path / "model.npz"
-    result = run_cli("train", "--data-dir", str(folder), "--epochs", "1", "--verbose", "0",
-                     "--batch-size", "32", "--save", str(saved))
+    result = run_cli(
+        "train",
+        "--data-dir",
+        str(folder),
+        "--epochs",
+        "1",
+        "--verbose",
+        "0",
+        "--batch-size",
+        "32",
+        "--save",
+        str(saved),
+    )
     assert result.returncode == 0, result.stderr
     assert RESULT_LINE.fullmatch(result.stdout.strip()), (
-        f"--verbose 0 should print the result line only:\n{result.stdout}")
+        f"--verbose 0 should print the result line only:\n{result.stdout}"
+    )
     match = RESULT_LINE.search(result.stdout)
     # The printed figures are those of the saved model on the test set.
     model = load(saved)
@@ -115,8 +154,19 @@ def test_train_on_a_tiny_dataset_prints_the_result_and_saves_the_model(tiny_mnis
 
 def test_train_verbose_2_prints_one_line_per_epoch(tiny_mnist):
     folder, _ = tiny_mnist
-    result = run_cli("train", "--data-dir", str(folder), "--epochs", "2", "--verbose", "2",
-                     "--optimizer", "sgd", "--learning-rate", "0.05")
+    result = run_cli(
+        "train",
+        "--data-dir",
+        str(folder),
+        "--epochs",
+        "2",
+        "--verbose",
+        "2",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "0.05",
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 4, result.stdout
@@ -130,8 +180,9 @@ def test_train_writes_a_plot(tiny_mnist, tmp_path):
     pytest.importorskip("matplotlib", reason="--plot needs the optional matplotlib")
     folder, _ = tiny_mnist
     plot = tmp_path / "history.png"
-    result = run_cli("train", "--data-dir", str(folder), "--epochs", "1", "--verbose", "1",
-                     "--plot", str(plot))
+    result = run_cli(
+        "train", "--data-dir", str(folder), "--epochs", "1", "--verbose", "1", "--plot", str(plot)
+    )
     assert result.returncode == 0, result.stderr
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote the plot to {plot}" in result.stdout
@@ -144,8 +195,9 @@ def test_train_without_data_says_where_to_put_it(tmp_path):
     result = run_cli("train", "--data-dir", str(empty), "--epochs", "1")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith(f"denseops train: path={str(empty)!r} holds neither the "
-                                    "mnist files"), result.stderr
+    assert result.stderr.startswith(
+        f"denseops train: path={str(empty)!r} holds neither the mnist files"
+    ), result.stderr
     assert "or a data root holding mnist/" in result.stderr, result.stderr
     assert "train-images-idx3-ubyte" in result.stderr
 
@@ -208,33 +260,56 @@ def flag_cases(tmp_path):
     (tmp_path / "a-folder").mkdir()
     return {
         "epochs-0": (["--epochs", "0"], "argument --epochs: must be an integer >= 1, got '0'"),
-        "batch-size-0": (["--batch-size", "0"],
-                         "argument --batch-size: must be an integer >= 1, got '0'"),
+        "batch-size-0": (
+            ["--batch-size", "0"],
+            "argument --batch-size: must be an integer >= 1, got '0'",
+        ),
         "seed-negative": (["--seed", "-1"], "argument --seed: must be an integer >= 0, got '-1'"),
-        "threads-0": (["--threads", "0"],
-                      "argument --threads: must be an integer between 1 and 1024, got '0'"),
-        "learning-rate-negative": (["--learning-rate", "-0.1"],
-                                   "argument --learning-rate: must be a finite number > 0"),
+        "threads-0": (
+            ["--threads", "0"],
+            "argument --threads: must be an integer between 1 and 1024, got '0'",
+        ),
+        "learning-rate-negative": (
+            ["--learning-rate", "-0.1"],
+            "argument --learning-rate: must be a finite number > 0",
+        ),
         "save-into-missing-folder": (
             ["--save", str(tmp_path / "nowhere" / "model.npz")],
             f"argument --save: {tmp_path / 'nowhere' / 'model.npz'}: folder "
-            f"{tmp_path / 'nowhere'} does not exist"),
-        "save-onto-a-directory": (["--save", str(tmp_path / "a-folder")],
-                                  f"argument --save: {tmp_path / 'a-folder'} is a directory"),
-        "plot-unsupported-extension": (["--plot", str(tmp_path / "history.docx")],
-                                       "argument --plot: " + str(tmp_path / "history.docx") +
-                                       ": cannot write a .docx plot; use one of"),
+            f"{tmp_path / 'nowhere'} does not exist",
+        ),
+        "save-onto-a-directory": (
+            ["--save", str(tmp_path / "a-folder")],
+            f"argument --save: {tmp_path / 'a-folder'} is a directory",
+        ),
+        "plot-unsupported-extension": (
+            ["--plot", str(tmp_path / "history.docx")],
+            "argument --plot: "
+            + str(tmp_path / "history.docx")
+            + ": cannot write a .docx plot; use one of",
+        ),
         # /proc/self takes no new files, even for root (permission bits would not stop root).
-        "plot-unwritable-folder": (["--plot", "/proc/self/history.png"],
-                                   "argument --plot: /proc/self/history.png: cannot write into "
-                                   "folder /proc/self"),
+        "plot-unwritable-folder": (
+            ["--plot", "/proc/self/history.png"],
+            "argument --plot: /proc/self/history.png: cannot write into folder /proc/self",
+        ),
     }
 
 
-@pytest.mark.parametrize("case", [
-    "epochs-0", "batch-size-0", "seed-negative", "threads-0", "learning-rate-negative",
-    "save-into-missing-folder", "save-onto-a-directory", "plot-unsupported-extension",
-    "plot-unwritable-folder"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "epochs-0",
+        "batch-size-0",
+        "seed-negative",
+        "threads-0",
+        "learning-rate-negative",
+        "save-into-missing-folder",
+        "save-onto-a-directory",
+        "plot-unsupported-extension",
+        "plot-unwritable-folder",
+    ],
+)
 def test_train_checks_every_flag_before_loading_data(tmp_path, no_data, case):
     if case.startswith("plot"):
         pytest.importorskip("matplotlib", reason="--plot needs the optional matplotlib")
@@ -244,15 +319,27 @@ def test_train_checks_every_flag_before_loading_data(tmp_path, no_data, case):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.splitlines()[-1].startswith(f"denseops train: error: {message}"), \
+    assert result.stderr.splitlines()[-1].startswith(f"denseops train: error: {message}"), (
         result.stderr
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, no probe left
 
 
 def test_a_diverging_run_ends_with_one_line_and_status_1(tiny_mnist):
     folder, _ = tiny_mnist
-    result = run_cli("train", "--data-dir", str(folder), "--epochs", "1", "--verbose", "0",
-                     "--optimizer", "sgd", "--learning-rate", "1e30")
+    result = run_cli(
+        "train",
+        "--data-dir",
+        str(folder),
+        "--epochs",
+        "1",
+        "--verbose",
+        "0",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "1e30",
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("denseops train: training stopped in epoch 1"), result.stderr
@@ -274,10 +361,12 @@ sys.exit(cli.main(["train", "--threads", "1"]))
 
 def test_ctrl_c_while_loading_data_says_interrupted(tmp_path):
     import signal
+
     script = tmp_path / "interrupted.py"
     script.write_text(INTERRUPTED_WHILE_LOADING)
-    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout.readline() == "loading\n"
         child.send_signal(signal.SIGINT)

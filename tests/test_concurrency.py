@@ -19,13 +19,12 @@ import sys
 import textwrap
 import threading
 
+import denseops
 import numpy as np
 import pytest
-from helpers import assert_close, random_array
-
-import denseops
 from denseops import add, column_sums, dot, matmul, relu
 from denseops.nn import Dense, Sequential, optimizers
+from helpers import assert_close, random_array
 
 OPENMP = denseops._kernels._config()["openmp"]
 CHILD_TIMEOUT = 120  # seconds; generous for a loaded CI machine, and only reached on a hang
@@ -42,11 +41,19 @@ def run_script(tmp_path, code, **env_changes):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "DENSEOPS_"))}
     env.update(env_changes)
     try:
-        done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT,
+        )
     except subprocess.TimeoutExpired as expired:
-        pytest.fail(f"no answer within {CHILD_TIMEOUT} s (a hang); output so far:\n"
-                    f"{expired.stdout}\n{expired.stderr}")
+        pytest.fail(
+            f"no answer within {CHILD_TIMEOUT} s (a hang); output so far:\n"
+            f"{expired.stdout}\n{expired.stderr}"
+        )
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -56,23 +63,38 @@ def run_script(tmp_path, code, **env_changes):
 
 def shared_inputs(dtype):
     rng = np.random.default_rng(42)
-    inputs = {"x": random_array(rng, (64, 48), dtype), "y": random_array(rng, (64, 48), dtype),
-              "w": random_array(rng, (48, 40), dtype), "v": random_array(rng, (20_000,), dtype)}
+    inputs = {
+        "x": random_array(rng, (64, 48), dtype),
+        "y": random_array(rng, (64, 48), dtype),
+        "w": random_array(rng, (48, 40), dtype),
+        "v": random_array(rng, (20_000,), dtype),
+    }
     for a in inputs.values():
         a.flags.writeable = False  # shared and read-only, as the promise says
     return inputs
 
 
 def one_round(x, y, w, v):
-    return [relu(x), add(x, y), column_sums(x), matmul(x, w), matmul(x, y, trans_b=True),
-            np.asarray(dot(v, v), x.dtype)]
+    return [
+        relu(x),
+        add(x, y),
+        column_sums(x),
+        matmul(x, w),
+        matmul(x, y, trans_b=True),
+        np.asarray(dot(v, v), x.dtype),
+    ]
 
 
 def numpy_round(x, y, w, v):
     f64 = np.float64
-    return [np.maximum(x, 0), x + y, x.astype(f64).sum(axis=0).astype(x.dtype),
-            (x.astype(f64) @ w).astype(x.dtype), (x.astype(f64) @ y.T).astype(x.dtype),
-            np.asarray(np.dot(v.astype(f64), v), x.dtype)]
+    return [
+        np.maximum(x, 0),
+        x + y,
+        x.astype(f64).sum(axis=0).astype(x.dtype),
+        (x.astype(f64) @ w).astype(x.dtype),
+        (x.astype(f64) @ y.T).astype(x.dtype),
+        np.asarray(np.dot(v.astype(f64), v), x.dtype),
+    ]
 
 
 TERMS = [0, 0, 64, 48, 48, 20_000]
@@ -110,7 +132,9 @@ def test_eight_python_threads_times_200_calls_match_numpy(dtype, kernel_threads)
     for t in threads:
         t.join()
     assert not errors, errors
-    assert not mismatches, f"{len(mismatches)} results differ, first (call, result): {mismatches[:5]}"
+    assert not mismatches, (
+        f"{len(mismatches)} results differ, first (call, result): {mismatches[:5]}"
+    )
     # 8 Python threads, each the master of at most one OpenMP team of
     # kernel_threads - 1 helpers, plus a few for the interpreter.
     bound = baseline + 8 * kernel_threads + 4
@@ -125,7 +149,9 @@ def test_first_calls_from_many_threads_at_once_do_not_deadlock(tmp_path):
     # call looks up numpy.ma (imported then, running Python code that lets
     # other threads take the GIL), so a one-time initialisation that waits
     # while holding the GIL would hang here.
-    result = run_script(tmp_path, """
+    result = run_script(
+        tmp_path,
+        """
         import json, threading
         import numpy as np
         import denseops
@@ -145,7 +171,8 @@ def test_first_calls_from_many_threads_at_once_do_not_deadlock(tmp_path):
         for t in threads:
             t.join()
         print(json.dumps(answers))
-    """)
+    """,
+    )
     assert len(result) == 8 and all(answer == result[0] for answer in result)
 
 
@@ -163,7 +190,7 @@ def test_the_gil_is_released_while_a_kernel_runs():
         for _ in range(5):
             entering, finished = threading.Event(), []
 
-            def worker():
+            def worker(entering=entering, finished=finished):
                 entering.set()
                 matmul(a, a)
                 finished.append(True)
@@ -210,7 +237,7 @@ def test_multiprocessing_after_kernels_ran_in_the_parent(tmp_path, method):
     if method not in __import__("multiprocessing").get_all_start_methods():
         pytest.skip(f"start method {method!r} is not available here")
     seen = run_script(tmp_path, FORK_SCRIPT.format(method=method))
-    for threads, matmul_error, dot_error in [seen["parent"], seen["again"], *seen["children"]]:
+    for _threads, matmul_error, dot_error in [seen["parent"], seen["again"], *seen["children"]]:
         assert matmul_error < 1e-10 and abs(dot_error) < 1e-8, seen
     if method == "fork" and OPENMP:
         # Forked children run serially (libgomp's pool does not survive
@@ -368,6 +395,7 @@ def test_fit_on_one_model_from_a_second_thread_is_refused_while_the_first_runs(r
             outcome["history"] = model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0)
         except BaseException as error:  # noqa: BLE001 - handed back to the test
             outcome["error"] = error
+
     worker = threading.Thread(target=first)
     worker.start()
     try:
@@ -392,6 +420,7 @@ def test_fit_on_one_model_from_a_second_thread_is_refused_while_the_first_runs(r
 def test_fit_that_raised_leaves_the_model_free_and_models_stay_copyable(rng):
     import copy
     import pickle
+
     model = small_model("rmsprop")
     with pytest.raises(ValueError):
         model.fit(np.zeros((4, 5), np.float32), np.array([0, 1, 2, 9]), verbose=0)

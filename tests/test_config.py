@@ -7,10 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import denseops
 import pytest
 from helpers import ALL_ARCHS, available_archs
-
-import denseops
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = denseops._kernels._config()
@@ -31,8 +30,9 @@ def line_value(text, label):
 def run_python(code, cwd, **env_changes):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "DENSEOPS_"))}
     env.update(env_changes)
-    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -65,10 +65,18 @@ def test_show_config_names_the_simd_path_of_each_kernel(capsys, arch):
     arch_name = arch
     text = config_text(capsys)
     assert line_value(text, "simd path").split()[0] == arch_name
-    for label in ("elementwise", "reductions", "loss, softmax", "optimizers", "matmul float32",
-                  "matmul float64"):
+    for label in (
+        "elementwise",
+        "reductions",
+        "loss, softmax",
+        "optimizers",
+        "matmul float32",
+        "matmul float64",
+    ):
         value = line_value(text, label)
-        assert value.startswith(arch_name + ":"), f"{label} line does not name {arch_name}: {value!r}"
+        assert value.startswith(arch_name + ":"), (
+            f"{label} line does not name {arch_name}: {value!r}"
+        )
 
 
 def test_set_arch_generic_is_always_available():
@@ -84,8 +92,11 @@ def test_set_arch_auto_picks_the_fastest_available_path():
 
 @pytest.mark.parametrize("name", ["gneric", "AVX2", "avx-512", ""])
 def test_set_arch_rejects_unknown_names(name):
-    with pytest.raises(ValueError, match=r"set_arch: expected one of 'auto', 'avx512', 'avx2', "
-                                         rf"'generic' .*got '{name}'"):
+    with pytest.raises(
+        ValueError,
+        match=r"set_arch: expected one of 'auto', 'avx512', 'avx2', "
+        rf"'generic' .*got '{name}'",
+    ):
         denseops.set_arch(name)
 
 
@@ -101,18 +112,27 @@ def test_set_arch_to_a_path_this_cpu_cannot_run_is_an_error(arch_name):
 def test_denseops_arch_environment_variable_forces_each_path(tmp_path, arch_name):
     if arch_name not in available_archs():
         pytest.skip(f"this CPU (or its OS) cannot run the {arch_name} path")
-    out = run_python("import denseops; print(denseops.get_arch())", tmp_path,
-                     DENSEOPS_ARCH=arch_name)
+    out = run_python(
+        "import denseops; print(denseops.get_arch())", tmp_path, DENSEOPS_ARCH=arch_name
+    )
     assert out.strip() == arch_name
 
 
 def test_unknown_denseops_arch_is_an_import_error_naming_the_allowed_values(tmp_path):
     code = "import denseops"
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, env={**os.environ, "DENSEOPS_ARCH": "gneric"}, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DENSEOPS_ARCH": "gneric"},
+        timeout=60,
+    )
     assert done.returncode != 0
-    assert "ValueError: DENSEOPS_ARCH='gneric': expected one of 'auto', 'avx512', 'avx2', " \
-           "'generic'" in done.stderr, done.stderr
+    assert (
+        "ValueError: DENSEOPS_ARCH='gneric': expected one of 'auto', 'avx512', 'avx2', "
+        "'generic'" in done.stderr
+    ), done.stderr
 
 
 def test_set_arch_rejects_non_strings():
@@ -120,11 +140,10 @@ def test_set_arch_rejects_non_strings():
         denseops.set_arch(2)
 
 
-
-
 def test_show_config_works_from_outside_the_repo(tmp_path):
-    out = run_python("from denseops import relu, add, dot, matmul, show_config; show_config()",
-                     tmp_path)
+    out = run_python(
+        "from denseops import relu, add, dot, matmul, show_config; show_config()", tmp_path
+    )
     assert f"denseops {denseops.__version__}" in out
     assert line_value(out, "openmp") in ("on", "off")
 
@@ -135,4 +154,5 @@ def test_package_imported_outside_the_repo_is_the_installed_one(tmp_path):
     location = Path(run_python("import denseops; print(denseops.__file__)", tmp_path).strip())
     assert REPO not in location.resolve().parents, f"imported from the source tree: {location}"
     assert REPO not in Path(denseops.__file__).resolve().parents, (
-        f"the test session imported denseops from the source tree: {denseops.__file__}")
+        f"the test session imported denseops from the source tree: {denseops.__file__}"
+    )

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from denseops.datasets import DataNotFoundError, fashion_mnist, mnist
 from denseops.datasets.idx import parse_idx, read_idx
 from denseops.datasets.load import load_dataset
@@ -348,7 +347,9 @@ def test_wrong_data_root_says_so_before_any_download(tmp_path, monkeypatch):
         str(tmp_path / "missing"): "does not exist",
         str(tmp_path / "root" / "other" / "notes.txt"): "is not a folder",
         str(tmp_path / "root" / "other"): "holds neither the toy files",
-        str(tmp_path / "root"): f"holds no toy files itself, and its toy/ folder lacks {FILENAMES[2]}[.gz]",
+        str(
+            tmp_path / "root"
+        ): f"holds no toy files itself, and its toy/ folder lacks {FILENAMES[2]}[.gz]",
     }
     for setting, found in cases.items():
         monkeypatch.setenv("DENSEOPS_DATA", setting)
@@ -560,13 +561,17 @@ def make_not_a_file(path, kind):
         path.symlink_to(path.parent / "gone")
 
 
-NOT_FILES = {"directory": "is a directory", "fifo": "is a FIFO",
-             "dangling-symlink": "is a dangling symlink"}
+NOT_FILES = {
+    "directory": "is a directory",
+    "fifo": "is a FIFO",
+    "dangling-symlink": "is a dangling symlink",
+}
 
 
 @pytest.mark.parametrize("kind", sorted(NOT_FILES))
 def test_a_data_root_file_that_is_not_a_regular_file_is_an_error_not_a_download(
-        tmp_path, monkeypatch, kind):
+    tmp_path, monkeypatch, kind
+):
     arrays = toy_arrays()
     folder = tmp_path / "root" / "toy"
     paths = write_idx_set(folder, arrays, compress=True)
@@ -589,8 +594,11 @@ def test_an_explicit_path_or_npz_that_is_not_a_regular_file_names_it(tmp_path, k
     folder = tmp_path / "folder"
     folder.mkdir()
     make_not_a_file(folder / "toy.npz", kind)
-    with pytest.raises(ValueError, match=rf"^{re.escape(str(folder / 'toy.npz'))}: "
-                                         rf"{NOT_FILES[kind]}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^{re.escape(str(folder / 'toy.npz'))}: "
+        rf"{NOT_FILES[kind]}",
+    ):
         load_dataset(toy_spec(), folder)
 
 
@@ -620,11 +628,14 @@ def test_a_gzip_bomb_declaring_a_huge_size_is_refused_from_its_header(tmp_path):
     arrays = toy_arrays()
     paths = write_idx_set(tmp_path / "toy", arrays, compress=True)
     # 200 MB of images in a ~200 KB file.
-    paths[0].write_bytes(gzip_of_zeros(struct.pack(">4B3I", 0, 0, 8, 3, 200 << 16, 4, 4),
-                                       200 << 20))
+    paths[0].write_bytes(
+        gzip_of_zeros(struct.pack(">4B3I", 0, 0, 8, 3, 200 << 16, 4, 4), 200 << 20)
+    )
     assert paths[0].stat().st_size < 10 << 20
-    refused_within_bounds(lambda: load_dataset(toy_spec(raw_sha256=False), tmp_path / "toy"),
-                          rf"{re.escape(str(paths[0]))}: header declares \d+ bytes, more than")
+    refused_within_bounds(
+        lambda: load_dataset(toy_spec(raw_sha256=False), tmp_path / "toy"),
+        rf"{re.escape(str(paths[0]))}: header declares \d+ bytes, more than",
+    )
 
 
 def test_a_gzip_bomb_hiding_after_a_small_header_is_refused_in_pieces(tmp_path):
@@ -632,8 +643,10 @@ def test_a_gzip_bomb_hiding_after_a_small_header_is_refused_in_pieces(tmp_path):
     paths = write_idx_set(tmp_path / "toy", arrays, compress=True)
     # A valid 5-label file followed by 200 MB of zeros in the same stream.
     paths[1].write_bytes(gzip_of_zeros(idx_bytes(arrays[1]), 200 << 20))
-    refused_within_bounds(lambda: load_dataset(toy_spec(raw_sha256=False), tmp_path / "toy"),
-                          rf"{re.escape(str(paths[1]))}: trailing bytes after the data")
+    refused_within_bounds(
+        lambda: load_dataset(toy_spec(raw_sha256=False), tmp_path / "toy"),
+        rf"{re.escape(str(paths[1]))}: trailing bytes after the data",
+    )
 
 
 def test_an_npz_bomb_is_refused_before_its_arrays_are_unpacked(tmp_path):
@@ -642,23 +655,31 @@ def test_an_npz_bomb_is_refused_before_its_arrays_are_unpacked(tmp_path):
     np.savez_compressed(path, **{k: v for k, v in arrays.items() if k != "x_train"})
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        header, {"descr": "|u1", "fortran_order": False, "shape": ((150 << 20) // 12, 4, 3)})
-    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf, \
-            zf.open("x_train.npy", "w", force_zip64=True) as entry:
+        header, {"descr": "|u1", "fortran_order": False, "shape": ((150 << 20) // 12, 4, 3)}
+    )
+    with (
+        zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        zf.open("x_train.npy", "w", force_zip64=True) as entry,
+    ):
         entry.write(header.getvalue())
         for _ in range(150):
             entry.write(bytes(1 << 20))
     assert path.stat().st_size < 10 << 20
-    refused_within_bounds(lambda: load_dataset(toy_spec(), path),
-                          rf"{re.escape(str(path))}: its arrays declare \d+ bytes, more than")
+    refused_within_bounds(
+        lambda: load_dataset(toy_spec(), path),
+        rf"{re.escape(str(path))}: its arrays declare \d+ bytes, more than",
+    )
 
 
 def test_an_npz_entry_of_the_wrong_shape_is_refused_before_it_is_read(tmp_path):
     arrays = dict(zip(("x_train", "y_train", "x_test", "y_test"), toy_arrays()))
     arrays["x_test"] = np.zeros((3, 4, 5), np.uint8)
     np.savez(tmp_path / "toy.npz", **arrays)
-    with pytest.raises(ValueError, match=r"toy.npz: \['x_test'\]: expected uint8 shaped "
-                                         r"\(N, 4, 3\), got uint8 \(3, 4, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"toy.npz: \['x_test'\]: expected uint8 shaped "
+        r"\(N, 4, 3\), got uint8 \(3, 4, 5\)",
+    ):
         load_dataset(toy_spec(), tmp_path / "toy.npz")
 
 
@@ -669,7 +690,10 @@ def test_a_download_is_checked_against_its_checksum_before_it_is_unpacked(tmp_pa
     bomb = tmp_path / "mirror" / f"{FILENAMES[0]}.gz"
     bomb.write_bytes(gzip_of_zeros(idx_bytes(arrays[0])[:16], 200 << 20))
     spec = toy_spec(raw_sha256=False, mirrors=[mirror], gz_sha256_of=tmp_path / "published")
-    refused_within_bounds(lambda: load_dataset(spec),
-                          r"(?s)no mirror served a valid .*SHA-256 mismatch of the compressed")
-    assert not cache_folder(spec).exists() or \
-        f"{FILENAMES[0]}.gz" not in [p.name for p in cache_folder(spec).iterdir()]
+    refused_within_bounds(
+        lambda: load_dataset(spec),
+        r"(?s)no mirror served a valid .*SHA-256 mismatch of the compressed",
+    )
+    assert not cache_folder(spec).exists() or f"{FILENAMES[0]}.gz" not in [
+        p.name for p in cache_folder(spec).iterdir()
+    ]

@@ -14,9 +14,8 @@ import os
 
 import numpy as np
 import pytest
-from helpers import assert_close, random_array
-
 from denseops import add, column_sums, dot, matmul, relu, relu_backward
+from helpers import assert_close, random_array
 
 SIZES = [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 23, 31, 33, 1000, 10**6 + 3]
 SMALL_SIZES = [n for n in SIZES if n <= 33]
@@ -71,8 +70,11 @@ def test_square_matmul_at_every_edge_size(rng, dtype, arch, n):
     assert_close(matmul(offset_view(a), offset_view(b)), expected, k=max(n, 1))
 
 
-@pytest.mark.parametrize("shape", [(1, 10**6 + 3, 1), (3, 1, 10**5 + 3), (10**5 + 3, 2, 1)],
-                         ids=["long_k", "wide_n", "tall_m"])
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 10**6 + 3, 1), (3, 1, 10**5 + 3), (10**5 + 3, 2, 1)],
+    ids=["long_k", "wide_n", "tall_m"],
+)
 def test_matmul_with_one_huge_dimension(rng, dtype, arch, shape):
     m, k, n = shape
     a, b = random_array(rng, (m, k), dtype), random_array(rng, (k, n), dtype)
@@ -182,8 +184,9 @@ def lazily_zeroed(n):
         pytest.skip(f"cannot reserve {n * 4 / 2**30:.1f} GiB of address space")
 
 
-@pytest.mark.skipif(available_memory() < 2**30,
-                    reason="needs 1 GiB of available memory for the page tables")
+@pytest.mark.skipif(
+    available_memory() < 2**30, reason="needs 1 GiB of available memory for the page tables"
+)
 def test_reductions_and_matmul_index_past_two_to_the_31_elements():
     x = lazily_zeroed(BIG_N)
     rows = BIG_N // BIG_COLS
@@ -205,21 +208,21 @@ def test_reductions_and_matmul_index_past_two_to_the_31_elements():
     assert {int(i): float(product[i, 0]) for i in np.flatnonzero(product)} == expected_rows
 
 
-
-@pytest.mark.skipif(os.environ.get("DENSEOPS_BIG_TESTS") != "1"
-                    or available_memory() < BIG_BYTES + 4 * 2**30,
-                    reason="writes 8 GiB (10-20 s): set DENSEOPS_BIG_TESTS=1 on a machine with "
-                           f"{BIG_BYTES / 2**30 + 4:.0f} GiB of available memory")
+@pytest.mark.skipif(
+    os.environ.get("DENSEOPS_BIG_TESTS") != "1" or available_memory() < BIG_BYTES + 4 * 2**30,
+    reason="writes 8 GiB (10-20 s): set DENSEOPS_BIG_TESTS=1 on a machine with "
+    f"{BIG_BYTES / 2**30 + 4:.0f} GiB of available memory",
+)
 def test_elementwise_kernels_write_past_two_to_the_31_elements():
     # relu and add write every element, so this one costs real memory and
     # time: one 8 GiB array, updated in place. The reads above already run
     # the same index_t loops past 2**31 at no memory cost.
     x = lazily_zeroed(BIG_N)
     x[-7:] = np.arange(7, dtype=np.float32) - 3
-    x[2**31 - 1: 2**31 + 2] = [5.0, -6.0, 7.0]
+    x[2**31 - 1 : 2**31 + 2] = [5.0, -6.0, 7.0]
     x[:3] = [-1.0, 2.0, -3.0]
     assert relu(x, out=x) is x
     assert add(x, x, out=x) is x
     np.testing.assert_array_equal(x[-7:], [0, 0, 0, 0, 2, 4, 6])
-    np.testing.assert_array_equal(x[2**31 - 1: 2**31 + 2], [10.0, 0.0, 14.0])
+    np.testing.assert_array_equal(x[2**31 - 1 : 2**31 + 2], [10.0, 0.0, 14.0])
     np.testing.assert_array_equal(x[:3], [0.0, 4.0, 0.0])

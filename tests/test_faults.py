@@ -20,7 +20,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from denseops.nn import Dense, Sequential, load, optimizers
 from denseops.nn.serialization import unnamed_temporaries_supported
 
@@ -89,8 +88,13 @@ def test_save_killed_mid_write_leaves_the_previous_checkpoint(data, tmp_path, ch
     path, predictions, content = checkpoint
     script = tmp_path / "killed_save.py"
     script.write_text(KILLED_SAVE)
-    child = subprocess.Popen([sys.executable, str(script), str(path)], cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(path)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = child.stdout.readline()
         assert line == "half written\n", f"child said {line!r}; stderr: {child.stderr.read()}"
@@ -106,8 +110,9 @@ def test_save_killed_mid_write_leaves_the_previous_checkpoint(data, tmp_path, ch
     assert_previous_checkpoint_intact(path, predictions, content, data[0])
     # The half-written file had no name (O_TMPFILE), so nothing is left. Where the
     # file system lacks O_TMPFILE, at most one hidden, clearly named file stays.
-    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name not in
-                       ("model.npz", "killed_save.py"))
+    leftovers = sorted(
+        p.name for p in tmp_path.iterdir() if p.name not in ("model.npz", "killed_save.py")
+    )
     allowed = 0 if unnamed_temporaries_supported(tmp_path) else 1
     assert len(leftovers) <= allowed, leftovers
     assert all(n.startswith(".denseops-") and n.endswith(".tmp") for n in leftovers), leftovers
@@ -124,16 +129,22 @@ def test_save_killed_mid_write_leaves_the_previous_checkpoint(data, tmp_path, ch
 def failing(exception):
     def fail(*args, **kwargs):
         raise exception
+
     return fail
 
 
-@pytest.mark.parametrize("step,exception", [
-    ("fsync", OSError(errno.ENOSPC, "No space left on device")),
-    ("replace", PermissionError(errno.EACCES, "Permission denied")),
-    ("savez", KeyboardInterrupt()),
-], ids=["enospc-at-fsync", "rename-refused", "ctrl-c-while-writing"])
+@pytest.mark.parametrize(
+    "step,exception",
+    [
+        ("fsync", OSError(errno.ENOSPC, "No space left on device")),
+        ("replace", PermissionError(errno.EACCES, "Permission denied")),
+        ("savez", KeyboardInterrupt()),
+    ],
+    ids=["enospc-at-fsync", "rename-refused", "ctrl-c-while-writing"],
+)
 def test_failed_save_at_each_step_keeps_the_checkpoint_and_no_temporary(
-        data, tmp_path, checkpoint, monkeypatch, step, exception):
+    data, tmp_path, checkpoint, monkeypatch, step, exception
+):
     path, predictions, content = checkpoint
     model = trained(data, epochs=2)  # different weights from the checkpoint
     target = {"fsync": (os, "fsync"), "replace": (os, "replace"), "savez": (np, "savez")}[step]
@@ -174,19 +185,25 @@ def change_config(key, value):
         config = json.loads(str(arrays["__denseops_config__"]))
         config[key] = value
         arrays["__denseops_config__"] = np.array(json.dumps(config))
+
     return change
 
 
-@pytest.mark.parametrize("key,value,received", [
-    ("version", 99, "'denseops.Sequential' version 99"),
-    ("format", "keras.Model", "'keras.Model' version 1"),
-])
-def test_load_of_another_format_or_version_says_expected_and_got(checkpoint, key, value,
-                                                                 received):
+@pytest.mark.parametrize(
+    "key,value,received",
+    [
+        ("version", 99, "'denseops.Sequential' version 99"),
+        ("format", "keras.Model", "'keras.Model' version 1"),
+    ],
+)
+def test_load_of_another_format_or_version_says_expected_and_got(checkpoint, key, value, received):
     path = checkpoint[0]
     rewrite(path, change_config(key, value))
-    with pytest.raises(ValueError, match=rf"{path}: expected format 'denseops.Sequential' "
-                                         rf"version 1, got {received}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{path}: expected format 'denseops.Sequential' "
+        rf"version 1, got {received}",
+    ):
         load(path)
 
 
@@ -195,9 +212,13 @@ def test_load_of_misshapen_optimizer_state_names_path_and_shapes(checkpoint):
 
     def shrink(arrays):
         arrays["optimizer/0/m"] = arrays["optimizer/0/m"][:2]
+
     rewrite(path, shrink)
-    with pytest.raises(ValueError, match=rf"{path}: optimizer state 'optimizer/0/m' has shape "
-                                         rf"\(2, 8\), expected \({FEATURES}, 8\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{path}: optimizer state 'optimizer/0/m' has shape "
+        rf"\(2, 8\), expected \({FEATURES}, 8\)",
+    ):
         load(path)
 
 
@@ -271,6 +292,5 @@ def test_ctrl_c_without_fit_is_an_ordinary_keyboard_interrupt():
         except KeyboardInterrupt:
             print("interrupted")
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "interrupted", done.stderr

@@ -21,51 +21,86 @@ import os
 import subprocess
 import sys
 
+import denseops
 import numpy as np
 import pytest
-from helpers import assert_close, in_layout, random_array
-
-import denseops
 from denseops import matmul
+from helpers import assert_close, in_layout, random_array
 
 # (M, K, N)
 EDGE_SHAPES = [
     # micro-tile edges: MR +- 1 rows (4, 6, 12), NR +- 1 columns (4, 8, 16, 32),
     # one-element K
-    (1, 1, 1), (4, 5, 8), (5, 3, 7), (6, 16, 16), (7, 9, 17), (12, 40, 33), (13, 1, 15),
-    (3, 70, 9), (25, 20, 4), (11, 30, 31), (23, 20, 32), (24, 17, 65), (36, 9, 47),
+    (1, 1, 1),
+    (4, 5, 8),
+    (5, 3, 7),
+    (6, 16, 16),
+    (7, 9, 17),
+    (12, 40, 33),
+    (13, 1, 15),
+    (3, 70, 9),
+    (25, 20, 4),
+    (11, 30, 31),
+    (23, 20, 32),
+    (24, 17, 65),
+    (36, 9, 47),
     # small-M path: one row (gemv: K in steps of 4 and the rest), 2..16 rows
     # with B read in place, and 17 rows (packed),
     # with masked column edges
-    (1, 784, 512), (1, 300, 47), (1, 301, 17), (1, 7, 600), (3, 50, 65), (4, 64, 129), (4, 100, 100), (16, 200, 95),
+    (1, 784, 512),
+    (1, 300, 47),
+    (1, 301, 17),
+    (1, 7, 600),
+    (3, 50, 65),
+    (4, 64, 129),
+    (4, 100, 100),
+    (16, 200, 95),
     (17, 200, 95),
     # KC edges: K = 255, 256, 257 in one pass (A fits in L2), K = 1024 / 1025
     # at the one-pass limit, and A too big for one pass: 3 K blocks; 576 / 577:
     # 3 or 4 K blocks of <= 192 where K x NR is over 64 KiB (AVX-512 f32)
-    (7, 255, 17), (6, 256, 16), (13, 257, 31), (9, 513, 5), (13, 1024, 31), (7, 1025, 17),
-    (300, 513, 20), (30, 576, 40), (29, 577, 70),
+    (7, 255, 17),
+    (6, 256, 16),
+    (13, 257, 31),
+    (9, 513, 5),
+    (13, 1024, 31),
+    (7, 1025, 17),
+    (300, 513, 20),
+    (30, 576, 40),
+    (29, 577, 70),
     # MC edges (72, 144, 240 and 480 rows) with partial micro-tiles
-    (71, 30, 20), (73, 64, 40), (143, 20, 17), (144, 33, 16), (145, 70, 41),
-    (239, 20, 33), (241, 9, 40), (479, 10, 33), (481, 9, 37),
+    (71, 30, 20),
+    (73, 64, 40),
+    (143, 20, 17),
+    (144, 33, 16),
+    (145, 70, 41),
+    (239, 20, 33),
+    (241, 9, 40),
+    (479, 10, 33),
+    (481, 9, 37),
     # NC edges: 2048 / 4080 / 4096 columns and one past them
-    (2, 3, 4080), (7, 5, 4081), (18, 3, 2049), (20, 2, 4097),
+    (2, 3, 4080),
+    (7, 5, 4081),
+    (18, 3, 2049),
+    (20, 2, 4097),
     # unpacked-A edge: 32 and 33 columns, several MR panels
-    (50, 300, 32), (50, 300, 33),
+    (50, 300, 32),
+    (50, 300, 33),
 ]
 
 # Products big enough for two threads, covering each schedule of
 # csrc/kernels/gemm_driver.hpp and the edges of its chunks (4 per thread).
 THREADED_SHAPES = [
     (150, 513, 300),  # A read in place: column chunks of 2 panels, last one 12 wide;
-                      # aT: one packed B, row chunks of 24 (last 6)
+    # aT: one packed B, row chunks of 24 (last 6)
     (130, 784, 500),  # MNIST-like: column chunks, last panel 4 wide; aT: row chunks
     (151, 1100, 41),  # A too big to read in place: packed, one B, row chunks
-    (131, 520, 10),   # skinny N: B packed per thread, row chunks of 18 (last 5)
-    (13, 300, 700),   # few rows: column chunks of 5 panels, 9 chunks
+    (131, 520, 10),  # skinny N: B packed per thread, row chunks of 18 (last 5)
+    (13, 300, 700),  # few rows: column chunks of 5 panels, 9 chunks
     (293, 70, 4100),  # two NC blocks: two phases, B refilled once
     (100, 2100, 520),  # B too big to pack whole: a phase per K block (9)
-    (1, 3000, 1000),   # small-M: threads claim column strips of B read in place
-    (16, 784, 512),    # small-M at its largest M: two row groups per strip (AVX2)
+    (1, 3000, 1000),  # small-M: threads claim column strips of B read in place
+    (16, 784, 512),  # small-M at its largest M: two row groups per strip (AVX2)
 ]
 
 
@@ -79,8 +114,11 @@ def operands(rng, dtype, shape, trans_a, trans_b, layout):
     a = random_array(rng, (m, k), dtype)
     b = random_array(rng, (k, n), dtype)
     expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
-    return (in_layout(a.T if trans_a else a, layout), in_layout(b.T if trans_b else b, layout),
-            expected)
+    return (
+        in_layout(a.T if trans_a else a, layout),
+        in_layout(b.T if trans_b else b, layout),
+        expected,
+    )
 
 
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
@@ -97,8 +135,9 @@ def test_gemm_edge_shapes_match_numpy(rng, dtype, arch, threads, shape, trans_a,
     assert_close(matmul(a, b, trans_a=trans_a, trans_b=trans_b), expected, k=shape[1])
 
 
-@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True)],
-                         ids=["ab", "aTb", "abT"])
+@pytest.mark.parametrize(
+    "trans_a,trans_b", [(False, False), (True, False), (False, True)], ids=["ab", "aTb", "abT"]
+)
 @pytest.mark.parametrize("shape", THREADED_SHAPES, ids=shape_id)
 def test_gemm_threaded_shapes_match_numpy(rng, dtype, arch, threads, shape, trans_a, trans_b):
     a, b, expected = operands(rng, dtype, shape, trans_a, trans_b, "C")
@@ -106,8 +145,7 @@ def test_gemm_threaded_shapes_match_numpy(rng, dtype, arch, threads, shape, tran
 
 
 @pytest.mark.parametrize("layout", ["F", "strided", "reversed", "sliced"])
-@pytest.mark.parametrize("shape", [(13, 257, 31), (50, 300, 20), (150, 513, 300)],
-                         ids=shape_id)
+@pytest.mark.parametrize("shape", [(13, 257, 31), (50, 300, 20), (150, 513, 300)], ids=shape_id)
 def test_gemm_strided_inputs_match_numpy(rng, dtype, arch, threads, shape, layout):
     # Both transposes at once: every packing routine sees a non-unit stride.
     for trans_a, trans_b in [(False, False), (True, True)]:
@@ -129,11 +167,11 @@ def test_gemm_edge_tiles_do_not_write_outside_c(rng, dtype, arch, threads):
     m, k, n, guard = 13, 257, 33, 64
     a, b, expected = operands(rng, dtype, (m, k, n), False, False, "C")
     canvas = np.full(guard + m * n + guard, 7.0, dtype)
-    out = canvas[guard:guard + m * n].reshape(m, n)
+    out = canvas[guard : guard + m * n].reshape(m, n)
     matmul(a, b, out=out)
     assert_close(out, expected, k=k)
     np.testing.assert_array_equal(canvas[:guard], 7.0)
-    np.testing.assert_array_equal(canvas[guard + m * n:], 7.0)
+    np.testing.assert_array_equal(canvas[guard + m * n :], 7.0)
 
 
 def test_gemm_covers_every_chunk_when_the_team_is_smaller_than_asked(tmp_path):
@@ -150,10 +188,17 @@ def test_gemm_covers_every_chunk_when_the_team_is_smaller_than_asked(tmp_path):
         "        got = denseops.matmul(a, b, trans_a=ta)\n"
         "        want = (a.T if ta else a) @ b\n"
         "        assert np.allclose(got, want, rtol=1e-12, atol=1e-9), (m, k, n, ta)\n"
-        "print('ok')\n")
+        "print('ok')\n"
+    )
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
 

@@ -12,14 +12,24 @@ expected versus received.
 
 import re
 
+import denseops
 import numpy as np
 import pytest
+from denseops import (
+    adam_update,
+    add,
+    column_sums,
+    matmul,
+    relu,
+    relu_backward,
+    rmsprop_update,
+    sgd_update,
+    softmax,
+    softmax_backward,
+    softmax_cross_entropy,
+    sparse_softmax_cross_entropy,
+)
 from helpers import assert_close, random_array
-
-import denseops
-from denseops import (adam_update, add, column_sums, matmul, relu, relu_backward, rmsprop_update,
-                      sgd_update, softmax, softmax_backward, softmax_cross_entropy,
-                      sparse_softmax_cross_entropy)
 
 F32, F64 = np.float32, np.float64
 
@@ -44,26 +54,37 @@ def loss_and_optimizer_calls(dtype=F32):
     return {
         "softmax": (softmax, [x], {}, ["x"]),
         "softmax_backward": (softmax_backward, [x, x.copy()], {}, ["dout", "y"]),
-        "sparse_softmax_cross_entropy": (sparse_softmax_cross_entropy, [x, labels], {},
-                                         ["logits"]),
-        "softmax_cross_entropy": (softmax_cross_entropy, [x, x.copy()], {},
-                                  ["logits", "targets"]),
+        "sparse_softmax_cross_entropy": (sparse_softmax_cross_entropy, [x, labels], {}, ["logits"]),
+        "softmax_cross_entropy": (softmax_cross_entropy, [x, x.copy()], {}, ["logits", "targets"]),
         "sgd_update": (sgd_update, [w, w.copy()], {"learning_rate": 0.1}, ["weights", "grad"]),
-        "rmsprop_update": (rmsprop_update, [w, w.copy(), np.zeros_like(w)],
-                           {"learning_rate": 0.1, "rho": 0.9, "epsilon": 1e-7},
-                           ["weights", "grad", "velocity"]),
-        "adam_update": (adam_update, [w, w.copy(), np.zeros_like(w), np.zeros_like(w)],
-                        {"alpha": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7},
-                        ["weights", "grad", "m", "v"]),
+        "rmsprop_update": (
+            rmsprop_update,
+            [w, w.copy(), np.zeros_like(w)],
+            {"learning_rate": 0.1, "rho": 0.9, "epsilon": 1e-7},
+            ["weights", "grad", "velocity"],
+        ),
+        "adam_update": (
+            adam_update,
+            [w, w.copy(), np.zeros_like(w), np.zeros_like(w)],
+            {"alpha": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7},
+            ["weights", "grad", "m", "v"],
+        ),
         "activation": (denseops.activation, [x, "tanh"], {}, ["x"]),
-        "activation_backward": (denseops.activation_backward, [x, x.copy(), "tanh"], {},
-                                ["dout", "y"]),
+        "activation_backward": (
+            denseops.activation_backward,
+            [x, x.copy(), "tanh"],
+            {},
+            ["dout", "y"],
+        ),
         "loss": (denseops.loss, [x, x.copy(), "mean_squared_error"], {}, ["pred", "target"]),
-        "metric": (denseops.metric, [x, x.copy(), "mean_absolute_error"], {},
-                   ["pred", "target"]),
+        "metric": (denseops.metric, [x, x.copy(), "mean_absolute_error"], {}, ["pred", "target"]),
         "dropout": (denseops.dropout, [x, 0.5], {"seed": 1, "counter": 1}, ["x"]),
-        "weight_penalty": (denseops.weight_penalty, [w, w.copy()], {"l2": 0.1},
-                           ["weights", "grad"]),
+        "weight_penalty": (
+            denseops.weight_penalty,
+            [w, w.copy()],
+            {"l2": 0.1},
+            ["weights", "grad"],
+        ),
         "link_activation": (denseops.link_activation, [x], {"link": "softmax"}, ["z"]),
         "link_loss": (denseops.link_loss, [x, x.copy()], {"link": "logistic"}, ["z", "targets"]),
         "axpy": (lambda x, y: denseops.axpy(0.5, x, y), [w, w.copy()], {}, ["x", "y"]),
@@ -94,9 +115,14 @@ def test_loss_and_optimizer_kernels_reject_non_float_arrays(case, kind):
     name, position = case
     arg = CALLS[name][3][position]
     good = CALLS[name][1][position]
-    bad = {"list": good.tolist(), "bool": good.astype(bool), "complex": good.astype(np.complex64),
-           "object": good.astype(object), "int64": good.astype(np.int64),
-           "float16": good.astype(np.float16)}[kind]
+    bad = {
+        "list": good.tolist(),
+        "bool": good.astype(bool),
+        "complex": good.astype(np.complex64),
+        "object": good.astype(object),
+        "int64": good.astype(np.int64),
+        "float16": good.astype(np.float16),
+    }[kind]
     if kind == "list":
         expected = (f"{name}: {arg} must be a numpy.ndarray", "got list")
     else:
@@ -114,17 +140,28 @@ def test_loss_and_optimizer_kernels_never_cast_float64_to_float32(case):
         call_with(name, position, good.astype(F64))
 
 
-@pytest.mark.parametrize("case", [(n, 0) for n in ("relu", "add", "matmul", "column_sums")]
-                         + ARRAY_ARGUMENTS[:1], ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    "case",
+    [(n, 0) for n in ("relu", "add", "matmul", "column_sums")] + ARRAY_ARGUMENTS[:1],
+    ids=lambda c: c[0],
+)
 def test_masked_arrays_are_refused_because_the_mask_would_be_ignored(case):
     name = case[0]
     x = np.ma.masked_array(np.ones((3, 3), F32), mask=np.eye(3, dtype=bool))
-    fn = {"relu": lambda: relu(x), "add": lambda: add(x, np.ones((3, 3), F32)),
-          "matmul": lambda: matmul(x, np.ones((3, 3), F32)), "column_sums": lambda: column_sums(x),
-          "softmax": lambda: softmax(x)}[name]
+    fn = {
+        "relu": lambda: relu(x),
+        "add": lambda: add(x, np.ones((3, 3), F32)),
+        "matmul": lambda: matmul(x, np.ones((3, 3), F32)),
+        "column_sums": lambda: column_sums(x),
+        "softmax": lambda: softmax(x),
+    }[name]
     first_arg = {"matmul": "a"}.get(name, "x")
-    with pytest.raises(TypeError, match=message(f"{name}: {first_arg} must be a plain "
-                                                "numpy.ndarray, got numpy.ma.MaskedArray")):
+    with pytest.raises(
+        TypeError,
+        match=message(
+            f"{name}: {first_arg} must be a plain numpy.ndarray, got numpy.ma.MaskedArray"
+        ),
+    ):
         fn()
 
 
@@ -141,8 +178,12 @@ def test_broadcast_out_is_refused_as_read_only_and_its_source_is_untouched(shape
     source = np.zeros(shape[-1:], F32)
     out = np.broadcast_to(source, shape)
     x = np.ones(shape, F32)
-    with pytest.raises(ValueError, match=message("relu: out is read-only", "np.broadcast_to",
-                                                 f"numpy.empty({shape}, float32)")):
+    with pytest.raises(
+        ValueError,
+        match=message(
+            "relu: out is read-only", "np.broadcast_to", f"numpy.empty({shape}, float32)"
+        ),
+    ):
         relu(x, out=out)
     np.testing.assert_array_equal(source, 0)
 
@@ -152,8 +193,9 @@ def test_writable_zero_stride_out_is_refused_as_non_contiguous():
     # writing the result there would keep only the last row.
     source = np.zeros(3, F32)
     out = np.lib.stride_tricks.as_strided(source, shape=(4, 3), strides=(0, 4))
-    with pytest.raises(ValueError, match=message("add: out must be C-contiguous",
-                                                 "got strides (0, 4)")):
+    with pytest.raises(
+        ValueError, match=message("add: out must be C-contiguous", "got strides (0, 4)")
+    ):
         add(np.ones((4, 3), F32), np.ones(3, F32), out=out)
     np.testing.assert_array_equal(source, 0)
 
@@ -185,8 +227,11 @@ def test_contiguous_but_unaligned_inputs_are_read_through_an_aligned_copy(rng, d
     v = random_array(rng, (9,), dtype)
     assert_close(relu(unaligned(x)), np.maximum(x, 0), k=0)
     assert_close(add(unaligned(x), unaligned(v)), x + v, k=0)
-    assert_close(matmul(unaligned(x), unaligned(y), trans_b=True),
-                 (x.astype(np.float64) @ y.T).astype(dtype), k=9)
+    assert_close(
+        matmul(unaligned(x), unaligned(y), trans_b=True),
+        (x.astype(np.float64) @ y.T).astype(dtype),
+        k=9,
+    )
     assert_close(softmax(unaligned(x)), softmax_reference(x), k=9)
     labels = np.array([0, 8, 3, 3, 1])
     expected, _ = sparse_softmax_cross_entropy(x, labels)
@@ -196,12 +241,14 @@ def test_contiguous_but_unaligned_inputs_are_read_through_an_aligned_copy(rng, d
 def test_unaligned_out_and_in_place_arrays_are_refused(dtype):
     x = np.ones((2, 3), dtype)
     out = unaligned(np.zeros((2, 3), dtype))
-    with pytest.raises(ValueError, match=message("relu: out must be aligned to its",
-                                                 "got an unaligned view")):
+    with pytest.raises(
+        ValueError, match=message("relu: out must be aligned to its", "got an unaligned view")
+    ):
         relu(x, out=out)
     w = unaligned(np.ones(4, dtype))
-    with pytest.raises(ValueError, match=message("sgd_update: weights is updated in place",
-                                                 "got an unaligned one")):
+    with pytest.raises(
+        ValueError, match=message("sgd_update: weights is updated in place", "got an unaligned one")
+    ):
         sgd_update(w, np.ones(4, dtype), learning_rate=0.5)
     np.testing.assert_array_equal(out, 0)
     np.testing.assert_array_equal(w, 1)
@@ -209,16 +256,19 @@ def test_unaligned_out_and_in_place_arrays_are_refused(dtype):
 
 @pytest.mark.parametrize("out_dtype", [">f4", "<f8"])
 def test_out_in_another_byte_order_or_precision_is_a_type_error(out_dtype):
-    with pytest.raises(TypeError, match=message("softmax: out must have dtype float32",
-                                                f"got {np.dtype(out_dtype)}")):
+    with pytest.raises(
+        TypeError,
+        match=message("softmax: out must have dtype float32", f"got {np.dtype(out_dtype)}"),
+    ):
         softmax(np.ones((2, 3), F32), out=np.zeros((2, 3), out_dtype))
 
 
 @pytest.mark.parametrize("name", ["softmax", "softmax_backward"])
 def test_out_of_wrong_shape_names_both_shapes(name):
     fn, args, _, _ = CALLS[name]
-    with pytest.raises(ValueError, match=message(f"{name}: out has shape (3, 2)",
-                                                 "the result has shape (2, 3)")):
+    with pytest.raises(
+        ValueError, match=message(f"{name}: out has shape (3, 2)", "the result has shape (2, 3)")
+    ):
         fn(*args, out=np.zeros((3, 2), F32))
 
 
@@ -233,10 +283,16 @@ def test_elementwise_out_that_is_a_rearranged_view_of_an_input(rng, dtype, op, v
     out = random_array(rng, (9, 9), dtype)
     x = out[::-1, ::-1] if view == "reversed" else out.T
     other = random_array(rng, (9, 9), dtype)
-    expected = {"relu": lambda: np.maximum(x, 0), "add": lambda: x + other,
-                "relu_backward": lambda: np.where(other > 0, x, dtype(0))}[op]()
-    got = {"relu": lambda: relu(x, out=out), "add": lambda: add(x, other, out=out),
-           "relu_backward": lambda: relu_backward(x, other, out=out)}[op]()
+    expected = {
+        "relu": lambda: np.maximum(x, 0),
+        "add": lambda: x + other,
+        "relu_backward": lambda: np.where(other > 0, x, dtype(0)),
+    }[op]()
+    got = {
+        "relu": lambda: relu(x, out=out),
+        "add": lambda: add(x, other, out=out),
+        "relu_backward": lambda: relu_backward(x, other, out=out),
+    }[op]()
     assert got is out
     assert_close(out, expected, k=0)
 
@@ -257,8 +313,8 @@ def test_matmul_out_that_is_the_transpose_of_an_input(rng, dtype, trans_a):
 def test_softmax_out_aliasing_or_shifted_over_its_input(rng, dtype, shift):
     rows, cols = 6, 5
     buffer = random_array(rng, (rows * cols + 2 * abs(shift),), dtype) * 10
-    x = buffer[abs(shift):abs(shift) + rows * cols].reshape(rows, cols)
-    out = buffer[abs(shift) + shift:abs(shift) + shift + rows * cols].reshape(rows, cols)
+    x = buffer[abs(shift) : abs(shift) + rows * cols].reshape(rows, cols)
+    out = buffer[abs(shift) + shift : abs(shift) + shift + rows * cols].reshape(rows, cols)
     expected = softmax_reference(x)
     assert softmax(x, out=out) is out
     assert_close(out, expected, k=cols)
@@ -294,15 +350,22 @@ def test_cross_entropy_gradient_written_over_its_logits(rng, dtype, sparse):
 # --------------------------------------------------------------- labels
 
 
-@pytest.mark.parametrize("labels,error,expected", [
-    (np.array([0.0, 2.0]), TypeError, "labels must have an integer dtype, got float64"),
-    (np.array([True, False]), TypeError, "labels must have an integer dtype, got bool"),
-    (np.array([0, 3]), ValueError, "labels must be in [0, 3) for 3 classes, got 3 at index 1"),
-    (np.array([-1, 0]), ValueError, "labels must be in [0, 3) for 3 classes, got -1 at index 0"),
-    (np.array([0, 2**64 - 1], np.uint64), ValueError, "labels must be in [0, 3)"),
-    (np.array([[0, 1]]), ValueError, "labels must have shape (2,) to match logits' batch"),
-    ([0, 1], TypeError, "labels must be a 1-D numpy.ndarray of integers, got list"),
-])
+@pytest.mark.parametrize(
+    "labels,error,expected",
+    [
+        (np.array([0.0, 2.0]), TypeError, "labels must have an integer dtype, got float64"),
+        (np.array([True, False]), TypeError, "labels must have an integer dtype, got bool"),
+        (np.array([0, 3]), ValueError, "labels must be in [0, 3) for 3 classes, got 3 at index 1"),
+        (
+            np.array([-1, 0]),
+            ValueError,
+            "labels must be in [0, 3) for 3 classes, got -1 at index 0",
+        ),
+        (np.array([0, 2**64 - 1], np.uint64), ValueError, "labels must be in [0, 3)"),
+        (np.array([[0, 1]]), ValueError, "labels must have shape (2,) to match logits' batch"),
+        ([0, 1], TypeError, "labels must be a 1-D numpy.ndarray of integers, got list"),
+    ],
+)
 def test_sparse_cross_entropy_label_policy(labels, error, expected):
     with pytest.raises(error, match=message("sparse_softmax_cross_entropy: " + expected)):
         sparse_softmax_cross_entropy(np.zeros((2, 3), F32), labels)
@@ -342,12 +405,16 @@ def test_rmsprop_gradient_that_is_its_velocity_is_read_before_the_update(dtype):
     assert_close(w, expected_w, k=3)
 
 
-@pytest.mark.parametrize("case", [
-    ("rmsprop_update", (0, 2), "weights and velocity"),
-    ("adam_update", (0, 2), "weights and m"),
-    ("adam_update", (2, 3), "m and v"),
-    ("sgd_update", (0, "velocity"), "weights and velocity"),
-], ids=lambda c: f"{c[0]}-{c[2].replace(' ', '_')}")
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("rmsprop_update", (0, 2), "weights and velocity"),
+        ("adam_update", (0, 2), "weights and m"),
+        ("adam_update", (2, 3), "m and v"),
+        ("sgd_update", (0, "velocity"), "weights and velocity"),
+    ],
+    ids=lambda c: f"{c[0]}-{c[2].replace(' ', '_')}",
+)
 def test_arrays_updated_in_place_must_not_share_memory(case):
     name, (first, second), names = case
     fn, args, kwargs, _ = loss_and_optimizer_calls(F64)[name]
@@ -359,22 +426,27 @@ def test_arrays_updated_in_place_must_not_share_memory(case):
     else:
         args[second] = shared[2:6]
     args[1] = args[1].astype(F64)
-    with pytest.raises(ValueError, match=message(f"{name}: {names} are both updated in place "
-                                                 "and must not share memory")):
+    with pytest.raises(
+        ValueError,
+        match=message(f"{name}: {names} are both updated in place and must not share memory"),
+    ):
         fn(*args, **kwargs)
     np.testing.assert_array_equal(shared, 1.0)
 
 
-@pytest.mark.parametrize("spoil,received", [("read_only", "got a read-only one"),
-                                            ("strided", "got a non-contiguous one with strides")])
+@pytest.mark.parametrize(
+    "spoil,received",
+    [("read_only", "got a read-only one"), ("strided", "got a non-contiguous one with strides")],
+)
 def test_weights_updated_in_place_must_be_writable_and_contiguous(spoil, received):
     if spoil == "read_only":
         w = np.ones(4, F32)
         w.flags.writeable = False
     else:
         w = np.ones(8, F32)[::2]
-    with pytest.raises(ValueError, match=message("sgd_update: weights is updated in place",
-                                                 received)):
+    with pytest.raises(
+        ValueError, match=message("sgd_update: weights is updated in place", received)
+    ):
         sgd_update(w, np.ones(4, F32), learning_rate=0.1)
     np.testing.assert_array_equal(w, 1.0)
 
@@ -382,9 +454,12 @@ def test_weights_updated_in_place_must_be_writable_and_contiguous(spoil, receive
 def test_every_array_kernel_is_covered_by_some_policy_test():
     # A new kernel added to the package must join one of the two files.
     covered = set(CALLS) | {"relu", "relu_backward", "add", "dot", "column_sums", "matmul"}
-    kernels = {name for name in denseops.__all__
-               if callable(getattr(denseops._kernels, name, None)) and name not in
-               {"set_arch", "get_arch", "set_num_threads", "get_num_threads"}}
+    kernels = {
+        name
+        for name in denseops.__all__
+        if callable(getattr(denseops._kernels, name, None))
+        and name not in {"set_arch", "get_arch", "set_num_threads", "get_num_threads"}
+    }
     assert kernels == covered
 
 
@@ -402,6 +477,7 @@ def test_sparse_cross_entropy_labels_that_alias_the_gradient_being_written(dtype
     dlogits = raw.reshape(100, 10)
     loss, correct = denseops.sparse_softmax_cross_entropy(logits, labels, dlogits=dlogits)
     expected_loss, expected_correct = denseops.sparse_softmax_cross_entropy(
-        logits, checked, dlogits=np.empty_like(logits))
+        logits, checked, dlogits=np.empty_like(logits)
+    )
     assert loss == pytest.approx(expected_loss, rel=1e-6)
     assert correct == expected_correct

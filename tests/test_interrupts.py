@@ -30,18 +30,25 @@ CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("shape", [
-    (4000, 4000, 4000),  # 1.3e11 flops in float64: ~13 bands of rows
-    # Few rows, huge K and N: 2.9e12 flops, minutes, in one band of rows
-    # that has to be cut into columns for Ctrl-C to get through.
-    (64, 150000, 150000),
-], ids=["square", "few-rows"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (4000, 4000, 4000),  # 1.3e11 flops in float64: ~13 bands of rows
+        # Few rows, huge K and N: 2.9e12 flops, minutes, in one band of rows
+        # that has to be cut into columns for Ctrl-C to get through.
+        (64, 150000, 150000),
+    ],
+    ids=["square", "few-rows"],
+)
 def test_matmul_stops_between_tiles_on_ctrl_c(tmp_path, shape):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    child = subprocess.Popen([sys.executable, str(script), *map(str, shape)],
-                             stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(script), *map(str, shape)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout.readline() == "started\n", child.stderr.read()
         time.sleep(0.5)  # let the product begin: a signal before it would stop nothing
@@ -61,6 +68,7 @@ def test_matmul_in_bands_equals_one_product():
     # Shapes whose bands split M unevenly still give NumPy's product.
     rng = np.random.default_rng(0)
     import denseops
+
     a = rng.random((1500, 2600))
     b = rng.random((2600, 2700))
     expected = a @ b
@@ -71,6 +79,7 @@ def test_matmul_in_column_tiles_equals_one_product():
     # 64 x 20000 x 9000 is one band of rows cut into three column tiles.
     rng = np.random.default_rng(1)
     import denseops
+
     a = rng.random((64, 20000))
     v = rng.random(9000)
     b = np.broadcast_to(v, (20000, 9000))  # B[k, j] = v[j]

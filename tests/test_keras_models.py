@@ -7,17 +7,29 @@ loss."""
 import io
 import math
 
+import denseops
 import numpy as np
 import pytest
+from denseops.nn import (
+    SGD,
+    Adam,
+    BinaryCrossentropy,
+    Dense,
+    Dropout,
+    Input,
+    RMSprop,
+    Sequential,
+    load,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+    to_categorical,
+)
 from helpers import numeric_gradient
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.model_selection import KFold, train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-
-import denseops
-from denseops.nn import (SGD, Adam, BinaryCrossentropy, Dense, Dropout, Input, RMSprop,
-                         Sequential, load, losses, metrics, optimizers, regularizers,
-                         to_categorical)
 
 
 def standardized(x_train, x_test):
@@ -31,16 +43,20 @@ def standardized(x_train, x_test):
 
 def test_breast_cancer_binary_classifier_matches_scikit_learn():
     x, y = load_breast_cancer(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0,
-                                                        stratify=y)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.25, random_state=0, stratify=y
+    )
     x_train, x_test = standardized(x_train, x_test)
-    model = Sequential([Dense(16, activation="relu"), Dense(16, activation="relu"),
-                        Dense(1, activation="sigmoid")])
+    model = Sequential(
+        [Dense(16, activation="relu"), Dense(16, activation="relu"), Dense(1, activation="sigmoid")]
+    )
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(x_train, y_train, epochs=30, batch_size=16, verbose=0, seed=0)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0] / 3
-    reference = MLPClassifier(hidden_layer_sizes=(16, 16), max_iter=500, random_state=0).fit(x_train, y_train)
+    reference = MLPClassifier(hidden_layer_sizes=(16, 16), max_iter=500, random_state=0).fit(
+        x_train, y_train
+    )
     sklearn_accuracy = reference.score(x_test, y_test)
     # The data set is nearly separable: both reach ~0.96-0.98 on these 143 tumours.
     # One or two more mistakes than scikit-learn's network is within seed noise.
@@ -52,16 +68,19 @@ def test_breast_cancer_binary_classifier_matches_scikit_learn():
 
 def test_digits_multiclass_with_one_hot_targets_matches_scikit_learn():
     x, y = load_digits(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0,
-                                                        stratify=y)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.25, random_state=0, stratify=y
+    )
     x_train, x_test = standardized(x_train, x_test)
-    model = Sequential([Input(shape=(64,)), Dense(64, activation="relu"),
-                        Dense(10, activation="softmax")])
-    model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = Sequential(
+        [Input(shape=(64,)), Dense(64, activation="relu"), Dense(10, activation="softmax")]
+    )
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, to_categorical(y_train), epochs=20, batch_size=32, verbose=0, seed=0)
     loss, accuracy = model.evaluate(x_test, to_categorical(y_test), verbose=0)
-    reference = MLPClassifier(hidden_layer_sizes=(64,), max_iter=500, random_state=0).fit(x_train, y_train)
+    reference = MLPClassifier(hidden_layer_sizes=(64,), max_iter=500, random_state=0).fit(
+        x_train, y_train
+    )
     sklearn_accuracy = reference.score(x_test, y_test)
     # 8x8 digits: a one-hidden-layer network gets ~0.97; chance is 0.1.
     assert accuracy >= 0.95 and accuracy >= sklearn_accuracy - 0.02, (accuracy, sklearn_accuracy)
@@ -81,8 +100,9 @@ def test_diabetes_regression_with_k_fold_as_in_the_book():
         assert mae == pytest.approx(np.abs(prediction - y[test]).mean(), rel=1e-5)
         assert mse == pytest.approx(((prediction - y[test]) ** 2).mean(), rel=1e-5)
         maes.append(mae)
-        reference = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=200,
-                                 learning_rate_init=0.01, random_state=fold)
+        reference = MLPRegressor(
+            hidden_layer_sizes=(64, 64), max_iter=200, learning_rate_init=0.01, random_state=fold
+        )
         reference.fit(x_train, y[train])
         sklearn_maes.append(np.abs(reference.predict(x_test) - y[test]).mean())
     baseline = np.abs(y - y.mean()).mean()  # always predicting the mean: ~64
@@ -104,19 +124,28 @@ def test_regression_with_mae_and_huber_losses_learns_the_targets():
 @pytest.mark.slow
 def test_mnist_with_dropout_and_l2():
     from denseops.datasets import mnist
+
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
     x_train = x_train.reshape(len(x_train), -1).astype(np.float32) / 255
     x_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255
-    model = Sequential([
-        Input(shape=(784,)),
-        Dense(512, activation="relu", kernel_regularizer=regularizers.l2(1e-4)),
-        Dropout(0.5),
-        Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    history = model.fit(x_train, y_train, epochs=2, batch_size=128,
-                        validation_data=(x_test[:2000], y_test[:2000]), verbose=0, seed=0)
+    model = Sequential(
+        [
+            Input(shape=(784,)),
+            Dense(512, activation="relu", kernel_regularizer=regularizers.l2(1e-4)),
+            Dropout(0.5),
+            Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=2,
+        batch_size=128,
+        validation_data=(x_test[:2000], y_test[:2000]),
+        verbose=0,
+        seed=0,
+    )
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     # The book's MLP reaches ~0.98 after 5 epochs; with Dropout(0.5), 2 epochs give ~0.97.
     assert accuracy >= 0.96, accuracy
@@ -138,8 +167,14 @@ def blobs(rng, n=256, features=6, classes=3):
 
 def classifier(classes=3, **compile_kwargs):
     model = Sequential([Dense(16, activation="relu"), Dense(classes, activation="softmax")])
-    model.compile(**{"optimizer": "adam", "loss": "sparse_categorical_crossentropy",
-                     "metrics": ["accuracy"], **compile_kwargs})
+    model.compile(
+        **{
+            "optimizer": "adam",
+            "loss": "sparse_categorical_crossentropy",
+            "metrics": ["accuracy"],
+            **compile_kwargs,
+        }
+    )
     return model
 
 
@@ -173,8 +208,10 @@ def test_evaluate_and_predict_take_verbose_and_print_like_keras(rng, capsys):
     assert out.startswith("4/4 - ") and f"loss: {result[0]:.4f} - accuracy: {result[1]:.4f}" in out
     model.predict(x, batch_size=32, verbose=2)
     assert "8/8 - " in capsys.readouterr().out
-    assert model.evaluate(x, y, verbose=0, return_dict=True) == \
-        {"loss": result[0], "accuracy": result[1]}
+    assert model.evaluate(x, y, verbose=0, return_dict=True) == {
+        "loss": result[0],
+        "accuracy": result[1],
+    }
 
 
 def test_verbose_auto_is_one_line_per_epoch_when_not_a_terminal(rng, capsys):
@@ -189,6 +226,7 @@ def test_verbose_auto_is_a_progress_bar_on_a_terminal(rng, monkeypatch):
     class Terminal(io.StringIO):
         def isatty(self):
             return True
+
     terminal = Terminal()
     monkeypatch.setattr("sys.stdout", terminal)
     x, y = blobs(rng)
@@ -201,8 +239,10 @@ def test_build_takes_keras_input_shapes_and_input_declares_the_size(rng):
         model = Sequential([Dense(8, activation="relu"), Dense(2)])
         model.build(shape)
         assert model.layers[0].kernel.shape == (64, 8)
-    for model in (Sequential([Input(shape=(64,)), Dense(8), Dense(2)]),
-                  Sequential([Dense(8, input_shape=(64,)), Dense(2)])):
+    for model in (
+        Sequential([Input(shape=(64,)), Dense(8), Dense(2)]),
+        Sequential([Dense(8, input_shape=(64,)), Dense(2)]),
+    ):
         model.build()
         assert model.layers[0].kernel.shape == (64, 8) and len(model.layers) == 2
     with pytest.raises(ValueError, match=r"build\(\) needs input_shape=\(None, features\)"):
@@ -241,7 +281,9 @@ def test_to_categorical_as_keras():
     np.testing.assert_array_equal(to_categorical([0, 2, 1]), np.eye(3)[[0, 2, 1]])
     assert to_categorical(np.array([[1], [0]]), num_classes=4).shape == (2, 4)
     assert to_categorical([1, 0]).dtype == np.float64
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\). Received: labels from 0 to 5"):
+    with pytest.raises(
+        ValueError, match=r"labels must be in \[0, 2\). Received: labels from 0 to 5"
+    ):
         to_categorical([0, 5], num_classes=2)
 
 
@@ -257,13 +299,17 @@ def test_dense_accepts_keras_positional_activation_and_rejects_the_unsupported()
 # ------------------------------------------------------------ metrics like Keras
 
 
-@pytest.mark.parametrize("last_units, y_kind, loss, expected", [
-    (1, "binary", "binary_crossentropy", metrics.BinaryAccuracy),
-    (3, "sparse", "sparse_categorical_crossentropy", metrics.SparseCategoricalAccuracy),
-    (3, "one_hot", "categorical_crossentropy", metrics.CategoricalAccuracy),
-])
-def test_accuracy_resolves_from_the_shapes_and_keeps_the_user_s_name(rng, last_units, y_kind,
-                                                                    loss, expected):
+@pytest.mark.parametrize(
+    "last_units, y_kind, loss, expected",
+    [
+        (1, "binary", "binary_crossentropy", metrics.BinaryAccuracy),
+        (3, "sparse", "sparse_categorical_crossentropy", metrics.SparseCategoricalAccuracy),
+        (3, "one_hot", "categorical_crossentropy", metrics.CategoricalAccuracy),
+    ],
+)
+def test_accuracy_resolves_from_the_shapes_and_keeps_the_user_s_name(
+    rng, last_units, y_kind, loss, expected
+):
     x, y = blobs(rng)
     if y_kind == "binary":
         y = (y > 0).astype(np.int64)
@@ -273,8 +319,14 @@ def test_accuracy_resolves_from_the_shapes_and_keeps_the_user_s_name(rng, last_u
     model = Sequential([Dense(16, activation="relu"), Dense(last_units, activation=activation)])
     model.compile(optimizer="adam", loss=loss, metrics=["acc", "accuracy"])
     history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0, seed=0)
-    assert list(history.history) == ["loss", "acc", "accuracy", "val_loss", "val_acc",
-                                     "val_accuracy"]
+    assert list(history.history) == [
+        "loss",
+        "acc",
+        "accuracy",
+        "val_loss",
+        "val_acc",
+        "val_accuracy",
+    ]
     assert all(type(m) is expected for m in model._new_metrics(y))
     p = model.predict(x, verbose=0)
     truth = y if y_kind == "binary" else (y.argmax(1) if y_kind == "one_hot" else y)
@@ -284,8 +336,14 @@ def test_accuracy_resolves_from_the_shapes_and_keeps_the_user_s_name(rng, last_u
 
 def test_several_metrics_and_metric_objects(rng):
     x, y = blobs(rng, classes=5)
-    model = classifier(classes=5, metrics=["accuracy", "sparse_top_k_categorical_accuracy",
-                                           metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")])
+    model = classifier(
+        classes=5,
+        metrics=[
+            "accuracy",
+            "sparse_top_k_categorical_accuracy",
+            metrics.SparseTopKCategoricalAccuracy(k=2, name="top2"),
+        ],
+    )
     model.fit(x, y, epochs=1, verbose=0, seed=0)
     loss, accuracy, top5, top2 = model.evaluate(x, y, verbose=0)
     p = model.predict(x, verbose=0)
@@ -300,15 +358,19 @@ def test_mse_metric_on_a_fused_classifier_sees_probabilities(rng):
     model = classifier(loss="categorical_crossentropy", metrics=["mse"])
     model.fit(x, to_categorical(y), epochs=1, verbose=0, seed=0)
     p = model.predict(x, verbose=0)
-    assert model.evaluate(x, to_categorical(y), verbose=0)[1] == \
-        pytest.approx(((p - to_categorical(y)) ** 2).mean(), rel=1e-5)
+    assert model.evaluate(x, to_categorical(y), verbose=0)[1] == pytest.approx(
+        ((p - to_categorical(y)) ** 2).mean(), rel=1e-5
+    )
 
 
 def test_metric_that_does_not_fit_the_targets_is_a_clear_error(rng):
     x, y = blobs(rng)
     model = classifier(metrics=["categorical_accuracy"])
-    with pytest.raises(ValueError, match=r"Metric 'categorical_accuracy' needs targets shaped "
-                                         r"like the outputs, but the loss"):
+    with pytest.raises(
+        ValueError,
+        match=r"Metric 'categorical_accuracy' needs targets shaped "
+        r"like the outputs, but the loss",
+    ):
         model.fit(x, y, verbose=0)
 
 
@@ -318,8 +380,10 @@ def test_metric_that_does_not_fit_the_targets_is_a_clear_error(rng):
 def test_class_weight_equals_the_same_sample_weight(rng):
     x, y = blobs(rng)
     runs = []
-    for kwargs in ({"class_weight": {0: 1.0, 1: 3.0, 2: 0.5}},
-                   {"sample_weight": np.array([1.0, 3.0, 0.5])[y]}):
+    for kwargs in (
+        {"class_weight": {0: 1.0, 1: 3.0, 2: 0.5}},
+        {"sample_weight": np.array([1.0, 3.0, 0.5])[y]},
+    ):
         model = classifier()
         history = model.fit(x, y, epochs=2, verbose=0, seed=0, **kwargs)
         runs.append((history.history, model.get_weights()))
@@ -340,7 +404,9 @@ def test_class_weight_shifts_the_decision_toward_the_heavy_class(rng):
         model = Sequential([Dense(1, activation="sigmoid")])
         model.compile(optimizer=SGD(0.01), loss="binary_crossentropy")
         model.fit(x, y, epochs=3, verbose=0, seed=0, class_weight={0: weight, 1: 1.0})
-        recall[weight] = ((model.predict(x, verbose=0)[:, 0] < 0.5) & (y == 0)).sum() / (y == 0).sum()
+        recall[weight] = ((model.predict(x, verbose=0)[:, 0] < 0.5) & (y == 0)).sum() / (
+            y == 0
+        ).sum()
     assert recall[20.0] > recall[1.0]
 
 
@@ -363,8 +429,9 @@ def test_dropout_is_seeded_and_only_active_in_training(rng):
     x, y = blobs(rng)
 
     def run(seed):
-        model = Sequential([Dense(32, activation="relu"), Dropout(0.5, seed=seed),
-                            Dense(3, activation="softmax")])
+        model = Sequential(
+            [Dense(32, activation="relu"), Dropout(0.5, seed=seed), Dense(3, activation="softmax")]
+        )
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         model.build((None, 6), seed=0)
         model.fit(x, y, epochs=2, verbose=0, seed=1)
@@ -394,16 +461,26 @@ def test_dropout_layer_backward_applies_the_forward_mask(rng):
 
 def test_regularizers_add_their_penalty_to_the_loss_and_gradient(rng):
     x, y = blobs(rng)
-    model = Sequential([
-        Dense(8, activation="relu", kernel_regularizer=regularizers.l1_l2(l1=0.01, l2=0.02),
-              bias_regularizer="l2"),
-        Dense(3, activation="softmax", kernel_regularizer=regularizers.L1(0.005)),
-    ])
+    model = Sequential(
+        [
+            Dense(
+                8,
+                activation="relu",
+                kernel_regularizer=regularizers.l1_l2(l1=0.01, l2=0.02),
+                bias_regularizer="l2",
+            ),
+            Dense(3, activation="softmax", kernel_regularizer=regularizers.L1(0.005)),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, verbose=0, seed=0)
     k0, b0, k1, _ = (w.astype(np.float64) for w in model.get_weights())
-    penalty = 0.01 * np.abs(k0).sum() + 0.02 * (k0**2).sum() + 0.01 * (b0**2).sum() + \
-        0.005 * np.abs(k1).sum()
+    penalty = (
+        0.01 * np.abs(k0).sum()
+        + 0.02 * (k0**2).sum()
+        + 0.01 * (b0**2).sum()
+        + 0.005 * np.abs(k1).sum()
+    )
     data = losses.SparseCategoricalCrossentropy()(y, model.predict(x, verbose=0))
     assert model.evaluate(x, y, verbose=0) == pytest.approx(data + penalty, rel=1e-5)
     assert regularizers.get("l2").l2 == 0.01 and regularizers.L1().l1 == 0.01
@@ -425,10 +502,18 @@ class RecordGradients(optimizers.Optimizer):
         self.recorded = [g.copy() for g in grads]
 
 
-
-
-HIDDEN = ["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "leaky_relu", "softplus", "swish",
-          "linear"]
+HIDDEN = [
+    "relu",
+    "sigmoid",
+    "tanh",
+    "elu",
+    "selu",
+    "gelu",
+    "leaky_relu",
+    "softplus",
+    "swish",
+    "linear",
+]
 HEADS = [  # (last activation, units, loss, target kind)
     ("sigmoid", 1, "binary_crossentropy", "binary"),
     ("linear", 1, BinaryCrossentropy(from_logits=True), "binary"),
@@ -456,11 +541,18 @@ def targets(rng, kind, n, units):
 @pytest.mark.parametrize("head", HEADS, ids=lambda h: f"{h[0]}-{getattr(h[2], 'name', h[2])}")
 def test_model_gradient_matches_finite_differences(rng, hidden, head):
     last, units, loss, kind = head
-    model = Sequential([
-        Dense(5, activation=hidden, dtype="float64", bias_initializer="glorot_uniform",
-              kernel_regularizer=regularizers.l2(0.01)),
-        Dense(units, activation=last, dtype="float64", bias_initializer="glorot_uniform"),
-    ])
+    model = Sequential(
+        [
+            Dense(
+                5,
+                activation=hidden,
+                dtype="float64",
+                bias_initializer="glorot_uniform",
+                kernel_regularizer=regularizers.l2(0.01),
+            ),
+            Dense(units, activation=last, dtype="float64", bias_initializer="glorot_uniform"),
+        ]
+    )
     optimizer = RecordGradients()
     model.compile(optimizer=optimizer, loss=loss)
     x = rng.uniform(0.2, 1.0, size=(6, 4)) * rng.choice([-1, 1], size=(6, 4))
@@ -485,15 +577,20 @@ def test_model_gradient_matches_finite_differences(rng, hidden, head):
 
 def test_save_and_load_round_trip_every_new_piece(tmp_path, rng):
     x, y = blobs(rng)
-    model = Sequential([
-        Input(shape=(6,)),
-        Dense(16, activation="selu", kernel_regularizer=regularizers.l1_l2(0.001, 0.002)),
-        Dropout(0.25),
-        Dense(8, activation=denseops.nn.activations.ElementwiseActivation("leaky_relu", 0.1)),
-        Dense(3, activation="softmax"),
-    ])
-    model.compile(optimizer=Adam(0.003), loss=losses.CategoricalCrossentropy(label_smoothing=0.1),
-                  metrics=["acc", metrics.TopKCategoricalAccuracy(k=2, name="top2")])
+    model = Sequential(
+        [
+            Input(shape=(6,)),
+            Dense(16, activation="selu", kernel_regularizer=regularizers.l1_l2(0.001, 0.002)),
+            Dropout(0.25),
+            Dense(8, activation=denseops.nn.activations.ElementwiseActivation("leaky_relu", 0.1)),
+            Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=Adam(0.003),
+        loss=losses.CategoricalCrossentropy(label_smoothing=0.1),
+        metrics=["acc", metrics.TopKCategoricalAccuracy(k=2, name="top2")],
+    )
     model.fit(x, to_categorical(y), epochs=2, verbose=0, seed=0)
     model.save(tmp_path / "m.npz")
     loaded = load(tmp_path / "m.npz")
@@ -542,8 +639,11 @@ def test_save_weights_and_load_weights(tmp_path, rng):
     wider = Sequential([Dense(17, activation="relu"), Dense(3)])
     wider.build((None, 6))
     before = wider.get_weights()
-    with pytest.raises(ValueError, match=r"w.npz: weights 'weight0' of the model have shape "
-                                         r"\(6, 16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"w.npz: weights 'weight0' of the model have shape "
+        r"\(6, 16\)",
+    ):
         wider.load_weights(tmp_path / "w.npz")
     for a, b in zip(before, wider.get_weights()):
         np.testing.assert_array_equal(a, b)  # nothing changed

@@ -6,24 +6,32 @@ tolerances. Deep GEMM sizes and forced GEMM paths live in test_gemm.py; here
 matmul is tested at the API level.
 """
 
+import denseops
 import numpy as np
 import pytest
-from helpers import assert_close, in_layout, random_array
-
-import denseops
 from denseops import add, column_sums, dot, matmul, relu, relu_backward
+from helpers import assert_close, in_layout, random_array
 
 # Elementwise shapes: empty, single element, odd sizes that leave SIMD tails,
 # N-D, and one above the size where the kernels start OpenMP threads (2**17).
-ELEMENTWISE_SHAPES = [(), (0,), (1,), (7,), (0, 5), (5, 0), (3, 5), (17, 31), (2, 3, 5),
-                      (513, 300)]
+ELEMENTWISE_SHAPES = [(), (0,), (1,), (7,), (0, 5), (5, 0), (3, 5), (17, 31), (2, 3, 5), (513, 300)]
 # (rows, cols) for the bias form of add and for column_sums.
 MATRIX_SHAPES = [(0, 5), (5, 0), (1, 1), (1, 9), (9, 1), (3, 5), (17, 31), (513, 300)]
 # dot lengths around the 16 / 32 partial sums, and one above the threading threshold.
 DOT_LENGTHS = [0, 1, 2, 15, 16, 17, 31, 33, 1000, 100_003]
 # matmul (M, K, N): zeros, ones, primes, and one product big enough to thread.
-MATMUL_SHAPES = [(0, 3, 4), (3, 0, 4), (3, 4, 0), (1, 1, 1), (1, 7, 1), (7, 1, 5), (2, 3, 5),
-                 (13, 17, 11), (31, 37, 29), (67, 131, 97)]
+MATMUL_SHAPES = [
+    (0, 3, 4),
+    (3, 0, 4),
+    (3, 4, 0),
+    (1, 1, 1),
+    (1, 7, 1),
+    (7, 1, 5),
+    (2, 3, 5),
+    (13, 17, 11),
+    (31, 37, 29),
+    (67, 131, 97),
+]
 
 
 def shape_id(shape):
@@ -65,8 +73,10 @@ def test_relu_negative_zero_gives_the_sign_numpy_gives(dtype, arch, n):
     x = np.full(n, -0.0, dtype)
     got, expected = relu(x), np.maximum(x, 0)
     np.testing.assert_array_equal(
-        np.signbit(got), np.signbit(expected),
-        err_msg=f"relu(-0.0) = {got[0]!r} but np.maximum(-0.0, 0) = {expected[0]!r}")
+        np.signbit(got),
+        np.signbit(expected),
+        err_msg=f"relu(-0.0) = {got[0]!r} but np.maximum(-0.0, 0) = {expected[0]!r}",
+    )
 
 
 # ---------------------------------------------------------- relu_backward
@@ -257,8 +267,11 @@ def _relu_case(rng, shape, dtype):
 
 def _relu_backward_case(rng, shape, dtype):
     dout, y = random_array(rng, shape, dtype), np.maximum(random_array(rng, shape, dtype), 0)
-    return ([dout, y], lambda d, y, out=None: relu_backward(d, y, out=out),
-            lambda d, y: np.where(y > 0, d, dtype(0)))
+    return (
+        [dout, y],
+        lambda d, y, out=None: relu_backward(d, y, out=out),
+        lambda d, y: np.where(y > 0, d, dtype(0)),
+    )
 
 
 def _add_case(rng, shape, dtype):
@@ -298,10 +311,15 @@ def test_elementwise_out_partially_overlapping_input(rng, dtype, op, shift, n):
     # out is a shifted view of the buffer holding the first input: a kernel
     # that wrote while still reading would see its own output.
     inputs, call, numpy_op = ELEMENTWISE_CASES[op](rng, (n,), dtype)
-    buffer = np.concatenate([random_array(rng, (abs(shift),), dtype), inputs[0],
-                             random_array(rng, (abs(shift),), dtype)])
-    first = buffer[abs(shift):abs(shift) + n]
-    out = buffer[abs(shift) + shift:abs(shift) + shift + n]
+    buffer = np.concatenate(
+        [
+            random_array(rng, (abs(shift),), dtype),
+            inputs[0],
+            random_array(rng, (abs(shift),), dtype),
+        ]
+    )
+    first = buffer[abs(shift) : abs(shift) + n]
+    out = buffer[abs(shift) + shift : abs(shift) + shift + n]
     expected = numpy_op(first, *inputs[1:])
     got = call(first, *inputs[1:], out=out)
     assert got is out
@@ -351,8 +369,9 @@ def test_matmul_out_is_filled_and_returned(rng, dtype, shape):
     assert_close(out, expected, k=shape[1])
 
 
-@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True),
-                                             (True, True)])
+@pytest.mark.parametrize(
+    "trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)]
+)
 @pytest.mark.parametrize("which", ["a", "b", "both"])
 def test_matmul_out_aliasing_an_input(rng, dtype, which, trans_a, trans_b):
     # Square operands, so out can be a or b itself: the product must still be
@@ -361,8 +380,10 @@ def test_matmul_out_aliasing_an_input(rng, dtype, which, trans_a, trans_b):
     a, b, expected = matmul_operands(rng, dtype, (n, n, n), trans_a, trans_b, "C", "C")
     if which == "both":
         b = a
-        expected = (((a.T if trans_a else a).astype(np.float64))
-                    @ (b.T if trans_b else b).astype(np.float64)).astype(dtype)
+        expected = (
+            ((a.T if trans_a else a).astype(np.float64))
+            @ (b.T if trans_b else b).astype(np.float64)
+        ).astype(dtype)
     out = a if which in ("a", "both") else b
     got = matmul(a, b, out=out, trans_a=trans_a, trans_b=trans_b)
     assert got is out
@@ -373,10 +394,10 @@ def test_matmul_out_aliasing_an_input(rng, dtype, which, trans_a, trans_b):
 def test_matmul_out_partially_overlapping_an_input(rng, dtype, shift):
     m, k, n = 8, 8, 8
     buffer = random_array(rng, (m * k + 2 * abs(shift) + m * n,), dtype)
-    a = buffer[abs(shift):abs(shift) + m * k].reshape(m, k)
+    a = buffer[abs(shift) : abs(shift) + m * k].reshape(m, k)
     b = random_array(rng, (k, n), dtype)
     expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
-    out = buffer[abs(shift) + shift:abs(shift) + shift + m * n].reshape(m, n)
+    out = buffer[abs(shift) + shift : abs(shift) + shift + m * n].reshape(m, n)
     assert np.shares_memory(out, a)
     got = matmul(a, b, out=out)
     assert got is out
@@ -395,8 +416,9 @@ def test_kernels_accept_read_only_inputs(rng, dtype):
     assert_close(relu(x), np.maximum(x, 0), k=0)
     assert_close(add(x, v), x + v, k=0)
     assert_close(matmul(x, w), (x.astype(np.float64) @ w).astype(dtype), k=4)
-    assert_close(np.asarray(dot(v, v), dtype), np.asarray(np.dot(v.astype(np.float64), v), dtype),
-                 k=4)
+    assert_close(
+        np.asarray(dot(v, v), dtype), np.asarray(np.dot(v.astype(np.float64), v), dtype), k=4
+    )
 
 
 def test_kernels_accept_broadcast_views(rng, dtype):

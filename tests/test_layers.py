@@ -14,18 +14,15 @@ one (a missing transpose, a factor of 2, a dropped term) lands far above it.
 import ast
 import pathlib
 
+import denseops
 import numpy as np
 import pytest
-from helpers import assert_close, numeric_gradient
-
-import denseops
 from denseops import nn
 from denseops.nn import Dense, Sequential, activations, losses
+from helpers import assert_close, numeric_gradient
 
 STEP = 1e-6
 MAX_RELATIVE_ERROR = 1e-6
-
-
 
 
 def assert_gradient_matches(analytic, numeric, what):
@@ -37,7 +34,8 @@ def assert_gradient_matches(analytic, numeric, what):
     error = np.linalg.norm(analytic - numeric) / scale
     assert error < MAX_RELATIVE_ERROR, (
         f"{what}: relative error {error:.3e} >= {MAX_RELATIVE_ERROR:g}; max abs difference "
-        f"{np.abs(analytic - numeric).max():.3e}\nanalytic:\n{analytic}\nnumeric:\n{numeric}")
+        f"{np.abs(analytic - numeric).max():.3e}\nanalytic:\n{analytic}\nnumeric:\n{numeric}"
+    )
 
 
 def away_from_zero(rng, shape, margin=1e-2):
@@ -80,7 +78,8 @@ def test_sparse_cross_entropy_dlogits_match_finite_differences(rng):
     dlogits = np.empty_like(logits)
     denseops.sparse_softmax_cross_entropy(logits, labels, dlogits)
     numeric = numeric_gradient(
-        lambda: denseops.sparse_softmax_cross_entropy(logits, labels)[0], logits)
+        lambda: denseops.sparse_softmax_cross_entropy(logits, labels)[0], logits
+    )
     assert_gradient_matches(dlogits, numeric, "sparse cross-entropy dlogits")
 
 
@@ -119,14 +118,19 @@ def test_softmax_backward_matches_the_jacobian(rng, dtype):
     # dx = J^T dout with J[i, j] = y_i (delta_ij - y_j), for each row.
     y = denseops.softmax(rng.normal(size=(4, 5)).astype(dtype))
     dout = rng.normal(size=y.shape).astype(dtype)
-    expected = np.stack([(np.diag(r) - np.outer(r, r)) @ d
-                         for r, d in zip(y.astype(np.float64), dout.astype(np.float64))])
+    expected = np.stack(
+        [
+            (np.diag(r) - np.outer(r, r)) @ d
+            for r, d in zip(y.astype(np.float64), dout.astype(np.float64))
+        ]
+    )
     assert_close(denseops.softmax_backward(dout, y), expected.astype(dtype), k=8)
 
 
-@pytest.mark.parametrize("name, expected", [("relu", activations.relu),
-                                            ("SOFTMAX", activations.softmax),
-                                            (None, activations.linear)])
+@pytest.mark.parametrize(
+    "name, expected",
+    [("relu", activations.relu), ("SOFTMAX", activations.softmax), (None, activations.linear)],
+)
 def test_activation_get_by_name(name, expected):
     assert activations.get(name) is expected
 
@@ -155,8 +159,9 @@ def dense_reference(x, kernel, bias, activation):
 @pytest.mark.parametrize("activation", ["relu", "softmax", None])
 @pytest.mark.parametrize("batch, inputs, units", [(1, 3, 2), (16, 784, 10), (33, 20, 64)])
 def test_dense_forward_matches_numpy(rng, dtype, activation, batch, inputs, units):
-    layer = Dense(inputs, units, activation=activation, bias_initializer="glorot_uniform",
-                  dtype=dtype, seed=1)
+    layer = Dense(
+        inputs, units, activation=activation, bias_initializer="glorot_uniform", dtype=dtype, seed=1
+    )
     x = rng.uniform(-1, 1, size=(batch, inputs)).astype(dtype)
     expected = dense_reference(x, layer.kernel, layer.bias, activation)
     assert_close(layer.forward(x), expected.astype(dtype), k=inputs + units + 4)
@@ -173,8 +178,15 @@ def test_dense_without_bias_matches_numpy(rng, dtype):
 @pytest.mark.parametrize("activation", ["relu", "softmax", None])
 @pytest.mark.parametrize("use_bias", [True, False])
 def test_dense_gradients_match_finite_differences(rng, activation, use_bias):
-    layer = Dense(5, 4, activation=activation, use_bias=use_bias, dtype="float64",
-                  bias_initializer="glorot_uniform", seed=2)
+    layer = Dense(
+        5,
+        4,
+        activation=activation,
+        use_bias=use_bias,
+        dtype="float64",
+        bias_initializer="glorot_uniform",
+        seed=2,
+    )
     x = rng.uniform(-1, 1, size=(6, 5))
     if activation == "relu":
         assert_away_from_relu_kink(layer.forward(x, return_logits=True))
@@ -243,16 +255,19 @@ def test_dense_same_seed_same_weights_different_seed_different():
     assert not np.array_equal(a.kernel, c.kernel)
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"units": 0}, ValueError, r"units must be a positive integer. Received: units=0"),
-    ({"units": -3}, ValueError, r"Received: units=-3"),
-    ({"units": 2.5}, ValueError, r"Received: units=2.5"),
-    ({"units": 3, "output_size": 0}, ValueError, r"Received: units=0"),
-    ({"units": 0, "output_size": 3}, ValueError, r"Received: input_size=0"),
-    ({"units": 3, "dtype": "int32"}, TypeError, r"float32 or float64. Received: dtype=int32"),
-    ({"units": 3, "activation": "tanhh"}, ValueError, r"Unknown activation: 'tanhh'"),
-    ({"units": 3, "kernel_initializer": "lecun"}, ValueError, r"Unknown initializer: 'lecun'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"units": 0}, ValueError, r"units must be a positive integer. Received: units=0"),
+        ({"units": -3}, ValueError, r"Received: units=-3"),
+        ({"units": 2.5}, ValueError, r"Received: units=2.5"),
+        ({"units": 3, "output_size": 0}, ValueError, r"Received: units=0"),
+        ({"units": 0, "output_size": 3}, ValueError, r"Received: input_size=0"),
+        ({"units": 3, "dtype": "int32"}, TypeError, r"float32 or float64. Received: dtype=int32"),
+        ({"units": 3, "activation": "tanhh"}, ValueError, r"Unknown activation: 'tanhh'"),
+        ({"units": 3, "kernel_initializer": "lecun"}, ValueError, r"Unknown initializer: 'lecun'"),
+    ],
+)
 def test_dense_rejects_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         Dense(**kwargs)
@@ -261,8 +276,11 @@ def test_dense_rejects_bad_arguments(kwargs, error, message):
 @pytest.mark.parametrize("shape, hint", [((2, 783), ""), ((2, 28, 28), "flatten"), ((784,), "")])
 def test_dense_rejects_input_of_the_wrong_shape(shape, hint):
     layer = Dense(784, 10, name="first")
-    with pytest.raises(ValueError, match=rf"'first' expects input of shape \(batch, 784\). "
-                                         rf"Received: shape \({shape[0]},.*{hint}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"'first' expects input of shape \(batch, 784\). "
+        rf"Received: shape \({shape[0]},.*{hint}",
+    ):
         layer.forward(np.zeros(shape, np.float32))
 
 
@@ -282,12 +300,29 @@ class RecordGradients(nn.optimizers.Optimizer):
 
 def model_and_data(rng, depth, loss):
     """A float64 MLP of `depth` Dense layers, its data, and its targets."""
-    sizes = [6, 5, 4, 3][:depth + 1]
+    sizes = [6, 5, 4, 3][: depth + 1]
     last_activation = None if loss == "from_logits" else "softmax"
-    layers = [Dense(sizes[i], sizes[i + 1], activation="relu", dtype="float64", seed=i,
-                    bias_initializer="glorot_uniform") for i in range(depth - 1)]
-    layers.append(Dense(sizes[-2], sizes[-1], activation=last_activation, dtype="float64",
-                        seed=9, bias_initializer="glorot_uniform"))
+    layers = [
+        Dense(
+            sizes[i],
+            sizes[i + 1],
+            activation="relu",
+            dtype="float64",
+            seed=i,
+            bias_initializer="glorot_uniform",
+        )
+        for i in range(depth - 1)
+    ]
+    layers.append(
+        Dense(
+            sizes[-2],
+            sizes[-1],
+            activation=last_activation,
+            dtype="float64",
+            seed=9,
+            bias_initializer="glorot_uniform",
+        )
+    )
     model = Sequential(layers)
     x = away_from_zero(rng, (7, sizes[0]))
     classes = sizes[-1]
@@ -341,8 +376,17 @@ def test_train_step_loss_is_the_mean_over_the_batch(rng):
 
 
 NN_SOURCES = sorted((pathlib.Path(nn.__file__).parent).glob("*.py"))
-FORBIDDEN_CALLS = {"dot", "matmul", "einsum", "tensordot", "inner", "outer", "vdot", "kron",
-                   "multi_dot"}
+FORBIDDEN_CALLS = {
+    "dot",
+    "matmul",
+    "einsum",
+    "tensordot",
+    "inner",
+    "outer",
+    "vdot",
+    "kron",
+    "multi_dot",
+}
 
 
 def forbidden_uses(source, filename):
@@ -359,8 +403,11 @@ def forbidden_uses(source, filename):
             # x.dot(y) on an array, or np.dot / np.linalg.multi_dot
             if name in FORBIDDEN_CALLS and owner_name not in ("ops", "denseops"):
                 found.append((node.lineno, f"call of {name}"))
-        elif isinstance(node, (ast.ImportFrom,)) and node.module and \
-                node.module.split(".")[0] == "numpy":
+        elif (
+            isinstance(node, (ast.ImportFrom,))
+            and node.module
+            and node.module.split(".")[0] == "numpy"
+        ):
             for alias in node.names:
                 if alias.name in FORBIDDEN_CALLS:
                     found.append((node.lineno, f"import of numpy {alias.name}"))
@@ -369,9 +416,11 @@ def forbidden_uses(source, filename):
 
 def test_static_check_finds_what_it_forbids():
     # The checker itself must be able to fail.
-    bad = ("import numpy as np\nfrom numpy import einsum\n"
-           "a = x @ w\nb = np.dot(x, w)\nc = x.dot(w)\nd = np.linalg.multi_dot([x, w])\n"
-           "a @= w\ne = ops.matmul(x, w)\n")
+    bad = (
+        "import numpy as np\nfrom numpy import einsum\n"
+        "a = x @ w\nb = np.dot(x, w)\nc = x.dot(w)\nd = np.linalg.multi_dot([x, w])\n"
+        "a @= w\ne = ops.matmul(x, w)\n"
+    )
     lines = sorted(line for line, _ in forbidden_uses(bad, "<bad>"))
     assert lines == [2, 3, 4, 5, 6, 7]
 

@@ -1,9 +1,8 @@
 """link_activation / link_loss: scikit-learn's MLP output layer, against NumPy formulas."""
 
+import denseops
 import numpy as np
 import pytest
-
-import denseops
 
 
 def _activation(z, link):
@@ -25,8 +24,9 @@ def _loss(z, y, link, w):
     if link == "identity":
         per = 0.5 * ((p - y) ** 2).mean(axis=1)
     elif link == "logistic":
-        per = -(np.where(y != 0, y * np.log(pc), 0) + np.where(y != 1, (1 - y) * np.log(1 - pc), 0)
-                ).sum(axis=1)
+        per = -(
+            np.where(y != 0, y * np.log(pc), 0) + np.where(y != 1, (1 - y) * np.log(1 - pc), 0)
+        ).sum(axis=1)
     elif link == "softmax":
         per = -np.where(y != 0, y * np.log(pc), 0).sum(axis=1)
     else:
@@ -51,12 +51,12 @@ def test_link_loss_matches_numpy(link, weighted, dtype, rng):
     w = rng.integers(0, 4, B).astype(dtype) if weighted else np.ones(B, dtype)
     dz = np.empty_like(z)
     loss = denseops.link_loss(z, y, link, dz=dz, sample_weight=w if weighted else None)
-    ref_loss, ref_dz = _loss(z.astype(np.float64), y.astype(np.float64), link,
-                             w.astype(np.float64))
+    ref_loss, ref_dz = _loss(z.astype(np.float64), y.astype(np.float64), link, w.astype(np.float64))
     tol = 1e-5 if dtype == np.float32 else 1e-12
     assert loss == pytest.approx(ref_loss, rel=tol)
-    np.testing.assert_allclose(dz, ref_dz, rtol=tol * 10, atol=tol,
-                               err_msg=f"max abs diff {np.abs(dz - ref_dz).max()}")
+    np.testing.assert_allclose(
+        dz, ref_dz, rtol=tol * 10, atol=tol, err_msg=f"max abs diff {np.abs(dz - ref_dz).max()}"
+    )
 
 
 @pytest.mark.parametrize("link", LINKS)
@@ -98,7 +98,9 @@ def test_link_loss_rejects_bad_arguments():
         denseops.link_loss(np.zeros(3), np.zeros(3), "identity")
     with pytest.raises(ValueError, match="at least one row"):
         denseops.link_loss(np.zeros((0, 2)), np.zeros((0, 2)), "identity")
-    with pytest.raises(ValueError, match=r"out has shape \(2, 2\) but the result has shape \(3, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"out has shape \(2, 2\) but the result has shape \(3, 2\)"
+    ):
         denseops.link_activation(z, "exp", out=np.zeros((2, 2)))
 
 

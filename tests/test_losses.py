@@ -2,12 +2,11 @@
 NumPy statement of the formulas (mean loss, correct count, dlogits), and
 their errors. Their gradients vs finite differences are in test_layers.py."""
 
+import denseops
 import numpy as np
 import pytest
-from helpers import assert_close, tolerance
-
-import denseops
 from denseops.nn import losses
+from helpers import assert_close, tolerance
 
 
 def log_softmax(logits):
@@ -22,7 +21,8 @@ def assert_loss_close(actual, expected, dtype, classes):
     bound = tolerance(dtype, classes + 4) * (1 + abs(expected))
     assert abs(actual - expected) <= bound, (
         f"loss {actual!r} vs expected {expected!r}: difference {abs(actual - expected):.3e} "
-        f"> bound {bound:.3e}")
+        f"> bound {bound:.3e}"
+    )
 
 
 SHAPES = [(1, 1), (1, 10), (7, 3), (128, 10), (3, 1000)]
@@ -106,8 +106,9 @@ def test_categorical_and_sparse_cross_entropy_agree_on_one_hot_targets(rng, dtyp
     labels = rng.integers(0, 10, size=32)
     d_sparse, d_dense = np.empty_like(logits), np.empty_like(logits)
     loss_s, correct_s = denseops.sparse_softmax_cross_entropy(logits, labels, d_sparse)
-    loss_d, correct_d = denseops.softmax_cross_entropy(logits, np.eye(10, dtype=dtype)[labels],
-                                                       d_dense)
+    loss_d, correct_d = denseops.softmax_cross_entropy(
+        logits, np.eye(10, dtype=dtype)[labels], d_dense
+    )
     assert loss_d == pytest.approx(loss_s, rel=tolerance(dtype, 14))
     assert correct_d == correct_s
     assert_close(d_dense, d_sparse, k=4)
@@ -116,14 +117,21 @@ def test_categorical_and_sparse_cross_entropy_agree_on_one_hot_targets(rng, dtyp
 # ------------------------------------------------------------- kernel errors
 
 
-@pytest.mark.parametrize("labels, error, message", [
-    (np.array([0.0, 1.0]), TypeError, r"labels must have an integer dtype, got float64"),
-    ([0, 1], TypeError, r"labels must be a 1-D numpy.ndarray of integers, got list"),
-    (np.array([0, 1, 2]), ValueError, r"labels must have shape \(2,\).*got \(3,\)"),
-    (np.array([[0, 1]]), ValueError, r"labels must have shape \(2,\)"),
-    (np.array([0, 3]), ValueError, r"labels must be in \[0, 3\) for 3 classes, got 3 at index 1"),
-    (np.array([-1, 0]), ValueError, r"got -1 at index 0"),
-])
+@pytest.mark.parametrize(
+    "labels, error, message",
+    [
+        (np.array([0.0, 1.0]), TypeError, r"labels must have an integer dtype, got float64"),
+        ([0, 1], TypeError, r"labels must be a 1-D numpy.ndarray of integers, got list"),
+        (np.array([0, 1, 2]), ValueError, r"labels must have shape \(2,\).*got \(3,\)"),
+        (np.array([[0, 1]]), ValueError, r"labels must have shape \(2,\)"),
+        (
+            np.array([0, 3]),
+            ValueError,
+            r"labels must be in \[0, 3\) for 3 classes, got 3 at index 1",
+        ),
+        (np.array([-1, 0]), ValueError, r"got -1 at index 0"),
+    ],
+)
 def test_sparse_cross_entropy_rejects_bad_labels(labels, error, message):
     logits = np.zeros((2, 3))
     with pytest.raises(error, match=message):
@@ -139,8 +147,9 @@ def test_cross_entropy_rejects_logits_that_are_not_a_batch_of_rows(shape):
 
 
 def test_categorical_cross_entropy_rejects_mismatched_targets():
-    with pytest.raises(ValueError,
-                       match=r"targets must have the logits' shape \(2, 3\), got \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"targets must have the logits' shape \(2, 3\), got \(2, 4\)"
+    ):
         denseops.softmax_cross_entropy(np.zeros((2, 3)), np.zeros((2, 4)))
     with pytest.raises(TypeError, match=r"float64.*float32|float32.*float64"):
         denseops.softmax_cross_entropy(np.zeros((2, 3)), np.zeros((2, 3), np.float32))
@@ -166,13 +175,18 @@ def test_dlogits_may_alias_the_logits(rng, dtype):
 # ------------------------------------------------------------- Loss classes
 
 
-@pytest.mark.parametrize("name, cls", [
-    ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy),
-    ("categorical_crossentropy", losses.CategoricalCrossentropy),
-    ("binary_crossentropy", losses.BinaryCrossentropy),
-    ("mse", losses.MeanSquaredError), ("mean_squared_error", losses.MeanSquaredError),
-    ("mae", losses.MeanAbsoluteError), ("huber", losses.Huber),
-])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy),
+        ("categorical_crossentropy", losses.CategoricalCrossentropy),
+        ("binary_crossentropy", losses.BinaryCrossentropy),
+        ("mse", losses.MeanSquaredError),
+        ("mean_squared_error", losses.MeanSquaredError),
+        ("mae", losses.MeanAbsoluteError),
+        ("huber", losses.Huber),
+    ],
+)
 def test_loss_get_by_name(name, cls):
     loss = losses.get(name)
     assert type(loss) is cls and loss.from_logits is False
@@ -185,8 +199,11 @@ def test_loss_get_accepts_keras_loss_functions():
 
 
 def test_loss_get_rejects_unknown_names():
-    with pytest.raises(ValueError, match=r"Unknown loss: 'msee'. Expected one of "
-                                         r"\['binary_crossentropy', "):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown loss: 'msee'. Expected one of "
+        r"\['binary_crossentropy', ",
+    ):
         losses.get("msee")
 
 
@@ -200,16 +217,24 @@ def test_loss_objects_take_keras_argument_order(rng):
     assert dense == pytest.approx(denseops.softmax_cross_entropy(logits, one_hot)[0])
 
 
-@pytest.mark.parametrize("targets, message", [
-    (np.array([0.5, 1.0, 2.0]), r"needs integer class labels. Received: y of dtype float64"),
-    (np.array([0, 1]),
-     r"needs labels of shape \(3,\), one per sample. Received: y of shape \(2,\)"),
-    (np.array([[0, 1], [1, 1], [2, 1]]), r"Received: y of shape \(3, 2\)"),
-    (np.array([0, 1, 10]), r"Labels must be in \[0, 10\) for a last layer of 10 units. "
-                           r"Received: labels from 0 to 10"),
-    (np.array([-2, 1, 3]), r"Received: labels from -2 to 3"),
-    ([0, 1, 2], r"needs integer class labels. Received: y of dtype list"),
-])
+@pytest.mark.parametrize(
+    "targets, message",
+    [
+        (np.array([0.5, 1.0, 2.0]), r"needs integer class labels. Received: y of dtype float64"),
+        (
+            np.array([0, 1]),
+            r"needs labels of shape \(3,\), one per sample. Received: y of shape \(2,\)",
+        ),
+        (np.array([[0, 1], [1, 1], [2, 1]]), r"Received: y of shape \(3, 2\)"),
+        (
+            np.array([0, 1, 10]),
+            r"Labels must be in \[0, 10\) for a last layer of 10 units. "
+            r"Received: labels from 0 to 10",
+        ),
+        (np.array([-2, 1, 3]), r"Received: labels from -2 to 3"),
+        ([0, 1, 2], r"needs integer class labels. Received: y of dtype list"),
+    ],
+)
 def test_sparse_loss_prepare_targets_names_the_problem(targets, message):
     with pytest.raises(ValueError, match=message):
         losses.SparseCategoricalCrossentropy().prepare_targets(targets, 3, 10, np.float32)
@@ -224,9 +249,12 @@ def test_sparse_loss_accepts_whole_float_labels_and_a_trailing_axis_as_keras_doe
 def test_categorical_loss_prepare_targets_names_the_problem():
     loss = losses.CategoricalCrossentropy()
     assert loss.prepare_targets(np.zeros((3, 10)), 3, 10, np.float32).dtype == np.float32
-    with pytest.raises(ValueError, match=r"needs one-hot targets of shape \(3, 10\). "
-                                         r"Received: y of shape \(3,\); use "
-                                         r"loss='sparse_categorical_crossentropy'"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs one-hot targets of shape \(3, 10\). "
+        r"Received: y of shape \(3,\); use "
+        r"loss='sparse_categorical_crossentropy'",
+    ):
         loss.prepare_targets(np.zeros(3, np.int64), 3, 10, np.float32)
     with pytest.raises(ValueError, match=r"needs numeric targets"):
         loss.prepare_targets(np.array([["a"] * 10] * 3), 3, 10, np.float32)
@@ -238,8 +266,9 @@ def test_categorical_loss_prepare_targets_names_the_problem():
 def test_correct_count_with_nan_logits_agrees_with_numpy_argmax(dtype):
     # np.argmax treats NaN as the largest value: the first NaN of a row wins.
     nan = np.nan
-    logits = np.array([[1, nan, 3, nan], [nan, 0, 0, 0], [1, 5, 2, 5], [2, 1, 0, nan],
-                       [0, 0, 0, 0]], dtype)
+    logits = np.array(
+        [[1, nan, 3, nan], [nan, 0, 0, 0], [1, 5, 2, 5], [2, 1, 0, nan], [0, 0, 0, 0]], dtype
+    )
     labels = np.array([1, 0, 1, 3, 0])
     expected = int((np.argmax(logits, axis=1) == labels).sum())
     assert expected == 5
@@ -253,13 +282,17 @@ def test_correct_count_with_nan_logits_agrees_with_numpy_argmax(dtype):
 @pytest.mark.parametrize("bad,shown", [(-1.0, "-1.0"), (np.nan, "nan"), (np.inf, "inf")])
 def test_categorical_crossentropy_refuses_negative_or_non_finite_targets(bad, shown):
     from denseops.nn import Dense, Sequential
+
     model = Sequential([Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
     x = np.ones((4, 2), np.float32)
     targets = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
     targets[2, 1] = bad
-    with pytest.raises(ValueError, match=rf"categorical_crossentropy needs finite, non-negative "
-                                         rf"targets .*Received: y\[2, 1\] = {shown}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"categorical_crossentropy needs finite, non-negative "
+        rf"targets .*Received: y\[2, 1\] = {shown}",
+    ):
         model.fit(x, targets, verbose=0)
     with pytest.raises(ValueError, match=r"y\[2, 1\]"):
         model.evaluate(x, targets)

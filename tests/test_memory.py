@@ -14,10 +14,18 @@ import sys
 
 import numpy as np
 import pytest
+from denseops import (
+    add,
+    column_sums,
+    dot,
+    matmul,
+    relu,
+    relu_backward,
+    sgd_update,
+    softmax,
+    sparse_softmax_cross_entropy,
+)
 from helpers import random_array
-
-from denseops import (add, column_sums, dot, matmul, relu, relu_backward, sgd_update, softmax,
-                      sparse_softmax_cross_entropy)
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 LIMIT = 2**20  # bytes
@@ -58,6 +66,7 @@ def small_calls(dtype):
         softmax(x)
         sparse_softmax_cross_entropy(x, labels, dlogits=out)
         sgd_update(weights, grad, learning_rate=0.1)
+
     return run, (x, y, w, v, out, labels, weights, grad)
 
 
@@ -77,6 +86,7 @@ def test_1000_large_calls_do_not_grow_memory():
         add(x, x)
         matmul(x, w)
         column_sums(x)
+
     grown = growth(run, repeats=250, warmup=20)  # 4 kernels per run: 1000 calls
     assert grown < LIMIT, f"RSS grew by {grown / 1024:.0f} KiB over 1000 large calls"
 
@@ -116,8 +126,13 @@ def failing_calls(dtype):
         lambda: matmul(x, x.T.copy(), out=np.empty((3, 3), dtype)),
         lambda: sparse_softmax_cross_entropy(x, np.array([0, 1, 2, 9])),
         lambda: sgd_update(x[:, :4], x[:, :4].copy(), learning_rate=0.1),
-        lambda: sgd_update(np.ones(8, dtype), np.ones(8, dtype), learning_rate=0.1,
-                           momentum=0.5, velocity=np.ones(7, dtype)),
+        lambda: sgd_update(
+            np.ones(8, dtype),
+            np.ones(8, dtype),
+            learning_rate=0.1,
+            momentum=0.5,
+            velocity=np.ones(7, dtype),
+        ),
     ]
     return calls, (x, strided, other, read_only)
 
@@ -129,6 +144,7 @@ def test_error_paths_leak_neither_memory_nor_references(dtype):
         for call in calls:
             with pytest.raises((TypeError, ValueError)):
                 call()
+
     run()
     counts = [sys.getrefcount(a) for a in arrays]
     grown = growth(run, repeats=1000, warmup=100)

@@ -5,14 +5,23 @@ and their errors."""
 
 import math
 
+import denseops
 import numpy as np
 import pytest
 from helpers import assert_close, numeric_gradient
 
-import denseops
-
-ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "elu", "selu", "gelu", "leaky_relu",
-               "softplus", "swish"]
+ACTIVATIONS = [
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "elu",
+    "selu",
+    "gelu",
+    "leaky_relu",
+    "softplus",
+    "swish",
+]
 SELU_SCALE, SELU_ALPHA = 1.0507009873554805, 1.6732632423543772
 
 
@@ -44,8 +53,6 @@ def alpha_of(kind):
 def away_from_zero(rng, shape, low=0.05, high=4.0):
     """Values whose magnitude avoids the kinks of relu and friends at 0."""
     return rng.uniform(low, high, size=shape) * rng.choice([-1.0, 1.0], size=shape)
-
-
 
 
 def assert_gradient(analytic, numeric, what):
@@ -103,19 +110,37 @@ def test_activation_out_may_be_the_input_and_threads_agree(rng):
     np.testing.assert_array_equal(z, expected)
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: denseops.activation(np.ones((2, 3)), "tanhh"), ValueError,
-     r"activation: unknown activation 'tanhh'; expected one of linear, relu, sigmoid"),
-    (lambda: denseops.activation(np.ones((2, 3)), "relu", bias=np.ones(4)), ValueError,
-     r"bias must have shape \(3,\) to match x's last axis, got x \(2, 3\) and bias \(4,\)"),
-    (lambda: denseops.activation(np.ones((2, 3)), "relu", bias=np.ones(3, np.float32)),
-     TypeError, r"x and bias must have the same dtype"),
-    (lambda: denseops.activation([1.0], "relu"), TypeError, r"x must be a numpy.ndarray"),
-    (lambda: denseops.activation_backward(np.ones(3), np.ones(3), "gelu"), ValueError,
-     r"the gradient of gelu needs its input: pass z"),
-    (lambda: denseops.activation_backward(np.ones(3), np.ones(4), "tanh"), ValueError,
-     r"dout must have the shape of y \(4,\), got \(3,\)"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: denseops.activation(np.ones((2, 3)), "tanhh"),
+            ValueError,
+            r"activation: unknown activation 'tanhh'; expected one of linear, relu, sigmoid",
+        ),
+        (
+            lambda: denseops.activation(np.ones((2, 3)), "relu", bias=np.ones(4)),
+            ValueError,
+            r"bias must have shape \(3,\) to match x's last axis, got x \(2, 3\) and bias \(4,\)",
+        ),
+        (
+            lambda: denseops.activation(np.ones((2, 3)), "relu", bias=np.ones(3, np.float32)),
+            TypeError,
+            r"x and bias must have the same dtype",
+        ),
+        (lambda: denseops.activation([1.0], "relu"), TypeError, r"x must be a numpy.ndarray"),
+        (
+            lambda: denseops.activation_backward(np.ones(3), np.ones(3), "gelu"),
+            ValueError,
+            r"the gradient of gelu needs its input: pass z",
+        ),
+        (
+            lambda: denseops.activation_backward(np.ones(3), np.ones(4), "tanh"),
+            ValueError,
+            r"dout must have the shape of y \(4,\), got \(3,\)",
+        ),
+    ],
+)
 def test_activation_kernels_reject_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
@@ -155,27 +180,40 @@ def loss_case(rng, kind, from_logits, batch=5, outputs=4):
         target = rng.normal(size=(batch, outputs))
         pred = target + away_from_zero(rng, (batch, outputs), 0.1, 2.0)
         if kind == "huber":  # away from |e| = delta = 1 too
-            pred = target + np.where(rng.random((batch, outputs)) < 0.5, 0.5, 1.7) * \
-                rng.choice([-1.0, 1.0], size=(batch, outputs))
+            pred = target + np.where(rng.random((batch, outputs)) < 0.5, 0.5, 1.7) * rng.choice(
+                [-1.0, 1.0], size=(batch, outputs)
+            )
         return pred, target
     if kind == "binary_crossentropy":
         target = rng.uniform(0, 1, size=(batch, outputs))
-        pred = rng.normal(size=(batch, outputs)) * 2 if from_logits else \
-            rng.uniform(0.05, 0.95, size=(batch, outputs))
+        pred = (
+            rng.normal(size=(batch, outputs)) * 2
+            if from_logits
+            else rng.uniform(0.05, 0.95, size=(batch, outputs))
+        )
         return pred, target
-    pred = rng.normal(size=(batch, outputs)) * 2 if from_logits else \
-        rng.uniform(0.05, 1.0, size=(batch, outputs))
+    pred = (
+        rng.normal(size=(batch, outputs)) * 2
+        if from_logits
+        else rng.uniform(0.05, 1.0, size=(batch, outputs))
+    )
     if kind.startswith("sparse"):
         return pred, rng.integers(0, outputs, size=batch)
     soft = rng.uniform(0.1, 1.0, size=(batch, outputs))
     return pred, soft / soft.sum(axis=1, keepdims=True)
 
 
-LOSS_CASES = [("mean_squared_error", False), ("mean_absolute_error", False), ("huber", False),
-              ("binary_crossentropy", False), ("binary_crossentropy", True),
-              ("categorical_crossentropy", False), ("categorical_crossentropy", True),
-              ("sparse_categorical_crossentropy", False),
-              ("sparse_categorical_crossentropy", True)]
+LOSS_CASES = [
+    ("mean_squared_error", False),
+    ("mean_absolute_error", False),
+    ("huber", False),
+    ("binary_crossentropy", False),
+    ("binary_crossentropy", True),
+    ("categorical_crossentropy", False),
+    ("categorical_crossentropy", True),
+    ("sparse_categorical_crossentropy", False),
+    ("sparse_categorical_crossentropy", True),
+]
 
 
 @pytest.mark.parametrize("kind, from_logits", LOSS_CASES)
@@ -185,14 +223,16 @@ def test_loss_value_and_gradient(arch, rng, kind, from_logits, weighted):
     weight = rng.uniform(0.2, 2.0, size=len(pred)) if weighted else np.ones(len(pred))
     sample_weight = weight if weighted else None
     grad = np.full_like(pred, np.nan)
-    value = denseops.loss(pred, target, kind, from_logits=from_logits,
-                          sample_weight=sample_weight, grad=grad)
+    value = denseops.loss(
+        pred, target, kind, from_logits=from_logits, sample_weight=sample_weight, grad=grad
+    )
     expected = numpy_loss(kind, pred, target, weight, from_logits)
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
     def f():
-        return denseops.loss(pred, target, kind, from_logits=from_logits,
-                             sample_weight=sample_weight)
+        return denseops.loss(
+            pred, target, kind, from_logits=from_logits, sample_weight=sample_weight
+        )
 
     assert_gradient(grad, numeric_gradient(f, pred), f"{kind} from_logits={from_logits}")
 
@@ -213,34 +253,69 @@ def test_binary_crossentropy_from_logits_is_exact_where_probabilities_saturate()
     logits = np.array([[-200.0], [200.0]])
     target = np.array([[1.0], [0.0]])
     # Each row's loss is about 200: no clip, no overflow.
-    assert denseops.loss(logits, target, "binary_crossentropy", from_logits=True) == \
-        pytest.approx(200.0)
+    assert denseops.loss(logits, target, "binary_crossentropy", from_logits=True) == pytest.approx(
+        200.0
+    )
     # Probabilities are clipped to [1e-7, 1 - 1e-7], as Keras does.
     probs = np.array([[0.0], [1.0]])
-    assert denseops.loss(probs, target, "binary_crossentropy") == \
-        pytest.approx(-math.log(1e-7), rel=1e-6)
+    assert denseops.loss(probs, target, "binary_crossentropy") == pytest.approx(
+        -math.log(1e-7), rel=1e-6
+    )
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: denseops.loss(np.ones((2, 3)), np.ones((2, 3)), "mse"), ValueError,
-     r"loss: unknown loss 'mse'; expected one of mean_squared_error"),
-    (lambda: denseops.loss(np.ones((2, 3)), np.ones((2, 3)), "mean_squared_error",
-                           from_logits=True), ValueError, r"has no from_logits form"),
-    (lambda: denseops.loss(np.ones((2, 3)), np.ones((2, 2)), "mean_absolute_error"),
-     ValueError, r"target must have the shape of pred \(2, 3\), got \(2, 2\)"),
-    (lambda: denseops.loss(np.ones((2, 3)), np.array([0, 3]),
-                           "sparse_categorical_crossentropy"), ValueError,
-     r"labels must be in \[0, 3\)"),
-    (lambda: denseops.loss(np.ones((2, 3)), np.ones((2, 3)), "huber", delta=0.0), ValueError,
-     r"delta must be > 0"),
-    (lambda: denseops.loss(np.ones((2, 3)), np.ones((2, 3)), "mean_squared_error",
-                           sample_weight=np.ones(3)), ValueError,
-     r"sample_weight must have shape \(2,\), one weight per row of pred, got \(3,\)"),
-    (lambda: denseops.loss(np.ones((0, 3)), np.ones((0, 3)), "mean_squared_error"), ValueError,
-     r"pred must be 2-D \(batch, outputs\) with at least one row"),
-    (lambda: denseops.loss(np.ones((2, 3)), np.ones((2, 3)), "mean_squared_error",
-                           grad=np.ones((3, 2))), ValueError, r"out has shape \(3, 2\)"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: denseops.loss(np.ones((2, 3)), np.ones((2, 3)), "mse"),
+            ValueError,
+            r"loss: unknown loss 'mse'; expected one of mean_squared_error",
+        ),
+        (
+            lambda: denseops.loss(
+                np.ones((2, 3)), np.ones((2, 3)), "mean_squared_error", from_logits=True
+            ),
+            ValueError,
+            r"has no from_logits form",
+        ),
+        (
+            lambda: denseops.loss(np.ones((2, 3)), np.ones((2, 2)), "mean_absolute_error"),
+            ValueError,
+            r"target must have the shape of pred \(2, 3\), got \(2, 2\)",
+        ),
+        (
+            lambda: denseops.loss(
+                np.ones((2, 3)), np.array([0, 3]), "sparse_categorical_crossentropy"
+            ),
+            ValueError,
+            r"labels must be in \[0, 3\)",
+        ),
+        (
+            lambda: denseops.loss(np.ones((2, 3)), np.ones((2, 3)), "huber", delta=0.0),
+            ValueError,
+            r"delta must be > 0",
+        ),
+        (
+            lambda: denseops.loss(
+                np.ones((2, 3)), np.ones((2, 3)), "mean_squared_error", sample_weight=np.ones(3)
+            ),
+            ValueError,
+            r"sample_weight must have shape \(2,\), one weight per row of pred, got \(3,\)",
+        ),
+        (
+            lambda: denseops.loss(np.ones((0, 3)), np.ones((0, 3)), "mean_squared_error"),
+            ValueError,
+            r"pred must be 2-D \(batch, outputs\) with at least one row",
+        ),
+        (
+            lambda: denseops.loss(
+                np.ones((2, 3)), np.ones((2, 3)), "mean_squared_error", grad=np.ones((3, 2))
+            ),
+            ValueError,
+            r"out has shape \(3, 2\)",
+        ),
+    ],
+)
 def test_loss_kernel_rejects_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
@@ -301,17 +376,21 @@ def test_dropout_masks_depend_on_seed_and_counter_only():
     for other in ({"seed": 4, "counter": 2}, {"seed": 3, "counter": 3}):
         assert (denseops.dropout(x, 0.5, **other) != reference).mean() > 0.4
     # A slice of the stream is the same slice of the mask.
-    np.testing.assert_array_equal(denseops.dropout(x[:1000], 0.5, seed=3, counter=2),
-                                  reference[:1000])
+    np.testing.assert_array_equal(
+        denseops.dropout(x[:1000], 0.5, seed=3, counter=2), reference[:1000]
+    )
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"rate": 1.0}, ValueError, r"rate must be in \[0, 1\), got 1"),
-    ({"rate": -0.1}, ValueError, r"rate must be in \[0, 1\)"),
-    ({"seed": -1}, ValueError, r"seed must be in \[0, 2\*\*64\), got -1"),
-    ({"counter": 2**64}, ValueError, r"counter must be in \[0, 2\*\*64\)"),
-    ({"seed": 1.5}, TypeError, r"seed must be an int, got float"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"rate": 1.0}, ValueError, r"rate must be in \[0, 1\), got 1"),
+        ({"rate": -0.1}, ValueError, r"rate must be in \[0, 1\)"),
+        ({"seed": -1}, ValueError, r"seed must be in \[0, 2\*\*64\), got -1"),
+        ({"counter": 2**64}, ValueError, r"counter must be in \[0, 2\*\*64\)"),
+        ({"seed": 1.5}, TypeError, r"seed must be an int, got float"),
+    ],
+)
 def test_dropout_rejects_bad_arguments(kwargs, error, message):
     args = {"rate": 0.5, "seed": 1, "counter": 1, **kwargs}
     with pytest.raises(error, match=message):
@@ -328,11 +407,12 @@ def test_weight_penalty_value_and_gradient(arch, rng, n):
     before = grad.copy()
     value = denseops.weight_penalty(w, grad, l1=0.01, l2=0.003)
     assert value == pytest.approx(0.01 * np.abs(w).sum() + 0.003 * (w**2).sum(), rel=1e-12)
-    np.testing.assert_allclose(grad - before, 0.01 * np.sign(w) + 0.006 * w, rtol=1e-12,
-                               atol=1e-15)
+    np.testing.assert_allclose(grad - before, 0.01 * np.sign(w) + 0.006 * w, rtol=1e-12, atol=1e-15)
     if n <= 100:
+
         def f():
             return denseops.weight_penalty(w, l1=0.01, l2=0.003)
+
         assert_gradient(grad - before, numeric_gradient(f, w), "l1_l2 penalty")
 
 

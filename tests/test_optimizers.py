@@ -7,12 +7,11 @@ from denseops' kernels, and run in float64 whatever the weights' dtype.
 
 import math
 
+import denseops
 import numpy as np
 import pytest
-from helpers import assert_close
-
-import denseops
 from denseops.nn import SGD, Adam, RMSprop, optimizers
+from helpers import assert_close
 
 STEPS = 6
 SHAPES = [(3,), (784, 16), (1, 1), (5, 7)]
@@ -67,8 +66,10 @@ def run(optimizer, weights, grads_per_step):
 def problem(rng, dtype, shapes=SHAPES):
     """Weights and STEPS lists of gradients, of varied sizes and signs."""
     weights = [rng.uniform(-1, 1, size=s).astype(dtype) for s in shapes]
-    grads = [[(rng.normal(size=s) * 10.0**rng.integers(-3, 2)).astype(dtype) for s in shapes]
-             for _ in range(STEPS)]
+    grads = [
+        [(rng.normal(size=s) * 10.0 ** rng.integers(-3, 2)).astype(dtype) for s in shapes]
+        for _ in range(STEPS)
+    ]
     return weights, grads
 
 
@@ -78,8 +79,9 @@ def problem(rng, dtype, shapes=SHAPES):
 K = 8 * STEPS
 
 
-@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True),
-                                                (0.5, True), (1.0, False)])
+@pytest.mark.parametrize(
+    "momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True), (0.5, True), (1.0, False)]
+)
 def test_sgd_matches_keras_formula(rng, dtype, momentum, nesterov):
     weights, grads = problem(rng, dtype)
     optimizer = SGD(learning_rate=0.05, momentum=momentum, nesterov=nesterov)
@@ -92,8 +94,9 @@ def test_sgd_matches_keras_formula(rng, dtype, momentum, nesterov):
     assert optimizer.iterations == STEPS
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"learning_rate": 0.01, "rho": 0.5, "epsilon": 1e-3},
-                                    {"rho": 0.0}])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"learning_rate": 0.01, "rho": 0.5, "epsilon": 1e-3}, {"rho": 0.0}]
+)
 def test_rmsprop_matches_keras_formula(rng, dtype, kwargs):
     weights, grads = problem(rng, dtype)
     optimizer = RMSprop(**kwargs)
@@ -104,8 +107,10 @@ def test_rmsprop_matches_keras_formula(rng, dtype, kwargs):
         assert_close(optimizer._state[i]["velocity"], v.astype(dtype), k=K)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"learning_rate": 0.1, "beta_1": 0.5, "beta_2": 0.9,
-                                         "epsilon": 1e-4}, {"beta_1": 0.0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"learning_rate": 0.1, "beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-4}, {"beta_1": 0.0}],
+)
 def test_adam_matches_keras_formula(rng, dtype, kwargs):
     weights, grads = problem(rng, dtype)
     optimizer = Adam(**kwargs)
@@ -150,11 +155,14 @@ def test_sgd_without_momentum_keeps_no_state():
     assert optimizer._state == [{}]
 
 
-@pytest.mark.parametrize("cls, defaults", [
-    (SGD, {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False}),
-    (RMSprop, {"learning_rate": 0.001, "rho": 0.9, "epsilon": 1e-7}),
-    (Adam, {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
-])
+@pytest.mark.parametrize(
+    "cls, defaults",
+    [
+        (SGD, {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False}),
+        (RMSprop, {"learning_rate": 0.001, "rho": 0.9, "epsilon": 1e-7}),
+        (Adam, {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
+    ],
+)
 def test_keras_defaults_and_config_round_trip(cls, defaults):
     optimizer = cls()
     config = optimizer.get_config()
@@ -172,31 +180,49 @@ def test_optimizer_get_by_name(name, cls):
 
 
 def test_optimizer_get_rejects_unknown_names():
-    with pytest.raises(ValueError, match=r"Unknown optimizer: 'adamw'. "
-                                         r"Expected one of \['adam', 'rmsprop', 'sgd'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown optimizer: 'adamw'. "
+        r"Expected one of \['adam', 'rmsprop', 'sgd'\]",
+    ):
         optimizers.get("adamw")
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: SGD(learning_rate=0), r"learning_rate must be finite and > 0.0. "
-                                   r"Received: learning_rate=0.0"),
-    (lambda: SGD(learning_rate=-0.1), r"Received: learning_rate=-0.1"),
-    (lambda: RMSprop(learning_rate=float("nan")), r"Received: learning_rate=nan"),
-    (lambda: Adam(learning_rate=float("inf")), r"Received: learning_rate=inf"),
-    (lambda: Adam(learning_rate="0.1"), r"learning_rate must be a number. "
-                                        r"Received: learning_rate='0.1'"),
-    (lambda: SGD(learning_rate=True), r"Received: learning_rate=True"),
-    (lambda: SGD(momentum=-0.1), r"momentum must be finite and >= 0.0 and <= 1.0. "
-                                 r"Received: momentum=-0.1"),
-    (lambda: SGD(momentum=1.5), r"Received: momentum=1.5"),
-    (lambda: RMSprop(rho=1.0), r"rho must be finite and >= 0.0 and < 1.0. Received: rho=1.0"),
-    (lambda: RMSprop(rho=-0.5), r"Received: rho=-0.5"),
-    (lambda: RMSprop(epsilon=0), r"epsilon must be finite and > 0.0. Received: epsilon=0.0"),
-    (lambda: Adam(beta_1=1.0), r"beta_1 must be finite and >= 0.0 and < 1.0. "
-                               r"Received: beta_1=1.0"),
-    (lambda: Adam(beta_2=float("nan")), r"Received: beta_2=nan"),
-    (lambda: Adam(epsilon=-1e-7), r"Received: epsilon=-1e-07"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: SGD(learning_rate=0),
+            r"learning_rate must be finite and > 0.0. "
+            r"Received: learning_rate=0.0",
+        ),
+        (lambda: SGD(learning_rate=-0.1), r"Received: learning_rate=-0.1"),
+        (lambda: RMSprop(learning_rate=float("nan")), r"Received: learning_rate=nan"),
+        (lambda: Adam(learning_rate=float("inf")), r"Received: learning_rate=inf"),
+        (
+            lambda: Adam(learning_rate="0.1"),
+            r"learning_rate must be a number. "
+            r"Received: learning_rate='0.1'",
+        ),
+        (lambda: SGD(learning_rate=True), r"Received: learning_rate=True"),
+        (
+            lambda: SGD(momentum=-0.1),
+            r"momentum must be finite and >= 0.0 and <= 1.0. "
+            r"Received: momentum=-0.1",
+        ),
+        (lambda: SGD(momentum=1.5), r"Received: momentum=1.5"),
+        (lambda: RMSprop(rho=1.0), r"rho must be finite and >= 0.0 and < 1.0. Received: rho=1.0"),
+        (lambda: RMSprop(rho=-0.5), r"Received: rho=-0.5"),
+        (lambda: RMSprop(epsilon=0), r"epsilon must be finite and > 0.0. Received: epsilon=0.0"),
+        (
+            lambda: Adam(beta_1=1.0),
+            r"beta_1 must be finite and >= 0.0 and < 1.0. "
+            r"Received: beta_1=1.0",
+        ),
+        (lambda: Adam(beta_2=float("nan")), r"Received: beta_2=nan"),
+        (lambda: Adam(epsilon=-1e-7), r"Received: epsilon=-1e-07"),
+    ],
+)
 def test_bad_hyperparameters_name_the_argument_and_value(make, message):
     with pytest.raises(ValueError, match=message):
         make()
@@ -207,29 +233,48 @@ def test_bad_hyperparameters_name_the_argument_and_value(make, message):
 
 def test_update_kernels_refuse_weights_they_cannot_update_in_place(dtype):
     strided = np.zeros((4, 6), dtype)[:, ::2]
-    with pytest.raises(ValueError, match=r"sgd_update: weights is updated in place and must be "
-                                         r"a writable.* C-contiguous array"):
+    with pytest.raises(
+        ValueError,
+        match=r"sgd_update: weights is updated in place and must be "
+        r"a writable.* C-contiguous array",
+    ):
         denseops.sgd_update(strided, np.ones((4, 3), dtype), learning_rate=0.1)
     read_only = np.zeros(3, dtype)
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match=r"rmsprop_update: weights is updated in place"):
-        denseops.rmsprop_update(read_only, np.ones(3, dtype), np.zeros(3, dtype),
-                                learning_rate=0.1, rho=0.9, epsilon=1e-7)
+        denseops.rmsprop_update(
+            read_only,
+            np.ones(3, dtype),
+            np.zeros(3, dtype),
+            learning_rate=0.1,
+            rho=0.9,
+            epsilon=1e-7,
+        )
 
 
 def test_update_kernels_check_shapes_and_dtypes():
     w = np.zeros((2, 3))
-    with pytest.raises(ValueError,
-                       match=r"grad has shape \(3, 2\) but weights have shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"grad has shape \(3, 2\) but weights have shape \(2, 3\)"
+    ):
         denseops.sgd_update(w, np.zeros((3, 2)), learning_rate=0.1)
     with pytest.raises(TypeError, match=r"float32|float64"):
         denseops.sgd_update(w, np.zeros((2, 3), np.float32), learning_rate=0.1)
     with pytest.raises(ValueError, match=r"velocity must have shape \(2, 3\), got \(6,\)"):
-        denseops.sgd_update(w, np.zeros((2, 3)), learning_rate=0.1, momentum=0.9,
-                            velocity=np.zeros(6))
+        denseops.sgd_update(
+            w, np.zeros((2, 3)), learning_rate=0.1, momentum=0.9, velocity=np.zeros(6)
+        )
     with pytest.raises(TypeError, match=r"m must have dtype float64, got float32"):
-        denseops.adam_update(w, np.zeros((2, 3)), np.zeros((2, 3), np.float32), np.zeros((2, 3)),
-                             alpha=0.1, beta1=0.9, beta2=0.999, epsilon=1e-7)
+        denseops.adam_update(
+            w,
+            np.zeros((2, 3)),
+            np.zeros((2, 3), np.float32),
+            np.zeros((2, 3)),
+            alpha=0.1,
+            beta1=0.9,
+            beta2=0.999,
+            epsilon=1e-7,
+        )
 
 
 def test_update_kernels_accept_a_non_contiguous_gradient(rng, dtype):

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from denseops import bench, bench_cases, plotting
 from denseops import train as training
 from denseops.nn import History
@@ -15,9 +14,15 @@ def history_of(epochs, seed=0):
     rng = np.random.default_rng(seed)
     history = History()
     for epoch in range(epochs):
-        history.append(epoch, {"loss": float(rng.random()), "accuracy": float(rng.random()),
-                               "val_loss": float(rng.random()),
-                               "val_accuracy": float(rng.random())})
+        history.append(
+            epoch,
+            {
+                "loss": float(rng.random()),
+                "accuracy": float(rng.random()),
+                "val_loss": float(rng.random()),
+                "val_accuracy": float(rng.random()),
+            },
+        )
     return history
 
 
@@ -54,8 +59,11 @@ def test_history_figure_marks_the_final_test_accuracy():
     fig = plotting.history_figure(history, test_accuracy=0.9123)
     try:
         _, accuracy_ax = fig.axes
-        marks = [line for line in accuracy_ax.get_lines()
-                 if 0.9123 in np.asarray(line.get_ydata(), dtype=float)]
+        marks = [
+            line
+            for line in accuracy_ax.get_lines()
+            if 0.9123 in np.asarray(line.get_ydata(), dtype=float)
+        ]
         assert marks, "no line or marker at the test accuracy"
         legend = [t.get_text() for t in accuracy_ax.get_legend().get_texts()]
         assert "test accuracy 0.9123" in legend, legend
@@ -71,8 +79,13 @@ def test_train_plot_title_names_model_optimizer_and_data_set(tmp_path, monkeypat
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, 40, dtype=np.uint8)
-    np.savez(tmp_path / "fashion-mnist.npz", x_train=images, y_train=labels, x_test=images[:10],
-             y_test=labels[:10])
+    np.savez(
+        tmp_path / "fashion-mnist.npz",
+        x_train=images,
+        y_train=labels,
+        x_test=images[:10],
+        y_test=labels[:10],
+    )
     figures = []
     real_history_figure = plotting.history_figure
 
@@ -81,9 +94,16 @@ def test_train_plot_title_names_model_optimizer_and_data_set(tmp_path, monkeypat
         return figures[-1]
 
     monkeypatch.setattr(plotting, "history_figure", keep_figure)
-    results = training.run(dataset="fashion-mnist", epochs=2, optimizer="sgd",
-                           learning_rate=0.05, data_dir=tmp_path, plot=tmp_path / "h.png",
-                           verbose=0, threads=1)
+    results = training.run(
+        dataset="fashion-mnist",
+        epochs=2,
+        optimizer="sgd",
+        learning_rate=0.05,
+        data_dir=tmp_path,
+        plot=tmp_path / "h.png",
+        verbose=0,
+        threads=1,
+    )
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
     (fig,) = figures
     title = suptitle(fig)
@@ -100,13 +120,19 @@ def fake_report(operations=("relu", "matmul"), sizes=4):
         for dtype in ("float32", "float64"):
             for i in range(sizes):
                 work = 10 ** (3 + i)
-                results = {impl: {"median_s": work * (k + 1) * 1e-9}
-                           for k, impl in enumerate(("numpy", "denseops", "python loops"))
-                           if impl != "python loops" or i < 2}  # loops skipped when big
-                rows.append({"operation": op, "work": work, "dtype": dtype,
-                             "results": results})
-    return {"rows": rows, "machine": {"denseops": "0", "numpy": "0", "cpu": "cpu"},
-            "threads": 1, "date": "2026-01-01T00:00:00", "tier": "default"}
+                results = {
+                    impl: {"median_s": work * (k + 1) * 1e-9}
+                    for k, impl in enumerate(("numpy", "denseops", "python loops"))
+                    if impl != "python loops" or i < 2
+                }  # loops skipped when big
+                rows.append({"operation": op, "work": work, "dtype": dtype, "results": results})
+    return {
+        "rows": rows,
+        "machine": {"denseops": "0", "numpy": "0", "cpu": "cpu"},
+        "threads": 1,
+        "date": "2026-01-01T00:00:00",
+        "tier": "default",
+    }
 
 
 def test_bench_figure_connects_each_series_and_tells_dtypes_apart_beyond_line_style():
@@ -121,7 +147,9 @@ def test_bench_figure_connects_each_series_and_tells_dtypes_apart_beyond_line_st
                     assert line.get_linestyle() not in ("None", "", " "), "points not joined"
                     assert line.get_marker() not in ("None", "", " ", None)
                 assert (f32.get_marker(), f32.get_markerfacecolor()) != (
-                    f64.get_marker(), f64.get_markerfacecolor()), "dtypes differ by style only"
+                    f64.get_marker(),
+                    f64.get_markerfacecolor(),
+                ), "dtypes differ by style only"
                 assert f32.get_color() == f64.get_color(), "one colour per implementation"
     finally:
         plt.close(fig)

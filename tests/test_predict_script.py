@@ -67,8 +67,9 @@ def test_library_matches_the_float64_forward(predict, tiny, library, rows):
 def test_table_has_a_column_per_library_and_its_ratio(predict):
     names = ["1 image", "batch of 128", "10000 images"]
     base = [100e-6, 1e-3, 50e-3]
-    seconds = {library: [t * (1 + k / 2) for t in base]
-               for k, library in enumerate(predict.LIBRARIES)}
+    seconds = {
+        library: [t * (1 + k / 2) for t in base] for k, library in enumerate(predict.LIBRARIES)
+    }
     ratios = {library: [0.25 * k, 1.5, 2.0] for k, library in enumerate(predict.LIBRARIES) if k}
     lines = predict.format_table(names, seconds, ratios).splitlines()
     assert len(lines) == 2 + len(names)
@@ -91,8 +92,10 @@ def test_table_without_ratios_prints_times_only(predict):
 
 def test_ratios_pair_each_round_with_the_baseline_of_the_same_round(predict):
     # rounds x cases; the machine slows down 4x in the last two rounds
-    samples = {"denseops": [[1.0, 10.0], [1.0, 10.0], [4.0, 40.0], [4.0, 40.0], [4.0, 40.0]],
-               "numpy": [[2.0, 5.0], [2.0, 5.0], [2.0, 5.0], [8.0, 20.0], [8.0, 20.0]]}
+    samples = {
+        "denseops": [[1.0, 10.0], [1.0, 10.0], [4.0, 40.0], [4.0, 40.0], [4.0, 40.0]],
+        "numpy": [[2.0, 5.0], [2.0, 5.0], [2.0, 5.0], [8.0, 20.0], [8.0, 20.0]],
+    }
     assert predict.paired_ratios(samples) == {"numpy": [2.0, 0.5]}
     assert predict.medians(samples) == {"denseops": [4.0, 40.0], "numpy": [2.0, 5.0]}
     assert predict.paired_ratios({"numpy": samples["numpy"]}) == {}
@@ -111,12 +114,26 @@ def test_measure_times_each_case_in_every_library_in_rotating_order(predict):
 
     workers = {library: FakeWorker(library) for library in ("denseops", "numpy", "torch")}
     samples, cpu = predict.measure(workers, rounds=3, n_cases=2)
-    assert calls == [("denseops", 0), ("numpy", 0), ("torch", 0),
-                     ("denseops", 1), ("numpy", 1), ("torch", 1),
-                     ("numpy", 0), ("torch", 0), ("denseops", 0),
-                     ("numpy", 1), ("torch", 1), ("denseops", 1),
-                     ("torch", 0), ("denseops", 0), ("numpy", 0),
-                     ("torch", 1), ("denseops", 1), ("numpy", 1)]
+    assert calls == [
+        ("denseops", 0),
+        ("numpy", 0),
+        ("torch", 0),
+        ("denseops", 1),
+        ("numpy", 1),
+        ("torch", 1),
+        ("numpy", 0),
+        ("torch", 0),
+        ("denseops", 0),
+        ("numpy", 1),
+        ("torch", 1),
+        ("denseops", 1),
+        ("torch", 0),
+        ("denseops", 0),
+        ("numpy", 0),
+        ("torch", 1),
+        ("denseops", 1),
+        ("numpy", 1),
+    ]
     assert samples["denseops"] == [[1.0, 4.0], [9.0, 12.0], [14.0, 17.0]]
     assert cpu["denseops"] == [[-1.0, -4.0], [-9.0, -12.0], [-14.0, -17.0]]
 
@@ -141,8 +158,20 @@ def test_script_checks_and_prints_every_library_it_runs(predict):
     # which tests must not do (older OpenBLAS builds need it on some CPUs).
     libraries = ["denseops", "kernels", "onnxruntime", "torch"]
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--rounds", "2", "--images", "200",
-         "--only", ",".join(libraries)], capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--rounds",
+            "2",
+            "--images",
+            "200",
+            "--only",
+            ",".join(libraries),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     ran = [library for library in libraries if not predict.unavailable_reason(library)]
     for library in set(libraries) - set(ran):
@@ -155,8 +184,9 @@ def test_script_checks_and_prints_every_library_it_runs(predict):
     tables = re.findall(r"(?m)(?:^\|.*\n)+", done.stdout)
     assert len(tables) == 2, done.stdout
     for table in tables:
-        cells = [[cell.strip() for cell in line.strip("|").split("|")]
-                 for line in table.splitlines()]
+        cells = [
+            [cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()
+        ]
         assert cells[0] == ["case"] + [predict.HEADERS[library] for library in ran]
         assert [row[0] for row in cells[2:]] == ["1 image", "batch of 128", "200 images"]
         for row in cells[2:]:

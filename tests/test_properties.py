@@ -1,4 +1,5 @@
-"""Property tests: every kernel equals NumPy for any shape, dtype, layout and aliasing hypothesis finds.
+"""Property tests: every kernel equals NumPy for any shape, dtype, layout and aliasing
+hypothesis finds.
 
 The example count is bounded by the "denseops" settings profile registered
 below (DENSEOPS_HYPOTHESIS_EXAMPLES overrides it, e.g. for a long local
@@ -9,12 +10,19 @@ and nothing is written to a .hypothesis database folder.
 import os
 
 import numpy as np
+from denseops import (
+    add,
+    column_sums,
+    dot,
+    matmul,
+    relu,
+    relu_backward,
+    softmax,
+    sparse_softmax_cross_entropy,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from denseops import (add, column_sums, dot, matmul, relu, relu_backward, softmax,
-                      sparse_softmax_cross_entropy)
 
 settings.register_profile(
     "denseops",
@@ -52,8 +60,9 @@ def in_layout(x, layout):
 
 def any_values(dtype, shape):
     """Arrays holding anything IEEE allows: NaN, +-inf, -0.0, subnormals."""
-    return hnp.arrays(dtype, shape, elements=st.floats(width=np.dtype(dtype).itemsize * 8,
-                                                      allow_subnormal=True))
+    return hnp.arrays(
+        dtype, shape, elements=st.floats(width=np.dtype(dtype).itemsize * 8, allow_subnormal=True)
+    )
 
 
 def bounded_values(dtype, shape):
@@ -65,8 +74,9 @@ def assert_identical(got, expected):
     """Bit-for-bit equality, NaNs in the same places, the sign of zero included."""
     assert got.dtype == expected.dtype and got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(np.signbit(got[~np.isnan(got)]),
-                                  np.signbit(expected[~np.isnan(expected)]))
+    np.testing.assert_array_equal(
+        np.signbit(got[~np.isnan(got)]), np.signbit(expected[~np.isnan(expected)])
+    )
 
 
 def assert_sum_close(got, exact, magnitude, k, dtype):
@@ -111,8 +121,10 @@ def test_add_is_numpy_addition_same_shape_or_bias(case, data):
 def test_relu_backward_passes_dout_where_y_is_positive(case, data):
     dout, layout = case
     y = data.draw(any_values(dout.dtype, dout.shape), label="y")
-    assert_identical(relu_backward(in_layout(dout, layout), in_layout(y, layout)),
-                     np.where(y > 0, dout, dout.dtype.type(0)))
+    assert_identical(
+        relu_backward(in_layout(dout, layout), in_layout(y, layout)),
+        np.where(y > 0, dout, dout.dtype.type(0)),
+    )
 
 
 @PROFILE
@@ -124,10 +136,10 @@ def test_elementwise_out_overlapping_its_input_by_any_shift(case, shift, data):
     n = x.size
     pad = abs(shift)
     buffer = np.zeros(n + 2 * pad, x.dtype)
-    buffer[pad:pad + n] = x
+    buffer[pad : pad + n] = x
     op = data.draw(st.sampled_from(["relu", "add"]), label="op")
-    x_view = buffer[pad:pad + n]
-    out = buffer[pad + shift:pad + shift + n]
+    x_view = buffer[pad : pad + n]
+    out = buffer[pad + shift : pad + shift + n]
     with np.errstate(invalid="ignore", over="ignore"):
         expected = np.maximum(x, x.dtype.type(0)) if op == "relu" else x + x
     got = relu(x_view, out=out) if op == "relu" else add(x_view, x_view, out=out)
@@ -139,8 +151,14 @@ def test_elementwise_out_overlapping_its_input_by_any_shift(case, shift, data):
 
 
 @PROFILE
-@given(DTYPES.flatmap(lambda d: st.integers(0, 300).flatmap(
-    lambda n: st.tuples(bounded_values(d, (n,)), bounded_values(d, (n,))))), LAYOUTS)
+@given(
+    DTYPES.flatmap(
+        lambda d: st.integers(0, 300).flatmap(
+            lambda n: st.tuples(bounded_values(d, (n,)), bounded_values(d, (n,)))
+        )
+    ),
+    LAYOUTS,
+)
 def test_dot_is_the_exact_sum_within_rounding(xy, layout):
     x, y = xy
     exact = np.dot(x.astype(np.float64), y.astype(np.float64))
@@ -151,10 +169,20 @@ def test_dot_is_the_exact_sum_within_rounding(xy, layout):
 
 
 @PROFILE
-@given(st.data(), DTYPES, st.integers(0, 40), st.integers(0, 40), st.integers(0, 40),
-       st.booleans(), st.booleans(), LAYOUTS, LAYOUTS)
-def test_matmul_is_the_exact_product_within_rounding(data, dtype, m, k, n, trans_a, trans_b,
-                                                     layout_a, layout_b):
+@given(
+    st.data(),
+    DTYPES,
+    st.integers(0, 40),
+    st.integers(0, 40),
+    st.integers(0, 40),
+    st.booleans(),
+    st.booleans(),
+    LAYOUTS,
+    LAYOUTS,
+)
+def test_matmul_is_the_exact_product_within_rounding(
+    data, dtype, m, k, n, trans_a, trans_b, layout_a, layout_b
+):
     a = data.draw(bounded_values(dtype, (m, k)), label="a")
     b = data.draw(bounded_values(dtype, (k, n)), label="b")
     stored_a = in_layout(a.T.copy() if trans_a else a, layout_a)
@@ -181,8 +209,13 @@ def test_matmul_into_one_of_its_own_inputs(data, dtype, n, which):
 def test_column_sums_is_the_exact_sum_within_rounding(case):
     x, layout = case
     x64 = x.astype(np.float64)
-    assert_sum_close(column_sums(in_layout(x, layout)), x64.sum(axis=0),
-                     np.abs(x64).sum(axis=0), max(x.shape[0], 1), x.dtype)
+    assert_sum_close(
+        column_sums(in_layout(x, layout)),
+        x64.sum(axis=0),
+        np.abs(x64).sum(axis=0),
+        max(x.shape[0], 1),
+        x.dtype,
+    )
 
 
 # ---------------------------------------------------------------- softmax
@@ -191,16 +224,24 @@ def test_column_sums_is_the_exact_sum_within_rounding(case):
 @PROFILE
 @given(st.data(), DTYPES, st.integers(1, 20), st.integers(1, 30), LAYOUTS)
 def test_softmax_rows_are_probabilities_matching_numpy(data, dtype, rows, cols, layout):
-    x = data.draw(hnp.arrays(dtype, (rows, cols), elements=st.floats(
-        -80, 80, width=np.dtype(dtype).itemsize * 8)), label="logits")
+    x = data.draw(
+        hnp.arrays(
+            dtype, (rows, cols), elements=st.floats(-80, 80, width=np.dtype(dtype).itemsize * 8)
+        ),
+        label="logits",
+    )
     z = x.astype(np.float64) - x.max(axis=1, keepdims=True)
     expected = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     got = softmax(in_layout(x, layout))
     assert_sum_close(got, expected, np.ones_like(expected), 4 * cols, dtype)
-    labels = data.draw(hnp.arrays(np.int64, (rows,), elements=st.integers(0, cols - 1)),
-                       label="labels")
+    labels = data.draw(
+        hnp.arrays(np.int64, (rows,), elements=st.integers(0, cols - 1)), label="labels"
+    )
     loss, correct = sparse_softmax_cross_entropy(in_layout(x, layout), labels)
     exact = -np.log(expected[np.arange(rows), labels]).mean()
-    assert abs(loss - exact) <= 1e-4 * (1 + abs(exact)) if dtype == np.float32 else \
-        abs(loss - exact) <= 1e-10 * (1 + abs(exact))
+    assert (
+        abs(loss - exact) <= 1e-4 * (1 + abs(exact))
+        if dtype == np.float32
+        else abs(loss - exact) <= 1e-10 * (1 + abs(exact))
+    )
     assert correct == int(np.sum(np.argmax(x, axis=1) == labels))

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
-EXAMPLES = re.findall(r"```python\n(.*?)```\n\s*(?:```text\n(.*?)```)?", README.read_text(),
-                      flags=re.S)
+EXAMPLES = re.findall(
+    r"```python\n(.*?)```\n\s*(?:```text\n(.*?)```)?", README.read_text(), flags=re.S
+)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
 
 
@@ -28,6 +29,7 @@ def needs_data(code):
 
 def have_mnist():
     from denseops.datasets import DataNotFoundError, mnist
+
     try:
         mnist.load_data()
     except DataNotFoundError:  # a wrong DENSEOPS_DATA is another error, and fails the test
@@ -44,14 +46,15 @@ def run_example(code, cwd):
     env = dict(os.environ)
     if env.get("DENSEOPS_DATA"):
         env["DENSEOPS_DATA"] = str(pathlib.Path(env["DENSEOPS_DATA"]).expanduser().resolve())
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 def check_output(shown, printed):
     """Assert the README's `shown` lines are the last lines `printed` (see the module doc)."""
     want = [line.rstrip() for line in shown.strip().splitlines()]
-    got = [line.rstrip() for line in printed.splitlines() if line.strip()][-len(want):]
+    got = [line.rstrip() for line in printed.splitlines() if line.strip()][-len(want) :]
     assert len(got) == len(want), f"expected the README's lines\n{shown}\ngot\n{printed}"
     for w, g in zip(want, got):
         assert NUMBER.split(w) == NUMBER.split(g), f"README shows {w!r}, the example printed {g!r}"
@@ -64,7 +67,8 @@ def check_output(shown, printed):
 
 def test_readme_has_examples_that_show_their_output():
     assert len(EXAMPLES) >= 3, (
-        f"expected the kernel, Keras and textbook examples, found {len(EXAMPLES)}")
+        f"expected the kernel, Keras and textbook examples, found {len(EXAMPLES)}"
+    )
     for code, shown in EXAMPLES:
         assert "print(" in code and shown.strip(), f"this example shows no output:\n{code}"
 
@@ -72,10 +76,12 @@ def test_readme_has_examples_that_show_their_output():
 def test_check_output_compares_words_exactly_and_figures_within_two_percent():
     check_output("test accuracy: 0.9803\n", "Epoch 1/1 ...\ntest accuracy: 0.9750\n")
     check_output("(128, 512) float\n", "(128, 512) float\n")
-    for shown, printed in [("test accuracy: 0.9803", "test accuracy: 0.9500"),
-                           ("test accuracy: 0.9803", "test loss: 0.9803"),
-                           ("test accuracy: 0.9803", ""),
-                           ("(128, 512) float", "(128, 513) float")]:
+    for shown, printed in [
+        ("test accuracy: 0.9803", "test accuracy: 0.9500"),
+        ("test accuracy: 0.9803", "test loss: 0.9803"),
+        ("test accuracy: 0.9803", ""),
+        ("(128, 512) float", "(128, 513) float"),
+    ]:
         with pytest.raises(AssertionError):
             check_output(shown, printed)
 
@@ -85,17 +91,22 @@ def test_examples_read_a_relative_data_root_from_their_own_folder(tmp_path, monk
     # the examples running in another folder.
     rng = np.random.default_rng(0)
     (tmp_path / "here" / "data" / "mnist").mkdir(parents=True)
-    np.savez(tmp_path / "here" / "data" / "mnist" / "mnist.npz",
-             x_train=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
-             y_train=np.arange(5, dtype=np.uint8),
-             x_test=rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
-             y_test=np.arange(3, dtype=np.uint8))
+    np.savez(
+        tmp_path / "here" / "data" / "mnist" / "mnist.npz",
+        x_train=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        y_train=np.arange(5, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+        y_test=np.arange(3, dtype=np.uint8),
+    )
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "here")
     monkeypatch.setenv("DENSEOPS_DATA", "data")
-    result = run_example("from denseops.datasets import mnist\n"
-                         "(x, y), (x_test, y_test) = mnist.load_data()\n"
-                         "print(x.shape, y_test.tolist())\n", tmp_path / "elsewhere")
+    result = run_example(
+        "from denseops.datasets import mnist\n"
+        "(x, y), (x_test, y_test) = mnist.load_data()\n"
+        "print(x.shape, y_test.tolist())\n",
+        tmp_path / "elsewhere",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "(5, 28, 28) [0, 1, 2]\n"
 

@@ -7,9 +7,8 @@ compared with them.
 
 import numpy as np
 import pytest
-from helpers import assert_close, in_layout, random_array
-
 from denseops import _naive_cy, reference
+from helpers import assert_close, in_layout, random_array
 
 IMPLEMENTATIONS = {"python": reference, "cython": _naive_cy}
 # Small, since the pure-Python loops take microseconds per element.
@@ -85,4 +84,3 @@ def test_cython_loops_reject_mismatched_shapes(dtype):
         _naive_cy.naive_matmul(a, b)
     with pytest.raises(ValueError, match="naive_vector_dot: lengths 3 and 4 differ"):
         _naive_cy.naive_vector_dot(np.ones(3, dtype), np.ones(4, dtype))
-

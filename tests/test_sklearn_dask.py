@@ -13,13 +13,12 @@ pytest.importorskip("sklearn", reason="the [sklearn] extra is not installed")
 distributed = pytest.importorskip("dask.distributed", reason="the [dask] extra is not installed")
 
 import dask.array as da  # noqa: E402
+import denseops  # noqa: E402
 import joblib  # noqa: E402
+from denseops.sklearn import MLPClassifier  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, cross_val_score  # noqa: E402
-
-import denseops  # noqa: E402
-from denseops.sklearn import MLPClassifier  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -29,8 +28,13 @@ def client():
     with warnings.catch_warnings():
         # the cluster's own start-up chatter is not what these tests check
         warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
         client = distributed.Client(cluster)
     try:
         yield client
@@ -48,8 +52,12 @@ def digits():
 
 
 def _search(cls, **kwargs):
-    return cls(MLPClassifier(hidden_layer_sizes=(32,), max_iter=15, random_state=0), cv=3,
-               n_jobs=-1, **kwargs)
+    return cls(
+        MLPClassifier(hidden_layer_sizes=(32,), max_iter=15, random_state=0),
+        cv=3,
+        n_jobs=-1,
+        **kwargs,
+    )
 
 
 def test_dask_workers_run_one_kernel_thread_each(client):
@@ -60,12 +68,21 @@ def test_dask_workers_run_one_kernel_thread_each(client):
     assert len(threads) == 2 and set(threads.values()) == {1}
 
 
-@pytest.mark.parametrize("make_search", [
-    lambda: _search(GridSearchCV, param_grid={"alpha": [1e-4, 1e-2],
-                                              "learning_rate_init": [1e-3, 1e-2]}),
-    lambda: _search(RandomizedSearchCV, param_distributions={"alpha": [1e-5, 1e-4, 1e-3, 1e-2]},
-                    n_iter=3, random_state=0),
-], ids=["GridSearchCV", "RandomizedSearchCV"])
+@pytest.mark.parametrize(
+    "make_search",
+    [
+        lambda: _search(
+            GridSearchCV, param_grid={"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 1e-2]}
+        ),
+        lambda: _search(
+            RandomizedSearchCV,
+            param_distributions={"alpha": [1e-5, 1e-4, 1e-3, 1e-2]},
+            n_iter=3,
+            random_state=0,
+        ),
+    ],
+    ids=["GridSearchCV", "RandomizedSearchCV"],
+)
 def test_dask_search_gives_the_serial_results(client, digits, make_search):
     X, y = digits
     serial = make_search().set_params(n_jobs=1).fit(X, y)
@@ -95,8 +112,9 @@ def test_dask_array_map_blocks_predict_proba_equals_in_memory(client, digits):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=10, random_state=0).fit(X, y)
     X_big = da.from_array(X, chunks=(250, X.shape[1]))
-    proba = X_big.map_blocks(model.predict_proba, dtype=np.float32,
-                             chunks=(X_big.chunks[0], (len(model.classes_),)))
+    proba = X_big.map_blocks(
+        model.predict_proba, dtype=np.float32, chunks=(X_big.chunks[0], (len(model.classes_),))
+    )
     assert proba.npartitions > 1
     result = proba.compute()
     np.testing.assert_allclose(result, model.predict_proba(X), rtol=1e-6, atol=1e-7)

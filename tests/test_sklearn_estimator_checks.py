@@ -12,15 +12,17 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the [sklearn] extra is not installed")
 
+from denseops.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from denseops.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
-
 _PER_CHECK_PARAMS = {
     MLPClassifier: {"check_sample_weight_equivalence_on_dense_data": dict(solver="lbfgs")},
-    MLPRegressor: {"check_sample_weight_equivalence_on_dense_data":
-                   dict(solver="sgd", tol=1e-2, random_state=42)},
+    MLPRegressor: {
+        "check_sample_weight_equivalence_on_dense_data": dict(
+            solver="sgd", tol=1e-2, random_state=42
+        )
+    },
 }
 
 
@@ -36,4 +38,3 @@ def test_sklearn_estimator_check(estimator, check):
     if params:  # on a copy: the instance is shared by every check
         estimator = clone(estimator).set_params(**params)
     check(estimator)
-

@@ -7,13 +7,12 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the [sklearn] extra is not installed")
 
+import denseops  # noqa: E402
+from denseops.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 from sklearn import neural_network as sk  # noqa: E402
 from sklearn.datasets import load_digits, make_multilabel_classification, make_regression  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
-
-import denseops  # noqa: E402
-from denseops.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +29,13 @@ def _fit_quietly(estimator, X, y, **kwargs):
 
 def _assert_same_model(ours, theirs, rtol):
     assert ours.n_iter_ == theirs.n_iter_
-    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol,
-                               err_msg="loss curves differ")
+    np.testing.assert_allclose(
+        ours.loss_curve_, theirs.loss_curve_, rtol=rtol, err_msg="loss curves differ"
+    )
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 10,
-                                   err_msg=f"max abs diff {np.abs(a - b).max()}")
+        np.testing.assert_allclose(
+            a, b, rtol=rtol, atol=rtol * 10, err_msg=f"max abs diff {np.abs(a - b).max()}"
+        )
 
 
 SOLVERS = [
@@ -49,18 +50,22 @@ SOLVERS = [
 ]
 
 
-@pytest.mark.parametrize("params", SOLVERS, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()))
+@pytest.mark.parametrize(
+    "params", SOLVERS, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items())
+)
 @pytest.mark.parametrize("activation", ["relu", "logistic", "tanh", "identity"])
 def test_sklearn_mlp_classifier_loss_curve_matches_scikit_learn(digits, params, activation):
     X, y = digits
-    common = dict(hidden_layer_sizes=(32, 16), activation=activation, max_iter=6,
-                  random_state=3, **params)
+    common = dict(
+        hidden_layer_sizes=(32, 16), activation=activation, max_iter=6, random_state=3, **params
+    )
     ours = _fit_quietly(MLPClassifier(**common), X, y)
     theirs = _fit_quietly(sk.MLPClassifier(**common), X, y)
     assert ours.coefs_[0].dtype == np.float64
     _assert_same_model(ours, theirs, rtol=1e-9)
-    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-7,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-7, atol=1e-12
+    )
 
 
 def test_sklearn_mlp_classifier_float32_matches_scikit_learn_to_float32_tolerance(digits):
@@ -76,8 +81,9 @@ def test_sklearn_mlp_classifier_float32_matches_scikit_learn_to_float32_toleranc
 def test_sklearn_mlp_same_curve_from_the_same_given_coefs(digits):
     """Feed both libraries scikit-learn's weights, then train both on the same batches."""
     X, y = digits
-    common = dict(hidden_layer_sizes=(24,), max_iter=1, random_state=0, solver="sgd",
-                  learning_rate_init=0.05)
+    common = dict(
+        hidden_layer_sizes=(24,), max_iter=1, random_state=0, solver="sgd", learning_rate_init=0.05
+    )
     theirs = _fit_quietly(sk.MLPClassifier(**common), X, y)
     ours = _fit_quietly(MLPClassifier(**{**common, "random_state": 99}), X, y)
     assert not np.allclose(ours.coefs_[0], theirs.coefs_[0])
@@ -91,8 +97,15 @@ def test_sklearn_mlp_same_curve_from_the_same_given_coefs(digits):
 
 def test_sklearn_mlp_classifier_early_stopping_matches_scikit_learn(digits):
     X, y = digits
-    common = dict(hidden_layer_sizes=(16,), max_iter=60, random_state=1, early_stopping=True,
-                  n_iter_no_change=3, tol=1e-2, learning_rate_init=0.01)
+    common = dict(
+        hidden_layer_sizes=(16,),
+        max_iter=60,
+        random_state=1,
+        early_stopping=True,
+        n_iter_no_change=3,
+        tol=1e-2,
+        learning_rate_init=0.01,
+    )
     ours = _fit_quietly(MLPClassifier(**common), X, y)
     theirs = _fit_quietly(sk.MLPClassifier(**common), X, y)
     assert ours.n_iter_ < 60, "early stopping should stop before max_iter here"
@@ -104,8 +117,7 @@ def test_sklearn_mlp_classifier_early_stopping_matches_scikit_learn(digits):
 
 def test_sklearn_mlp_lbfgs_matches_scikit_learn(digits):
     X, y = digits
-    common = dict(solver="lbfgs", hidden_layer_sizes=(20,), max_iter=30, random_state=0,
-                  alpha=1e-3)
+    common = dict(solver="lbfgs", hidden_layer_sizes=(20,), max_iter=30, random_state=0, alpha=1e-3)
     ours = _fit_quietly(MLPClassifier(**common), X, y)
     theirs = _fit_quietly(sk.MLPClassifier(**common), X, y)
     assert ours.n_iter_ == theirs.n_iter_
@@ -141,8 +153,7 @@ def test_sklearn_mlp_regressor_matches_scikit_learn(loss, n_targets):
     y = y / np.abs(y).max()
     if loss == "poisson":
         y = np.exp(y)
-    common = dict(loss=loss, hidden_layer_sizes=(16,), max_iter=6, random_state=0,
-                  alpha=0.01)
+    common = dict(loss=loss, hidden_layer_sizes=(16,), max_iter=6, random_state=0, alpha=0.01)
     ours = _fit_quietly(MLPRegressor(**common), X, y)
     theirs = _fit_quietly(sk.MLPRegressor(**common), X, y)
     _assert_same_model(ours, theirs, rtol=1e-9)
@@ -161,8 +172,9 @@ def test_sklearn_mlp_sample_weight_matches_scikit_learn(digits):
 
 def test_sklearn_mlp_partial_fit_matches_scikit_learn(digits):
     X, y = digits
-    ours, theirs = (cls(hidden_layer_sizes=(16,), random_state=0)
-                    for cls in (MLPClassifier, sk.MLPClassifier))
+    ours, theirs = (
+        cls(hidden_layer_sizes=(16,), random_state=0) for cls in (MLPClassifier, sk.MLPClassifier)
+    )
     for model in (ours, theirs):
         model.partial_fit(X[:300], y[:300], classes=np.arange(10))
         model.partial_fit(X[300:], y[300:])
@@ -177,17 +189,25 @@ def test_sklearn_mlp_warns_convergence_like_scikit_learn(digits):
         MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
 
 
-@pytest.mark.parametrize("given, dtype, expected", [
-    (np.float64, None, np.float64), (np.float32, None, np.float32),
-    (np.uint8, None, np.float32), (np.int64, None, np.float32),
-    (np.float64, "float32", np.float32), (np.float32, "float64", np.float64),
-    (np.float64, np.float32, np.float32), (np.uint8, np.dtype("float64"), np.float64),
-])
+@pytest.mark.parametrize(
+    "given, dtype, expected",
+    [
+        (np.float64, None, np.float64),
+        (np.float32, None, np.float32),
+        (np.uint8, None, np.float32),
+        (np.int64, None, np.float32),
+        (np.float64, "float32", np.float32),
+        (np.float32, "float64", np.float64),
+        (np.float64, np.float32, np.float32),
+        (np.uint8, np.dtype("float64"), np.float64),
+    ],
+)
 def test_sklearn_mlp_training_dtype(digits, given, dtype, expected):
     X, y = digits
     X = (X * 16).astype(given)
-    model = _fit_quietly(MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0,
-                                       dtype=dtype), X, y)
+    model = _fit_quietly(
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0, dtype=dtype), X, y
+    )
     assert all(c.dtype == expected for c in model.coefs_ + model.intercepts_)
     assert model.predict_proba(X).dtype == expected
     assert model.predict_proba(X.astype(np.float64)).dtype == expected
@@ -209,13 +229,16 @@ def test_sklearn_mlp_n_threads_caps_and_restores_the_kernels_threads(digits, mon
     assert denseops.get_num_threads() == 2
 
 
-@pytest.mark.parametrize("params, match", [
-    (dict(dtype="int8"), "dtype"),
-    (dict(n_threads=0), "n_threads"),
-    (dict(solver="newton"), "solver"),
-    (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes must be > 0"),
-    (dict(momentum=1.5), "momentum"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(dtype="int8"), "dtype"),
+        (dict(n_threads=0), "n_threads"),
+        (dict(solver="newton"), "solver"),
+        (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes must be > 0"),
+        (dict(momentum=1.5), "momentum"),
+    ],
+)
 def test_sklearn_mlp_rejects_bad_parameters_with_their_name(digits, params, match):
     X, y = digits
     with pytest.raises((InvalidParameterError, ValueError), match=match):
@@ -231,30 +254,33 @@ def test_sklearn_mlp_refuses_sparse_input_with_scikit_learns_message(digits):
 
 def test_sklearn_mlp_user_guide_examples_run_with_only_the_import_changed():
     """The examples of scikit-learn's user guide, "Neural network models (supervised)"."""
-    X = [[0., 0.], [1., 1.]]
+    X = [[0.0, 0.0], [1.0, 1.0]]
     y = [0, 1]
-    clf = MLPClassifier(solver='lbfgs', alpha=1e-5, hidden_layer_sizes=(5, 2), random_state=1)
+    clf = MLPClassifier(solver="lbfgs", alpha=1e-5, hidden_layer_sizes=(5, 2), random_state=1)
     clf.fit(X, y)
-    assert clf.predict([[2., 2.], [-1., -2.]]).tolist() == [1, 0]
+    assert clf.predict([[2.0, 2.0], [-1.0, -2.0]]).tolist() == [1, 0]
     assert [coef.shape for coef in clf.coefs_] == [(2, 5), (5, 2), (2, 1)]
-    proba = clf.predict_proba([[2., 2.], [1., 2.]])
-    np.testing.assert_allclose(proba, [[1.967e-04, 9.998e-01], [1.967e-04, 9.998e-01]],
-                               rtol=1e-3)
+    proba = clf.predict_proba([[2.0, 2.0], [1.0, 2.0]])
+    np.testing.assert_allclose(proba, [[1.967e-04, 9.998e-01], [1.967e-04, 9.998e-01]], rtol=1e-3)
 
     y = [[0, 1], [1, 1]]
-    clf = MLPClassifier(solver='lbfgs', alpha=1e-5, hidden_layer_sizes=(15,), random_state=1)
+    clf = MLPClassifier(solver="lbfgs", alpha=1e-5, hidden_layer_sizes=(15,), random_state=1)
     clf.fit(X, y)
-    assert clf.predict([[1., 2.]]).tolist() == [[1, 1]]
-    assert clf.predict([[0., 0.]]).tolist() == [[0, 1]]
+    assert clf.predict([[1.0, 2.0]]).tolist() == [[1, 1]]
+    assert clf.predict([[0.0, 0.0]]).tolist() == [[0, 1]]
 
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
     X, y = load_digits(return_X_y=True)
     scores = []
     for cls in (MLPClassifier, sk.MLPClassifier):
-        search = GridSearchCV(make_pipeline(StandardScaler(), cls(max_iter=20, random_state=0)),
-                              {"mlpclassifier__alpha": 10.0 ** -np.arange(1, 3)}, cv=2)
+        search = GridSearchCV(
+            make_pipeline(StandardScaler(), cls(max_iter=20, random_state=0)),
+            {"mlpclassifier__alpha": 10.0 ** -np.arange(1, 3)},
+            cv=2,
+        )
         scores.append(_fit_quietly(search, X[:400], y[:400]).cv_results_["mean_test_score"])
     np.testing.assert_allclose(scores[0], scores[1])
 

@@ -19,8 +19,7 @@ def targets():
     return module
 
 
-def test_paired_ratios_put_numpy_over_ours_for_throughput_and_ours_over_numpy_for_time(
-        targets):
+def test_paired_ratios_put_numpy_over_ours_for_throughput_and_ours_over_numpy_for_time(targets):
     ours, ref = [1.0, 2.0, 4.0], [2.0, 2.0, 2.0]
     assert targets.paired_ratios(ours, ref, "ratio") == [2.0, 1.0, 0.5]
     assert targets.paired_ratios(ours, ref, "time") == [0.5, 1.0, 2.0]
@@ -48,8 +47,20 @@ def test_measure_alternates_which_library_goes_first(targets, monkeypatch):
 
 def test_script_prints_a_row_for_the_case_it_runs():
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--rounds", "2", "--batch-seconds", "0.001",
-         "--only", "relu 1e+06"], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--rounds",
+            "2",
+            "--batch-seconds",
+            "0.001",
+            "--only",
+            "relu 1e+06",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| relu 1e+06")]
     assert len(rows) == 1, done.stdout

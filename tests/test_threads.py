@@ -11,12 +11,11 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import denseops
 import numpy as np
 import pytest
-from helpers import assert_close, random_array
-
-import denseops
 from denseops import add, column_sums, dot, matmul, relu, relu_backward
+from helpers import assert_close, random_array
 
 OPENMP = denseops._kernels._config()["openmp"]
 
@@ -31,8 +30,14 @@ def run_python(code, tmp_path, **env_changes):
     """Run `code` in a fresh interpreter outside the repo; return its stdout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "DENSEOPS_"))}
     env.update(env_changes)
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -77,14 +82,24 @@ def numpy_answers(x, y, bias, u, v, a, b):
         "add_bias": x + bias,
         "column_sums": x.astype(np.float64).sum(axis=0).astype(dtype),
         "dot": np.asarray(np.dot(u.astype(np.float64), v.astype(np.float64)), dtype),
-        "matmul": product, "matmul_trans_a": product, "matmul_trans_b": product,
+        "matmul": product,
+        "matmul_trans_a": product,
+        "matmul_trans_b": product,
     }
 
 
 # How many terms each result sums; 0 for elementwise results.
-TERMS = {"relu": 0, "relu_backward": 0, "add": 0, "add_bias": 0, "column_sums": ROWS,
-         "dot": DOT_LENGTH, "matmul": MATMUL_SHAPE[1], "matmul_trans_a": MATMUL_SHAPE[1],
-         "matmul_trans_b": MATMUL_SHAPE[1]}
+TERMS = {
+    "relu": 0,
+    "relu_backward": 0,
+    "add": 0,
+    "add_bias": 0,
+    "column_sums": ROWS,
+    "dot": DOT_LENGTH,
+    "matmul": MATMUL_SHAPE[1],
+    "matmul_trans_a": MATMUL_SHAPE[1],
+    "matmul_trans_b": MATMUL_SHAPE[1],
+}
 
 
 def test_kernels_give_the_same_results_on_1_and_2_threads(dtype):
@@ -112,8 +127,9 @@ def test_kernels_give_the_same_results_from_concurrent_python_threads(dtype):
     # The GIL is released inside every kernel, so Python threads really run
     # kernels at the same time; each must still get its own right answer.
     rng = np.random.default_rng(3)
-    jobs = [(random_array(rng, (90, 70), dtype), random_array(rng, (70, 80), dtype))
-            for _ in range(8)]
+    jobs = [
+        (random_array(rng, (90, 70), dtype), random_array(rng, (70, 80), dtype)) for _ in range(8)
+    ]
     serial = [relu(matmul(a, b)) for a, b in jobs]
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(lambda ab: relu(matmul(*ab)), jobs * 3))
@@ -127,16 +143,21 @@ def test_set_num_threads_sets_get_num_threads(n):
     assert denseops.get_num_threads() == n
 
 
-@pytest.mark.parametrize("n", [0, -1, 1025, 2**40, 2**70, -2**70])
+@pytest.mark.parametrize("n", [0, -1, 1025, 2**40, 2**70, -(2**70)])
 def test_set_num_threads_rejects_out_of_range(n):
-    with pytest.raises(ValueError, match=rf"set_num_threads: n must be between 1 and 1024, got {n}"):
+    with pytest.raises(
+        ValueError, match=rf"set_num_threads: n must be between 1 and 1024, got {n}"
+    ):
         denseops.set_num_threads(n)
 
 
-@pytest.mark.parametrize("n,type_name", [(1.0, "float"), ("2", "str"), (None, "NoneType"),
-                                         (True, "bool")])
+@pytest.mark.parametrize(
+    "n,type_name", [(1.0, "float"), ("2", "str"), (None, "NoneType"), (True, "bool")]
+)
 def test_set_num_threads_rejects_non_int(n, type_name):
-    with pytest.raises(TypeError, match=rf"set_num_threads: n must be an int >= 1, got {type_name}"):
+    with pytest.raises(
+        TypeError, match=rf"set_num_threads: n must be an int >= 1, got {type_name}"
+    ):
         denseops.set_num_threads(n)
 
 
@@ -149,8 +170,9 @@ def test_set_num_threads_failure_keeps_the_previous_count():
 
 @pytest.mark.parametrize("value", ["1", "3"])
 def test_get_num_threads_honours_omp_num_threads(tmp_path, value):
-    out = run_python("import denseops; print(denseops.get_num_threads())", tmp_path,
-                     OMP_NUM_THREADS=value)
+    out = run_python(
+        "import denseops; print(denseops.get_num_threads())", tmp_path, OMP_NUM_THREADS=value
+    )
     assert int(out) == (int(value) if OPENMP else 1)
 
 
@@ -211,13 +233,18 @@ print(before["GOMP_SPINCOUNT"], os.environ.get("GOMP_SPINCOUNT"), os.environ.get
 """
 
 
-@pytest.mark.parametrize("user,expected", [
-    ({}, "None 3000 None"),  # nothing chosen: a short spin, then sleep
-    ({"GOMP_SPINCOUNT": "300000"}, "300000 300000 None"),  # the user's choice stands
-    ({"OMP_WAIT_POLICY": "active"}, "None None active"),  # a policy: libgomp's spin count
-], ids=["unset", "user-spincount", "user-policy"])
-def test_idle_openmp_threads_spin_briefly_unless_the_user_chose(tmp_path, monkeypatch, user,
-                                                                expected):
+@pytest.mark.parametrize(
+    "user,expected",
+    [
+        ({}, "None 3000 None"),  # nothing chosen: a short spin, then sleep
+        ({"GOMP_SPINCOUNT": "300000"}, "300000 300000 None"),  # the user's choice stands
+        ({"OMP_WAIT_POLICY": "active"}, "None None active"),  # a policy: libgomp's spin count
+    ],
+    ids=["unset", "user-spincount", "user-policy"],
+)
+def test_idle_openmp_threads_spin_briefly_unless_the_user_chose(
+    tmp_path, monkeypatch, user, expected
+):
     for var in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"):
         monkeypatch.delenv(var, raising=False)
     assert run_python(WAIT_SETTINGS, tmp_path, **user).strip() == expected

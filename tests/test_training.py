@@ -8,10 +8,19 @@ import threading
 
 import numpy as np
 import pytest
-
 from denseops.datasets import DataNotFoundError, mnist
-from denseops.nn import (SGD, Adam, CategoricalCrossentropy, Dense, History, RMSprop,
-                         Sequential, TrainingInterrupted, load, optimizers)
+from denseops.nn import (
+    SGD,
+    Adam,
+    CategoricalCrossentropy,
+    Dense,
+    History,
+    RMSprop,
+    Sequential,
+    TrainingInterrupted,
+    load,
+    optimizers,
+)
 
 FEATURES, CLASSES = 20, 4
 
@@ -25,10 +34,12 @@ def blobs(rng, samples=512, features=FEATURES, classes=CLASSES):
 
 
 def mlp(dtype="float32", hidden=16, optimizer="rmsprop", metrics=("accuracy",)):
-    model = Sequential([Dense(hidden, activation="relu", dtype=dtype),
-                        Dense(CLASSES, activation="softmax")])
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                  metrics=list(metrics))
+    model = Sequential(
+        [Dense(hidden, activation="relu", dtype=dtype), Dense(CLASSES, activation="softmax")]
+    )
+    model.compile(
+        optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=list(metrics)
+    )
     return model
 
 
@@ -52,8 +63,9 @@ def test_layers_build_lazily_on_the_first_fit(data):
 
 def test_the_two_dense_styles_mix_in_one_model(data):
     x, y = data
-    model = Sequential([Dense(FEATURES, 8, activation="relu"),
-                        Dense(CLASSES, activation="softmax")])
+    model = Sequential(
+        [Dense(FEATURES, 8, activation="relu"), Dense(CLASSES, activation="softmax")]
+    )
     assert model.layers[0].built and not model.layers[1].built
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
@@ -61,8 +73,10 @@ def test_the_two_dense_styles_mix_in_one_model(data):
 
 
 def test_layers_get_default_names_and_summary_counts_parameters(capsys):
-    model = Sequential([Dense(FEATURES, 16, activation="relu"), Dense(16, 4, activation="softmax")],
-                       name="blobs_mlp")
+    model = Sequential(
+        [Dense(FEATURES, 16, activation="relu"), Dense(16, 4, activation="softmax")],
+        name="blobs_mlp",
+    )
     assert [layer.name for layer in model.layers] == ["dense_0", "dense_1"]
     model.summary()
     out = capsys.readouterr().out
@@ -128,7 +142,8 @@ def test_evaluate_returns_the_mean_loss_and_accuracy_as_numpy_computes_them(data
     assert loss == pytest.approx(-np.log(p[np.arange(len(y)), y]).mean(), rel=1e-5)
     assert accuracy == pytest.approx((p.argmax(axis=1) == y).mean(), abs=1e-12)
     assert model.evaluate(x, y, return_dict=True) == pytest.approx(
-        {"loss": loss, "accuracy": accuracy}, rel=1e-5)
+        {"loss": loss, "accuracy": accuracy}, rel=1e-5
+    )
 
 
 def test_evaluate_without_metrics_returns_the_loss_alone(data):
@@ -155,8 +170,9 @@ def test_categorical_crossentropy_with_one_hot_targets_trains(data, targets_dtyp
 def test_from_logits_with_a_linear_last_layer_predicts_logits(data):
     x, y = data
     model = Sequential([Dense(16, activation="relu"), Dense(CLASSES)])
-    model.compile(optimizer="adam",
-                  loss=CategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer="adam", loss=CategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     model.fit(x, np.eye(CLASSES)[y], epochs=1, verbose=0, seed=0)
     logits = model.predict(x)
     assert not np.allclose(logits.sum(axis=1), 1.0)  # raw scores, not probabilities
@@ -189,16 +205,18 @@ def test_history_has_one_entry_per_epoch(data):
     assert isinstance(history, History) and model.history is history
     assert history.epoch == [0, 1, 2]
     assert list(history.history) == ["loss", "accuracy"]
-    assert all(len(v) == 3 and all(isinstance(e, float) for e in v)
-               for v in history.history.values())
+    assert all(
+        len(v) == 3 and all(isinstance(e, float) for e in v) for v in history.history.values()
+    )
 
 
 def test_history_with_validation_data(data):
     x, y = data
     x_val, y_val = x[:100], y[:100]
     model = mlp()
-    history = model.fit(x, y, epochs=2, batch_size=64, validation_data=(x_val, y_val),
-                        verbose=0, seed=0)
+    history = model.fit(
+        x, y, epochs=2, batch_size=64, validation_data=(x_val, y_val), verbose=0, seed=0
+    )
     assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
     # The last epoch's validation figures are those of the final weights.
     loss, accuracy = model.evaluate(x_val, y_val)
@@ -295,37 +313,104 @@ def with_nan(x):
     return x
 
 
-@pytest.mark.parametrize("x, y, kwargs, error, message", [
-    (X_OK.reshape(8, 28, 28), Y_OK, {}, ValueError,
-     r"x must be a non-empty 2-D array \(samples, features\). Received: shape \(8, 28, 28\); "
-     r"flatten images with x.reshape\(len\(x\), -1\)"),
-    (X_OK[:, :783], Y_OK, {}, ValueError,
-     r"Dense layer 'dense_0' expects input of shape \(batch, 784\). Received: shape \(8, 783\)"),
-    (X_OK, Y_OK + 5, {}, ValueError,
-     r"Labels must be in \[0, 10\) for a last layer of 10 units. Received: labels from 5 to 12"),
-    (X_OK, Y_OK - 1, {}, ValueError, r"Received: labels from -1 to 6"),
-    (X_OK, Y_OK + 0.5, {}, ValueError,
-     r"needs integer class labels. Received: y of dtype float64"),
-    (X_OK, Y_OK[:5], {}, ValueError,
-     r"x and its labels must have the same length. Received: 8 samples and 5 labels"),
-    (X_OK[:0], Y_OK[:0], {}, ValueError, r"non-empty 2-D array.*Received: shape \(0, 784\)"),
-    (with_nan(X_OK), Y_OK, {}, ValueError, r"x contains NaN or Inf, first at index \(3, 5\)"),
-    (X_OK.astype(str), Y_OK, {}, TypeError, r"x must hold real numbers. Received: dtype <U"),
-    (X_OK, Y_OK, {"batch_size": 0}, ValueError,
-     r"batch_size must be a positive integer. Received: batch_size=0"),
-    (X_OK, Y_OK, {"batch_size": 2.5}, ValueError, r"Received: batch_size=2.5"),
-    (X_OK, Y_OK, {"epochs": 0}, ValueError,
-     r"epochs must be a positive integer. Received: epochs=0"),
-    (X_OK, Y_OK, {"verbose": 3}, ValueError, r"verbose must be 'auto', 0, 1 or 2. Received: verbose=3"),
-    (X_OK, Y_OK, {"validation_split": 1.0}, ValueError,
-     r"validation_split must be in \[0, 1\). Received: validation_split=1.0"),
-    (X_OK, Y_OK, {"validation_split": 0.01}, ValueError,
-     r"validation_split=0.01 of 8 samples leaves an empty training or validation set"),
-    (X_OK, Y_OK, {"validation_data": (X_OK[:, :783], Y_OK)}, ValueError,
-     r"expects input of shape \(batch, 784\). Received: shape \(8, 783\)"),
-    (X_OK, Y_OK, {"validation_data": (X_OK, Y_OK + 3)}, ValueError,
-     r"Labels must be in \[0, 10\).*labels from 3 to 10"),
-])
+@pytest.mark.parametrize(
+    "x, y, kwargs, error, message",
+    [
+        (
+            X_OK.reshape(8, 28, 28),
+            Y_OK,
+            {},
+            ValueError,
+            r"x must be a non-empty 2-D array \(samples, features\). "
+            r"Received: shape \(8, 28, 28\); "
+            r"flatten images with x.reshape\(len\(x\), -1\)",
+        ),
+        (
+            X_OK[:, :783],
+            Y_OK,
+            {},
+            ValueError,
+            r"Dense layer 'dense_0' expects input of shape \(batch, 784\). "
+            r"Received: shape \(8, 783\)",
+        ),
+        (
+            X_OK,
+            Y_OK + 5,
+            {},
+            ValueError,
+            r"Labels must be in \[0, 10\) for a last layer of 10 units. "
+            r"Received: labels from 5 to 12",
+        ),
+        (X_OK, Y_OK - 1, {}, ValueError, r"Received: labels from -1 to 6"),
+        (
+            X_OK,
+            Y_OK + 0.5,
+            {},
+            ValueError,
+            r"needs integer class labels. Received: y of dtype float64",
+        ),
+        (
+            X_OK,
+            Y_OK[:5],
+            {},
+            ValueError,
+            r"x and its labels must have the same length. Received: 8 samples and 5 labels",
+        ),
+        (X_OK[:0], Y_OK[:0], {}, ValueError, r"non-empty 2-D array.*Received: shape \(0, 784\)"),
+        (with_nan(X_OK), Y_OK, {}, ValueError, r"x contains NaN or Inf, first at index \(3, 5\)"),
+        (X_OK.astype(str), Y_OK, {}, TypeError, r"x must hold real numbers. Received: dtype <U"),
+        (
+            X_OK,
+            Y_OK,
+            {"batch_size": 0},
+            ValueError,
+            r"batch_size must be a positive integer. Received: batch_size=0",
+        ),
+        (X_OK, Y_OK, {"batch_size": 2.5}, ValueError, r"Received: batch_size=2.5"),
+        (
+            X_OK,
+            Y_OK,
+            {"epochs": 0},
+            ValueError,
+            r"epochs must be a positive integer. Received: epochs=0",
+        ),
+        (
+            X_OK,
+            Y_OK,
+            {"verbose": 3},
+            ValueError,
+            r"verbose must be 'auto', 0, 1 or 2. Received: verbose=3",
+        ),
+        (
+            X_OK,
+            Y_OK,
+            {"validation_split": 1.0},
+            ValueError,
+            r"validation_split must be in \[0, 1\). Received: validation_split=1.0",
+        ),
+        (
+            X_OK,
+            Y_OK,
+            {"validation_split": 0.01},
+            ValueError,
+            r"validation_split=0.01 of 8 samples leaves an empty training or validation set",
+        ),
+        (
+            X_OK,
+            Y_OK,
+            {"validation_data": (X_OK[:, :783], Y_OK)},
+            ValueError,
+            r"expects input of shape \(batch, 784\). Received: shape \(8, 783\)",
+        ),
+        (
+            X_OK,
+            Y_OK,
+            {"validation_data": (X_OK, Y_OK + 3)},
+            ValueError,
+            r"Labels must be in \[0, 10\).*labels from 3 to 10",
+        ),
+    ],
+)
 def test_fit_rejects_bad_input_saying_what_was_expected(x, y, kwargs, error, message):
     model = mnist_mlp()
     weights = [w.copy() for w in model.weights]
@@ -337,10 +422,16 @@ def test_fit_rejects_bad_input_saying_what_was_expected(x, y, kwargs, error, mes
 
 def test_fit_evaluate_and_train_step_before_compile_raise():
     model = Sequential([Dense(784, 10, activation="softmax")])
-    for call in (lambda: model.fit(X_OK, Y_OK), lambda: model.evaluate(X_OK, Y_OK),
-                 lambda: model.train_step(X_OK, Y_OK)):
-        with pytest.raises(RuntimeError, match=r"You must call compile\(\) before "
-                                               r"(fit|evaluate|train_step)\(\)"):
+    for call in (
+        lambda: model.fit(X_OK, Y_OK),
+        lambda: model.evaluate(X_OK, Y_OK),
+        lambda: model.train_step(X_OK, Y_OK),
+    ):
+        with pytest.raises(
+            RuntimeError,
+            match=r"You must call compile\(\) before "
+            r"(fit|evaluate|train_step)\(\)",
+        ):
             call()
 
 
@@ -356,13 +447,18 @@ def test_predict_and_evaluate_check_input_too():
         unbuilt.evaluate(X_OK, Y_OK)
 
 
-@pytest.mark.parametrize("compile_kwargs, message", [
-    ({"optimizer": "adamw"}, r"Unknown optimizer: 'adamw'. Expected one of \['adam', "),
-    ({"loss": "mean_squared_eror"},
-     r"Unknown loss: 'mean_squared_eror'. Expected one of \['binary_crossentropy', "),
-    ({"metrics": ["acuracy"]}, r"Unknown metric: 'acuracy'. Expected 'accuracy' or one of"),
-    ({"metrics": "accuracy"}, r"metrics must be a list, as in Keras"),
-])
+@pytest.mark.parametrize(
+    "compile_kwargs, message",
+    [
+        ({"optimizer": "adamw"}, r"Unknown optimizer: 'adamw'. Expected one of \['adam', "),
+        (
+            {"loss": "mean_squared_eror"},
+            r"Unknown loss: 'mean_squared_eror'. Expected one of \['binary_crossentropy', ",
+        ),
+        ({"metrics": ["acuracy"]}, r"Unknown metric: 'acuracy'. Expected 'accuracy' or one of"),
+        ({"metrics": "accuracy"}, r"metrics must be a list, as in Keras"),
+    ],
+)
 def test_compile_rejects_unknown_names(compile_kwargs, message):
     with pytest.raises(ValueError, match=message):
         mnist_mlp().compile(**compile_kwargs)
@@ -377,8 +473,11 @@ def test_sequential_rejects_non_layers_and_empty_models():
 
 def test_mismatched_eager_layers_are_reported_when_building():
     model = Sequential([Dense(784, 16), Dense(32, 10, activation="softmax")])
-    with pytest.raises(ValueError, match=r"Layer 'dense_1' expects 32 input features but the "
-                                         r"previous layer gives 16"):
+    with pytest.raises(
+        ValueError,
+        match=r"Layer 'dense_1' expects 32 input features but the "
+        r"previous layer gives 16",
+    ):
         model.build(784)
 
 
@@ -400,15 +499,17 @@ def architecture(layer):
 
 @pytest.mark.parametrize("optimizer", ["rmsprop", "adam", SGD(momentum=0.9, nesterov=True), "sgd"])
 def test_save_load_gives_identical_predictions_and_training_continues_identically(
-        data, tmp_path, optimizer):
+    data, tmp_path, optimizer
+):
     x, y = data
     model = trained(data, optimizer)
     path = tmp_path / "model.npz"
     model.save(path)
     loaded = load(path)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
-    assert [architecture(layer) for layer in loaded.layers] == \
-           [architecture(layer) for layer in model.layers]
+    assert [architecture(layer) for layer in loaded.layers] == [
+        architecture(layer) for layer in model.layers
+    ]
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     assert loaded.optimizer.iterations == model.optimizer.iterations
     assert loaded.metrics == model.metrics and loaded.loss.name == model.loss.name
@@ -420,8 +521,12 @@ def test_save_load_gives_identical_predictions_and_training_continues_identicall
 
 
 def test_save_load_an_uncompiled_model(tmp_path, rng):
-    model = Sequential([Dense(5, 3, activation="relu", dtype="float64"),
-                        Dense(3, 2, activation="softmax", dtype="float64")])
+    model = Sequential(
+        [
+            Dense(5, 3, activation="relu", dtype="float64"),
+            Dense(3, 2, activation="softmax", dtype="float64"),
+        ]
+    )
     path = tmp_path / "plain"  # any name: save does not append .npz
     model.save(path)
     assert path.exists()
@@ -438,8 +543,7 @@ def test_save_needs_a_built_model(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_save_keeps_the_previous_file_and_leaves_no_temporary(data, tmp_path,
-                                                                     monkeypatch):
+def test_failed_save_keeps_the_previous_file_and_leaves_no_temporary(data, tmp_path, monkeypatch):
     x, _ = data
     model = trained(data)
     path = tmp_path / "model.npz"
@@ -463,7 +567,7 @@ def test_load_of_a_truncated_file_names_the_path(data, tmp_path):
     path = tmp_path / "model.npz"
     trained(data).save(path)
     content = path.read_bytes()
-    path.write_bytes(content[:len(content) // 2])
+    path.write_bytes(content[: len(content) // 2])
     with pytest.raises(ValueError, match=rf"{path}: not a readable denseops model file"):
         load(path)
 
@@ -489,8 +593,11 @@ def test_load_of_weights_with_the_wrong_shape_names_path_and_weights(data, tmp_p
         arrays = dict(archive)
     arrays["layer0/weight0"] = arrays["layer0/weight0"][:, :5]
     np.savez(path, **arrays)
-    with pytest.raises(ValueError, match=rf"{path}: weights 'layer0/weight0' of layer 'dense_0' "
-                                         rf"have shape \({FEATURES}, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{path}: weights 'layer0/weight0' of layer 'dense_0' "
+        rf"have shape \({FEATURES}, 5\)",
+    ):
         load(path)
 
 
@@ -571,8 +678,9 @@ def test_sigint_stops_between_batches_keeping_the_finished_epochs(data, interrup
 def test_nan_loss_stops_fit_naming_epoch_and_batch(data):
     x, y = data
     model = mlp(optimizer=SGD(learning_rate=1e6))
-    with pytest.raises(FloatingPointError,
-                       match=r"training stopped in epoch \d+, batch \d+: loss is (nan|inf)"):
+    with pytest.raises(
+        FloatingPointError, match=r"training stopped in epoch \d+, batch \d+: loss is (nan|inf)"
+    ):
         model.fit(x, y, epochs=5, batch_size=32, verbose=0, seed=0)
     assert all(np.isfinite(w).all() for w in model.weights)
 
@@ -608,8 +716,7 @@ def test_mnist_keras_example_reaches_keras_accuracy(mnist_data):
     # Keras's MNIST MLP example reaches 0.9796 after these 5 epochs.
     (x_train, y_train), (x_test, y_test) = mnist_data
     model = Sequential([Dense(512, activation="relu"), Dense(10, activation="softmax")])
-    model.compile(optimizer=RMSprop(), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=RMSprop(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x_train, y_train, epochs=5, batch_size=128, verbose=0, seed=0)
     loss, accuracy = model.evaluate(x_test, y_test)
     assert accuracy >= 0.978, f"test accuracy {accuracy:.4f}, loss {loss:.4f}; {history.history}"
@@ -621,15 +728,20 @@ def test_mnist_textbook_loop_learns(mnist_data):
     # with lr 1e-3, batches of 128 in order, an own loop. It reached 0.82 after
     # 10 epochs; after 2 it must be well above chance (0.1).
     (x_train, y_train), (x_test, y_test) = mnist_data
-    model = Sequential([
-        Dense(784, 512, activation="relu", kernel_initializer="textbook_uniform", seed=0),
-        Dense(512, 10, activation="softmax", kernel_initializer="textbook_uniform", seed=1),
-    ])
+    model = Sequential(
+        [
+            Dense(784, 512, activation="relu", kernel_initializer="textbook_uniform", seed=0),
+            Dense(512, 10, activation="softmax", kernel_initializer="textbook_uniform", seed=1),
+        ]
+    )
     assert not model.layers[0].bias.any() and not model.layers[1].bias.any()
-    model.compile(optimizer=SGD(learning_rate=1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=SGD(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     for _ in range(2):
         for start in range(0, len(x_train), 128):
-            model.train_step(x_train[start:start + 128], y_train[start:start + 128])
+            model.train_step(x_train[start : start + 128], y_train[start : start + 128])
     loss, accuracy = model.evaluate(x_test, y_test)
     assert accuracy >= 0.5, f"test accuracy {accuracy:.4f}, loss {loss:.4f} after 2 epochs"

@@ -30,11 +30,14 @@ from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     activation_backward,
     adam_update,
     add,
+    axpy,
     column_sums,
     dot,
     dropout,
     get_arch,
     get_num_threads,
+    link_activation,
+    link_loss,
     loss,
     matmul,
     metric,
@@ -50,7 +53,6 @@ from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     sparse_softmax_cross_entropy,
     weight_penalty,
 )
-from denseops._kernels import axpy, link_activation, link_loss
 from denseops.argument_errors import explain_argument_errors as _explain_argument_errors
 from denseops.config import apply_arch_from_environment, show_config
 

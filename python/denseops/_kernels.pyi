@@ -1,6 +1,6 @@
 """Type stubs for the compiled kernels (csrc/bindings.cpp)."""
 
-from typing import Optional, Tuple, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -10,27 +10,27 @@ _Array = npt.NDArray[_Float]
 
 __version__: str
 
-def relu(x: _Array, out: Optional[_Array] = None) -> _Array: ...
-def relu_backward(dout: _Array, y: _Array, out: Optional[_Array] = None) -> _Array: ...
-def add(x: _Array, y: _Array, out: Optional[_Array] = None) -> _Array: ...
+def relu(x: _Array, out: _Array | None = None) -> _Array: ...
+def relu_backward(dout: _Array, y: _Array, out: _Array | None = None) -> _Array: ...
+def add(x: _Array, y: _Array, out: _Array | None = None) -> _Array: ...
 def dot(x: _Array, y: _Array) -> float: ...
-def column_sums(x: _Array, out: Optional[_Array] = None) -> _Array: ...
+def column_sums(x: _Array, out: _Array | None = None) -> _Array: ...
 def matmul(
     a: _Array,
     b: _Array,
-    out: Optional[_Array] = None,
+    out: _Array | None = None,
     *,
     trans_a: bool = False,
     trans_b: bool = False,
 ) -> _Array: ...
-def softmax(x: _Array, out: Optional[_Array] = None) -> _Array: ...
-def softmax_backward(dout: _Array, y: _Array, out: Optional[_Array] = None) -> _Array: ...
+def softmax(x: _Array, out: _Array | None = None) -> _Array: ...
+def softmax_backward(dout: _Array, y: _Array, out: _Array | None = None) -> _Array: ...
 def sparse_softmax_cross_entropy(
-    logits: _Array, labels: npt.NDArray[np.integer], dlogits: Optional[_Array] = None
-) -> Tuple[float, int]: ...
+    logits: _Array, labels: npt.NDArray[np.integer], dlogits: _Array | None = None
+) -> tuple[float, int]: ...
 def softmax_cross_entropy(
-    logits: _Array, targets: _Array, dlogits: Optional[_Array] = None
-) -> Tuple[float, int]: ...
+    logits: _Array, targets: _Array, dlogits: _Array | None = None
+) -> tuple[float, int]: ...
 def sgd_update(
     weights: _Array,
     grad: _Array,
@@ -38,15 +38,27 @@ def sgd_update(
     learning_rate: float,
     momentum: float = 0.0,
     nesterov: bool = False,
-    velocity: Optional[_Array] = None,
+    velocity: _Array | None = None,
 ) -> None: ...
 def rmsprop_update(
-    weights: _Array, grad: _Array, velocity: _Array, *, learning_rate: float, rho: float,
-    epsilon: float
+    weights: _Array,
+    grad: _Array,
+    velocity: _Array,
+    *,
+    learning_rate: float,
+    rho: float,
+    epsilon: float,
 ) -> None: ...
 def adam_update(
-    weights: _Array, grad: _Array, m: _Array, v: _Array, *, alpha: float, beta1: float,
-    beta2: float, epsilon: float
+    weights: _Array,
+    grad: _Array,
+    m: _Array,
+    v: _Array,
+    *,
+    alpha: float,
+    beta1: float,
+    beta2: float,
+    epsilon: float,
 ) -> None: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
@@ -57,8 +69,8 @@ def activation(
     x: _Array,
     kind: str,
     *,
-    bias: Optional[_Array] = None,
-    out: Optional[_Array] = None,
+    bias: _Array | None = None,
+    out: _Array | None = None,
     alpha: float = 0.0,
 ) -> _Array: ...
 def activation_backward(
@@ -66,8 +78,8 @@ def activation_backward(
     y: _Array,
     kind: str,
     *,
-    z: Optional[_Array] = None,
-    out: Optional[_Array] = None,
+    z: _Array | None = None,
+    out: _Array | None = None,
     alpha: float = 0.0,
 ) -> _Array: ...
 def loss(
@@ -76,8 +88,8 @@ def loss(
     kind: str,
     *,
     from_logits: bool = False,
-    sample_weight: Optional[_Array] = None,
-    grad: Optional[_Array] = None,
+    sample_weight: _Array | None = None,
+    grad: _Array | None = None,
     delta: float = 1.0,
 ) -> float: ...
 def metric(
@@ -85,19 +97,22 @@ def metric(
     target: npt.NDArray,
     kind: str,
     *,
-    sample_weight: Optional[_Array] = None,
+    sample_weight: _Array | None = None,
     threshold: float = 0.5,
     k: int = 5,
 ) -> float: ...
 def dropout(
-    x: _Array, rate: float, *, seed: int, counter: int, out: Optional[_Array] = None
+    x: _Array, rate: float, *, seed: int, counter: int, out: _Array | None = None
 ) -> _Array: ...
 def weight_penalty(
-    weights: _Array, grad: Optional[_Array] = None, *, l1: float = 0.0, l2: float = 0.0
+    weights: _Array, grad: _Array | None = None, *, l1: float = 0.0, l2: float = 0.0
 ) -> float: ...
-def link_activation(z: _Array, link: str, out: Optional[_Array] = None) -> _Array: ...
+def link_activation(z: _Array, link: str, out: _Array | None = None) -> _Array: ...
 def link_loss(
-    z: _Array, targets: _Array, link: str, dz: Optional[_Array] = None,
-    sample_weight: Optional[_Array] = None
+    z: _Array,
+    targets: _Array,
+    link: str,
+    dz: _Array | None = None,
+    sample_weight: _Array | None = None,
 ) -> float: ...
 def axpy(alpha: float, x: _Array, y: _Array) -> None: ...

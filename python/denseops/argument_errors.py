@@ -24,8 +24,12 @@ import numpy as np
 
 _PYBIND11_MISMATCH = "incompatible function arguments"
 # What pybind11 converts to each C++ scalar type, to tell which argument was wrong.
-_ACCEPTS = {"bool": (bool, np.bool_), "int": (int, np.integer),
-            "float": (int, float, np.integer, np.floating), "str": (str,)}
+_ACCEPTS = {
+    "bool": (bool, np.bool_),
+    "int": (int, np.integer),
+    "float": (int, float, np.integer, np.floating),
+    "str": (str,),
+}
 
 
 def parameters_from_docstring(function):
@@ -55,18 +59,25 @@ def _declared_types(message):
         return {}
     declared = dict(re.findall(r"(\w+): ([\w.]+)", match.group(1)))
     # Newer pybind11 writes typing.SupportsFloat / SupportsInt for what accepts float / int.
-    return {p: {"typing.SupportsFloat": "float", "typing.SupportsInt": "int"}.get(t, t)
-            for p, t in declared.items()}
+    return {
+        p: {"typing.SupportsFloat": "float", "typing.SupportsInt": "int"}.get(t, t)
+        for p, t in declared.items()
+    }
 
 
 def describe_mismatch(name, message, arguments):
     """A short message for pybind11's argument mismatch ``message`` on ``name``'s call."""
     declared = _declared_types(message)
     typed = {p: v for p, v in arguments.items() if declared.get(p, "object") != "object"}
-    wrong = {p: v for p, v in typed.items()
-             if declared[p] in _ACCEPTS and not isinstance(v, _ACCEPTS[declared[p]])} or typed
-    details = "; ".join(f"{p} must be {declared[p]}, got {type(v).__name__}"
-                        for p, v in wrong.items()) or "an argument has a type it does not accept"
+    wrong = {
+        p: v
+        for p, v in typed.items()
+        if declared[p] in _ACCEPTS and not isinstance(v, _ACCEPTS[declared[p]])
+    } or typed
+    details = (
+        "; ".join(f"{p} must be {declared[p]}, got {type(v).__name__}" for p, v in wrong.items())
+        or "an argument has a type it does not accept"
+    )
     return f"{name}(): {details}"
 
 
@@ -79,14 +90,16 @@ def explain_argument_errors(function, module="denseops"):
     # Other TypeErrors (the kernels' own dtype errors) are re-raised untouched; the
     # rewritten one is raised outside the except block, so it chains nothing and
     # no frame holding the arguments stays alive in a reference cycle.
-    source = (f"def {name}({parameters}):\n"
-              f"    try:\n"
-              f"        return _function({call})\n"
-              f"    except TypeError as error:\n"
-              f"        if {_PYBIND11_MISMATCH!r} not in str(error):\n"
-              f"            raise\n"
-              f"        message = _describe({name!r}, str(error), {arguments})\n"
-              f"    raise TypeError(message)\n")
+    source = (
+        f"def {name}({parameters}):\n"
+        f"    try:\n"
+        f"        return _function({call})\n"
+        f"    except TypeError as error:\n"
+        f"        if {_PYBIND11_MISMATCH!r} not in str(error):\n"
+        f"            raise\n"
+        f"        message = _describe({name!r}, str(error), {arguments})\n"
+        f"    raise TypeError(message)\n"
+    )
     namespace = {"_function": function, "_describe": describe_mismatch}
     exec(compile(source, f"<denseops.{name}>", "exec"), namespace)  # noqa: S102 - see above
     wrapper = namespace[name]

@@ -51,33 +51,61 @@ def add_parser(subparsers):
         epilog=BENCH_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--quick", action="store_true",
-                   help=f"small sizes and {QUICK_REPEATS} repeats, under ~20 s (default: off)")
-    p.add_argument("--sizes", choices=TIERS + ("all",),
-                   help="largest tier of sizes to run; 'large'/'all' add 1e7 elements and "
-                        "2048^3 (default: 'default', or 'quick' with --quick)")
-    p.add_argument("--ops", default=",".join(bench_cases.OPERATIONS),
-                   help="comma-separated operations (default: all: "
-                        + ", ".join(bench_cases.OPERATIONS) + ")")
-    p.add_argument("--dtype", choices=("float32", "float64", "both"), default="float32",
-                   help="dtype of the kernel cases; the textbook cases are always float64 "
-                        "(default: %(default)s)")
-    p.add_argument("--repeats", type=int,
-                   help="timed samples per implementation, of which the median is reported "
-                        f"(default: {DEFAULT_REPEATS}, or {QUICK_REPEATS} with --quick)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="threads for denseops, NumPy's BLAS and torch (default: denseops' "
-                        f"current setting, {denseops.get_num_threads()} here)")
-    p.add_argument("--iterations", type=int, default=bench_cases.TEXTBOOK_ITERATIONS,
-                   help="loop count of the textbook relu(add(x, y)) case (default: %(default)s)")
-    p.add_argument("--torch", action="store_true",
-                   help="also time PyTorch CPU, imported into this process; for the cleanest"
-                        " NumPy figures leave it off (default: off)")
-    p.add_argument("--json", metavar="PATH",
-                   help="save the results as JSON (default: not saved)")
-    p.add_argument("--plot", metavar="PATH",
-                   help="write a PNG of time against size per operation; needs matplotlib "
-                        "(default: no plot)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small sizes and {QUICK_REPEATS} repeats, under ~20 s (default: off)",
+    )
+    p.add_argument(
+        "--sizes",
+        choices=TIERS + ("all",),
+        help="largest tier of sizes to run; 'large'/'all' add 1e7 elements and "
+        "2048^3 (default: 'default', or 'quick' with --quick)",
+    )
+    p.add_argument(
+        "--ops",
+        default=",".join(bench_cases.OPERATIONS),
+        help="comma-separated operations (default: all: " + ", ".join(bench_cases.OPERATIONS) + ")",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64", "both"),
+        default="float32",
+        help="dtype of the kernel cases; the textbook cases are always float64 "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        help="timed samples per implementation, of which the median is reported "
+        f"(default: {DEFAULT_REPEATS}, or {QUICK_REPEATS} with --quick)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads for denseops, NumPy's BLAS and torch (default: denseops' "
+        f"current setting, {denseops.get_num_threads()} here)",
+    )
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=bench_cases.TEXTBOOK_ITERATIONS,
+        help="loop count of the textbook relu(add(x, y)) case (default: %(default)s)",
+    )
+    p.add_argument(
+        "--torch",
+        action="store_true",
+        help="also time PyTorch CPU, imported into this process; for the cleanest"
+        " NumPy figures leave it off (default: off)",
+    )
+    p.add_argument("--json", metavar="PATH", help="save the results as JSON (default: not saved)")
+    p.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="write a PNG of time against size per operation; needs matplotlib (default: no plot)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -140,9 +168,10 @@ def time_interleaved(calls, repeats, target_ns, pause_s=0.0):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
             samples[name].append(
-                settled_sample_ns(calls[name], numbers[name],
-                                  pause_s if name in THREADED else 0.0)
-                / numbers[name] / 1e9)
+                settled_sample_ns(calls[name], numbers[name], pause_s if name in THREADED else 0.0)
+                / numbers[name]
+                / 1e9
+            )
     return {
         name: {
             "median_s": statistics.median(samples[name]),
@@ -162,8 +191,11 @@ def measure_case(case, implementations, repeats, target_ns, pause_s=0.0):
         if reason:
             skipped[impl] = reason
     inputs = bench_cases.make_inputs(case)
-    calls = {impl: bench_cases.make_call(case, impl, inputs)
-             for impl in implementations if impl not in skipped}
+    calls = {
+        impl: bench_cases.make_call(case, impl, inputs)
+        for impl in implementations
+        if impl not in skipped
+    }
     timed = time_interleaved(calls, repeats, target_ns, pause_s)
     times = {impl: t["median_s"] for impl, t in timed.items()}
     row = {
@@ -179,9 +211,12 @@ def measure_case(case, implementations, repeats, target_ns, pause_s=0.0):
         # Both ratios are speeds: > 1 means faster than the reference.
         "speedup_vs_python_loops": (
             {impl: times["python loops"] / t for impl, t in times.items()}
-            if "python loops" in times else {}),
+            if "python loops" in times
+            else {}
+        ),
         "speed_vs_numpy": (
-            {impl: times["numpy"] / t for impl, t in times.items()} if "numpy" in times else {}),
+            {impl: times["numpy"] / t for impl, t in times.items()} if "numpy" in times else {}
+        ),
     }
     if case.flops:
         row["gflops"] = {impl: case.flops / t / 1e9 for impl, t in times.items()}
@@ -222,9 +257,22 @@ def machine_info():
 
     try:
         from threadpoolctl import threadpool_info
-        pools = [{k: p.get(k) for k in ("user_api", "internal_api", "prefix", "version",
-                                         "architecture", "threading_layer", "num_threads")}
-                 for p in threadpool_info()]
+
+        pools = [
+            {
+                k: p.get(k)
+                for k in (
+                    "user_api",
+                    "internal_api",
+                    "prefix",
+                    "version",
+                    "architecture",
+                    "threading_layer",
+                    "num_threads",
+                )
+            }
+            for p in threadpool_info()
+        ]
     except ImportError:
         pools = "threadpoolctl not installed"
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
@@ -243,8 +291,11 @@ def machine_info():
         # Other work on the machine inflates and scatters every timing.
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "threadpools": pools,
-        "environment": {k: os.environ[k] for k in sorted(os.environ)
-                        if k.startswith(("OPENBLAS", "OMP_", "MKL_", "DENSEOPS_"))},
+        "environment": {
+            k: os.environ[k]
+            for k in sorted(os.environ)
+            if k.startswith(("OPENBLAS", "OMP_", "MKL_", "DENSEOPS_"))
+        },
     }
 
 
@@ -253,8 +304,13 @@ def blas_summary(info):
     if isinstance(pools, str):
         return pools
     blas = [p for p in pools if p["user_api"] == "blas"]
-    return "; ".join(f"{p['internal_api']} {p['version']} ({p['architecture']}, "
-                     f"{p['threading_layer']})" for p in blas) or "none found"
+    return (
+        "; ".join(
+            f"{p['internal_api']} {p['version']} ({p['architecture']}, {p['threading_layer']})"
+            for p in blas
+        )
+        or "none found"
+    )
 
 
 # ---------------------------------------------------------------- table
@@ -275,20 +331,24 @@ def _ratio(x):
 
 
 def format_table(rows):
-    header = (f"{'operation':<10} {'size':<18} {'dtype':<8} {'implementation':<13} "
-              f"{'median':>10} {'vs loops':>10} {'vs numpy':>9} {'GFLOP/s':>8}")
+    header = (
+        f"{'operation':<10} {'size':<18} {'dtype':<8} {'implementation':<13} "
+        f"{'median':>10} {'vs loops':>10} {'vs numpy':>9} {'GFLOP/s':>8}"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
         first = True
         for impl, t in row["results"].items():
-            lead = (f"{row['operation']:<10} {row['size']:<18} {row['dtype']:<8}" if first
-                    else " " * 38)
+            lead = (
+                f"{row['operation']:<10} {row['size']:<18} {row['dtype']:<8}" if first else " " * 38
+            )
             gflops = row.get("gflops", {}).get(impl)
             lines.append(
                 f"{lead} {impl:<13} {format_seconds(t['median_s']):>10} "
                 f"{_ratio(row['speedup_vs_python_loops'].get(impl)):>10} "
                 f"{_ratio(row['speed_vs_numpy'].get(impl)):>9} "
-                f"{'' if gflops is None else f'{gflops:8.1f}':>8}")
+                f"{'' if gflops is None else f'{gflops:8.1f}':>8}"
+            )
             first = False
         for impl, reason in row["skipped"].items():
             lines.append(f"{' ' * 38} {impl:<13} {'skipped':>10}   ({reason})")
@@ -302,8 +362,10 @@ def check_matplotlib():
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        return ("--plot needs matplotlib, which is not installed: "
-                "pip install 'denseops[plot]' (or pip install matplotlib)")
+        return (
+            "--plot needs matplotlib, which is not installed: "
+            "pip install 'denseops[plot]' (or pip install matplotlib)"
+        )
     return None
 
 
@@ -314,8 +376,10 @@ def _plot_bars(ax, row, colors):
     ax.set_xscale("log")
     ax.set_xlim(min(times) / 2, max(times) * 20)  # room for the labels right of the bars
     ax.invert_yaxis()
-    ax.set_title(f"textbook: {row['iterations']} x relu(add(x, y)), {tuple(row['shape'])} "
-                 f"{row['dtype']}", fontsize=9)
+    ax.set_title(
+        f"textbook: {row['iterations']} x relu(add(x, y)), {tuple(row['shape'])} {row['dtype']}",
+        fontsize=9,
+    )
     ax.set_xlabel("median time (s)")
     for y, t in enumerate(times):
         ax.text(t, y, f" {format_seconds(t).strip()}", va="center", fontsize=8)
@@ -327,8 +391,9 @@ DTYPE_STYLES = {
     "float32": {"linestyle": "-", "marker": "o"},
     "float64": {"linestyle": "--", "marker": "s", "markerfacecolor": "white"},
 }
-IMPLEMENTATION_COLORS = dict(zip(IMPLEMENTATIONS, ("tab:red", "tab:orange", "tab:blue",
-                                                   "tab:green", "tab:purple")))
+IMPLEMENTATION_COLORS = dict(
+    zip(IMPLEMENTATIONS, ("tab:red", "tab:orange", "tab:blue", "tab:green", "tab:purple"))
+)
 
 
 def bench_figure(report):
@@ -353,8 +418,11 @@ def bench_figure(report):
             continue
         for impl in IMPLEMENTATIONS:
             for dtype, style in DTYPE_STYLES.items():
-                pts = [(r["work"], r["results"][impl]["median_s"]) for r in op_rows
-                       if r["dtype"] == dtype and impl in r["results"]]
+                pts = [
+                    (r["work"], r["results"][impl]["median_s"])
+                    for r in op_rows
+                    if r["dtype"] == dtype and impl in r["results"]
+                ]
                 if pts:
                     xs, ys = zip(*pts)
                     ax.plot(xs, ys, ms=4, color=colors[impl], label=f"{impl} {dtype}", **style)
@@ -365,21 +433,27 @@ def bench_figure(report):
         ax.set_ylabel("median time per call (s)")
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short ranges
         ax.grid(True, which="major", alpha=0.3)
-    for ax in list(axes.flat)[len(operations):]:
+    for ax in list(axes.flat)[len(operations) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    for ax in list(axes.flat)[1:len(operations)]:
+    for ax in list(axes.flat)[1 : len(operations)]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
     m = report["machine"]
     tier = report.get("tier", "default")
-    sizes = ("" if tier in ("default", "large") else
-             f"; '{tier}' sizes only: run without --quick/--sizes for 4-6 sizes per operation")
+    sizes = (
+        ""
+        if tier in ("default", "large")
+        else f"; '{tier}' sizes only: run without --quick/--sizes for 4-6 sizes per operation"
+    )
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
-    fig.suptitle(f"denseops {m['denseops']} vs numpy {m['numpy']} - {m['cpu']}, "
-                 f"{report['threads']} thread(s), {report['date'][:10]}{sizes}", fontsize=10)
+    fig.suptitle(
+        f"denseops {m['denseops']} vs numpy {m['numpy']} - {m['cpu']}, "
+        f"{report['threads']} thread(s), {report['date'][:10]}{sizes}",
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0.04 * (1 + len(labels) // 5), 1, 0.96))
     return fig
 
@@ -403,15 +477,24 @@ def _selected_cases(args, tier):
     ops = [op.strip() for op in args.ops.split(",") if op.strip()]
     unknown = [op for op in ops if op not in known]
     if unknown:
-        raise ValueError(f"--ops: unknown operation(s) {unknown}; expected some of "
-                         f"{', '.join(bench_cases.OPERATIONS)}")
+        raise ValueError(
+            f"--ops: unknown operation(s) {unknown}; expected some of "
+            f"{', '.join(bench_cases.OPERATIONS)}"
+        )
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
     cases = bench_cases.select(bench_cases.all_cases(dtypes), tier)
     named = [c for c in bench_cases.textbook_cases() if c not in cases]
     if args.iterations != bench_cases.TEXTBOOK_ITERATIONS:
-        named = [bench_cases.Case(c.operation, c.shape, c.dtype, c.tier,
-                                  args.iterations if c.operation == "textbook" else 1)
-                 for c in named]
+        named = [
+            bench_cases.Case(
+                c.operation,
+                c.shape,
+                c.dtype,
+                c.tier,
+                args.iterations if c.operation == "textbook" else 1,
+            )
+            for c in named
+        ]
     order = {op: i for i, op in enumerate(bench_cases.OPERATIONS)}
     chosen = [c for c in named + cases if c.operation in ops]
     return sorted(chosen, key=lambda c: (order[c.operation], c.dtype, c.work))
@@ -444,30 +527,44 @@ def run(args) -> int:
     print(f"  numpy    {info['numpy']}, BLAS: {blas_summary(info)}")
     print(f"  denseops {info['denseops']} ({info['denseops_arch']} path)")
     if info["load_average_1min"] is not None:
-        print(f"  load     {info['load_average_1min']:.2f} (1-minute average; well above 0 means"
-              " other work shares these cores and inflates the timings)")
+        print(
+            f"  load     {info['load_average_1min']:.2f} (1-minute average; well above 0 means"
+            " other work shares these cores and inflates the timings)"
+        )
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
-            print(f"  warning: {var}={os.environ[var]} is set and can slow NumPy's BLAS; "
-                  f"compare with `env -u {var} ...`")
-    settle = (f"; threaded ones after a {pause_s * 1e3:g} ms pause and an untimed call"
-              if pause_s else "")
-    print(f"  timing   median of {repeats} samples per implementation, interleaved; "
-          f"each sample >= {target_ns / 1e6:g} ms of back-to-back calls{settle}\n")
+            print(
+                f"  warning: {var}={os.environ[var]} is set and can slow NumPy's BLAS; "
+                f"compare with `env -u {var} ...`"
+            )
+    settle = (
+        f"; threaded ones after a {pause_s * 1e3:g} ms pause and an untimed call" if pause_s else ""
+    )
+    print(
+        f"  timing   median of {repeats} samples per implementation, interleaved; "
+        f"each sample >= {target_ns / 1e6:g} ms of back-to-back calls{settle}\n"
+    )
 
     started = time.perf_counter()
     rows = []
     with bench_cases.thread_limit(threads):
         for i, case in enumerate(cases, 1):
-            print(f"\r  [{i}/{len(cases)}] {case.operation} {case.size_label} {case.dtype}"
-                  + " " * 20, end="", file=sys.stderr, flush=True)
+            print(
+                f"\r  [{i}/{len(cases)}] {case.operation} {case.size_label} {case.dtype}"
+                + " " * 20,
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
             rows.append(measure_case(case, implementations, repeats, target_ns, pause_s))
     print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
     elapsed = time.perf_counter() - started
 
     print(format_table(rows))
-    print("\nvs loops: speed-up over the pure-Python loops (their time / this time);"
-          " vs numpy: NumPy's time / this time (> 1 = faster than NumPy).")
+    print(
+        "\nvs loops: speed-up over the pure-Python loops (their time / this time);"
+        " vs numpy: NumPy's time / this time (> 1 = faster than NumPy)."
+    )
     print(f"Total {elapsed:.1f} s.")
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

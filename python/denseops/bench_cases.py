@@ -88,8 +88,8 @@ def all_cases(dtypes=("float32", "float64")):
     # Sizes about 4x apart in the default run, so each plotted series has
     # enough points to show where the cache levels and thread start-up bend it.
     elementwise_shapes = [
-        ("tiny", (20, 100)),       # the textbook's arrays
-        ("quick", (128, 512)),     # the MNIST MLP's hidden activations
+        ("tiny", (20, 100)),  # the textbook's arrays
+        ("quick", (128, 512)),  # the MNIST MLP's hidden activations
         ("default", (512, 512)),
         ("default", (1000, 1000)),
         ("default", (2000, 2000)),
@@ -99,23 +99,53 @@ def all_cases(dtypes=("float32", "float64")):
     for op in ("relu", "add", "bias_add"):
         cases += _elementwise(op, elementwise_shapes, dtypes)
     cases += _elementwise(
-        "dot", [("tiny", (1000,)), ("default", (30_000,)), ("tiny", (320000,)),
-                ("default", (1_000_000,)), ("default", (4_000_000,)),
-                ("large", (10_000_000,))], dtypes)
+        "dot",
+        [
+            ("tiny", (1000,)),
+            ("default", (30_000,)),
+            ("tiny", (320000,)),
+            ("default", (1_000_000,)),
+            ("default", (4_000_000,)),
+            ("large", (10_000_000,)),
+        ],
+        dtypes,
+    )
     cases += _elementwise(
-        "matmul", [("tiny", (20, 100, 10)), ("quick", (128, 512, 10)),
-                   ("quick", (128, 784, 512)), ("default", (256, 256, 256)),
-                   ("default", (512, 512, 512)), ("default", (1024, 1024, 1024)),
-                   ("large", (2048, 2048, 2048))], dtypes)
+        "matmul",
+        [
+            ("tiny", (20, 100, 10)),
+            ("quick", (128, 512, 10)),
+            ("quick", (128, 784, 512)),
+            ("default", (256, 256, 256)),
+            ("default", (512, 512, 512)),
+            ("default", (1024, 1024, 1024)),
+            ("large", (2048, 2048, 2048)),
+        ],
+        dtypes,
+    )
     # x.T @ dh and h.T @ dlogits (the MNIST weight gradients), then square.
     cases += _elementwise(
-        "matmul_ta", [("quick", (784, 128, 512)), ("quick", (512, 128, 10)),
-                      ("default", (256, 256, 256)), ("default", (512, 512, 512)),
-                      ("default", (1024, 1024, 1024))], dtypes)
+        "matmul_ta",
+        [
+            ("quick", (784, 128, 512)),
+            ("quick", (512, 128, 10)),
+            ("default", (256, 256, 256)),
+            ("default", (512, 512, 512)),
+            ("default", (1024, 1024, 1024)),
+        ],
+        dtypes,
+    )
     # dlogits @ W2.T (the MNIST hidden gradient), then square.
     cases += _elementwise(
-        "matmul_tb", [("quick", (128, 10, 512)), ("default", (256, 256, 256)),
-                      ("default", (512, 512, 512)), ("default", (1024, 1024, 1024))], dtypes)
+        "matmul_tb",
+        [
+            ("quick", (128, 10, 512)),
+            ("default", (256, 256, 256)),
+            ("default", (512, 512, 512)),
+            ("default", (1024, 1024, 1024)),
+        ],
+        dtypes,
+    )
     return cases
 
 
@@ -141,7 +171,11 @@ def torch_available() -> bool:
 
 def skip_reason(case, impl):
     """Why `impl` is not timed on `case`, or None when it is."""
-    if impl == "python loops" and case.operation != "textbook" and case.work > PYTHON_LOOPS_MAX_WORK:
+    if (
+        impl == "python loops"
+        and case.operation != "textbook"
+        and case.work > PYTHON_LOOPS_MAX_WORK
+    ):
         return f"python loops: {case.work:.1e} iterations would take over ~1 s per call"
     if impl == "cython" and case.work > CYTHON_MAX_WORK:
         return f"cython loops: {case.work:.1e} iterations would take over ~1 s per call"

@@ -43,20 +43,32 @@ def demo(args) -> int:
             denseops.relu(denseops.add(x, y, out=out), out=out)
 
     print(f"\n{n} x relu(add(x, y)) on (20, 100) float64, median of 3 runs:")
-    for name, fn in (("python loops", python_loops), ("numpy", numpy_version),
-                     ("denseops", denseops_version)):
+    for name, fn in (
+        ("python loops", python_loops),
+        ("numpy", numpy_version),
+        ("denseops", denseops_version),
+    ):
         print(f"  {name:<13} {_median_seconds(fn, 3) * 1e3:10.3f} ms")
     return 0
 
 
 def train(args) -> int:
     from denseops import train as training
+
     try:
         results = training.run(
-            dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-            optimizer=args.optimizer, learning_rate=args.learning_rate, seed=args.seed,
-            threads=args.threads, data_dir=args.data_dir, save=args.save, plot=args.plot,
-            verbose=args.verbose)
+            dataset=args.dataset,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            optimizer=args.optimizer,
+            learning_rate=args.learning_rate,
+            seed=args.seed,
+            threads=args.threads,
+            data_dir=args.data_dir,
+            save=args.save,
+            plot=args.plot,
+            verbose=args.verbose,
+        )
     # Missing or corrupt data, a full disk, matplotlib not installed, a diverging
     # run: the message says what to do, a traceback would only hide it.
     except (OSError, ValueError, ImportError, FloatingPointError) as error:
@@ -68,15 +80,18 @@ def train(args) -> int:
         return 130
     # The result is what the command is run for: printed even when --verbose 0
     # silences the progress.
-    print(f"test loss {results['test_loss']:.4f} - test accuracy "
-          f"{results['test_accuracy']:.4f} - training {results['train_seconds']:.1f} s "
-          f"({results['seconds_per_epoch']:.2f} s/epoch) - total {results['total_seconds']:.1f} s")
+    print(
+        f"test loss {results['test_loss']:.4f} - test accuracy "
+        f"{results['test_accuracy']:.4f} - training {results['train_seconds']:.1f} s "
+        f"({results['seconds_per_epoch']:.2f} s/epoch) - total {results['total_seconds']:.1f} s"
+    )
     return 0
 
 
 # ---- flag checks: everything that can fail is checked before any data is loaded.
 # As argparse types, so a bad value is reported like any other bad flag:
 # "denseops train: error: argument --epochs: must be an integer >= 1, got '0'" (exit 2).
+
 
 def _integer(low, high=None):
     def parse(text):
@@ -88,6 +103,7 @@ def _integer(low, high=None):
             bounds = f">= {low}" if high is None else f"between {low} and {high}"
             raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {text!r}")
         return value
+
     return parse
 
 
@@ -109,12 +125,15 @@ def _writable_file(what, example, suffixes=None):
     permission bits do not tell the whole story, e.g. for root or read-only
     mounts). ``suffixes``, when given, are the accepted extensions.
     """
+
     def parse(text):
         path = os.path.realpath(text) if os.path.islink(text) else text
         folder = os.path.dirname(os.path.abspath(path))
         if os.path.isdir(path):
-            raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name "
-                                             f"for the {what}, e.g. {os.path.join(text, example)}")
+            raise argparse.ArgumentTypeError(
+                f"{text} is a directory; give a file name "
+                f"for the {what}, e.g. {os.path.join(text, example)}"
+            )
         if os.path.exists(path) and not os.path.isfile(path):
             raise argparse.ArgumentTypeError(f"{text} exists and is not a regular file")
         if not os.path.isdir(folder):
@@ -125,15 +144,18 @@ def _writable_file(what, example, suffixes=None):
             if suffix and suffix not in allowed:
                 raise argparse.ArgumentTypeError(
                     f"{text}: cannot write a .{suffix} {what}; use one of "
-                    f"{', '.join('.' + s for s in sorted(allowed))}")
+                    f"{', '.join('.' + s for s in sorted(allowed))}"
+                )
         try:
             fd, probe = tempfile.mkstemp(prefix=".denseops-probe-", dir=folder)
         except OSError as error:
             raise argparse.ArgumentTypeError(
-                f"{text}: cannot write into folder {folder} ({error.strerror})") from None
+                f"{text}: cannot write into folder {folder} ({error.strerror})"
+            ) from None
         os.close(fd)
         os.unlink(probe)
         return text
+
     return parse
 
 
@@ -141,10 +163,12 @@ def _plot_formats():
     """The file types matplotlib can write (it is needed for --plot anyway)."""
     try:
         from denseops.plotting import require_matplotlib
+
         require_matplotlib()
     except ImportError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     from matplotlib.backend_bases import FigureCanvasBase
+
     return set(FigureCanvasBase.get_supported_filetypes())
 
 
@@ -165,41 +189,92 @@ examples:
 
 def _add_train_parser(sub):
     from denseops.train import DATASETS, OPTIMIZERS
+
     p = sub.add_parser(
-        "train", help="train the MNIST MLP (Dense 512 relu, Dense 10 softmax)",
+        "train",
+        help="train the MNIST MLP (Dense 512 relu, Dense 10 softmax)",
         description="Train the MNIST MLP (Dense 512 relu -> Dense 10 softmax, sparse\n"
-                    "categorical cross-entropy) and print its test loss and accuracy.",
-        epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist",
-                   help="data set to train and test on (default: %(default)s)")
-    p.add_argument("--epochs", type=_integer(1), default=5,
-                   help="passes over the training set (default: %(default)s)")
-    p.add_argument("--batch-size", type=_integer(1), default=128,
-                   help="samples per gradient step (default: %(default)s)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop",
-                   help="optimizer, with Keras's default hyperparameters (default: %(default)s)")
-    p.add_argument("--learning-rate", type=_positive_float, default=None, metavar="LR",
-                   help="step size (default: the optimizer's Keras default: rmsprop 0.001, "
-                        "sgd 0.01, adam 0.001)")
-    p.add_argument("--seed", type=_integer(0), default=0,
-                   help="seeds the weight initialisation and the shuffling; the same seed and "
-                        "thread count give identical weights (default: %(default)s)")
-    p.add_argument("--threads", type=_integer(1, 1024), default=None, metavar="N",
-                   help="OpenMP threads for the kernels (default: OMP_NUM_THREADS, else all "
-                        f"usable cores: {denseops.get_num_threads()} here)")
-    p.add_argument("--data-dir", default=None, metavar="DIR",
-                   help="folder holding the four IDX files (raw or .gz) or <dataset>.npz, or a data "
-                        "root holding <dataset>/ with them (default: $DENSEOPS_DATA if set, else "
-                        "~/.cache/denseops/<dataset>/, downloading into it if empty)")
-    p.add_argument("--save", metavar="PATH", default=None,
-                   type=_writable_file("model", "model.npz"),
-                   help="save the trained model as .npz (default: not saved)")
-    p.add_argument("--plot", metavar="PATH", default=None,
-                   type=_writable_file("plot", "history.png", suffixes=_plot_formats),
-                   help="write a plot of loss and accuracy per epoch, as the suffix says "
-                        "(.png, .svg, .pdf, ...); needs matplotlib (default: no plot)")
-    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
-                   help="0 quiet, 1 progress bar, 2 one line per epoch (default: %(default)s)")
+        "categorical cross-entropy) and print its test loss and accuracy.",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--dataset",
+        choices=sorted(DATASETS),
+        default="mnist",
+        help="data set to train and test on (default: %(default)s)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=_integer(1),
+        default=5,
+        help="passes over the training set (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_integer(1),
+        default=128,
+        help="samples per gradient step (default: %(default)s)",
+    )
+    p.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="rmsprop",
+        help="optimizer, with Keras's default hyperparameters (default: %(default)s)",
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=None,
+        metavar="LR",
+        help="step size (default: the optimizer's Keras default: rmsprop 0.001, "
+        "sgd 0.01, adam 0.001)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_integer(0),
+        default=0,
+        help="seeds the weight initialisation and the shuffling; the same seed and "
+        "thread count give identical weights (default: %(default)s)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_integer(1, 1024),
+        default=None,
+        metavar="N",
+        help="OpenMP threads for the kernels (default: OMP_NUM_THREADS, else all "
+        f"usable cores: {denseops.get_num_threads()} here)",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="folder holding the four IDX files (raw or .gz) or <dataset>.npz, or a data "
+        "root holding <dataset>/ with them (default: $DENSEOPS_DATA if set, else "
+        "~/.cache/denseops/<dataset>/, downloading into it if empty)",
+    )
+    p.add_argument(
+        "--save",
+        metavar="PATH",
+        default=None,
+        type=_writable_file("model", "model.npz"),
+        help="save the trained model as .npz (default: not saved)",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="PATH",
+        default=None,
+        type=_writable_file("plot", "history.png", suffixes=_plot_formats),
+        help="write a plot of loss and accuracy per epoch, as the suffix says "
+        "(.png, .svg, .pdf, ...); needs matplotlib (default: no plot)",
+    )
+    p.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="0 quiet, 1 progress bar, 2 one line per epoch (default: %(default)s)",
+    )
     p.set_defaults(func=train)
 
 
@@ -208,6 +283,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="{train,bench,demo}")
     _add_train_parser(sub)
     from denseops import bench
+
     bench.add_parser(sub)
     p_demo = sub.add_parser("demo", help="show the config and the textbook relu+add timing")
     p_demo.add_argument("--iterations", type=int, default=1000)

@@ -34,13 +34,16 @@ def open_npy(archive, name, max_bytes=None, max_ratio=None):
         ValueError: sizes that disagree, an unreadable header, Python objects.
     """
     info = archive.getinfo(name)
-    key = name[:-len(".npy")] if name.endswith(".npy") else name  # as np.load names it
+    key = name[: -len(".npy")] if name.endswith(".npy") else name  # as np.load names it
     if max_bytes is not None and info.file_size > max_bytes:
-        raise ValueError(f"entry {key!r} has {info.file_size} bytes, more than the "
-                         f"{max_bytes} it may have")
+        raise ValueError(
+            f"entry {key!r} has {info.file_size} bytes, more than the {max_bytes} it may have"
+        )
     if max_ratio is not None and info.file_size > max_ratio * max(info.compress_size, 1):
-        raise ValueError(f"entry {key!r} inflates {info.compress_size} bytes to "
-                         f"{info.file_size}, more than {max_ratio} times: not real data")
+        raise ValueError(
+            f"entry {key!r} inflates {info.compress_size} bytes to "
+            f"{info.file_size}, more than {max_ratio} times: not real data"
+        )
     try:
         stream = archive.open(info)
         version = np.lib.format.read_magic(stream)
@@ -59,15 +62,17 @@ def open_npy(archive, name, max_bytes=None, max_ratio=None):
     header_bytes = stream.tell()
     if header_bytes + data_bytes != info.file_size:
         stream.close()
-        raise ValueError(f"entry {key!r} declares shape {shape} of {dtype} but holds "
-                         f"{info.file_size - header_bytes} bytes of data")
+        raise ValueError(
+            f"entry {key!r} declares shape {shape} of {dtype} but holds "
+            f"{info.file_size - header_bytes} bytes of data"
+        )
     return stream, shape, fortran_order, dtype
 
 
 def read_npy(archive, name, **limits):
     """The array of entry ``name`` (writable), after the checks of ``open_npy``."""
     stream, shape, fortran_order, dtype = open_npy(archive, name, **limits)
-    key = name[:-len(".npy")] if name.endswith(".npy") else name
+    key = name[: -len(".npy")] if name.endswith(".npy") else name
     data = bytearray(int(np.prod(shape, dtype=object)) * dtype.itemsize)
     view, done = memoryview(data), 0
     with stream:
@@ -76,7 +81,7 @@ def read_npy(archive, name, **limits):
                 piece = stream.read(min(len(data) - done, _PIECE))
                 if not piece:
                     raise EOFError(f"{len(data) - done} bytes short")
-                view[done:done + len(piece)] = piece
+                view[done : done + len(piece)] = piece
                 done += len(piece)
         except _ZIP_ERRORS as error:
             raise ValueError(f"entry {key!r} is damaged ({error})") from None

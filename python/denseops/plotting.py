@@ -8,9 +8,11 @@ def require_matplotlib():
     except ImportError:
         raise ImportError(
             "plotting needs matplotlib, which is optional: pip install 'denseops[plot]' "
-            "(or pip install matplotlib)") from None
+            "(or pip install matplotlib)"
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -38,8 +40,12 @@ def history_figure(history, title=None, test_accuracy=None):
                 label = f"validation {metric}" if key.startswith("val_") else f"training {metric}"
                 ax.plot(epochs, logs[key], marker="o", label=label)
         if metric == "accuracy" and test_accuracy is not None:
-            ax.axhline(test_accuracy, color="tab:red", linestyle=":",
-                       label=f"test accuracy {test_accuracy:.4f}")
+            ax.axhline(
+                test_accuracy,
+                color="tab:red",
+                linestyle=":",
+                label=f"test accuracy {test_accuracy:.4f}",
+            )
             ax.plot(epochs[-1], test_accuracy, marker="*", markersize=12, color="tab:red")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)

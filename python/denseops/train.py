@@ -22,8 +22,9 @@ def prepare(images):
 
 
 def build_mlp(hidden=512, classes=10):
-    return Sequential([Dense(hidden, activation="relu"), Dense(classes, activation="softmax")],
-                      name="mnist_mlp")
+    return Sequential(
+        [Dense(hidden, activation="relu"), Dense(classes, activation="softmax")], name="mnist_mlp"
+    )
 
 
 def describe(model):
@@ -31,8 +32,19 @@ def describe(model):
     return " -> ".join(f"Dense {layer.units} {layer.activation}" for layer in model.layers)
 
 
-def run(dataset="mnist", epochs=5, batch_size=128, optimizer="rmsprop", learning_rate=None,
-        seed=0, threads=None, data_dir=None, save=None, plot=None, verbose=1):
+def run(
+    dataset="mnist",
+    epochs=5,
+    batch_size=128,
+    optimizer="rmsprop",
+    learning_rate=None,
+    seed=0,
+    threads=None,
+    data_dir=None,
+    save=None,
+    plot=None,
+    verbose=1,
+):
     """Loads the data, trains, evaluates on the test set; returns a dict of results."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}. Received: {dataset!r}")
@@ -40,6 +52,7 @@ def run(dataset="mnist", epochs=5, batch_size=128, optimizer="rmsprop", learning
         denseops.set_num_threads(threads)
     if plot is not None:
         from denseops.plotting import require_matplotlib
+
         require_matplotlib()  # fail before training, not after
 
     start = time.perf_counter()
@@ -53,13 +66,16 @@ def run(dataset="mnist", epochs=5, batch_size=128, optimizer="rmsprop", learning
     model = build_mlp()
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     if verbose:
-        print(f"{dataset}: {len(x_train)} training and {len(x_test)} test images "
-              f"(loaded in {load_seconds:.2f} s); {denseops.get_num_threads()} thread(s), "
-              f"{denseops.get_arch()} kernels, {opt!r}")
+        print(
+            f"{dataset}: {len(x_train)} training and {len(x_test)} test images "
+            f"(loaded in {load_seconds:.2f} s); {denseops.get_num_threads()} thread(s), "
+            f"{denseops.get_arch()} kernels, {opt!r}"
+        )
 
     fit_start = time.perf_counter()
-    history = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size,
-                        verbose=verbose, seed=seed)
+    history = model.fit(
+        x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=verbose, seed=seed
+    )
     train_seconds = time.perf_counter() - fit_start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
     total_seconds = time.perf_counter() - start
@@ -75,9 +91,14 @@ def run(dataset="mnist", epochs=5, batch_size=128, optimizer="rmsprop", learning
         model.save(save)
     if plot is not None:
         from denseops.plotting import plot_history
-        plot_history(history, plot, test_accuracy=test_accuracy,
-                     title=f"{describe(model)}, {opt!r}\n{dataset}, batch {batch_size}, "
-                           f"seed {seed}, denseops {denseops.__version__}")
+
+        plot_history(
+            history,
+            plot,
+            test_accuracy=test_accuracy,
+            title=f"{describe(model)}, {opt!r}\n{dataset}, batch {batch_size}, "
+            f"seed {seed}, denseops {denseops.__version__}",
+        )
     # The results line itself is printed by the CLI, whatever the verbosity.
     if verbose:
         if save is not None:

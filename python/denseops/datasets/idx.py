@@ -14,7 +14,6 @@ import struct
 import zlib
 from math import prod
 from os import PathLike
-from pathlib import Path
 
 import numpy as np
 
@@ -121,7 +120,7 @@ def _declared_size(head: bytes) -> int | None:
     """Header plus data bytes an IDX header declares, or None if ``head`` is not one."""
     if len(head) < 4 or head[2] not in _IDX_DTYPES or len(head) < 4 + 4 * head[3]:
         return None
-    shape = struct.unpack(f">{head[3]}I", head[4:4 + 4 * head[3]])
+    shape = struct.unpack(f">{head[3]}I", head[4 : 4 + 4 * head[3]])
     return 4 + 4 * head[3] + prod(shape) * np.dtype(_IDX_DTYPES[head[2]]).itemsize
 
 

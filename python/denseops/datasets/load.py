@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from denseops.datasets.checksum import decode_idx_file
-from denseops.datasets.idx import read_stored
 from denseops.datasets.download import DownloadError, download_idx_file
+from denseops.datasets.idx import read_stored
 from denseops.datasets.locate import (
     DATA_ROOT_ENV,
     absolute,
@@ -95,8 +95,7 @@ def load_explicit(spec: DatasetSpec, path: str | PathLike) -> tuple[Split, Split
     found, what = find_in_either_form(resolved, spec)
     if found is None:
         raise FileNotFoundError(
-            f"path={shown(path, resolved)} {what}; expected a .npz file, or "
-            f"{expected_layout(spec)}"
+            f"path={shown(path, resolved)} {what}; expected a .npz file, or {expected_layout(spec)}"
         )
     return load_found(spec, found, from_cache=False)
 

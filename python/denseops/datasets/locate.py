@@ -52,8 +52,13 @@ def is_regular_file(path: Path) -> bool:
         ) from None
     if stat.S_ISREG(mode):
         return True
-    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a device",
-             stat.S_ISBLK: "a device", stat.S_ISSOCK: "a socket"}
+    kinds = {
+        stat.S_ISDIR: "a directory",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISCHR: "a device",
+        stat.S_ISBLK: "a device",
+        stat.S_ISSOCK: "a socket",
+    }
     kind = next((name for test, name in kinds.items() if test(mode)), "a special file")
     raise ValueError(f"{path}: is {kind}, not a regular file; expected a data file here")
 
@@ -88,8 +93,10 @@ def find_in_folder(
 
 def expected_layout(spec: DatasetSpec) -> str:
     """The two folder forms accepted for a data set, for error messages."""
-    return (f"a folder holding the four {spec.name} IDX files (raw or .gz) or {spec.npz_name}, "
-            f"or a data root holding {spec.name}/ with them")
+    return (
+        f"a folder holding the four {spec.name} IDX files (raw or .gz) or {spec.npz_name}, "
+        f"or a data root holding {spec.name}/ with them"
+    )
 
 
 def shown(given: str | PathLike, resolved: Path) -> str:
@@ -130,10 +137,14 @@ def find_in_either_form(
         return found, ""
     subfolder = folder / spec.name
     if not subfolder.is_dir():
-        return None, (f"holds neither the {spec.name} files (missing: {', '.join(missing)}) "
-                      f"nor {spec.npz_name}, and has no {spec.name}/ folder")
+        return None, (
+            f"holds neither the {spec.name} files (missing: {', '.join(missing)}) "
+            f"nor {spec.npz_name}, and has no {spec.name}/ folder"
+        )
     found, sub_missing = find_in_folder(subfolder, spec)
     if found is None:
-        return None, (f"holds no {spec.name} files itself, and its {spec.name}/ folder "
-                      f"lacks {', '.join(sub_missing)} (and has no {spec.npz_name})")
+        return None, (
+            f"holds no {spec.name} files itself, and its {spec.name}/ folder "
+            f"lacks {', '.join(sub_missing)} (and has no {spec.npz_name})"
+        )
     return found, ""

@@ -61,8 +61,9 @@ def read_npz(path: Path, image_shape: tuple[int, int] | None = None) -> dict[str
 def _read_entries(archive, stored_bytes, image_shape):
     infos = [archive.getinfo(f"{key}.npy") for key in NPZ_KEYS]
     unpacked = sum(info.file_size for info in infos)
-    if sum(info.compress_size for info in infos) > stored_bytes or \
-            unpacked > expansion_limit(stored_bytes):
+    if sum(info.compress_size for info in infos) > stored_bytes or unpacked > expansion_limit(
+        stored_bytes
+    ):
         raise ValueError(
             f"its arrays declare {unpacked} bytes, more than a {stored_bytes}-byte file may "
             f"hold ({expansion_limit(stored_bytes)}): not a real data set"
@@ -72,10 +73,14 @@ def _read_entries(archive, stored_bytes, image_shape):
         stream, shape, _, dtype = npz_entries.open_npy(archive, f"{key}.npy")
         stream.close()
         images = key.startswith("x_")
-        wanted = f"(N, {image_shape[0]}, {image_shape[1]})" if images and image_shape else \
-            ("(N, rows, cols)" if images else "(N,)")
+        wanted = (
+            f"(N, {image_shape[0]}, {image_shape[1]})"
+            if images and image_shape
+            else ("(N, rows, cols)" if images else "(N,)")
+        )
         fits = len(shape) == (3 if images else 1) and (
-            not images or image_shape is None or tuple(shape[1:]) == tuple(image_shape))
+            not images or image_shape is None or tuple(shape[1:]) == tuple(image_shape)
+        )
         if dtype != np.uint8 or not fits:
             raise ValueError(f"[{key!r}]: expected uint8 shaped {wanted}, got {dtype} {shape}")
         arrays[key] = npz_entries.read_npy(archive, f"{key}.npy")

@@ -13,13 +13,26 @@ Example:
     ...               metrics=["accuracy"])
 """
 
-from denseops.nn import (activations, callbacks, initializers, losses, metrics, optimizers,
-                         regularizers, utils)
+from denseops.nn import (
+    activations,
+    callbacks,
+    initializers,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+    utils,
+)
 from denseops.nn.callbacks import History
 from denseops.nn.layers import Dense, Dropout, Input, InputLayer, Layer
-from denseops.nn.losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber,
-                                MeanAbsoluteError, MeanSquaredError,
-                                SparseCategoricalCrossentropy)
+from denseops.nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Huber,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+)
 from denseops.nn.model import Sequential, TrainingInterrupted
 from denseops.nn.optimizers import SGD, Adam, RMSprop
 from denseops.nn.serialization import load
@@ -28,9 +41,32 @@ from denseops.nn.utils import to_categorical
 load_model = load  # Keras's name
 
 __all__ = [
-    "Adam", "BinaryCrossentropy", "CategoricalCrossentropy", "Dense", "Dropout", "History",
-    "Huber", "Input", "InputLayer", "Layer", "MeanAbsoluteError", "MeanSquaredError", "RMSprop",
-    "SGD", "Sequential", "SparseCategoricalCrossentropy", "TrainingInterrupted", "activations",
-    "callbacks", "initializers", "load", "load_model", "losses", "metrics", "optimizers",
-    "regularizers", "to_categorical", "utils",
+    "Adam",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "Dense",
+    "Dropout",
+    "History",
+    "Huber",
+    "Input",
+    "InputLayer",
+    "Layer",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "RMSprop",
+    "SGD",
+    "Sequential",
+    "SparseCategoricalCrossentropy",
+    "TrainingInterrupted",
+    "activations",
+    "callbacks",
+    "initializers",
+    "load",
+    "load_model",
+    "losses",
+    "metrics",
+    "optimizers",
+    "regularizers",
+    "to_categorical",
+    "utils",
 ]

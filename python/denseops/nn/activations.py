@@ -107,8 +107,10 @@ silu = swish  # Keras 3 names it both ways
 softmax = Softmax()
 linear = Linear()
 
-_BY_NAME = {a.name: a for a in (relu, sigmoid, tanh, elu, selu, gelu, leaky_relu, softplus,
-                                swish, softmax, linear)}
+_BY_NAME = {
+    a.name: a
+    for a in (relu, sigmoid, tanh, elu, selu, gelu, leaky_relu, softplus, swish, softmax, linear)
+}
 _BY_NAME["silu"] = swish
 
 
@@ -129,12 +131,13 @@ def get(identifier):
             return _BY_NAME[identifier.lower()]
         except KeyError:
             raise ValueError(
-                f"Unknown activation: {identifier!r}. Expected one of "
-                f"{sorted(_BY_NAME)} or None.") from None
+                f"Unknown activation: {identifier!r}. Expected one of {sorted(_BY_NAME)} or None."
+            ) from None
     raise TypeError(
         "activation must be a name, None or a denseops.nn.activations.Activation "
         "(which defines forward and backward; a plain function has no gradient here). "
-        f"Received: {identifier!r}")
+        f"Received: {identifier!r}"
+    )
 
 
 def serialize(activation):
@@ -145,12 +148,14 @@ def serialize(activation):
         return {"name": activation.name, "alpha": activation.alpha}
     raise ValueError(
         f"Cannot save activation {activation!r} of class {type(activation).__name__}: only the "
-        f"built-in activations {sorted(_BY_NAME)} can be restored by load()")
+        f"built-in activations {sorted(_BY_NAME)} can be restored by load()"
+    )
 
 
 def deserialize(config):
     if isinstance(config, dict):
         base = get(config["name"])
-        return ElementwiseActivation(base.name, alpha=config.get("alpha", 0.0),
-                                     needs_input=base.needs_input)
+        return ElementwiseActivation(
+            base.name, alpha=config.get("alpha", 0.0), needs_input=base.needs_input
+        )
     return get(config)

@@ -35,20 +35,47 @@ class Callback:
     def set_params(self, params):
         self.params = params
 
-    def on_train_begin(self, logs=None): pass
-    def on_train_end(self, logs=None): pass
-    def on_epoch_begin(self, epoch, logs=None): pass
-    def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
-    def on_test_begin(self, logs=None): pass
-    def on_test_end(self, logs=None): pass
-    def on_test_batch_begin(self, batch, logs=None): pass
-    def on_test_batch_end(self, batch, logs=None): pass
-    def on_predict_begin(self, logs=None): pass
-    def on_predict_end(self, logs=None): pass
-    def on_predict_batch_begin(self, batch, logs=None): pass
-    def on_predict_batch_end(self, batch, logs=None): pass
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_test_begin(self, logs=None):
+        pass
+
+    def on_test_end(self, logs=None):
+        pass
+
+    def on_test_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+    def on_predict_begin(self, logs=None):
+        pass
+
+    def on_predict_end(self, logs=None):
+        pass
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_end(self, batch, logs=None):
+        pass
 
 
 class CallbackList:
@@ -119,8 +146,17 @@ class EarlyStopping(Callback):
         start_from_epoch: epochs to wait before watching at all.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__()
         self.monitor = monitor
         self.min_delta = abs(float(min_delta))
@@ -172,8 +208,10 @@ class EarlyStopping(Callback):
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of the best epoch: "
-                      f"{self.best_epoch + 1}.")
+                print(
+                    f"Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
             self.model.set_weights(self.best_weights)
 
 
@@ -193,13 +231,23 @@ class ModelCheckpoint(Callback):
         initial_value_threshold: a value ``monitor`` must beat for the first save.
     """
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch",
-                 initial_value_threshold=None):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
         super().__init__()
         if save_freq != "epoch":
-            raise ValueError(f"ModelCheckpoint supports save_freq='epoch' only. "
-                             f"Received: save_freq={save_freq!r}")
+            raise ValueError(
+                f"ModelCheckpoint supports save_freq='epoch' only. "
+                f"Received: save_freq={save_freq!r}"
+            )
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
@@ -216,8 +264,10 @@ class ModelCheckpoint(Callback):
         try:
             path = self.filepath.format(epoch=epoch + 1, **logs)
         except KeyError as error:
-            raise KeyError(f"ModelCheckpoint filepath {self.filepath!r} names {error}, which "
-                           f"is not in the logs: {sorted(logs)}") from None
+            raise KeyError(
+                f"ModelCheckpoint filepath {self.filepath!r} names {error}, which "
+                f"is not in the logs: {sorted(logs)}"
+            ) from None
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
@@ -226,8 +276,10 @@ class ModelCheckpoint(Callback):
             if not self.monitor_op(current, self.best):
                 return
             if self.verbose > 0:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
-                      f"{current:.5f}, saving model to {path}")
+                print(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                    f"{current:.5f}, saving model to {path}"
+                )
             self.best = current
         elif self.verbose > 0:
             print(f"Epoch {epoch + 1}: saving model to {path}")
@@ -251,12 +303,22 @@ class ReduceLROnPlateau(Callback):
         min_lr: lower bound of the rate. Default 0.
     """
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
-                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
         super().__init__()
         if not 0 < factor < 1:
-            raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1). "
-                             f"Received: factor={factor!r}")
+            raise ValueError(
+                f"ReduceLROnPlateau factor must be in (0, 1). Received: factor={factor!r}"
+            )
         self.monitor = monitor
         self.factor = float(factor)
         self.patience = int(patience)
@@ -293,8 +355,9 @@ class ReduceLROnPlateau(Callback):
                     new = max(old * self.factor, self.min_lr)
                     self.model.optimizer.learning_rate = new
                     if self.verbose > 0:
-                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
-                              f"to {new}.")
+                        print(
+                            f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}."
+                        )
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
 
@@ -315,10 +378,16 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         lr = self.schedule(epoch, self.model.optimizer.learning_rate)
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) \
-                or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"LearningRateScheduler: the schedule must return a finite "
-                             f"number > 0. Received: {lr!r} for epoch {epoch}")
+        if (
+            isinstance(lr, bool)
+            or not isinstance(lr, (int, float, np.floating))
+            or not math.isfinite(lr)
+            or lr <= 0
+        ):
+            raise ValueError(
+                f"LearningRateScheduler: the schedule must return a finite "
+                f"number > 0. Received: {lr!r} for epoch {epoch}"
+            )
         self.model.optimizer.learning_rate = float(lr)
         if self.verbose > 0:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
@@ -346,8 +415,9 @@ class CSVLogger(Callback):
         self._file = self._writer = None
 
     def on_train_begin(self, logs=None):
-        has_rows = self.append and os.path.exists(self.filename) and \
-            os.path.getsize(self.filename) > 0
+        has_rows = (
+            self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        )
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._append_header = not has_rows
         self.keys = None
@@ -356,8 +426,9 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self.keys],
-                                          delimiter=self.separator)
+            self._writer = csv.DictWriter(
+                self._file, fieldnames=["epoch", *self.keys], delimiter=self.separator
+            )
             if self._append_header:
                 self._writer.writeheader()
         self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
@@ -390,15 +461,24 @@ class TerminateOnNaN(Callback):
 class LambdaCallback(Callback):
     """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None):
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+    ):
         super().__init__()
-        for name, function in (("on_epoch_begin", on_epoch_begin),
-                               ("on_epoch_end", on_epoch_end),
-                               ("on_train_begin", on_train_begin),
-                               ("on_train_end", on_train_end),
-                               ("on_train_batch_begin", on_train_batch_begin),
-                               ("on_train_batch_end", on_train_batch_end)):
+        for name, function in (
+            ("on_epoch_begin", on_epoch_begin),
+            ("on_epoch_end", on_epoch_end),
+            ("on_train_begin", on_train_begin),
+            ("on_train_end", on_train_end),
+            ("on_train_batch_begin", on_train_batch_begin),
+            ("on_train_batch_end", on_train_batch_end),
+        ):
             if function is not None:
                 setattr(self, name, function)
 
@@ -416,8 +496,10 @@ class ProgbarLogger(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         from denseops.nn.progress import EpochProgress
-        self._progress = EpochProgress(epoch + 1, self.params.get("epochs", 1),
-                                       self.params.get("samples", 0), self.verbose)
+
+        self._progress = EpochProgress(
+            epoch + 1, self.params.get("epochs", 1), self.params.get("samples", 0), self.verbose
+        )
         self._seen = 0
 
     def on_train_batch_end(self, batch, logs=None):
@@ -443,6 +525,9 @@ class ProgbarLogger(Callback):
 
 
 def _warn_missing(callback, monitor, logs):
-    print(f"{type(callback).__name__}: {monitor!r} is not in the logs "
-          f"(available: {sorted(logs or {})}); skipping this epoch. Pass validation data "
-          "for val_ quantities.", file=sys.stderr)
+    print(
+        f"{type(callback).__name__}: {monitor!r} is not in the logs "
+        f"(available: {sorted(logs or {})}); skipping this epoch. Pass validation data "
+        "for val_ quantities.",
+        file=sys.stderr,
+    )

@@ -26,6 +26,7 @@ def _lock_of(obj):
 
 def one_call_at_a_time(method):
     """Decorates a method so that it refuses to run while it already runs on the object."""
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         lock = _lock_of(self)
@@ -33,9 +34,11 @@ def one_call_at_a_time(method):
             raise RuntimeError(
                 f"{method.__name__}() is already running on this model (another thread, or "
                 f"a call from inside {method.__name__}()); train one model from one thread "
-                "at a time, or give each thread its own model")
+                "at a time, or give each thread its own model"
+            )
         try:
             return method(self, *args, **kwargs)
         finally:
             lock.release()
+
     return wrapper

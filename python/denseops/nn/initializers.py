@@ -49,8 +49,19 @@ def ones(shape, dtype, rng):
     return np.ones(shape, dtype=dtype)
 
 
-_BY_NAME = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal,
-                                     random_uniform, textbook_uniform, zeros, ones)}
+_BY_NAME = {
+    f.__name__: f
+    for f in (
+        glorot_uniform,
+        glorot_normal,
+        he_uniform,
+        he_normal,
+        random_uniform,
+        textbook_uniform,
+        zeros,
+        ones,
+    )
+}
 
 
 def get(identifier):
@@ -61,7 +72,8 @@ def get(identifier):
         return _BY_NAME[identifier]
     raise ValueError(
         f"Unknown initializer: {identifier!r}. Expected one of {sorted(_BY_NAME)} "
-        "or a callable f(shape, dtype, rng).")
+        "or a callable f(shape, dtype, rng)."
+    )
 
 
 def name_of(initializer):

@@ -113,26 +113,44 @@ class Dense(Layer):
         (4, 2)
     """
 
-    def __init__(self, units, output_size=None, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, dtype="float32", seed=None,
-                 name=None, input_shape=None, input_dim=None):
+    def __init__(
+        self,
+        units,
+        output_size=None,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        dtype="float32",
+        seed=None,
+        name=None,
+        input_shape=None,
+        input_dim=None,
+    ):
         super().__init__(name, input_shape=input_shape, input_dim=input_dim)
         if output_size is not None and not isinstance(output_size, (int, np.integer)):
             if activation is not None:
                 raise TypeError(
                     f"Dense got two activations: {output_size!r} (second positional argument) "
-                    f"and activation={activation!r}")
+                    f"and activation={activation!r}"
+                )
             output_size, activation = None, output_size
         if output_size is not None:
             self.declared_input_dim, units = _positive_int("input_size", units), output_size
-        for argument, value in (("activity_regularizer", activity_regularizer),
-                                ("kernel_constraint", kernel_constraint),
-                                ("bias_constraint", bias_constraint)):
+        for argument, value in (
+            ("activity_regularizer", activity_regularizer),
+            ("kernel_constraint", kernel_constraint),
+            ("bias_constraint", bias_constraint),
+        ):
             if value is not None:
-                raise ValueError(f"Dense does not support {argument} yet. Received: "
-                                 f"{argument}={value!r}")
+                raise ValueError(
+                    f"Dense does not support {argument} yet. Received: {argument}={value!r}"
+                )
         self.units = _positive_int("units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -155,12 +173,14 @@ class Dense(Layer):
         self.input_dim = input_dim
         self.dtype = np.dtype(dtype)
         shape = (input_dim, self.units)
-        self.kernel = np.ascontiguousarray(self.kernel_initializer(shape, self.dtype, rng),
-                                           dtype=self.dtype)
+        self.kernel = np.ascontiguousarray(
+            self.kernel_initializer(shape, self.dtype, rng), dtype=self.dtype
+        )
         self.d_kernel = np.zeros_like(self.kernel)
         if self.use_bias:
             self.bias = np.ascontiguousarray(
-                self.bias_initializer((self.units,), self.dtype, rng), dtype=self.dtype)
+                self.bias_initializer((self.units,), self.dtype, rng), dtype=self.dtype
+            )
             self.d_bias = np.zeros_like(self.bias)
         self._buffers.clear()
         self.built = True
@@ -197,7 +217,8 @@ class Dense(Layer):
                 hint = "; flatten images first, e.g. x.reshape(len(x), -1)"
             raise ValueError(
                 f"Dense layer {self.name!r} expects input of shape (batch, {self.input_dim}). "
-                f"Received: shape {x.shape}{hint}")
+                f"Received: shape {x.shape}{hint}"
+            )
 
     def forward(self, x, training=False, return_logits=False):
         """Returns the layer output for ``x`` (batch, input_dim).
@@ -235,8 +256,11 @@ class Dense(Layer):
         layer passes ``need_dx=False`` and skips one matmul.
         """
         buffers = self._scratch(dout.shape[0])
-        dz = dout if from_logits else self.activation.backward(dout, self._y, z=self._z,
-                                                               out=buffers["dz"])
+        dz = (
+            dout
+            if from_logits
+            else self.activation.backward(dout, self._y, z=self._z, out=buffers["dz"])
+        )
         # d_kernel (input_dim, units) = x.T (input_dim, batch) @ dz (batch, units)
         ops.matmul(self._x, dz, out=self.d_kernel, trans_a=True)
         if self.use_bias:
@@ -248,8 +272,10 @@ class Dense(Layer):
 
     def regularization_penalty(self, add_gradients=False):
         total = 0.0
-        for regularizer, w, g in ((self.kernel_regularizer, self.kernel, self.d_kernel),
-                                  (self.bias_regularizer, self.bias, self.d_bias)):
+        for regularizer, w, g in (
+            (self.kernel_regularizer, self.kernel, self.d_kernel),
+            (self.bias_regularizer, self.bias, self.d_bias),
+        ):
             if regularizer is not None and w is not None:
                 total += regularizer.penalty(w, g if add_gradients else None)
         return total
@@ -270,8 +296,10 @@ class Dense(Layer):
         }
 
     def __repr__(self):
-        return (f"Dense(units={self.units}, activation={self.activation.name!r}, "
-                f"input_dim={self.input_dim})")
+        return (
+            f"Dense(units={self.units}, activation={self.activation.name!r}, "
+            f"input_dim={self.input_dim})"
+        )
 
 
 class Dropout(Layer):
@@ -300,16 +328,22 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, name=None, input_shape=None):
         super().__init__(name, input_shape=input_shape)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \
-                or not 0 <= rate < 1:
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, (int, float, np.floating))
+            or not 0 <= rate < 1
+        ):
             raise ValueError(f"Dropout rate must be a number in [0, 1). Received: rate={rate!r}")
         if noise_shape is not None:
-            raise ValueError(f"Dropout does not support noise_shape yet. Received: "
-                             f"noise_shape={noise_shape!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or seed < 0):
-            raise ValueError(f"Dropout seed must be a non-negative integer or None. "
-                             f"Received: seed={seed!r}")
+            raise ValueError(
+                f"Dropout does not support noise_shape yet. Received: noise_shape={noise_shape!r}"
+            )
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise ValueError(
+                f"Dropout seed must be a non-negative integer or None. Received: seed={seed!r}"
+            )
         self.rate = float(rate)
         self.seed = None if seed is None else int(seed)
         self.units = self.input_dim = None
@@ -337,8 +371,9 @@ class Dropout(Layer):
         if not self._masked:
             return x
         self.calls += 1
-        return ops.dropout(x, self.rate, seed=self.seed, counter=self.calls,
-                           out=self._buffer("y", x.shape))
+        return ops.dropout(
+            x, self.rate, seed=self.seed, counter=self.calls, out=self._buffer("y", x.shape)
+        )
 
     def backward(self, dout, need_dx=True):
         if not need_dx:
@@ -346,12 +381,20 @@ class Dropout(Layer):
         if not self._masked:
             return dout
         # The same (seed, counter) gives the same mask: d(x * mask)/dx = mask.
-        return ops.dropout(dout, self.rate, seed=self.seed, counter=self.calls,
-                           out=self._buffer("dx", dout.shape))
+        return ops.dropout(
+            dout, self.rate, seed=self.seed, counter=self.calls, out=self._buffer("dx", dout.shape)
+        )
 
     def get_config(self):
-        return {"class": "Dropout", "name": self.name, "rate": self.rate, "seed": self.seed,
-                "input_dim": self.input_dim, "dtype": self.dtype.name, "calls": self.calls}
+        return {
+            "class": "Dropout",
+            "name": self.name,
+            "rate": self.rate,
+            "seed": self.seed,
+            "input_dim": self.input_dim,
+            "dtype": self.dtype.name,
+            "calls": self.calls,
+        }
 
     def __repr__(self):
         return f"Dropout(rate={self.rate})"
@@ -399,7 +442,8 @@ def input_size_from_shape(argument, shape):
     if not dims or len(dims) != 1:
         raise ValueError(
             f"{argument} must be (features,) for a Dense model (flatten images first). "
-            f"Received: {argument}={shape!r}")
+            f"Received: {argument}={shape!r}"
+        )
     return _positive_int(argument, dims[0])
 
 
@@ -407,14 +451,14 @@ def set_weight_list(owner, targets, weights):
     """Copies arrays into ``targets`` after checking count and shapes."""
     weights = list(weights)
     if len(weights) != len(targets):
-        raise ValueError(f"{owner} expects {len(targets)} weight arrays. "
-                         f"Received: {len(weights)}")
+        raise ValueError(f"{owner} expects {len(targets)} weight arrays. Received: {len(weights)}")
     arrays = []
     for i, (target, w) in enumerate(zip(targets, weights)):
         w = np.asarray(w)
         if w.shape != target.shape:
-            raise ValueError(f"{owner}: weight {i} must have shape {target.shape}. "
-                             f"Received: shape {w.shape}")
+            raise ValueError(
+                f"{owner}: weight {i} must have shape {target.shape}. Received: shape {w.shape}"
+            )
         arrays.append(w)
     for target, w in zip(targets, arrays):  # all checked first: nothing half-set
         target[...] = w

@@ -37,7 +37,8 @@ class Loss:
         if reduction != "sum_over_batch_size":
             raise ValueError(
                 f"Only reduction='sum_over_batch_size' (Keras's default) is supported. "
-                f"Received: reduction={reduction!r}")
+                f"Received: reduction={reduction!r}"
+            )
         if name is not None:
             self.name = name
         self.from_logits = False
@@ -56,7 +57,8 @@ class Loss:
         if targets.shape != (num_samples, outputs):
             raise ValueError(
                 f"{self.name} needs targets of shape ({num_samples}, {outputs}) for a last "
-                f"layer of {outputs} units. Received: y of shape {targets.shape}")
+                f"layer of {outputs} units. Received: y of shape {targets.shape}"
+            )
         targets = np.ascontiguousarray(targets, dtype=dtype)
         if not np.isfinite(targets).all():
             raise ValueError(f"{self.name}: targets contain NaN or Inf")
@@ -74,8 +76,15 @@ class Loss:
         ``logits`` says ``pred`` holds the pre-activation of the activation in
         ``fuses_with`` (or the loss was built with ``from_logits=True``).
         """
-        return ops.loss(pred, targets, self.kernel, from_logits=logits or self.from_logits,
-                        sample_weight=sample_weight, grad=grad, **self._kernel_args())
+        return ops.loss(
+            pred,
+            targets,
+            self.kernel,
+            from_logits=logits or self.from_logits,
+            sample_weight=sample_weight,
+            grad=grad,
+            **self._kernel_args(),
+        )
 
     def _kernel_args(self):
         return {}
@@ -87,8 +96,9 @@ class Loss:
             y_pred = y_pred.astype(np.float32)
         if y_pred.ndim == 1:
             y_pred = y_pred.reshape(-1, 1)
-        targets = self.prepare_targets(np.asarray(y_true), len(y_pred), y_pred.shape[1],
-                                       y_pred.dtype)
+        targets = self.prepare_targets(
+            np.asarray(y_true), len(y_pred), y_pred.shape[1], y_pred.dtype
+        )
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=y_pred.dtype).reshape(-1)
         return self.compute(np.ascontiguousarray(y_pred), self.smooth(targets), sample_weight)
@@ -142,19 +152,27 @@ class Huber(Loss):
 class _CrossEntropy(Loss):
     """Shared arguments of the cross-entropies."""
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, name=None,
-                 reduction="sum_over_batch_size"):
+    def __init__(
+        self, from_logits=False, label_smoothing=0.0, name=None, reduction="sum_over_batch_size"
+    ):
         super().__init__(name, reduction)
         self.from_logits = bool(from_logits)
-        if (isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float))
-                or not 0 <= label_smoothing <= 1):
+        if (
+            isinstance(label_smoothing, bool)
+            or not isinstance(label_smoothing, (int, float))
+            or not 0 <= label_smoothing <= 1
+        ):
             raise ValueError(
-                f"label_smoothing must be in [0, 1]. Received: label_smoothing={label_smoothing!r}")
+                f"label_smoothing must be in [0, 1]. Received: label_smoothing={label_smoothing!r}"
+            )
         self.label_smoothing = float(label_smoothing)
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing}
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+        }
 
 
 class BinaryCrossentropy(_CrossEntropy):
@@ -173,8 +191,13 @@ class BinaryCrossentropy(_CrossEntropy):
     kernel = "binary_crossentropy"
     fuses_with = "sigmoid"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, name="binary_crossentropy",
-                 reduction="sum_over_batch_size"):
+    def __init__(
+        self,
+        from_logits=False,
+        label_smoothing=0.0,
+        name="binary_crossentropy",
+        reduction="sum_over_batch_size",
+    ):
         super().__init__(from_logits, label_smoothing, name, reduction)
 
     def smooth(self, targets):
@@ -195,8 +218,13 @@ class CategoricalCrossentropy(_CrossEntropy):
     kernel = "categorical_crossentropy"
     fuses_with = "softmax"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy",
-                 reduction="sum_over_batch_size"):
+    def __init__(
+        self,
+        from_logits=False,
+        label_smoothing=0.0,
+        name="categorical_crossentropy",
+        reduction="sum_over_batch_size",
+    ):
         super().__init__(from_logits, label_smoothing, name, reduction)
 
     def prepare_targets(self, targets, num_samples, outputs, dtype):
@@ -205,17 +233,20 @@ class CategoricalCrossentropy(_CrossEntropy):
                 f"{self.name} needs one-hot targets of shape ({num_samples}, {outputs}). "
                 f"Received: y of shape {targets.shape}; use "
                 "loss='sparse_categorical_crossentropy' for integer labels, or "
-                "denseops.nn.utils.to_categorical(y)")
+                "denseops.nn.utils.to_categorical(y)"
+            )
         if isinstance(targets, np.ndarray) and targets.dtype.kind in "fi" and targets.ndim == 2:
             # Targets are probabilities: a negative, NaN or infinite one has no meaning
             # and would only surface later as a NaN loss or a FloatingPointError.
-            bad = ~np.isfinite(targets) | (targets < 0) if targets.dtype.kind == "f" else \
-                targets < 0
+            bad = (
+                ~np.isfinite(targets) | (targets < 0) if targets.dtype.kind == "f" else targets < 0
+            )
             if bad.any():
                 row, column = np.argwhere(bad)[0]
                 raise ValueError(
                     f"{self.name} needs finite, non-negative targets (one-hot or "
-                    f"probabilities). Received: y[{row}, {column}] = {targets[row, column]}")
+                    f"probabilities). Received: y[{row}, {column}] = {targets[row, column]}"
+                )
         return super().prepare_targets(targets, num_samples, outputs, dtype)
 
     def smooth(self, targets):
@@ -235,28 +266,37 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
     kernel = "sparse_categorical_crossentropy"
     fuses_with = "softmax"
 
-    def __init__(self, from_logits=False, name="sparse_categorical_crossentropy",
-                 reduction="sum_over_batch_size"):
+    def __init__(
+        self,
+        from_logits=False,
+        name="sparse_categorical_crossentropy",
+        reduction="sum_over_batch_size",
+    ):
         super().__init__(from_logits, 0.0, name, reduction)
 
     def prepare_targets(self, targets, num_samples, outputs, dtype):
         if isinstance(targets, np.ndarray) and targets.ndim == 2 and targets.shape[1] == 1:
             targets = targets.reshape(-1)  # Keras accepts (samples, 1) labels too
-        if isinstance(targets, np.ndarray) and targets.dtype.kind == "f" and targets.size and \
-                np.array_equal(targets, np.round(targets)):
+        if (
+            isinstance(targets, np.ndarray)
+            and targets.dtype.kind == "f"
+            and targets.size
+            and np.array_equal(targets, np.round(targets))
+        ):
             targets = targets.astype(np.int64)  # whole numbers stored as floats, as Keras allows
         if not isinstance(targets, np.ndarray) or targets.dtype.kind not in "iu":
             kind = targets.dtype if isinstance(targets, np.ndarray) else type(targets).__name__
-            raise ValueError(
-                f"{self.name} needs integer class labels. Received: y of dtype {kind}")
+            raise ValueError(f"{self.name} needs integer class labels. Received: y of dtype {kind}")
         if targets.shape != (num_samples,):
             raise ValueError(
                 f"{self.name} needs labels of shape ({num_samples},), one per sample. "
-                f"Received: y of shape {targets.shape}")
+                f"Received: y of shape {targets.shape}"
+            )
         if targets.size and (targets.min() < 0 or targets.max() >= outputs):
             raise ValueError(
                 f"Labels must be in [0, {outputs}) for a last layer of {outputs} units. "
-                f"Received: labels from {targets.min()} to {targets.max()}")
+                f"Received: labels from {targets.min()} to {targets.max()}"
+            )
         return targets
 
     def get_config(self):
@@ -265,13 +305,24 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         return config
 
 
-_CLASSES = {c.__name__: c for c in (MeanSquaredError, MeanAbsoluteError, Huber,
-                                    BinaryCrossentropy, CategoricalCrossentropy,
-                                    SparseCategoricalCrossentropy)}
+_CLASSES = {
+    c.__name__: c
+    for c in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        Huber,
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+    )
+}
 _BY_NAME = {
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "huber": Huber, "huber_loss": Huber,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mae": MeanAbsoluteError,
+    "huber": Huber,
+    "huber_loss": Huber,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
@@ -281,6 +332,7 @@ _BY_NAME = {
 def _function(cls, name):
     def loss(y_true, y_pred):
         return cls()(y_true, y_pred)
+
     loss.__name__ = loss.__qualname__ = name
     loss.__doc__ = f"Keras's ``{name}(y_true, y_pred)``: the reduced loss of {cls.__name__}."
     loss.loss_class = cls
@@ -293,8 +345,9 @@ mean_absolute_error = mae = _function(MeanAbsoluteError, "mean_absolute_error")
 huber = _function(Huber, "huber")
 binary_crossentropy = _function(BinaryCrossentropy, "binary_crossentropy")
 categorical_crossentropy = _function(CategoricalCrossentropy, "categorical_crossentropy")
-sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy,
-                                            "sparse_categorical_crossentropy")
+sparse_categorical_crossentropy = _function(
+    SparseCategoricalCrossentropy, "sparse_categorical_crossentropy"
+)
 
 
 def get(identifier):
@@ -305,8 +358,10 @@ def get(identifier):
         return identifier.loss_class()
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"Unknown loss: {identifier!r}. Expected one of {sorted(_BY_NAME)} "
-                     "or a denseops.nn.losses.Loss.")
+    raise ValueError(
+        f"Unknown loss: {identifier!r}. Expected one of {sorted(_BY_NAME)} "
+        "or a denseops.nn.losses.Loss."
+    )
 
 
 def from_config(config):

@@ -40,8 +40,9 @@ class Metric:
         ``logits`` says ``pred`` is the pre-activation of a final sigmoid or
         softmax (only for metrics with ``needs_probabilities`` False).
         """
-        self.total += ops.metric(pred, targets, self.kernel, sample_weight=sample_weight,
-                                 **self._kernel_args(logits))
+        self.total += ops.metric(
+            pred, targets, self.kernel, sample_weight=sample_weight, **self._kernel_args(logits)
+        )
         self.count += len(pred) if sample_weight is None else float(sample_weight.sum())
 
     def _kernel_args(self, logits):
@@ -84,8 +85,11 @@ class BinaryAccuracy(Metric):
     kernel = "binary_accuracy"
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
-                or not 0 <= threshold <= 1:
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, (int, float))
+            or not 0 <= threshold <= 1
+        ):
             raise ValueError(f"threshold must be in [0, 1]. Received: threshold={threshold!r}")
         self.threshold = float(threshold)
         super().__init__(name, dtype)
@@ -95,8 +99,7 @@ class BinaryAccuracy(Metric):
             return {"threshold": self.threshold}
         # sigmoid(z) > t exactly when z > log(t / (1 - t)).
         t = self.threshold
-        return {"threshold": -math.inf if t == 0 else math.inf if t == 1 else
-                math.log(t / (1 - t))}
+        return {"threshold": -math.inf if t == 0 else math.inf if t == 1 else math.log(t / (1 - t))}
 
     def get_config(self):
         return {**super().get_config(), "threshold": self.threshold}
@@ -173,8 +176,10 @@ _BY_NAME = {
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "top_k_categorical_accuracy": TopKCategoricalAccuracy,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mae": MeanAbsoluteError,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
 }
 _CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
 
@@ -190,8 +195,10 @@ def resolve(identifier, targets, outputs):
     if isinstance(identifier, Metric):
         return identifier
     if not isinstance(identifier, str):
-        raise ValueError(f"Unknown metric: {identifier!r}. Expected a name such as 'accuracy' "
-                         "or a denseops.nn.metrics.Metric")
+        raise ValueError(
+            f"Unknown metric: {identifier!r}. Expected a name such as 'accuracy' "
+            "or a denseops.nn.metrics.Metric"
+        )
     if identifier.lower() in ("accuracy", "acc"):
         if outputs == 1:
             cls = BinaryAccuracy
@@ -202,8 +209,9 @@ def resolve(identifier, targets, outputs):
         return cls(name=identifier)
     cls = _BY_NAME.get(identifier.lower())
     if cls is None:
-        raise ValueError(f"Unknown metric: {identifier!r}. Expected 'accuracy' or one of "
-                         f"{sorted(_BY_NAME)}")
+        raise ValueError(
+            f"Unknown metric: {identifier!r}. Expected 'accuracy' or one of {sorted(_BY_NAME)}"
+        )
     return cls(name=identifier)
 
 
@@ -211,10 +219,11 @@ def check_identifier(identifier):
     """Raises at compile() time for a metric that resolve() could never accept."""
     if isinstance(identifier, Metric):
         return
-    if not isinstance(identifier, str) or identifier.lower() not in {*_BY_NAME, "accuracy",
-                                                                      "acc"}:
-        raise ValueError(f"Unknown metric: {identifier!r}. Expected 'accuracy' or one of "
-                         f"{sorted(_BY_NAME)} or a denseops.nn.metrics.Metric")
+    if not isinstance(identifier, str) or identifier.lower() not in {*_BY_NAME, "accuracy", "acc"}:
+        raise ValueError(
+            f"Unknown metric: {identifier!r}. Expected 'accuracy' or one of "
+            f"{sorted(_BY_NAME)} or a denseops.nn.metrics.Metric"
+        )
 
 
 def serialize(identifier):
@@ -222,8 +231,9 @@ def serialize(identifier):
         return identifier
     if type(identifier).__name__ in _CLASSES:
         return identifier.get_config()
-    raise ValueError(f"Cannot save metric {identifier!r}: only the built-in metrics can be "
-                     "restored by load()")
+    raise ValueError(
+        f"Cannot save metric {identifier!r}: only the built-in metrics can be restored by load()"
+    )
 
 
 def deserialize(config):

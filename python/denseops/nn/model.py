@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 
-from denseops.nn import losses, metrics as metrics_module, optimizers
+from denseops.nn import losses, optimizers
+from denseops.nn import metrics as metrics_module
 from denseops.nn.callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
 from denseops.nn.exclusive import one_call_at_a_time
 from denseops.nn.layers import InputLayer, Layer, input_size_from_shape, set_weight_list
@@ -68,8 +69,11 @@ class Sequential:
             self._input_dim = layer.declared_input_dim
         if layer.name is None:
             kind = type(layer).__name__.lower()
-            layer.name = f"{kind}_{len(self.layers)}" if kind in ("dense", "dropout") else \
-                f"layer_{len(self.layers)}"
+            layer.name = (
+                f"{kind}_{len(self.layers)}"
+                if kind in ("dense", "dropout")
+                else f"layer_{len(self.layers)}"
+            )
         self.layers.append(layer)
         self._buffers.clear()
 
@@ -113,7 +117,8 @@ class Sequential:
             if self._input_dim is None:
                 raise ValueError(
                     "build() needs input_shape=(None, features), or an Input(shape=(features,)) "
-                    "first in the model")
+                    "first in the model"
+                )
             input_dim = self._input_dim
         else:
             input_dim = input_size_from_shape("input_shape", input_shape)
@@ -125,7 +130,8 @@ class Sequential:
             elif layer.input_dim != size:
                 raise ValueError(
                     f"Layer {layer.name!r} expects {layer.input_dim} input features but the "
-                    f"previous layer gives {size}")
+                    f"previous layer gives {size}"
+                )
             size, dtype = layer.units, layer.dtype
         self._buffers.clear()
 
@@ -152,9 +158,18 @@ class Sequential:
 
     # ------------------------------------------------------------ compile
 
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
-                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
-                jit_compile="auto", auto_scale_loss=True):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ):
         """Chooses the optimizer, the loss and the metrics, as in Keras.
 
         A final softmax followed by a categorical cross-entropy, or a final
@@ -172,13 +187,17 @@ class Sequential:
         if not self.layers:
             raise ValueError("Sequential model has no layers to compile")
         if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("loss_weights and weighted_metrics are for several outputs; a "
-                             "Sequential model has one (pass sample_weight to fit instead)")
+            raise ValueError(
+                "loss_weights and weighted_metrics are for several outputs; a "
+                "Sequential model has one (pass sample_weight to fit instead)"
+            )
         if metrics is None:
             metrics = []
         elif isinstance(metrics, (str, metrics_module.Metric)):
-            raise ValueError(f"metrics must be a list, as in Keras. Received: metrics={metrics!r}; "
-                             f"use metrics=[{metrics!r}]")
+            raise ValueError(
+                f"metrics must be a list, as in Keras. Received: metrics={metrics!r}; "
+                f"use metrics=[{metrics!r}]"
+            )
         metrics = list(metrics)
         for metric in metrics:
             metrics_module.check_identifier(metric)
@@ -190,13 +209,18 @@ class Sequential:
         if self.loss is None:
             raise RuntimeError(
                 f"You must call compile() before {method}(): the model has no loss or optimizer"
-                + (" (compile was called with loss=None)" if self.optimizer else ""))
+                + (" (compile was called with loss=None)" if self.optimizer else "")
+            )
 
     def _plan_fusion(self):
         """Whether the last activation runs inside the loss kernel (see compile)."""
         activation = getattr(self.layers[-1], "activation", None)
-        self._fused = (not self.loss.from_logits and self.loss.fuses_with is not None and
-                       activation is not None and activation.name == self.loss.fuses_with)
+        self._fused = (
+            not self.loss.from_logits
+            and self.loss.fuses_with is not None
+            and activation is not None
+            and activation.name == self.loss.fuses_with
+        )
 
     # ------------------------------------------------------------ data checks
 
@@ -213,12 +237,15 @@ class Sequential:
             hint = "; flatten images with x.reshape(len(x), -1)" if x.ndim > 2 else ""
             raise ValueError(
                 f"{argument} must be a non-empty 2-D array (samples, features). "
-                f"Received: shape {x.shape}{hint}")
+                f"Received: shape {x.shape}{hint}"
+            )
         if self.built:
             self.layers[0].check_input(x)
         elif self._input_dim is not None and x.shape[1] != self._input_dim:
-            raise ValueError(f"The model's input is declared as (None, {self._input_dim}). "
-                             f"Received: {argument} of shape {x.shape}")
+            raise ValueError(
+                f"The model's input is declared as (None, {self._input_dim}). "
+                f"Received: {argument} of shape {x.shape}"
+            )
         x = np.ascontiguousarray(x, dtype=self.dtype)
         if scan and x.dtype.kind == "f" and not np.isfinite(x).all():
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
@@ -233,7 +260,8 @@ class Sequential:
         if y.ndim == 0 or len(y) != len(x):
             raise ValueError(
                 f"{argument} and its labels must have the same length. "
-                f"Received: {len(x)} samples and {len(y) if y.ndim else 'a scalar'} labels")
+                f"Received: {len(x)} samples and {len(y) if y.ndim else 'a scalar'} labels"
+            )
         return x, y
 
     def _targets(self, y):
@@ -247,8 +275,9 @@ class Sequential:
             raise ValueError("You cannot pass class_weight and sample_weight at the same time")
         if class_weight is not None:
             if not isinstance(class_weight, dict):
-                raise ValueError(f"class_weight must be a dict {{class: weight}}. "
-                                 f"Received: {class_weight!r}")
+                raise ValueError(
+                    f"class_weight must be a dict {{class: weight}}. Received: {class_weight!r}"
+                )
             y = np.asarray(y)
             if y.ndim > 1 and y.shape[-1] > 1:
                 classes = y.argmax(axis=-1)  # one-hot targets, as Keras reads them
@@ -257,8 +286,9 @@ class Sequential:
             table = np.ones(max(int(classes.max()) + 1, 1), np.float64)
             for cls, weight in class_weight.items():
                 if int(cls) < 0:
-                    raise ValueError(f"class_weight keys must be class indices >= 0. "
-                                     f"Received: {cls!r}")
+                    raise ValueError(
+                        f"class_weight keys must be class indices >= 0. Received: {cls!r}"
+                    )
                 if int(cls) < len(table):
                     table[int(cls)] = float(weight)
             return np.ascontiguousarray(table[classes], dtype=self.dtype)
@@ -268,8 +298,10 @@ class Sequential:
         if weights.ndim == 2 and weights.shape[1] == 1:
             weights = weights.reshape(-1)
         if weights.shape != (len(y),):
-            raise ValueError(f"{argument} must have shape ({len(y)},), one weight per sample. "
-                             f"Received: shape {weights.shape}")
+            raise ValueError(
+                f"{argument} must have shape ({len(y)},), one weight per sample. "
+                f"Received: shape {weights.shape}"
+            )
         if not np.isfinite(weights).all() or (weights < 0).any():
             raise ValueError(f"{argument} must be finite and >= 0")
         return np.ascontiguousarray(weights, dtype=self.dtype)
@@ -281,14 +313,16 @@ class Sequential:
         for identifier in self.metrics:
             metric = metrics_module.resolve(identifier, y, self.output_dim)
             if isinstance(identifier, metrics_module.Metric):
-                metric = type(metric)(**{k: v for k, v in metric.get_config().items()
-                                         if k != "class"})
+                metric = type(metric)(
+                    **{k: v for k, v in metric.get_config().items() if k != "class"}
+                )
             if metric.sparse != sparse_targets:
                 raise ValueError(
                     f"Metric {metric.name!r} needs "
                     f"{'integer labels' if metric.sparse else 'targets shaped like the outputs'}"
                     f", but the loss {self.loss.name} takes "
-                    f"{'integer labels' if sparse_targets else 'targets shaped like the outputs'}")
+                    f"{'integer labels' if sparse_targets else 'targets shaped like the outputs'}"
+                )
             resolved.append(metric)
         return resolved
 
@@ -371,10 +405,27 @@ class Sequential:
     # ------------------------------------------------------------ fit
 
     @one_call_at_a_time
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1, *, seed=None):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+        *,
+        seed=None,
+    ):
         """Trains for ``epochs`` passes over ``(x, y)``; returns a ``History``.
 
         Keras 3's signature and behaviour; the arguments in Keras's order.
@@ -415,21 +466,32 @@ class Sequential:
         verbose = resolve_verbose(verbose)
         initial_epoch = _count("initial_epoch", initial_epoch, minimum=0)
         validation_freq = _count("validation_freq", validation_freq)
-        validation_batch_size = batch_size if validation_batch_size is None else \
-            _count("validation_batch_size", validation_batch_size)
-        for argument, value in (("steps_per_epoch", steps_per_epoch),
-                                ("validation_steps", validation_steps)):
+        validation_batch_size = (
+            batch_size
+            if validation_batch_size is None
+            else _count("validation_batch_size", validation_batch_size)
+        )
+        for argument, value in (
+            ("steps_per_epoch", steps_per_epoch),
+            ("validation_steps", validation_steps),
+        ):
             if value is not None:
-                raise ValueError(f"{argument} is for generators and datasets; fit here takes "
-                                 f"arrays and always uses all of them. Received: {argument}={value!r}")
+                raise ValueError(
+                    f"{argument} is for generators and datasets; fit here takes "
+                    f"arrays and always uses all of them. Received: {argument}={value!r}"
+                )
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ValueError(
-                f"validation_split must be in [0, 1). Received: validation_split={validation_split!r}")
+                "validation_split must be in [0, 1). "
+                f"Received: validation_split={validation_split!r}"
+            )
         callbacks = list(callbacks or [])
         for callback in callbacks:
             if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks must be denseops.nn.callbacks.Callback objects. "
-                                f"Received: {callback!r}")
+                raise TypeError(
+                    f"callbacks must be denseops.nn.callbacks.Callback objects. "
+                    f"Received: {callback!r}"
+                )
         x, y = self._check_xy(x, y)
         weights = self._sample_weights(y, sample_weight, class_weight)
         val_weights = None
@@ -438,7 +500,8 @@ class Sequential:
             if keep <= 0 or keep == len(x):
                 raise ValueError(
                     f"validation_split={validation_split} of {len(x)} samples leaves an empty "
-                    "training or validation set")
+                    "training or validation set"
+                )
             validation_data = (x[keep:], y[keep:])
             x, y = x[:keep], y[:keep]
             if weights is not None:
@@ -451,12 +514,14 @@ class Sequential:
         metric_list = self._new_metrics(y)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be (x_val, y_val) or "
-                                 "(x_val, y_val, val_sample_weight)")
+                raise ValueError(
+                    "validation_data must be (x_val, y_val) or (x_val, y_val, val_sample_weight)"
+                )
             x_val, y_val = self._check_xy(*validation_data[:2], argument="validation x")
             if len(validation_data) == 3:
-                val_weights = self._sample_weights(y_val, validation_data[2], None,
-                                                   "validation sample_weight")
+                val_weights = self._sample_weights(
+                    y_val, validation_data[2], None, "validation sample_weight"
+                )
             val_targets = self._targets(y_val)
             val_metrics = self._new_metrics(y_val)
 
@@ -464,9 +529,16 @@ class Sequential:
         self.history = history
         progress = [ProgbarLogger(verbose)] if verbose else []
         callback_list = CallbackList(
-            [*callbacks, history, *progress], self,  # Keras: History after the user's
-            {"verbose": verbose, "epochs": epochs, "steps": -(-len(x) // batch_size),
-             "batch_size": batch_size, "samples": len(x)})
+            [*callbacks, history, *progress],
+            self,  # Keras: History after the user's
+            {
+                "verbose": verbose,
+                "epochs": epochs,
+                "steps": -(-len(x) // batch_size),
+                "batch_size": batch_size,
+                "samples": len(x),
+            },
+        )
         skip_non_finite = any(isinstance(c, TerminateOnNaN) for c in callbacks)
         samples = len(x)
         x_batch = np.empty((min(batch_size, samples), x.shape[1]), self.dtype)
@@ -487,21 +559,24 @@ class Sequential:
                             raise TrainingInterrupted(
                                 f"training interrupted in epoch {epoch + 1}, before batch "
                                 f"{step + 1}; {len(history.epoch)} whole epoch(s) recorded",
-                                history)
+                                history,
+                            )
                         callback_list.call("on_train_batch_begin", step, {})
-                        idx = order[start:start + batch_size]
+                        idx = order[start : start + batch_size]
                         # mode="clip": idx is a permutation slice, always in range, and
                         # skipping the bounds pass makes the gather ~10x faster.
-                        xb = np.take(x, idx, axis=0, out=x_batch[:len(idx)], mode="clip")
+                        xb = np.take(x, idx, axis=0, out=x_batch[: len(idx)], mode="clip")
                         wb = None if weights is None else weights[idx]
                         try:
-                            loss = self._train_batch(xb, y_loss[idx], y_metric[idx], wb,
-                                                     metric_list, skip_non_finite)
+                            loss = self._train_batch(
+                                xb, y_loss[idx], y_metric[idx], wb, metric_list, skip_non_finite
+                            )
                         except FloatingPointError as error:
                             raise FloatingPointError(
                                 f"training stopped in epoch {epoch + 1}, batch {step + 1}: "
                                 f"{error}; the weights are those before this batch (try a lower "
-                                "learning_rate)") from None
+                                "learning_rate)"
+                            ) from None
                         loss_sum += loss * len(idx)
                         seen += len(idx)
                         logs = self._logs(loss_sum / seen, metric_list)
@@ -510,8 +585,9 @@ class Sequential:
                             break
                     logs = self._logs(loss_sum / max(seen, 1), metric_list)
                     if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                        val_logs = self._evaluate(x_val, *val_targets, val_weights,
-                                                  validation_batch_size, val_metrics)
+                        val_logs = self._evaluate(
+                            x_val, *val_targets, val_weights, validation_batch_size, val_metrics
+                        )
                         logs.update({f"val_{k}": v for k, v in val_logs.items()})
                     callback_list.call("on_epoch_end", epoch, logs)
                     if self.stop_training:
@@ -521,7 +597,9 @@ class Sequential:
                     # is left to train, but the user still asked to stop.
                     raise TrainingInterrupted(
                         f"training interrupted after the last epoch; {len(history.epoch)} whole "
-                        "epoch(s) recorded", history)
+                        "epoch(s) recorded",
+                        history,
+                    )
                 finished = True
             finally:
                 if not finished:  # an exception: close bars and files, nothing else
@@ -548,13 +626,21 @@ class Sequential:
             end = start + batch_size
             out = self._forward(x[start:end], logits=self._fused)
             wb = None if weights is None else weights[start:end]
-            loss_sum += self.loss.compute(out, y_loss[start:end], wb, logits=self._fused) * \
-                len(out)
+            loss_sum += self.loss.compute(out, y_loss[start:end], wb, logits=self._fused) * len(out)
             self._update_metrics(metric_list, out, y_metric[start:end], wb)
         return self._logs(loss_sum / len(x) + self._penalty(), metric_list)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+    ):
         """Loss and metrics on ``(x, y)``, as Keras 3 returns them.
 
         Returns:
@@ -566,8 +652,10 @@ class Sequential:
         batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
         verbose = resolve_verbose(verbose)
         if steps is not None:
-            raise ValueError(f"steps is for generators and datasets; evaluate here takes arrays. "
-                             f"Received: steps={steps!r}")
+            raise ValueError(
+                f"steps is for generators and datasets; evaluate here takes arrays. "
+                f"Received: steps={steps!r}"
+            )
         x, y = self._check_xy(x, y, scan=False)
         if not self.built:
             raise ValueError("evaluate() needs a built model: fit it or build(input_dim) first")
@@ -581,8 +669,11 @@ class Sequential:
         callback_list.call("on_test_end", logs)
         if verbose:
             steps_run = -(-len(x) // batch_size)
-            print(f"{steps_run}/{steps_run} - {time.perf_counter() - start:.2f}s - "
-                  f"{format_logs(logs)}", flush=True)
+            print(
+                f"{steps_run}/{steps_run} - {time.perf_counter() - start:.2f}s - "
+                f"{format_logs(logs)}",
+                flush=True,
+            )
         if return_dict:
             return logs
         return list(logs.values()) if len(logs) > 1 else logs["loss"]
@@ -601,8 +692,10 @@ class Sequential:
         batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
         verbose = resolve_verbose(verbose)
         if steps is not None:
-            raise ValueError(f"steps is for generators and datasets; predict here takes arrays. "
-                             f"Received: steps={steps!r}")
+            raise ValueError(
+                f"steps is for generators and datasets; predict here takes arrays. "
+                f"Received: steps={steps!r}"
+            )
         x = self._check_x(x, scan=False)
         if not self.built:
             self.build(x.shape[1])
@@ -615,14 +708,17 @@ class Sequential:
         else:
             out = np.empty((len(x), self.output_dim), self.dtype)
             for first in range(0, len(x), batch_size):
-                out[first:first + batch_size] = self._forward(x[first:first + batch_size])
+                out[first : first + batch_size] = self._forward(x[first : first + batch_size])
         if callback_list:
             callback_list.call("on_predict_end", {})
         if verbose:
             steps_run = -(-len(x) // batch_size)
             seconds = time.perf_counter() - start
-            print(f"{steps_run}/{steps_run} - {seconds:.2f}s - "
-                  f"{1000 * seconds / steps_run:.0f}ms/step", flush=True)
+            print(
+                f"{steps_run}/{steps_run} - {seconds:.2f}s - "
+                f"{1000 * seconds / steps_run:.0f}ms/step",
+                flush=True,
+            )
         return out
 
     def __call__(self, x, training=False):
@@ -636,12 +732,21 @@ class Sequential:
 
     def summary(self, print_fn=print):
         """Prints each layer's output shape and parameter count."""
-        rows = [(f"{layer.name} ({type(layer).__name__})", f"(None, {layer.units})",
-                 f"{layer.count_params():,}") for layer in self.layers]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in
-                  enumerate(("Layer (type)", "Output Shape", "Param #"))]
-        line = "  ".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"),
-                                                      widths))
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                f"(None, {layer.units})",
+                f"{layer.count_params():,}",
+            )
+            for layer in self.layers
+        ]
+        widths = [
+            max(len(h), *(len(r[i]) for r in rows))
+            for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))
+        ]
+        line = "  ".join(
+            h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"), widths)
+        )
         print_fn(f'Model: "{self.name}"')
         print_fn(line)
         print_fn("=" * len(line))
@@ -653,16 +758,19 @@ class Sequential:
     def save(self, path):
         """Writes architecture, weights and optimizer state to one ``.npz`` file, atomically."""
         from denseops.nn.serialization import save_model
+
         save_model(self, path)
 
     def save_weights(self, path):
         """Writes only the weights to one ``.npz`` file, atomically."""
         from denseops.nn.serialization import save_weights
+
         save_weights(self, path)
 
     def load_weights(self, path):
         """Reads weights written by ``save_weights`` into this (built) model."""
         from denseops.nn.serialization import load_weights
+
         load_weights(self, path)
 
 

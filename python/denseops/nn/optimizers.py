@@ -72,8 +72,14 @@ class SGD(Optimizer):
         return {"velocity": np.zeros_like(weight)} if self.momentum > 0 else {}
 
     def _update(self, weight, grad, state):
-        ops.sgd_update(weight, grad, learning_rate=self.learning_rate, momentum=self.momentum,
-                       nesterov=self.nesterov, velocity=state.get("velocity"))
+        ops.sgd_update(
+            weight,
+            grad,
+            learning_rate=self.learning_rate,
+            momentum=self.momentum,
+            nesterov=self.nesterov,
+            velocity=state.get("velocity"),
+        )
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -102,8 +108,14 @@ class RMSprop(Optimizer):
         return {"velocity": np.zeros_like(weight)}
 
     def _update(self, weight, grad, state):
-        ops.rmsprop_update(weight, grad, state["velocity"], learning_rate=self.learning_rate,
-                           rho=self.rho, epsilon=self.epsilon)
+        ops.rmsprop_update(
+            weight,
+            grad,
+            state["velocity"],
+            learning_rate=self.learning_rate,
+            rho=self.rho,
+            epsilon=self.epsilon,
+        )
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -136,12 +148,24 @@ class Adam(Optimizer):
     def _update(self, weight, grad, state):
         t = self.iterations
         alpha = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        ops.adam_update(weight, grad, state["m"], state["v"], alpha=alpha, beta1=self.beta_1,
-                        beta2=self.beta_2, epsilon=self.epsilon)
+        ops.adam_update(
+            weight,
+            grad,
+            state["m"],
+            state["v"],
+            alpha=alpha,
+            beta1=self.beta_1,
+            beta2=self.beta_2,
+            epsilon=self.epsilon,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
 
 
 _BY_NAME = {c.name: c for c in (SGD, RMSprop, Adam)}

@@ -20,8 +20,15 @@ class EpochProgress:
         self.start = time.perf_counter()
         self._bar = None
         if verbose == 1:
-            self._bar = tqdm(total=samples, desc=self.label, unit="sample", unit_scale=True,
-                             leave=True, file=sys.stdout, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=samples,
+                desc=self.label,
+                unit="sample",
+                unit_scale=True,
+                leave=True,
+                file=sys.stdout,
+                dynamic_ncols=True,
+            )
 
     def update(self, samples, logs):
         if self._bar is not None:

@@ -46,7 +46,9 @@ class L1L2(Regularizer):
         return {"l1": self.l1, "l2": self.l2}
 
     def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self.get_config().items())})"
+        return (
+            f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self.get_config().items())})"
+        )
 
 
 class L1(L1L2):
@@ -81,17 +83,23 @@ def get(identifier):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"Unknown regularizer: {identifier!r}. Expected None, one of "
-                     f"{sorted(_BY_NAME)} or a denseops.nn.regularizers.Regularizer.")
+    raise ValueError(
+        f"Unknown regularizer: {identifier!r}. Expected None, one of "
+        f"{sorted(_BY_NAME)} or a denseops.nn.regularizers.Regularizer."
+    )
 
 
 def serialize(regularizer):
     if regularizer is None:
         return None
-    if type(regularizer).__name__ not in _CLASSES or type(regularizer) is not \
-            _CLASSES[type(regularizer).__name__]:
-        raise ValueError(f"Cannot save regularizer {regularizer!r}: only L1, L2 and L1L2 "
-                         "can be restored by load()")
+    if (
+        type(regularizer).__name__ not in _CLASSES
+        or type(regularizer) is not _CLASSES[type(regularizer).__name__]
+    ):
+        raise ValueError(
+            f"Cannot save regularizer {regularizer!r}: only L1, L2 and L1L2 "
+            "can be restored by load()"
+        )
     return {"class": type(regularizer).__name__, **regularizer.get_config()}
 
 
@@ -106,7 +114,11 @@ def deserialize(config):
 
 
 def _factor(argument, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating, np.integer))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{argument} must be a finite number >= 0. Received: {argument}={value!r}")
     return float(value)

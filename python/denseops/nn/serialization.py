@@ -30,7 +30,8 @@ import zipfile
 import numpy as np
 
 from denseops import npz_entries
-from denseops.nn import activations, losses, metrics as metrics_module, optimizers, regularizers
+from denseops.nn import activations, losses, optimizers, regularizers
+from denseops.nn import metrics as metrics_module
 from denseops.nn.layers import Dense, Dropout
 
 FORMAT = "denseops.Sequential"
@@ -69,27 +70,33 @@ def save_model(model, path):
 # layer, activation, loss, metric or optimizer class) is refused when saving,
 # with the reason, rather than written and found unreadable later.
 
+
 def _layer_config(layer):
-    if type(layer).__name__ not in _LAYER_READERS or \
-            type(layer) not in (Dense, Dropout):
-        raise ValueError(f"Cannot save layer {layer.name!r} of class {type(layer).__name__}: "
-                         f"load() can restore {sorted(_LAYER_READERS)} only")
+    if type(layer).__name__ not in _LAYER_READERS or type(layer) not in (Dense, Dropout):
+        raise ValueError(
+            f"Cannot save layer {layer.name!r} of class {type(layer).__name__}: "
+            f"load() can restore {sorted(_LAYER_READERS)} only"
+        )
     return layer.get_config()
 
 
 def _loss_config(loss):
     config = loss.get_config()
     if type(loss) is not losses._CLASSES.get(config.get("class")):
-        raise ValueError(f"Cannot save loss {loss!r} of class {type(loss).__name__}: load() can "
-                         f"restore {sorted(losses._CLASSES)} only")
+        raise ValueError(
+            f"Cannot save loss {loss!r} of class {type(loss).__name__}: load() can "
+            f"restore {sorted(losses._CLASSES)} only"
+        )
     return config
 
 
 def _optimizer_config(optimizer):
     if type(optimizer) is not optimizers._BY_NAME.get(optimizer.name):
-        raise ValueError(f"Cannot save optimizer {optimizer!r} of class "
-                         f"{type(optimizer).__name__}: load() can restore "
-                         f"{sorted(optimizers._BY_NAME)} only")
+        raise ValueError(
+            f"Cannot save optimizer {optimizer!r} of class "
+            f"{type(optimizer).__name__}: load() can restore "
+            f"{sorted(optimizers._BY_NAME)} only"
+        )
     return optimizer.get_config()
 
 
@@ -98,8 +105,12 @@ def save_weights(model, path):
     if not model.built:
         raise ValueError("save_weights() needs a built model: fit it or build it first")
     shapes = [list(w.shape) for w in model.weights]
-    config = {"format": WEIGHTS_FORMAT, "version": VERSION, "shapes": shapes,
-              "dtype": model.dtype.name}
+    config = {
+        "format": WEIGHTS_FORMAT,
+        "version": VERSION,
+        "shapes": shapes,
+        "dtype": model.dtype.name,
+    }
     arrays = {_CONFIG_KEY: np.array(json.dumps(config))}
     for i, w in enumerate(model.weights):
         arrays[f"weight{i}"] = w
@@ -114,19 +125,21 @@ def load_weights(model, path):
             the model (count, shapes or dtype); nothing is changed then.
     """
     if not model.built:
-        raise ValueError("load_weights() needs a built model: build it with its input shape "
-                         "first")
+        raise ValueError("load_weights() needs a built model: build it with its input shape first")
     path = os.fspath(path)
     with _open_regular_file(path) as f:
         try:
             archive = _open_archive(f)
             config = _read_config(archive, WEIGHTS_FORMAT)
-            expected = {f"weight{i}": (w.shape, w.dtype, "of the model")
-                        for i, w in enumerate(model.weights)}
+            expected = {
+                f"weight{i}": (w.shape, w.dtype, "of the model")
+                for i, w in enumerate(model.weights)
+            }
             stored = _require(config, "config", "shapes", list)
             if len(stored) != len(expected):
-                raise _Malformed(f"holds {len(stored)} weight arrays; the model has "
-                                 f"{len(expected)}")
+                raise _Malformed(
+                    f"holds {len(stored)} weight arrays; the model has {len(expected)}"
+                )
             _check_entries(archive, expected)
             arrays = [_read_array(archive, key) for key in expected]
         except _Malformed as error:
@@ -161,15 +174,21 @@ def _save_target(path):
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(errno.EISDIR, "save() needs a file path, not a directory", path)
     if not stat.S_ISREG(mode):
-        raise ValueError(f"{path}: is {_kind(mode)}, not a regular file; save() replaces "
-                         "only regular files (or writes a new one)")
+        raise ValueError(
+            f"{path}: is {_kind(mode)}, not a regular file; save() replaces "
+            "only regular files (or writes a new one)"
+        )
     return target
 
 
 def _kind(mode):
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISDIR, "a directory")):
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -207,8 +226,9 @@ def _link_unnamed(fd, folder, name):
     """
     dir_fd = os.open(folder, os.O_RDONLY)
     try:
-        os.link(f"/proc/self/fd/{fd}", os.path.basename(name), dst_dir_fd=dir_fd,
-                follow_symlinks=True)
+        os.link(
+            f"/proc/self/fd/{fd}", os.path.basename(name), dst_dir_fd=dir_fd, follow_symlinks=True
+        )
     finally:
         os.close(dir_fd)
 
@@ -275,11 +295,13 @@ def _open_regular_file(path):
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, "load() needs a model file, not a directory",
-                                    path)
+            raise IsADirectoryError(
+                errno.EISDIR, "load() needs a model file, not a directory", path
+            )
         if not stat.S_ISREG(mode):
-            raise ValueError(f"{path}: is {_kind(mode)}, not a regular file; load() reads "
-                             "model files only")
+            raise ValueError(
+                f"{path}: is {_kind(mode)}, not a regular file; load() reads model files only"
+            )
     except BaseException:
         os.close(fd)
         raise
@@ -310,9 +332,13 @@ def _load_checkpoint(f):
             raise _Malformed(f"the training config does not fit the layers ({error})") from None
         if state_entries:
             optimizer._state = [
-                {key.rsplit("/", 1)[1]: _read_array(archive, key)
-                 for key in state_entries if key.startswith(f"optimizer/{i}/")}
-                for i in range(len(model.weights))]
+                {
+                    key.rsplit("/", 1)[1]: _read_array(archive, key)
+                    for key in state_entries
+                    if key.startswith(f"optimizer/{i}/")
+                }
+                for i in range(len(model.weights))
+            ]
         optimizer.iterations = iterations
     return model
 
@@ -320,6 +346,7 @@ def _load_checkpoint(f):
 # Step 1: the zip directory. np.savez stores entries uncompressed, so a valid
 # checkpoint's entries add up to less than the file: refusing compressed or
 # overlapping entries bounds what reading can ever allocate by the file's size.
+
 
 def _open_archive(f):
     try:
@@ -333,8 +360,10 @@ def _open_archive(f):
             raise _Malformed(f"entry {info.filename!r} appears twice")
         names.add(info.filename)
         if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
-            raise _Malformed(f"entry {info.filename!r} is compressed; denseops model files "
-                             "store arrays uncompressed (np.savez)")
+            raise _Malformed(
+                f"entry {info.filename!r} is compressed; denseops model files "
+                "store arrays uncompressed (np.savez)"
+            )
         total += info.file_size
     if total > file_size:
         raise _Malformed(f"its entries declare {total} bytes, more than the file's {file_size}")
@@ -363,14 +392,16 @@ def _read_array(archive, key):
 
 # Step 2: the config, a JSON string, small by construction.
 
+
 def _read_config(archive, expected_format=FORMAT):
     if _entry_name(_CONFIG_KEY) not in archive.namelist():
         raise _Malformed(f"not a denseops model file (no {_CONFIG_KEY} entry)")
     stream, shape, _, dtype = _open_npy(archive, _CONFIG_KEY, max_bytes=_CONFIG_MAX_BYTES)
     stream.close()
     if shape != () or dtype.kind != "U":
-        raise _Malformed(f"{_CONFIG_KEY} must be a string; it is an array of shape {shape} "
-                         f"and dtype {dtype}")
+        raise _Malformed(
+            f"{_CONFIG_KEY} must be a string; it is an array of shape {shape} and dtype {dtype}"
+        )
     try:
         config = json.loads(str(_read_array(archive, _CONFIG_KEY)))
     except (ValueError, RecursionError) as error:
@@ -383,8 +414,10 @@ def _read_config(archive, expected_format=FORMAT):
             hint = "; this file holds weights only: use model.load_weights()"
         elif config.get("format") == FORMAT:
             hint = "; this file holds a whole model: use denseops.nn.load()"
-        raise _Malformed(f"expected format {expected_format!r} version {VERSION}, got "
-                         f"{config.get('format')!r} version {config.get('version')!r}{hint}")
+        raise _Malformed(
+            f"expected format {expected_format!r} version {VERSION}, got "
+            f"{config.get('format')!r} version {config.get('version')!r}{hint}"
+        )
     if expected_format != FORMAT:
         return config
     _require(config, "config", "name", (str, type(None)))
@@ -415,11 +448,14 @@ def _tuple(types):
 # and its input size, and returns the unbuilt layer, the shapes of its
 # weights (in the order of layer.weights) and its output size.
 
+
 def _dense_from_config(config, where, input_dim):
     """(layer, [weight shapes], output_dim) for a Dense config."""
     if _require(config, where, "input_dim", int) != input_dim:
-        raise _Malformed(f"{where}: input_dim is {config['input_dim']}, expected {input_dim}, "
-                         "the previous layer's output")
+        raise _Malformed(
+            f"{where}: input_dim is {config['input_dim']}, expected {input_dim}, "
+            "the previous layer's output"
+        )
     units = _require(config, where, "units", int)
     use_bias = _require(config, where, "use_bias", bool)
     activation = _require(config, where, "activation", (str, dict, type(None)))
@@ -429,10 +465,15 @@ def _dense_from_config(config, where, input_dim):
     # Files from before regularizers existed have no such keys: None.
     kernel_regularizer = _regularizer(config.get("kernel_regularizer"), where)
     bias_regularizer = _regularizer(config.get("bias_regularizer"), where)
-    layer = Dense(units, activation=activations.deserialize(activation),
-                  use_bias=use_bias, dtype=_require(config, where, "dtype", str),
-                  kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                  name=_require(config, where, "name", (str, type(None))))
+    layer = Dense(
+        units,
+        activation=activations.deserialize(activation),
+        use_bias=use_bias,
+        dtype=_require(config, where, "dtype", str),
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        name=_require(config, where, "name", (str, type(None))),
+    )
     return layer, [(input_dim, units)] + ([(units,)] if use_bias else []), units
 
 
@@ -446,9 +487,11 @@ def _regularizer(config, where):
 
 def _dropout_from_config(config, where, input_dim):
     """(layer, [], output_dim) for a Dropout config; its generator resumes where it was."""
-    layer = Dropout(_require(config, where, "rate", (int, float)),
-                    seed=_require(config, where, "seed", int),
-                    name=_require(config, where, "name", (str, type(None))))
+    layer = Dropout(
+        _require(config, where, "rate", (int, float)),
+        seed=_require(config, where, "seed", int),
+        name=_require(config, where, "name", (str, type(None))),
+    )
     calls = _require(config, where, "calls", int)
     if calls < 0:
         raise _Malformed(f"{where}: calls must be >= 0. Received: {calls}")
@@ -468,8 +511,9 @@ def _layers_from_config(config):
         where = f"layer {i} config"
         kind = _require(layer_config, where, "class", str)
         if kind not in _LAYER_READERS:
-            raise _Malformed(f"unknown layer class {kind!r}; expected one of "
-                             f"{sorted(_LAYER_READERS)}")
+            raise _Malformed(
+                f"unknown layer class {kind!r}; expected one of {sorted(_LAYER_READERS)}"
+            )
         try:
             layer, shapes, size = _LAYER_READERS[kind](layer_config, where, size)
         except _Malformed:
@@ -478,13 +522,14 @@ def _layers_from_config(config):
             raise _Malformed(f"{where}: {error}") from None
         layers.append(layer)
         # build() gives every layer the dtype of the first layer with weights.
-        dtype = next((l.dtype for l in layers if isinstance(l, Dense)), layers[0].dtype)
+        dtype = next((lay.dtype for lay in layers if isinstance(lay, Dense)), layers[0].dtype)
         for j, shape in enumerate(shapes):
             entries[f"layer{i}/weight{j}"] = (shape, dtype, f"of layer {layer.name!r}")
     return layers, entries
 
 
 # Step 4: loss, metrics and optimizer (uncompiled models have none).
+
 
 def _training_from_config(config):
     loss_config = config.get("loss")
@@ -496,16 +541,19 @@ def _training_from_config(config):
     except (ValueError, TypeError) as error:
         raise _Malformed(f"loss config {loss_config!r:.200}: {error}") from None
     try:
-        metrics = [metrics_module.deserialize(m)
-                   for m in _require(config, "config", "metrics", list)]
+        metrics = [
+            metrics_module.deserialize(m) for m in _require(config, "config", "metrics", list)
+        ]
     except (ValueError, TypeError) as error:
         raise _Malformed(f"metrics config: {error}") from None
     optimizer_config = _require(config, "config", "optimizer", dict)
     try:
         optimizer = optimizers.from_config(optimizer_config)
     except (KeyError, TypeError, ValueError) as error:
-        raise _Malformed(f"optimizer config {optimizer_config!r:.200} is not valid "
-                         f"({type(error).__name__}: {error})") from None
+        raise _Malformed(
+            f"optimizer config {optimizer_config!r:.200} is not valid "
+            f"({type(error).__name__}: {error})"
+        ) from None
     iterations = _require(config, "config", "optimizer_iterations", int)
     if iterations < 0:
         raise _Malformed(f"optimizer_iterations must be >= 0. Received: {iterations}")
@@ -515,8 +563,9 @@ def _training_from_config(config):
 # Step 5: the optimizer state, all of it or none (a fresh optimizer): the
 # keys each weight needs are those the optimizer itself would create.
 
+
 def _optimizer_state_entries(archive, optimizer, weight_entries):
-    stored = [n[:-len(".npy")] for n in archive.namelist() if n.startswith("optimizer/")]
+    stored = [n[: -len(".npy")] for n in archive.namelist() if n.startswith("optimizer/")]
     if optimizer is None or not stored:
         return {}
     entries = {}
@@ -525,8 +574,9 @@ def _optimizer_state_entries(archive, optimizer, weight_entries):
             entries[f"optimizer/{i}/{key}"] = (shape, dtype, "")
     missing = [key for key in entries if key not in stored]
     if missing:
-        raise _Malformed(f"optimizer state is partial: {len(stored)} entries, missing "
-                         f"{_listing(missing)}")
+        raise _Malformed(
+            f"optimizer state is partial: {len(stored)} entries, missing {_listing(missing)}"
+        )
     return entries
 
 
@@ -537,13 +587,15 @@ def _listing(keys, limit=5):
 
 # Step 6: exactly the expected entries, each header matching before any data is read.
 
+
 def _check_entries(archive, expected):
-    present = {n[:-len(".npy")] if n.endswith(".npy") else n for n in archive.namelist()}
+    present = {n[: -len(".npy")] if n.endswith(".npy") else n for n in archive.namelist()}
     present.discard(_CONFIG_KEY)
     unexpected = sorted(present - set(expected))
     if unexpected:
-        raise _Malformed(f"unexpected entries {_listing(unexpected)}: the architecture does "
-                         "not use them")
+        raise _Malformed(
+            f"unexpected entries {_listing(unexpected)}: the architecture does not use them"
+        )
     for key, (shape, dtype, owner) in expected.items():
         if key not in present:
             what = "optimizer state" if key.startswith("optimizer/") else "weights"
@@ -552,8 +604,13 @@ def _check_entries(archive, expected):
         stream.close()
         if got_shape != tuple(shape) or got_dtype != dtype:
             if key.startswith("optimizer/"):
-                what, got, wanted = (("shape", got_shape, tuple(shape))
-                                     if got_shape != tuple(shape) else ("dtype", got_dtype, dtype))
+                what, got, wanted = (
+                    ("shape", got_shape, tuple(shape))
+                    if got_shape != tuple(shape)
+                    else ("dtype", got_dtype, dtype)
+                )
                 raise _Malformed(f"optimizer state {key!r} has {what} {got}, expected {wanted}")
-            raise _Malformed(f"weights {key!r} {owner} have shape {got_shape} and dtype "
-                             f"{got_dtype}; the architecture needs {tuple(shape)} {dtype}")
+            raise _Malformed(
+                f"weights {key!r} {owner} have shape {got_shape} and dtype "
+                f"{got_dtype}; the architecture needs {tuple(shape)} {dtype}"
+            )

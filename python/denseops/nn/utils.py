@@ -20,8 +20,10 @@ def to_categorical(x, num_classes=None):
     """
     x = np.asarray(x)
     if x.dtype.kind == "f" and x.size and not np.array_equal(x, np.round(x)):
-        raise ValueError("to_categorical needs whole-number class labels. "
-                         f"Received: values such as {x[x != np.round(x)].flat[0]!r}")
+        raise ValueError(
+            "to_categorical needs whole-number class labels. "
+            f"Received: values such as {x[x != np.round(x)].flat[0]!r}"
+        )
     if x.dtype.kind not in "iuf" and x.size:
         raise ValueError(f"to_categorical needs integer class labels. Received: dtype {x.dtype}")
     x = x.astype(np.int64)
@@ -31,12 +33,17 @@ def to_categorical(x, num_classes=None):
     x = x.reshape(-1)
     if num_classes is None:
         num_classes = int(x.max()) + 1 if x.size else 0
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-            or num_classes < 0:
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 0
+    ):
         raise ValueError(f"num_classes must be a non-negative integer. Received: {num_classes!r}")
     if x.size and (x.min() < 0 or x.max() >= num_classes):
-        raise ValueError(f"to_categorical: labels must be in [0, {num_classes}). Received: "
-                         f"labels from {x.min()} to {x.max()}")
+        raise ValueError(
+            f"to_categorical: labels must be in [0, {num_classes}). Received: "
+            f"labels from {x.min()} to {x.max()}"
+        )
     categorical = np.zeros((len(x), int(num_classes)))
     categorical[np.arange(len(x)), x] = 1
     return categorical.reshape(shape + (int(num_classes),))

@@ -13,7 +13,7 @@ try:
     import sklearn  # noqa: F401
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "denseops.sklearn needs scikit-learn; install it with pip install \"denseops[sklearn]\""
+        'denseops.sklearn needs scikit-learn; install it with pip install "denseops[sklearn]"'
     ) from error
 
 from denseops.sklearn._mlp import MLPClassifier, MLPRegressor

@@ -90,8 +90,9 @@ class _BaseMLP(BaseEstimator):
         if self.dtype is not None:
             dtype = np.dtype(self.dtype)
             if dtype not in (np.float32, np.float64):
-                raise ValueError(f"dtype must be float32, float64 or None. Received: "
-                                 f"dtype={self.dtype!r}")
+                raise ValueError(
+                    f"dtype must be float32, float64 or None. Received: dtype={self.dtype!r}"
+                )
             return dtype
         given = getattr(X_original, "dtype", None)
         if isinstance(given, np.dtype) and given != np.float64:
@@ -104,8 +105,12 @@ class _BaseMLP(BaseEstimator):
         # C-contiguous arrays of one dtype, so the lists are normalised in place.
         for params in (self.coefs_, self.intercepts_):
             for i, p in enumerate(params):
-                if not (isinstance(p, np.ndarray) and p.dtype == dtype and p.flags.c_contiguous
-                        and p.flags.writeable):
+                if not (
+                    isinstance(p, np.ndarray)
+                    and p.dtype == dtype
+                    and p.flags.c_contiguous
+                    and p.flags.writeable
+                ):
                     params[i] = np.array(p, dtype=dtype, order="C")
         return Network(self.coefs_, self.intercepts_, self.activation, self.out_activation_)
 
@@ -161,8 +166,10 @@ class _BaseMLP(BaseEstimator):
         init_bound = np.sqrt(factor / (fan_in + fan_out))
         coef_init = self._random_state.uniform(-init_bound, init_bound, (fan_in, fan_out))
         intercept_init = self._random_state.uniform(-init_bound, init_bound, fan_out)
-        return (np.ascontiguousarray(coef_init, dtype=dtype),
-                np.ascontiguousarray(intercept_init, dtype=dtype))
+        return (
+            np.ascontiguousarray(coef_init, dtype=dtype),
+            np.ascontiguousarray(intercept_init, dtype=dtype),
+        )
 
     # ------------------------------------------------------------ fit
 
@@ -172,7 +179,7 @@ class _BaseMLP(BaseEstimator):
             hidden_layer_sizes = [hidden_layer_sizes]
         hidden_layer_sizes = list(hidden_layer_sizes)
         if np.any(np.array(hidden_layer_sizes) <= 0):
-            raise ValueError("hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes)
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}.")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
         dtype = self._training_dtype(X) if first_pass else self.coefs_[0].dtype
@@ -180,8 +187,9 @@ class _BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X)
         n_samples, n_features = X.shape
         if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(_check_sample_weight(sample_weight, X),
-                                                 dtype=dtype)
+            sample_weight = np.ascontiguousarray(
+                _check_sample_weight(sample_weight, X), dtype=dtype
+            )
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         y = np.ascontiguousarray(y, dtype=dtype)
@@ -201,7 +209,8 @@ class _BaseMLP(BaseEstimator):
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
-                " contain large values and need to be preprocessed.")
+                " contain large values and need to be preprocessed."
+            )
         return self
 
     def _fit_lbfgs(self, X, y, sample_weight):
@@ -220,9 +229,17 @@ class _BaseMLP(BaseEstimator):
         iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
         packed = np.concatenate([p.ravel() for p in params]).astype(np.float64)
         result = scipy.optimize.minimize(
-            loss_grad, packed, method="L-BFGS-B", jac=True,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
-                     **_get_additional_lbfgs_options_dict("iprint", iprint)})
+            loss_grad,
+            packed,
+            method="L-BFGS-B",
+            jac=True,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **_get_additional_lbfgs_options_dict("iprint", iprint),
+            },
+        )
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = result.fun
         for p, start, end, shape in zip(params, bounds[:-1], bounds[1:], shapes):
@@ -230,8 +247,13 @@ class _BaseMLP(BaseEstimator):
 
     def _new_solver(self):
         if self.solver == "sgd":
-            return SGDSolver(self.learning_rate_init, self.learning_rate, self.momentum,
-                             self.nesterovs_momentum, self.power_t)
+            return SGDSolver(
+                self.learning_rate_init,
+                self.learning_rate,
+                self.momentum,
+                self.nesterovs_momentum,
+                self.power_t,
+            )
         return AdamSolver(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
 
     def _fit_stochastic(self, X, y, sample_weight, incremental):
@@ -245,18 +267,29 @@ class _BaseMLP(BaseEstimator):
             stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
             if sample_weight is None:
                 X_train, X_val, y_train, y_val = train_test_split(
-                    X, y, random_state=self._random_state, test_size=self.validation_fraction,
-                    stratify=stratify)
+                    X,
+                    y,
+                    random_state=self._random_state,
+                    test_size=self.validation_fraction,
+                    stratify=stratify,
+                )
                 sample_weight_train = sample_weight_val = None
             else:
-                (X_train, X_val, y_train, y_val, sample_weight_train,
-                 sample_weight_val) = train_test_split(
-                    X, y, sample_weight, random_state=self._random_state,
-                    test_size=self.validation_fraction, stratify=stratify)
+                (X_train, X_val, y_train, y_val, sample_weight_train, sample_weight_val) = (
+                    train_test_split(
+                        X,
+                        y,
+                        sample_weight,
+                        random_state=self._random_state,
+                        test_size=self.validation_fraction,
+                        stratify=stratify,
+                    )
+                )
             if X_val.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
-                    "or the size of your dataset.")
+                    "or the size of your dataset."
+                )
             if isinstance(self, ClassifierMixin):
                 y_val = self._label_binarizer.inverse_transform(y_val)
         else:
@@ -269,8 +302,11 @@ class _BaseMLP(BaseEstimator):
             batch_size = min(200, n_samples)
         else:
             if self.batch_size > n_samples:
-                warnings.warn("Got `batch_size` less than 1 or larger than "
-                              "sample size. It is going to be clipped")
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped",
+                    stacklevel=2,
+                )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
         network = self._network()
@@ -297,8 +333,11 @@ class _BaseMLP(BaseEstimator):
                     else:
                         batch_idx = batch_slice
                         X_batch, y_batch = X_train[batch_slice], y_train[batch_slice]
-                    sw_batch = None if sample_weight_train is None else \
-                        np.ascontiguousarray(sample_weight_train[batch_idx])
+                    sw_batch = (
+                        None
+                        if sample_weight_train is None
+                        else np.ascontiguousarray(sample_weight_train[batch_idx])
+                    )
                     batch_loss = network.loss_grad(X_batch, y_batch, self.alpha, sw_batch)
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                     self._optimizer.update_params(params, grads)
@@ -308,19 +347,22 @@ class _BaseMLP(BaseEstimator):
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
 
-                self._update_no_improvement_count(early_stopping, X_val, y_val,
-                                                  sample_weight_val)
+                self._update_no_improvement_count(early_stopping, X_val, y_val, sample_weight_val)
                 self._optimizer.iteration_ends(self.t_)
 
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
-                        msg = ("Validation score did not improve more than tol=%f for %d "
-                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                        msg = (
+                            f"Validation score did not improve more than tol={self.tol:f} for "
+                            f"{self.n_iter_no_change} consecutive epochs."
+                        )
                     else:
-                        msg = ("Training loss did not improve more than tol=%f for %d "
-                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                        msg = (
+                            f"Training loss did not improve more than tol={self.tol:f} for "
+                            f"{self.n_iter_no_change} consecutive epochs."
+                        )
                     if self._optimizer.trigger_stopping(msg, self.verbose):
                         break
                     self._no_improvement_count = 0
@@ -329,15 +371,20 @@ class _BaseMLP(BaseEstimator):
                     break
                 if self.n_iter_ == self.max_iter:
                     warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                        "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the "
+                        "optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=2)
 
         if early_stopping:
             # The best weights are copied back into the arrays the caller holds.
-            for current, best in zip(self.coefs_ + self.intercepts_,
-                                     self._best_coefs + self._best_intercepts):
+            for current, best in zip(
+                self.coefs_ + self.intercepts_, self._best_coefs + self._best_intercepts
+            ):
                 current[...] = best
 
     def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
@@ -345,7 +392,7 @@ class _BaseMLP(BaseEstimator):
             val_score = self._score(X, y, sample_weight=sample_weight)
             self.validation_scores_.append(val_score)
             if self.verbose:
-                print("Validation score: %f" % self.validation_scores_[-1])
+                print(f"Validation score: {self.validation_scores_[-1]:f}")
             last_valid_score = self.validation_scores_[-1]
             if last_valid_score < (self.best_validation_score_ + self.tol):
                 self._no_improvement_count += 1
@@ -379,8 +426,10 @@ class _BaseMLP(BaseEstimator):
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
-            raise AttributeError("partial_fit is only available for stochastic optimizers. "
-                                 "%s is not stochastic." % self.solver)
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic."
+            )
         return True
 
     def _score_with_function(self, X, y, sample_weight, score_function):
@@ -419,18 +468,42 @@ _COMMON_DOC = """
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
-    __doc__ = "Multi-layer perceptron classifier (log loss), on denseops kernels.\n" + \
-        _COMMON_DOC.format(name="MLPClassifier")
+    __doc__ = (
+        "Multi-layer perceptron classifier (log loss), on denseops kernels.\n"
+        + _COMMON_DOC.format(name="MLPClassifier")
+    )
 
     loss = "log_loss"
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None, n_threads=None):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+        n_threads=None,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -475,10 +548,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     raise ValueError(
                         "warm_start can only be used where `y` has the same classes as in "
                         f"the previous call to fit. Previously got {self.classes_}, `y` has "
-                        f"{classes}")
+                        f"{classes}"
+                    )
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError("`y` has classes not in `self.classes_`. "
-                                 f"`self.classes_` has {self.classes_}. 'y' has {classes}.")
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
         y = self._label_binarizer.transform(y).astype(bool)
         return X, y
 
@@ -494,8 +570,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(y_pred)
 
     def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(X, y, sample_weight=sample_weight,
-                                         score_function=accuracy_score)
+        return self._score_with_function(
+            X, y, sample_weight=sample_weight, score_function=accuracy_score
+        )
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -531,21 +608,46 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    __doc__ = ("Multi-layer perceptron regressor (half squared error or half Poisson "
-               "deviance), on denseops kernels.\n" + _COMMON_DOC.format(name="MLPRegressor"))
+    __doc__ = (
+        "Multi-layer perceptron regressor (half squared error or half Poisson "
+        "deviance), on denseops kernels.\n" + _COMMON_DOC.format(name="MLPRegressor")
+    )
 
     _parameter_constraints: dict = {
         **_BaseMLP._parameter_constraints,
         "loss": [StrOptions({"squared_error", "poisson"})],
     }
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None, n_threads=None):
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+        n_threads=None,
+    ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -585,12 +687,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return y_pred
 
     def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(X, y, sample_weight=sample_weight,
-                                         score_function=r2_score)
+        return self._score_with_function(X, y, sample_weight=sample_weight, score_function=r2_score)
 
     def _validate_input(self, X, y, incremental, reset, dtype):
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
-                             reset=reset)
+        X, y = validate_data(
+            self, X, y, multi_output=True, y_numeric=True, dtype=dtype, reset=reset
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y

@@ -64,19 +64,21 @@ class Network:
     def __init__(self, coefs, intercepts, activation, out_activation):
         hidden = _HIDDEN[activation]
         last = len(coefs) - 1
-        self.layers = [_bind_dense(w, b, None if i == last else hidden)
-                       for i, (w, b) in enumerate(zip(coefs, intercepts))]
+        self.layers = [
+            _bind_dense(w, b, None if i == last else hidden)
+            for i, (w, b) in enumerate(zip(coefs, intercepts))
+        ]
         self.out_activation = out_activation
         self.dtype = coefs[0].dtype
 
     @property
     def params(self):
         """Coefficients then intercepts: scikit-learn's parameter order."""
-        return [l.kernel for l in self.layers] + [l.bias for l in self.layers]
+        return [layer.kernel for layer in self.layers] + [layer.bias for layer in self.layers]
 
     @property
     def grads(self):
-        return [l.d_kernel for l in self.layers] + [l.d_bias for l in self.layers]
+        return [layer.d_kernel for layer in self.layers] + [layer.d_bias for layer in self.layers]
 
     def _logits(self, x):
         for layer in self.layers[:-1]:
@@ -87,9 +89,10 @@ class Network:
         """Output-layer activations for X (n_samples, n_features), block by block."""
         out = np.empty((X.shape[0], self.layers[-1].units), self.dtype)
         for start in range(0, X.shape[0], _PREDICT_ROWS):
-            block = X[start:start + _PREDICT_ROWS]
-            ops.link_activation(self._logits(block), self.out_activation,
-                                out=out[start:start + len(block)])
+            block = X[start : start + _PREDICT_ROWS]
+            ops.link_activation(
+                self._logits(block), self.out_activation, out=out[start : start + len(block)]
+            )
         return out
 
     def loss_grad(self, X, Y, alpha, sample_weight=None):

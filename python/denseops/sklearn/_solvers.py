@@ -19,8 +19,9 @@ class SGDSolver:
         self.power_t = power_t
         # scikit-learn keeps a velocity even at momentum 0, where its update
         # reduces to w -= lr * g: the same as the kernel's momentum-free path.
-        self.optimizer = optimizers.SGD(learning_rate=self.learning_rate_init,
-                                        momentum=momentum, nesterov=nesterov)
+        self.optimizer = optimizers.SGD(
+            learning_rate=self.learning_rate_init, momentum=momentum, nesterov=nesterov
+        )
 
     @property
     def learning_rate(self):
@@ -32,8 +33,7 @@ class SGDSolver:
     def iteration_ends(self, time_step):
         """After each epoch; ``time_step`` is the number of samples seen so far."""
         if self.lr_schedule == "invscaling":
-            self.optimizer.learning_rate = (self.learning_rate_init
-                                            / (time_step + 1) ** self.power_t)
+            self.optimizer.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
 
     def trigger_stopping(self, msg, verbose):
         """True to stop; the adaptive schedule first divides the rate by 5 instead."""
@@ -47,7 +47,7 @@ class SGDSolver:
             return True
         self.optimizer.learning_rate /= 5.0
         if verbose:
-            print(msg + " Setting learning rate to %f" % self.optimizer.learning_rate)
+            print(msg + f" Setting learning rate to {self.optimizer.learning_rate:f}")
         return False
 
 
@@ -55,8 +55,9 @@ class AdamSolver:
     """scikit-learn's ``AdamOptimizer``: stops as soon as training stops improving."""
 
     def __init__(self, learning_rate_init, beta_1, beta_2, epsilon):
-        self.optimizer = optimizers.Adam(learning_rate=learning_rate_init, beta_1=beta_1,
-                                         beta_2=beta_2, epsilon=epsilon)
+        self.optimizer = optimizers.Adam(
+            learning_rate=learning_rate_init, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
+        )
 
     @property
     def learning_rate(self):
