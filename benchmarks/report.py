@@ -68,6 +68,10 @@ SECTIONS = {
         [sys.executable, "-m", "denseops", "bench", "--plot", "docs/bench.png"],
     ),
     "suite": ("pytest " + " ".join(SUITE), [sys.executable, "-m", "pytest", *SUITE]),
+    "import": (
+        "python benchmarks/import_time.py --rounds 21",
+        [sys.executable, "benchmarks/import_time.py", "--rounds", "21"],
+    ),
     "sklearn": (
         "python benchmarks/sklearn_mlp.py --rounds 3",
         [sys.executable, "benchmarks/sklearn_mlp.py", "--rounds", "3"],
