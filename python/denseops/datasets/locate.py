@@ -84,7 +84,7 @@ def find_in_folder(
     paths = [find_idx_file(folder, f) for f in spec.files]
     missing = [f"{f.filename}[.gz]" for f, p in zip(spec.files, paths) if p is None]
     if not missing:
-        return tuple(paths), []
+        return tuple(p for p in paths if p is not None), []  # all found; narrows the type
     npz = folder / spec.npz_name
     if is_regular_file(npz):
         return npz, []

@@ -12,7 +12,8 @@ import functools
 import threading
 import weakref
 
-_locks = weakref.WeakKeyDictionary()  # object -> its threading.Lock
+# object -> its threading.Lock
+_locks: weakref.WeakKeyDictionary[object, threading.Lock] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()  # held only to find or create an object's lock
 
 

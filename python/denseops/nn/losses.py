@@ -17,6 +17,8 @@ Example:
     0.25
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 import denseops as ops
@@ -30,8 +32,8 @@ class Loss:
     """
 
     name = "loss"
-    kernel = None
-    fuses_with = None
+    kernel: str | None = None
+    fuses_with: str | None = None
 
     def __init__(self, name=None, reduction="sum_over_batch_size"):
         if reduction != "sum_over_batch_size":

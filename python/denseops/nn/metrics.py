@@ -8,6 +8,8 @@ of lower rank than the predictions -> sparse categorical accuracy, else
 categorical accuracy; it is logged under the name the user gave.
 """
 
+from __future__ import annotations
+
 import math
 
 import numpy as np
@@ -22,7 +24,7 @@ class Metric:
     integer labels) and ``needs_probabilities`` (logits would give another value).
     """
 
-    kernel = None
+    kernel: str | None = None
     sparse = False
     needs_probabilities = False
 
