@@ -56,7 +56,8 @@ def test_relu_matches_numpy(rng, dtype, shape, layout):
     x = in_layout(random_array(rng, shape, dtype), layout)
     before = snapshot(x)
     got = relu(x)
-    assert_close(got, np.maximum(x, 0), k=0)
+    # dtype(0), not 0: NumPy 1.x promotes a 0-d float32 array and a Python int to float64.
+    assert_close(got, np.maximum(x, dtype(0)), k=0)
     assert got.flags.c_contiguous
     assert_unchanged([x], before)
 
@@ -84,7 +85,7 @@ def test_relu_negative_zero_gives_the_sign_numpy_gives(dtype, arch, n):
 
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=shape_id)
 def test_relu_backward_matches_numpy(rng, dtype, shape, layout):
-    y = in_layout(np.asarray(np.maximum(random_array(rng, shape, dtype), 0)), layout)
+    y = in_layout(np.asarray(np.maximum(random_array(rng, shape, dtype), dtype(0))), layout)
     dout = in_layout(random_array(rng, shape, dtype), layout)
     before = snapshot(dout, y)
     got = relu_backward(dout, y)

@@ -149,6 +149,7 @@ def test_sklearn_mlp_binary_uses_one_logistic_output(digits):
 @pytest.mark.parametrize("loss", ["squared_error", "poisson"])
 @pytest.mark.parametrize("n_targets", [1, 3])
 def test_sklearn_mlp_regressor_matches_scikit_learn(loss, n_targets):
+    pytest.importorskip("sklearn", minversion="1.7")  # MLPRegressor's `loss` is new in 1.7
     X, y = make_regression(n_samples=250, n_features=8, n_targets=n_targets, random_state=0)
     y = y / np.abs(y).max()
     if loss == "poisson":
@@ -162,6 +163,7 @@ def test_sklearn_mlp_regressor_matches_scikit_learn(loss, n_targets):
 
 
 def test_sklearn_mlp_sample_weight_matches_scikit_learn(digits):
+    pytest.importorskip("sklearn", minversion="1.7")  # MLP's fit(sample_weight=) is new in 1.7
     X, y = digits
     weights = np.random.default_rng(0).integers(0, 4, len(y)).astype(float)
     common = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0)

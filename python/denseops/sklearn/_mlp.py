@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d, gen_batches
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+from sklearn.utils.fixes import parse_version, sp_version
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.optimize import _check_optimize_result
@@ -237,7 +237,8 @@ class _BaseMLP(BaseEstimator):
                 "maxfun": self.max_fun,
                 "maxiter": self.max_iter,
                 "gtol": self.tol,
-                **_get_additional_lbfgs_options_dict("iprint", iprint),
+                # SciPy 1.15 deprecated L-BFGS-B's iprint; older SciPy needs it to stay quiet.
+                **({} if sp_version >= parse_version("1.15") else {"iprint": iprint}),
             },
         )
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
