@@ -27,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 from denseops import bench_machine, bench_workers
 
@@ -109,13 +110,12 @@ def busy_process():
 def parent(args):
     configs = [parse_config(c) for c in (args.config or DEFAULT_CONFIGS)]
     print(
-        f"MNIST MLP 784-512-10, RMSprop, batch {args.batch_size}, float32; "
-        f"{args.epochs} epoch(s) x {args.rounds} round(s) per configuration and load, "
-        f"each run in its own process"
+        bench_machine.heading(
+            f"MNIST MLP 784-512-10, RMSprop, batch {args.batch_size}, float32; "
+            f"{args.epochs} epoch(s) x {args.rounds} round(s) per configuration and load, "
+            f"each run in its own process"
+        )
     )
-    info = bench_machine.machine_info()
-    print(bench_machine.summary(info))
-    print("\n".join(bench_machine.describe(info)))
     times = {(name, load): [] for name, _ in configs for load in ("quiet", "busy")}
     for r in range(args.rounds):
         for name, env in configs:
@@ -143,17 +143,13 @@ def parent(args):
         "quiet within 5 % of before."
     )
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(
-                {
-                    "configs": {n: e for n, e in configs},
-                    "epochs": args.epochs,
-                    "rounds": args.rounds,
-                    "epoch_seconds": {f"{n}/{load}": v for (n, load), v in times.items()},
-                },
-                fh,
-                indent=1,
-            )
+        saved = {
+            "configs": {n: e for n, e in configs},
+            "epochs": args.epochs,
+            "rounds": args.rounds,
+            "epoch_seconds": {f"{n}/{load}": v for (n, load), v in times.items()},
+        }
+        Path(args.json).write_text(json.dumps(saved, indent=1))
         print(f"Saved {args.json}")
     return 0
 

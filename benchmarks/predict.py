@@ -437,21 +437,16 @@ def parse_libraries(text):
     return [name for name in LIBRARIES if name in libraries]  # columns in a fixed order
 
 
-def describe_machine(args):
-    print(
-        f"MNIST MLP {INPUTS}-{HIDDEN}(relu)-{CLASSES}(softmax), float32, the same weights in "
-        f"every library; {args.threads} thread(s), {args.rounds} rounds, "
-        f"each library in its own process"
-    )
-    info = bench_machine.machine_info()
-    print(bench_machine.summary(info))
-    for line in bench_machine.describe(info, unset_for_numpy=True):
-        print(line)
-
-
 def parent(args):
     libraries = parse_libraries(args.only)
-    describe_machine(args)
+    print(
+        bench_machine.heading(
+            f"MNIST MLP {INPUTS}-{HIDDEN}(relu)-{CLASSES}(softmax), float32, the same weights "
+            f"in every library; {args.threads} thread(s), {args.rounds} rounds, "
+            "each library in its own process",
+            unset_for_numpy=True,
+        )
+    )
     for library in list(libraries):
         reason = unavailable_reason(library)
         if reason:

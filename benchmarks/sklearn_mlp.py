@@ -205,10 +205,7 @@ def main():
         if case not in CASES:
             parser.error(f"--cases: unknown case {case!r}; expected some of {CASES}")
     threads_list = [int(t) for t in args.threads.split(",")]
-    info = bench_machine.machine_info()
-    print(bench_machine.summary(info))
-    print("\n".join(bench_machine.describe(info)))
-    print(f"{args.rounds} round(s), median", flush=True)
+    print(bench_machine.heading(f"{args.rounds} round(s), median"), flush=True)
     results = {"fits": compare(cases, threads_list, args.rounds)}
     if not args.no_search:
         results["grid_search"] = grid_search()

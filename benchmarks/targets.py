@@ -89,11 +89,10 @@ def worker(library, threads, only):
             name: bench_cases.make_call(case, library, bench_cases.make_inputs(case))
             for name, case, _ in selected(only)
         }
-        return calls, {"peak": lambda dtype: peak_gflops(dtype, threads), "describe": describe}
-
-    def describe():
-        info = bench_machine.machine_info()
-        return [bench_machine.summary(info), *bench_machine.describe(info, threads)]
+        return calls, {
+            "peak": lambda dtype: peak_gflops(dtype, threads),
+            "describe": lambda: bench_machine.heading(threads=threads),
+        }
 
     with thread_limit(threads):
         return bench_workers.serve(build, pause_s=bench_timing.IDLE_PAUSE_S)
@@ -154,7 +153,7 @@ def print_table(threads, rounds, batch_seconds, only):
     try:
         for library in LIBRARIES:
             workers[library] = bench_workers.Worker(argv + ["--only", only, "--worker", library])
-        print("\n".join(workers["numpy"].ask("describe")))
+        print(workers["numpy"].ask("describe"))
         peaks = {}
         header = (
             f"| {'case':<34} | {'denseops':>13} | {'numpy':>13} | {'ratio':>5} | "

@@ -19,6 +19,7 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from denseops import bench_workers
@@ -203,18 +204,14 @@ def parent(args):
         "(targets: <= 0.8 vs torch, <= 0.5 vs numpy)."
     )
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(
-                {
-                    "threads": args.threads,
-                    "batch_size": args.batch_size,
-                    "epochs": args.epochs,
-                    "rounds": args.rounds,
-                    "results": results,
-                },
-                fh,
-                indent=1,
-            )
+        saved = {
+            "threads": args.threads,
+            "batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "rounds": args.rounds,
+            "results": results,
+        }
+        Path(args.json).write_text(json.dumps(saved, indent=1))
         print(f"Saved {args.json}")
     return 0
 

@@ -175,3 +175,10 @@ def describe(info, threads=None, unset_for_numpy=False):
     ]
     lines += [f"warning   : {note}" for note in openblas_override_notes(None, unset_for_numpy)]
     return lines
+
+
+def heading(title=None, threads=None, unset_for_numpy=False):
+    """What a benchmark prints first: its `title`, the `summary` line, the `describe` lines."""
+    info = machine_info()
+    lines = [title] if title else []
+    return "\n".join(lines + [summary(info), *describe(info, threads, unset_for_numpy)])
