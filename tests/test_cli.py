@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 from denseops import cli
+from denseops.mnist_mlp import flatten_images
 from denseops.nn import load
 
 RESULT_LINE = re.compile(
@@ -145,7 +146,7 @@ def test_train_on_a_tiny_dataset_prints_the_result_and_saves_the_model(tiny_mnis
     match = RESULT_LINE.search(result.stdout)
     # The printed figures are those of the saved model on the test set.
     model = load(saved)
-    loss, accuracy = model.evaluate(x_test.reshape(len(x_test), -1) / np.float32(255), y_test)
+    loss, accuracy = model.evaluate(flatten_images(x_test), y_test)
     assert float(match["accuracy"]) == pytest.approx(accuracy, abs=5e-5)
     assert float(match["loss"]) == pytest.approx(loss, abs=5e-5)
     assert accuracy > 0.5, "one epoch on bars this easy should beat chance by far"

@@ -1,11 +1,12 @@
 """What the benchmarks time: operations, sizes and implementations.
 
-One registry shared by `denseops bench` and the pytest-benchmark suite in
-``benchmarks/``, so both time exactly the same calls on the same inputs.
-
-Every implementation is a factory: given the inputs (built once, outside any
-timed region) it returns a zero-argument callable that performs one call.
-Every implementation allocates its result, as NumPy's operators do, so the
+One table shared by `denseops bench`, `denseops demo`, the pytest-benchmark
+suite and ``benchmarks/targets.py``, so all time exactly the same calls on the
+same inputs: SIZES (operation -> tier and shape), INPUT_SHAPES (operation ->
+the arrays it reads) and KITS (implementation -> what it calls for each
+operation). `make_call` turns a case, an implementation and inputs built once
+outside any timed region into a zero-argument callable doing one call. Every
+implementation allocates its result, as NumPy's operators do, so the
 comparison is like for like.
 
 Shapes are per operation:

@@ -11,11 +11,9 @@ import denseops
 POOL_SIZE_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def threaded_environment(threads, env=None):
-    """A copy of `env` (default: os.environ) with every thread pool sized to `threads`."""
-    env = dict(os.environ if env is None else env)
-    env.update({var: str(threads) for var in POOL_SIZE_VARIABLES})
-    return env
+def threaded_environment(threads):
+    """A copy of os.environ with every thread pool sized to `threads`."""
+    return {**os.environ, **{var: str(threads) for var in POOL_SIZE_VARIABLES}}
 
 
 @contextlib.contextmanager

@@ -111,12 +111,6 @@ class Worker:
             self.process.wait()
         self.stderr.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
 
 def time_in_rounds(workers, names, rounds):
     """Elapsed and CPU samples, each as samples[library][round][case] seconds per call.
