@@ -21,7 +21,6 @@ Shapes are per operation:
 import functools
 import importlib.util
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,26 +164,29 @@ def skip_reason(case, impl):
 
 
 # ---------------------------------------------------------------- the call table
-# One call of a case is one primitive of the implementation applied to the
-# case's inputs, bound with functools.partial outside the timed region: the
-# timed callable is a single C-level call into the primitive, with no Python
-# frame of the harness's own in every implementation alike.
+# Per implementation, how each operation binds its inputs (built outside the
+# timed region) into the zero-argument callable that is timed: one lambda
+# around the bare call, the same shape of harness for every implementation,
+# so none pays more Python overhead per call than another.
 
 
 @dataclass(frozen=True)
 class Kit:
-    """What one implementation calls for each operation."""
+    """One implementation's binders: each takes arrays, returns the timed callable."""
 
     relu: object  # relu(x)
     add: object  # add(x, y), y of x's shape or a (cols,) bias
     dot: object  # dot(x, y) of two vectors
-    matmul: object  # matmul(a, b); see transposes
+    matmul: object  # matmul(a, b, trans_a, trans_b): a.T / b.T in the product if set
     textbook: object  # textbook(x, y, iterations): the loop of relu(add(x, y))
-    # True: matmul_ta / matmul_tb pass a.T / b.T views; False: trans_a / trans_b flags.
-    transposes: bool = True
     # True: a bias is passed as a (rows, cols) view of row stride 0 (the loops index it 2-D).
     broadcasts_bias: bool = False
-    convert: object = None  # array -> what the primitives take (torch: a tensor)
+    convert: object = None  # array -> what the calls take (torch: a tensor)
+
+
+def _transposed(a, b, trans_a, trans_b):
+    # The transposes are views made once, outside the timed call.
+    return (a.T if trans_a else a), (b.T if trans_b else b)
 
 
 # The textbook loops differ only in what they call; each is written out, as
@@ -212,25 +214,57 @@ def _torch_textbook(x, y, iterations):
 
 
 def _loops_kit(module):
+    def matmul(a, b, trans_a, trans_b):
+        a, b = _transposed(a, b, trans_a, trans_b)
+        return lambda: module.naive_matmul(a, b)
+
     return Kit(
-        relu=module.naive_relu,
-        add=module.naive_add,
-        dot=module.naive_vector_dot,
-        matmul=module.naive_matmul,
-        textbook=functools.partial(_loops_textbook, module),
+        relu=lambda x: lambda: module.naive_relu(x),
+        add=lambda x, y: lambda: module.naive_add(x, y),
+        dot=lambda x, y: lambda: module.naive_vector_dot(x, y),
+        matmul=matmul,
+        textbook=functools.partial(functools.partial, _loops_textbook, module),
         broadcasts_bias=True,
+    )
+
+
+def _numpy_kit():
+    def matmul(a, b, trans_a, trans_b):
+        a, b = _transposed(a, b, trans_a, trans_b)
+        return lambda: a @ b
+
+    return Kit(
+        relu=lambda x: lambda: np.maximum(x, 0),
+        add=lambda x, y: lambda: x + y,
+        dot=lambda x, y: lambda: np.dot(x, y),
+        matmul=matmul,
+        textbook=functools.partial(functools.partial, _numpy_textbook),
+    )
+
+
+def _denseops_kit():
+    def matmul(a, b, trans_a, trans_b):
+        return lambda: denseops.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+
+    return Kit(
+        relu=lambda x: lambda: denseops.relu(x),
+        add=lambda x, y: lambda: denseops.add(x, y),
+        dot=lambda x, y: lambda: denseops.dot(x, y),
+        matmul=matmul,
+        textbook=functools.partial(functools.partial, _denseops_textbook),
     )
 
 
 def _torch_kit():
     import torch  # imported only when torch is timed (see torch_available)
 
+    numpy = _numpy_kit()  # tensors take NumPy's operators
     return Kit(
-        relu=torch.relu,
-        add=operator.add,
-        dot=torch.dot,
-        matmul=operator.matmul,
-        textbook=_torch_textbook,
+        relu=lambda x: lambda: torch.relu(x),
+        add=numpy.add,
+        dot=lambda x, y: lambda: torch.dot(x, y),
+        matmul=numpy.matmul,
+        textbook=functools.partial(functools.partial, _torch_textbook),
         convert=lambda x: torch.from_numpy(np.ascontiguousarray(x)),
     )
 
@@ -238,18 +272,8 @@ def _torch_kit():
 KITS = {
     "python loops": lambda: _loops_kit(reference),
     "cython": lambda: _loops_kit(_naive_cy),
-    # max(0, x): the bound 0 first, so relu is one partial of the ufunc.
-    "numpy": lambda: Kit(
-        functools.partial(np.maximum, 0), operator.add, np.dot, operator.matmul, _numpy_textbook
-    ),
-    "denseops": lambda: Kit(
-        denseops.relu,
-        denseops.add,
-        denseops.dot,
-        denseops.matmul,
-        _denseops_textbook,
-        transposes=False,
-    ),
+    "numpy": _numpy_kit,
+    "denseops": _denseops_kit,
     "torch": _torch_kit,
 }
 
@@ -298,12 +322,7 @@ def make_call(case, impl, inputs):
     if kit.convert is not None:
         inputs = tuple(kit.convert(x) for x in inputs)
     if op == "textbook":
-        return functools.partial(kit.textbook, *inputs, case.iterations)
-    if not op.startswith("matmul"):
-        primitive = {"relu": kit.relu, "add": kit.add, "bias_add": kit.add, "dot": kit.dot}[op]
-        return functools.partial(primitive, *inputs)
-    a, b = inputs
-    trans_a, trans_b = op == "matmul_ta", op == "matmul_tb"
-    if not kit.transposes:
-        return functools.partial(kit.matmul, a, b, trans_a=trans_a, trans_b=trans_b)
-    return functools.partial(kit.matmul, a.T if trans_a else a, b.T if trans_b else b)
+        return kit.textbook(*inputs, case.iterations)
+    if op.startswith("matmul"):
+        return kit.matmul(*inputs, trans_a=op == "matmul_ta", trans_b=op == "matmul_tb")
+    return {"relu": kit.relu, "add": kit.add, "bias_add": kit.add, "dot": kit.dot}[op](*inputs)
