@@ -8,7 +8,6 @@ sample since the machine may be shared, medians reported).
 """
 
 import argparse
-import datetime
 import json
 import sys
 import time
@@ -196,7 +195,7 @@ def run(args) -> int:
     )
     print(f"Total {elapsed:.1f} s.")
     report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": info["date"],
         "options": {k: v for k, v in vars(args).items() if k != "func"},
         "tier": tier,
         "threads": threads,
