@@ -90,7 +90,7 @@ def test_sgd_matches_keras_formula(rng, dtype, momentum, nesterov):
         expected, velocity = sgd_reference(w, [g[i] for g in grads], 0.05, momentum, nesterov)
         assert_close(w_new, expected.astype(dtype), k=K)
         if momentum > 0:
-            assert_close(optimizer._state[i]["velocity"], velocity.astype(dtype), k=K)
+            assert_close(optimizer.state[i]["velocity"], velocity.astype(dtype), k=K)
     assert optimizer.iterations == STEPS
 
 
@@ -104,7 +104,7 @@ def test_rmsprop_matches_keras_formula(rng, dtype, kwargs):
     for i, (w, w_new) in enumerate(zip(weights, updated)):
         expected, v = rmsprop_reference(w, [g[i] for g in grads], **kwargs)
         assert_close(w_new, expected.astype(dtype), k=K)
-        assert_close(optimizer._state[i]["velocity"], v.astype(dtype), k=K)
+        assert_close(optimizer.state[i]["velocity"], v.astype(dtype), k=K)
 
 
 @pytest.mark.parametrize(
@@ -118,8 +118,8 @@ def test_adam_matches_keras_formula(rng, dtype, kwargs):
     for i, (w, w_new) in enumerate(zip(weights, updated)):
         expected, m, v = adam_reference(w, [g[i] for g in grads], **kwargs)
         assert_close(w_new, expected.astype(dtype), k=K)
-        assert_close(optimizer._state[i]["m"], m.astype(dtype), k=K)
-        assert_close(optimizer._state[i]["v"], v.astype(dtype), k=K)
+        assert_close(optimizer.state[i]["m"], m.astype(dtype), k=K)
+        assert_close(optimizer.state[i]["v"], v.astype(dtype), k=K)
     assert optimizer.iterations == STEPS
 
 
@@ -142,17 +142,37 @@ def test_adam_first_step_moves_each_weight_by_about_the_learning_rate():
 
 def test_optimizer_state_is_per_weight_and_created_lazily(rng):
     optimizer = RMSprop()
-    assert optimizer._state == [] and optimizer.iterations == 0
+    assert optimizer.state == [] and optimizer.iterations == 0
     a, b = np.zeros(3), np.zeros((2, 2))
     optimizer.apply([a, b], [np.ones(3), np.full((2, 2), 2.0)])
-    assert [s["velocity"].shape for s in optimizer._state] == [(3,), (2, 2)]
-    np.testing.assert_allclose(optimizer._state[1]["velocity"], 0.1 * 4.0)
+    assert [s["velocity"].shape for s in optimizer.state] == [(3,), (2, 2)]
+    np.testing.assert_allclose(optimizer.state[1]["velocity"], 0.1 * 4.0)
 
 
 def test_sgd_without_momentum_keeps_no_state():
     optimizer = SGD()
     optimizer.apply([np.zeros(3)], [np.ones(3)])
-    assert optimizer._state == [{}]
+    assert optimizer.state == [{}]
+
+
+@pytest.mark.parametrize(
+    "optimizer, slots",
+    [
+        (SGD(), []),
+        (SGD(momentum=0.9), ["velocity"]),
+        (RMSprop(), ["velocity"]),
+        (Adam(), ["m", "v"]),
+    ],
+)
+def test_optimizer_build_creates_zeroed_slots_named_by_get_slot_names(optimizer, slots):
+    weights = [np.ones(3, np.float32), np.ones((2, 2))]
+    assert optimizer.get_slot_names() == slots and not optimizer.built
+    optimizer.build(weights)
+    assert optimizer.built and len(optimizer.state) == len(weights)
+    for w, state in zip(weights, optimizer.state):
+        assert list(state) == slots
+        for array in state.values():
+            assert array.shape == w.shape and array.dtype == w.dtype and not array.any()
 
 
 @pytest.mark.parametrize(
