@@ -384,7 +384,7 @@ class Sequential:
         for i in range(depth - 2, -1, -1):
             g = self.layers[i].backward(g, need_dx=i > 0)
         penalty = self._penalty(add_gradients=True)
-        self.optimizer.apply(self.weights, self.grads)
+        self.optimizer.apply(self.grads, self.weights)
         return loss + penalty
 
     def train_step(self, x_batch, y_batch, sample_weight=None):

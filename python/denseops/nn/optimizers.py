@@ -29,6 +29,7 @@ class Optimizer:
         self.learning_rate = _check("learning_rate", learning_rate, low=0.0, low_open=True)
         self.iterations = 0
         self._state = []
+        self._variables = None
 
     @property
     def built(self):
@@ -48,16 +49,37 @@ class Optimizer:
         """The names of the arrays kept for each weight (tf.keras's ``get_slot_names``)."""
         return []
 
-    def build(self, weights):
-        """Creates zeroed state for ``weights``, as Keras's ``optimizer.build(variables)``."""
-        self._state = [{name: np.zeros_like(w) for name in self.get_slot_names()} for w in weights]
+    def build(self, variables):
+        """Creates zeroed state for ``variables`` (the weight arrays), as Keras's
+        ``optimizer.build(variables)``; ``apply`` then updates them when called
+        without ``trainable_variables``."""
+        self._variables = list(variables)
+        self._state = [
+            {name: np.zeros_like(w) for name in self.get_slot_names()} for w in self._variables
+        ]
 
-    def apply(self, weights, grads):
-        """Updates every array of ``weights`` in place from ``grads``."""
+    def apply(self, grads, trainable_variables=None):
+        """Updates every array of ``trainable_variables`` in place from ``grads``.
+
+        Keras 3's signature and order: gradients first. Without
+        ``trainable_variables`` the arrays given to ``build`` are updated.
+        """
+        if trainable_variables is None:
+            if self._variables is None:
+                raise ValueError(
+                    "apply() needs trainable_variables (the weight arrays) the first time, "
+                    "or build(variables) before it"
+                )
+            trainable_variables = self._variables
         if not self._state:
-            self.build(weights)
+            self.build(trainable_variables)
+        if len(grads) != len(trainable_variables):
+            raise ValueError(
+                f"apply() needs one gradient per variable. Received: {len(grads)} "
+                f"gradients for {len(trainable_variables)} variables"
+            )
         self.iterations += 1
-        for w, g, state in zip(weights, grads, self._state):
+        for w, g, state in zip(trainable_variables, grads, self._state):
             self._update(w, g, state)
 
     def _update(self, weight, grad, state):

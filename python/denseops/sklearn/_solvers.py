@@ -21,7 +21,7 @@ class _Solver:
         return self.optimizer.learning_rate
 
     def update_params(self, params, grads):
-        self.optimizer.apply(params, grads)
+        self.optimizer.apply(grads, params)
 
     def iteration_ends(self, time_step):
         """After each epoch; ``time_step`` is the number of samples seen so far."""
