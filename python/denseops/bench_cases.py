@@ -28,7 +28,6 @@ import numpy as np
 import denseops
 from denseops import _naive_cy, reference
 
-IMPLEMENTATIONS = ("python loops", "cython", "numpy", "denseops", "torch")
 SINGLE_THREADED = ("python loops", "cython")  # timed once, with 1 thread
 
 # Textbook loops cost ~0.3-0.6 us per element on the project's machine, so
@@ -276,6 +275,7 @@ KITS = {
     "denseops": _denseops_kit,
     "torch": _torch_kit,
 }
+IMPLEMENTATIONS = tuple(KITS)  # the ladder, slowest rung first
 
 OPERATIONS = ("relu", "add", "bias_add", "dot", "matmul", "matmul_ta", "matmul_tb", "textbook")
 
