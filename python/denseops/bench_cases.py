@@ -18,7 +18,6 @@ Shapes are per operation:
                                     computes a @ b.T (the backward-pass forms).
 """
 
-import functools
 import importlib.util
 import math
 from dataclasses import dataclass
@@ -189,7 +188,8 @@ def _transposed(a, b, trans_a, trans_b):
 
 
 # The textbook loops differ only in what they call; each is written out, as
-# its reader would write it, so no implementation pays an extra call per step.
+# its reader would write it, so no implementation pays an extra call per
+# iteration (one call of the case is the whole loop).
 def _loops_textbook(module, x, y, iterations):
     for _ in range(iterations):
         module.naive_relu(module.naive_add(x, y))
@@ -222,7 +222,7 @@ def _loops_kit(module):
         add=lambda x, y: lambda: module.naive_add(x, y),
         dot=lambda x, y: lambda: module.naive_vector_dot(x, y),
         matmul=matmul,
-        textbook=functools.partial(functools.partial, _loops_textbook, module),
+        textbook=lambda x, y, n: lambda: _loops_textbook(module, x, y, n),
         broadcasts_bias=True,
     )
 
@@ -237,7 +237,7 @@ def _numpy_kit():
         add=lambda x, y: lambda: x + y,
         dot=lambda x, y: lambda: np.dot(x, y),
         matmul=matmul,
-        textbook=functools.partial(functools.partial, _numpy_textbook),
+        textbook=lambda x, y, n: lambda: _numpy_textbook(x, y, n),
     )
 
 
@@ -250,7 +250,7 @@ def _denseops_kit():
         add=lambda x, y: lambda: denseops.add(x, y),
         dot=lambda x, y: lambda: denseops.dot(x, y),
         matmul=matmul,
-        textbook=functools.partial(functools.partial, _denseops_textbook),
+        textbook=lambda x, y, n: lambda: _denseops_textbook(x, y, n),
     )
 
 
@@ -263,7 +263,7 @@ def _torch_kit():
         add=numpy.add,
         dot=lambda x, y: lambda: torch.dot(x, y),
         matmul=numpy.matmul,
-        textbook=functools.partial(functools.partial, _torch_textbook),
+        textbook=lambda x, y, n: lambda: _torch_textbook(x, y, n),
         convert=lambda x: torch.from_numpy(np.ascontiguousarray(x)),
     )
 
