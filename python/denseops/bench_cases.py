@@ -177,6 +177,7 @@ class Kit:
     dot: object  # dot(x, y) of two vectors
     matmul: object  # matmul(a, b, trans_a, trans_b): a.T / b.T in the product if set
     textbook: object  # textbook(x, y, iterations): the loop of relu(add(x, y))
+    step: object  # step(x, y): one relu(add(x, y)), no loop (a textbook case of 1 iteration)
     # True: a bias is passed as a (rows, cols) view of row stride 0 (the loops index it 2-D).
     broadcasts_bias: bool = False
     convert: object = None  # array -> what the calls take (torch: a tensor)
@@ -223,6 +224,7 @@ def _loops_kit(module):
         dot=lambda x, y: lambda: module.naive_vector_dot(x, y),
         matmul=matmul,
         textbook=lambda x, y, n: lambda: _loops_textbook(module, x, y, n),
+        step=lambda x, y: lambda: module.naive_relu(module.naive_add(x, y)),
         broadcasts_bias=True,
     )
 
@@ -238,6 +240,7 @@ def _numpy_kit():
         dot=lambda x, y: lambda: np.dot(x, y),
         matmul=matmul,
         textbook=lambda x, y, n: lambda: _numpy_textbook(x, y, n),
+        step=lambda x, y: lambda: np.maximum(x + y, 0),
     )
 
 
@@ -251,6 +254,7 @@ def _denseops_kit():
         dot=lambda x, y: lambda: denseops.dot(x, y),
         matmul=matmul,
         textbook=lambda x, y, n: lambda: _denseops_textbook(x, y, n),
+        step=lambda x, y: lambda: denseops.relu(denseops.add(x, y)),
     )
 
 
@@ -264,6 +268,7 @@ def _torch_kit():
         dot=lambda x, y: lambda: torch.dot(x, y),
         matmul=numpy.matmul,
         textbook=lambda x, y, n: lambda: _torch_textbook(x, y, n),
+        step=lambda x, y: lambda: torch.relu(x + y),
         convert=lambda x: torch.from_numpy(np.ascontiguousarray(x)),
     )
 
@@ -321,6 +326,8 @@ def make_call(case, impl, inputs):
         inputs = (inputs[0], _broadcast_rows(inputs[1], inputs[0].shape[0]))
     if kit.convert is not None:
         inputs = tuple(kit.convert(x) for x in inputs)
+    if op == "textbook" and case.iterations == 1:
+        return kit.step(*inputs)
     if op == "textbook":
         return kit.textbook(*inputs, case.iterations)
     if op.startswith("matmul"):
