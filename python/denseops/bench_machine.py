@@ -62,18 +62,29 @@ def cpu_class():
 
 
 def commit():
-    """The short git commit of the denseops source tree, or None outside a checkout."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(denseops.__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None
+    """The short git commit of the denseops source tree, or None outside a checkout.
+
+    An editable install is its own checkout; an installed copy is not, so the
+    checkout the benchmark scripts run from (the current directory) is asked next.
+    """
+    here = Path.cwd()
+    places = [Path(denseops.__file__).resolve().parent]
+    if (here / "python" / "denseops" / "__init__.py").is_file():
+        places.append(here)
+    for place in places:
+        try:
+            done = subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=place,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if done.stdout.strip():
+            return done.stdout.strip()
+    return None
 
 
 def _version(dist):
