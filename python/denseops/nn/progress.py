@@ -35,7 +35,8 @@ class EpochProgress:
     def update(self, samples, logs):
         if self._bar is not None:
             self._bar.update(samples)
-            # Formatting every batch costs more than the batch at small sizes.
+            # Formatting the logs costs more than a small batch: refresh them every
+            # 20th batch and at the end.
             if self._bar.n == self._bar.total or self._bar.n % (samples * 20) < samples:
                 self._bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
 
