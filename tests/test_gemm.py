@@ -11,8 +11,8 @@ KiB and K * NR in 64 KiB. Products of up to 32 columns read A unpacked; below
 packing) when they are contiguous and A fits in 512 KiB; products of at most
 16 rows with row-major B take the small-M path (B read in place, not packed);
 from 2 x 2**18 multiply-adds two threads share the work as
-csrc/kernels/gemm_driver.hpp describes. The shapes below sit on each side of
-those edges (csrc/kernels/gemm_blocked.hpp).
+csrc/kernels/gemm.hpp describes. The shapes below sit on each side of
+those edges (csrc/kernels/gemm_loops.hpp).
 
 The bound is `assert_close(..., k=K)` from helpers.py (see its docstring).
 """
@@ -89,7 +89,7 @@ EDGE_SHAPES = [
 ]
 
 # Products big enough for two threads, covering each schedule of
-# csrc/kernels/gemm_driver.hpp and the edges of its chunks (4 per thread).
+# csrc/kernels/gemm.hpp and the edges of its chunks (4 per thread).
 THREADED_SHAPES = [
     (150, 513, 300),  # A read in place: column chunks of 2 panels, last one 12 wide;
     # aT: one packed B, row chunks of 24 (last 6)

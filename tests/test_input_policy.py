@@ -66,7 +66,7 @@ def loss_and_optimizer_calls(dtype=F32):
         "adam_update": (
             adam_update,
             [w, w.copy(), np.zeros_like(w), np.zeros_like(w)],
-            {"alpha": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7},
+            {"learning_rate": 0.1, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "step": 1},
             ["weights", "grad", "m", "v"],
         ),
         "activation": (denseops.activation, [x, "tanh"], {}, ["x"]),

@@ -270,10 +270,11 @@ def test_update_kernels_check_shapes_and_dtypes():
             np.zeros((2, 3)),
             np.zeros((2, 3), np.float32),
             np.zeros((2, 3)),
-            alpha=0.1,
-            beta1=0.9,
-            beta2=0.999,
+            learning_rate=0.1,
+            beta_1=0.9,
+            beta_2=0.999,
             epsilon=1e-7,
+            step=1,
         )
 
 

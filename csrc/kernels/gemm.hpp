@@ -1,6 +1,6 @@
 // The GEMM entry point: picks the serial textbook loop, the serial blocked
 // loops, or a way for a team of threads to share the blocked loops.
-// Included inside an arch namespace, after gemm_blocked.hpp.
+// Included inside an arch namespace, after gemm_loops.hpp.
 //
 // On a machine shared with other processes a thread can start late or lose
 // its core for a while. With a fixed split the whole call then waits for
@@ -195,9 +195,11 @@ void gemv(const GemmProblem<T>& p, int threads) {
   }
 }
 
+// The whole product with micro-kernel Kern: the textbook loop, gemv, the
+// small-M path or the blocked loops, on one thread or shared by a team.
 template <class Kern, class T>
-void gemm_blocked(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
-                  const T* B, index_t rsb, index_t csb, T* C, index_t ldc) {
+void gemm_with_tile(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
+                    const T* B, index_t rsb, index_t csb, T* C, index_t ldc) {
   constexpr index_t MR = Kern::MR, NR = Kern::NR;
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
@@ -269,6 +271,6 @@ void gemm(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
           index_t rsb, index_t csb, T* C, index_t ldc) {
   using Narrow = GemmNarrowKernel<T>;
   if (Narrow::NR < GemmKernel<T>::NR && N <= Narrow::NR)
-    return gemm_blocked<Narrow>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
-  gemm_blocked<GemmKernel<T>>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
+    return gemm_with_tile<Narrow>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
+  gemm_with_tile<GemmKernel<T>>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc);
 }
