@@ -124,10 +124,9 @@ def test_regression_with_mae_and_huber_losses_learns_the_targets():
 @pytest.mark.slow
 def test_mnist_with_dropout_and_l2():
     from denseops.datasets import mnist
+    from denseops.mnist_mlp import load_flat
 
-    (x_train, y_train), (x_test, y_test) = mnist.load_data()
-    x_train = x_train.reshape(len(x_train), -1).astype(np.float32) / 255
-    x_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255
+    (x_train, y_train), (x_test, y_test) = load_flat(mnist)
     model = Sequential(
         [
             Input(shape=(784,)),
@@ -498,7 +497,7 @@ class RecordGradients(optimizers.Optimizer):
         super().__init__(learning_rate=1.0)
         self.recorded = None
 
-    def apply(self, weights, grads):
+    def apply(self, grads, trainable_variables=None):
         self.recorded = [g.copy() for g in grads]
 
 

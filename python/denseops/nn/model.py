@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from denseops.argument_errors import check_count
 from denseops.nn import losses, optimizers
 from denseops.nn import metrics as metrics_module
 from denseops.nn.callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
@@ -383,7 +384,7 @@ class Sequential:
         for i in range(depth - 2, -1, -1):
             g = self.layers[i].backward(g, need_dx=i > 0)
         penalty = self._penalty(add_gradients=True)
-        self.optimizer.apply(self.weights, self.grads)
+        self.optimizer.apply(self.grads, self.weights)
         return loss + penalty
 
     def train_step(self, x_batch, y_batch, sample_weight=None):
@@ -461,25 +462,17 @@ class Sequential:
         ``TerminateOnNaN`` callback asks to stop instead.
         """
         self._require_compiled("fit")
-        batch_size = 32 if batch_size is None else _count("batch_size", batch_size)
-        epochs = _count("epochs", epochs)
+        batch_size = 32 if batch_size is None else check_count("batch_size", batch_size)
+        epochs = check_count("epochs", epochs)
         verbose = resolve_verbose(verbose)
-        initial_epoch = _count("initial_epoch", initial_epoch, minimum=0)
-        validation_freq = _count("validation_freq", validation_freq)
+        initial_epoch = check_count("initial_epoch", initial_epoch, minimum=0)
+        validation_freq = check_count("validation_freq", validation_freq)
         validation_batch_size = (
             batch_size
             if validation_batch_size is None
-            else _count("validation_batch_size", validation_batch_size)
+            else check_count("validation_batch_size", validation_batch_size)
         )
-        for argument, value in (
-            ("steps_per_epoch", steps_per_epoch),
-            ("validation_steps", validation_steps),
-        ):
-            if value is not None:
-                raise ValueError(
-                    f"{argument} is for generators and datasets; fit here takes "
-                    f"arrays and always uses all of them. Received: {argument}={value!r}"
-                )
+        _arrays_only("fit", steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ValueError(
                 "validation_split must be in [0, 1). "
@@ -617,17 +610,26 @@ class Sequential:
 
     # ------------------------------------------------------------ inference
 
-    def _evaluate(self, x, y_loss, y_metric, weights, batch_size, metric_list):
-        """Mean loss (with the weight penalties) and metrics over (x, y)."""
+    def _evaluate(self, x, y_loss, y_metric, weights, batch_size, metric_list, callback_list=None):
+        """Mean loss (with the weight penalties) and metrics over (x, y).
+
+        With ``callback_list``, each batch calls Keras's ``on_test_batch_begin``
+        and ``on_test_batch_end`` (with the running loss and metrics).
+        """
         for metric in metric_list:
             metric.reset_state()
         loss_sum = 0.0
-        for start in range(0, len(x), batch_size):
+        for step, start in enumerate(range(0, len(x), batch_size)):
+            if callback_list:
+                callback_list.call("on_test_batch_begin", step, {})
             end = start + batch_size
             out = self._forward(x[start:end], logits=self._fused)
             wb = None if weights is None else weights[start:end]
             loss_sum += self.loss.compute(out, y_loss[start:end], wb, logits=self._fused) * len(out)
             self._update_metrics(metric_list, out, y_metric[start:end], wb)
+            if callback_list:
+                running = self._logs(loss_sum / min(end, len(x)), metric_list)
+                callback_list.call("on_test_batch_end", step, running)
         return self._logs(loss_sum / len(x) + self._penalty(), metric_list)
 
     def evaluate(
@@ -649,13 +651,11 @@ class Sequential:
             With ``verbose`` (default "auto") a result line is printed too.
         """
         self._require_compiled("evaluate")
-        batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
+        batch_size = (
+            INFERENCE_BATCH if batch_size is None else check_count("batch_size", batch_size)
+        )
         verbose = resolve_verbose(verbose)
-        if steps is not None:
-            raise ValueError(
-                f"steps is for generators and datasets; evaluate here takes arrays. "
-                f"Received: steps={steps!r}"
-            )
+        _arrays_only("evaluate", steps=steps)
         x, y = self._check_xy(x, y, scan=False)
         if not self.built:
             raise ValueError("evaluate() needs a built model: fit it or build(input_dim) first")
@@ -665,7 +665,15 @@ class Sequential:
         callback_list = CallbackList(callbacks or [], self, {"verbose": verbose})
         callback_list.call("on_test_begin", {})
         start = time.perf_counter()
-        logs = self._evaluate(x, y_loss, y_metric, weights, batch_size, self._new_metrics(y))
+        logs = self._evaluate(
+            x,
+            y_loss,
+            y_metric,
+            weights,
+            batch_size,
+            self._new_metrics(y),
+            callback_list if callbacks else None,
+        )
         callback_list.call("on_test_end", logs)
         if verbose:
             steps_run = -(-len(x) // batch_size)
@@ -689,13 +697,11 @@ class Sequential:
         1024 rows rather than Keras's 32: the batch size of inference changes
         only speed and memory, and 32-row products leave the kernels idle.
         """
-        batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
+        batch_size = (
+            INFERENCE_BATCH if batch_size is None else check_count("batch_size", batch_size)
+        )
         verbose = resolve_verbose(verbose)
-        if steps is not None:
-            raise ValueError(
-                f"steps is for generators and datasets; predict here takes arrays. "
-                f"Received: steps={steps!r}"
-            )
+        _arrays_only("predict", steps=steps)
         x = self._check_x(x, scan=False)
         if not self.built:
             self.build(x.shape[1])
@@ -703,12 +709,17 @@ class Sequential:
         if callback_list:
             callback_list.call("on_predict_begin", {})
         start = time.perf_counter()
-        if len(x) <= batch_size:
+        if len(x) <= batch_size and not callback_list:
             out = self._forward(x).copy()  # the last layer's buffer is reused next call
         else:
             out = np.empty((len(x), self.output_dim), self.dtype)
-            for first in range(0, len(x), batch_size):
-                out[first : first + batch_size] = self._forward(x[first : first + batch_size])
+            for step, first in enumerate(range(0, len(x), batch_size)):
+                if callback_list:
+                    callback_list.call("on_predict_batch_begin", step, {})
+                batch = out[first : first + batch_size]
+                batch[...] = self._forward(x[first : first + batch_size])
+                if callback_list:  # Keras hands the batch's predictions over as "outputs"
+                    callback_list.call("on_predict_batch_end", step, {"outputs": batch})
         if callback_list:
             callback_list.call("on_predict_end", {})
         if verbose:
@@ -755,6 +766,10 @@ class Sequential:
         print_fn("=" * len(line))
         print_fn(f"Total params: {self.count_params():,}")
 
+    # The file format lives in serialization.py, which builds Sequential models
+    # when loading and so imports this module: these three methods import it
+    # when called, and this module never depends on it at import time.
+
     def save(self, path):
         """Writes architecture, weights and optimizer state to one ``.npz`` file, atomically."""
         from denseops.nn.serialization import save_model
@@ -790,11 +805,14 @@ def resolve_verbose(verbose):
     return int(verbose)
 
 
-def _count(argument, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{argument} must be {kind}. Received: {argument}={value!r}")
-    return int(value)
+def _arrays_only(method, **step_counts):
+    """Refuses Keras's step counts: they are for generators and datasets."""
+    for argument, value in step_counts.items():
+        if value is not None:
+            raise ValueError(
+                f"{argument} is for generators and datasets; {method}() here takes arrays "
+                f"and always uses all of them. Received: {argument}={value!r}"
+            )
 
 
 class _StopOnInterrupt:
