@@ -57,9 +57,7 @@ inline std::vector<py::ssize_t> shape_vec(const py::array& a) {
 
 inline std::string shape_str(const py::array& a) { return shape_str(shape_vec(a)); }
 
-inline std::string dtype_str(const py::array& a) {
-  return py::str(a.dtype()).cast<std::string>();
-}
+inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
 inline std::string type_name(const py::handle& obj) {
   return py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>();
@@ -84,32 +82,31 @@ inline bool is_masked_array(const py::handle& obj) {
   // the first calls from several threads). gil_safe_call_once_and_store
   // waits without the GIL.
   PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> masked;
-  return py::isinstance(
-      obj, masked
-               .call_once_and_store_result(
-                   [] { return py::module_::import("numpy.ma").attr("MaskedArray"); })
-               .get_stored());
+  return py::isinstance(obj, masked
+                                 .call_once_and_store_result([] {
+                                   return py::module_::import("numpy.ma").attr("MaskedArray");
+                                 })
+                                 .get_stored());
 }
 
 // The one gate every array argument passes: an ndarray of float32/float64.
 inline py::array take_array(const char* fn, const char* arg, const py::handle& obj) {
   if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(message(fn, std::string(arg) +
-                                    " must be a numpy.ndarray of float32 or float64, got " +
-                                    type_name(obj) + "; convert with numpy.asarray(" + arg +
-                                    ", dtype=numpy.float32)"));
+    throw py::type_error(message(
+        fn, std::string(arg) + " must be a numpy.ndarray of float32 or float64, got " +
+                type_name(obj) + "; convert with numpy.asarray(" + arg + ", dtype=numpy.float32)"));
   }
   if (is_masked_array(obj)) {
     throw py::type_error(message(fn, std::string(arg) +
-                                    " must be a plain numpy.ndarray, got numpy.ma.MaskedArray "
-                                    "(its mask would be ignored); pass " + arg + ".filled(0) or " +
-                                    arg + ".data"));
+                                         " must be a plain numpy.ndarray, got numpy.ma.MaskedArray "
+                                         "(its mask would be ignored); pass " +
+                                         arg + ".filled(0) or " + arg + ".data"));
   }
   auto a = py::reinterpret_borrow<py::array>(obj);
   if (!a.dtype().equal(py::dtype::of<float>()) && !a.dtype().equal(py::dtype::of<double>())) {
-    throw py::type_error(message(fn, std::string(arg) + " must have dtype float32 or float64, got " +
-                                    dtype_str(a) + "; convert with " + arg +
-                                    ".astype(numpy.float32)"));
+    throw py::type_error(
+        message(fn, std::string(arg) + " must have dtype float32 or float64, got " + dtype_str(a) +
+                        "; convert with " + arg + ".astype(numpy.float32)"));
   }
   return a;
 }
@@ -118,8 +115,8 @@ inline void require_same_dtype(const char* fn, const char* an, const py::array& 
                                const py::array& b) {
   if (!a.dtype().equal(b.dtype())) {
     throw py::type_error(message(fn, std::string(an) + " and " + bn +
-                                    " must have the same dtype, got " + dtype_str(a) + " and " +
-                                    dtype_str(b) + "; cast one with .astype()"));
+                                         " must have the same dtype, got " + dtype_str(a) +
+                                         " and " + dtype_str(b) + "; cast one with .astype()"));
   }
 }
 
@@ -133,8 +130,8 @@ inline py::array take_array_like(const char* fn, const char* arg, const py::obje
   py::array a = take_array(fn, arg, obj);
   require_same_dtype(fn, like_name, like, arg, a);
   if (!same_shape(a, like)) {
-    throw py::value_error(message(fn, std::string(arg) + " must have the shape of " + like_name + " " +
-                                     shape_str(like) + ", got " + shape_str(a)));
+    throw py::value_error(message(fn, std::string(arg) + " must have the shape of " + like_name +
+                                          " " + shape_str(like) + ", got " + shape_str(a)));
   }
   return a;
 }
@@ -145,9 +142,9 @@ inline py::array take_sample_weight(const char* fn, const py::object& obj, const
   py::array w = take_array(fn, "sample_weight", obj);
   require_same_dtype(fn, like_name, like, "sample_weight", w);
   if (w.ndim() != 1 || w.shape(0) != like.shape(0)) {
-    throw py::value_error(message(fn, "sample_weight must have shape (" +
-                                     std::to_string(like.shape(0)) + ",), one weight per row of " +
-                                     like_name + ", got " + shape_str(w)));
+    throw py::value_error(
+        message(fn, "sample_weight must have shape (" + std::to_string(like.shape(0)) +
+                        ",), one weight per row of " + like_name + ", got " + shape_str(w)));
   }
   return w;
 }
@@ -167,12 +164,12 @@ inline py::array_t<std::int64_t> take_labels(const char* fn, const py::object& o
   const char kind = a.dtype().kind();
   if (kind != 'i' && kind != 'u') {
     throw py::type_error(message(fn, "labels must have an integer dtype, got " + dtype_str(a) +
-                                    "; class indices are whole numbers in [0, " +
-                                    std::to_string(classes) + ")"));
+                                         "; class indices are whole numbers in [0, " +
+                                         std::to_string(classes) + ")"));
   }
   if (a.ndim() != 1 || a.shape(0) != batch) {
     throw py::value_error(message(fn, "labels must have shape (" + std::to_string(batch) +
-                                     ",) to match logits' batch, got " + shape_str(a)));
+                                          ",) to match logits' batch, got " + shape_str(a)));
   }
   // A fresh array, filled under the GIL. Unsigned values past INT64_MAX wrap
   // to negative ones here and are refused below like any other negative.
@@ -181,9 +178,10 @@ inline py::array_t<std::int64_t> take_labels(const char* fn, const py::object& o
   const std::int64_t* p = labels.data();
   for (py::ssize_t i = 0; i < batch; ++i) {
     if (p[i] < 0 || p[i] >= classes) {
-      throw py::value_error(message(fn, "labels must be in [0, " + std::to_string(classes) + ") for " +
-                                       std::to_string(classes) + " classes, got " +
-                                       std::to_string(p[i]) + " at index " + std::to_string(i)));
+      throw py::value_error(message(fn, "labels must be in [0, " + std::to_string(classes) +
+                                            ") for " + std::to_string(classes) + " classes, got " +
+                                            std::to_string(p[i]) + " at index " +
+                                            std::to_string(i)));
     }
   }
   return labels;
@@ -226,9 +224,13 @@ inline bool is_aligned(const py::array& a) {
   return (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0;
 }
 
-// A C-contiguous, aligned array with a's data: a itself when it already is one.
+// A C-contiguous, aligned array with a's data: a itself when it already is
+// one. a's dtype is T's (take_array and require_same_dtype saw to it).
 template <class T>
 py::array_t<T> contiguous(const py::array& a) {
+  if ((a.flags() & py::array::c_style) && is_aligned(a)) {
+    return py::reinterpret_borrow<py::array_t<T>>(a);  // the common case: no NumPy call
+  }
   auto c = py::array_t<T, py::array::c_style>::ensure(a);
   if (!is_aligned(c)) return py::array_t<T>(c.attr("copy")());  // copies are aligned
   return c;
@@ -275,42 +277,43 @@ template <class T>
 py::array_t<T> output(const char* fn, const py::object& out, const std::vector<py::ssize_t>& shape,
                       const py::array& like) {
   if (out.is_none()) return py::array_t<T>(shape);
-  const std::string name = "out";
   if (!py::isinstance<py::array>(out)) {
-    throw py::type_error(message(fn, name + " must be a numpy.ndarray or None, got " + type_name(out)));
+    throw py::type_error(message(
+        fn, std::string("out") + " must be a numpy.ndarray or None, got " + type_name(out)));
   }
   auto o = py::reinterpret_borrow<py::array>(out);
   if (!o.dtype().equal(like.dtype())) {
-    throw py::type_error(message(fn, name + " must have dtype " + dtype_str(like) +
-                                    " (the inputs' dtype), got " + dtype_str(o)));
+    throw py::type_error(message(fn, std::string("out") + " must have dtype " + dtype_str(like) +
+                                         " (the inputs' dtype), got " + dtype_str(o)));
   }
   if (!std::equal(shape.begin(), shape.end(), o.shape(), o.shape() + o.ndim())) {
-    throw py::value_error(message(fn, name + " has shape " + shape_str(o) +
-                                     " but the result has shape " + shape_str(shape)));
+    throw py::value_error(message(fn, std::string("out") + " has shape " + shape_str(o) +
+                                          " but the result has shape " + shape_str(shape)));
   }
   // Writability first: np.broadcast_to views are read-only and zero-strided,
   // and "read-only" is the message that points at the real problem.
   if (!o.writeable()) {
-    throw py::value_error(message(fn, name +
-                                     " is read-only (flags.writeable is False, as for "
-                                     "np.broadcast_to views); expected a writable array, e.g. "
-                                     "numpy.empty(" + shape_str(shape) + ", " + dtype_str(like) +
-                                     ")"));
+    throw py::value_error(message(fn, std::string("out") +
+                                          " is read-only (flags.writeable is False, as for "
+                                          "np.broadcast_to views); expected a writable array, e.g. "
+                                          "numpy.empty(" +
+                                          shape_str(shape) + ", " + dtype_str(like) + ")"));
   }
   if (!(o.flags() & py::array::c_style)) {
-    throw py::value_error(message(fn, name +
-                                     " must be C-contiguous (a fresh array or a contiguous "
-                                     "slice), got strides " + strides_str(o)));
+    throw py::value_error(message(fn, std::string("out") +
+                                          " must be C-contiguous (a fresh array or a contiguous "
+                                          "slice), got strides " +
+                                          strides_str(o)));
   }
   if (!is_aligned(o)) {
-    throw py::value_error(message(fn, name + " must be aligned to its " +
-                                     std::to_string(o.itemsize()) +
-                                     "-byte items, got an unaligned view (e.g. np.frombuffer "
-                                     "with an odd offset); pass a fresh array such as "
-                                     "numpy.empty(" + shape_str(shape) + ", " + dtype_str(like) +
-                                     ")"));
+    throw py::value_error(message(fn, std::string("out") + " must be aligned to its " +
+                                          std::to_string(o.itemsize()) +
+                                          "-byte items, got an unaligned view (e.g. np.frombuffer "
+                                          "with an odd offset); pass a fresh array such as "
+                                          "numpy.empty(" +
+                                          shape_str(shape) + ", " + dtype_str(like) + ")"));
   }
-  return py::array_t<T>(o);  // same object, no copy: dtype and layout match
+  return py::reinterpret_borrow<py::array_t<T>>(o);  // same object: dtype and layout match
 }
 
 // An array updated in place: it must be exactly `like`'s dtype and shape,
@@ -318,29 +321,30 @@ py::array_t<T> output(const char* fn, const py::object& out, const std::vector<p
 template <class T>
 py::array_t<T> inplace(const char* fn, const char* arg, const py::object& obj,
                        const py::array& like) {
-  const std::string name = arg;
   if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(message(fn, name + " must be a numpy.ndarray, got " + type_name(obj)));
+    throw py::type_error(
+        message(fn, std::string(arg) + " must be a numpy.ndarray, got " + type_name(obj)));
   }
   auto a = py::reinterpret_borrow<py::array>(obj);
   if (!a.dtype().equal(like.dtype())) {
-    throw py::type_error(
-        message(fn, name + " must have dtype " + dtype_str(like) + ", got " + dtype_str(a)));
+    throw py::type_error(message(
+        fn, std::string(arg) + " must have dtype " + dtype_str(like) + ", got " + dtype_str(a)));
   }
   if (!same_shape(a, like)) {
-    throw py::value_error(
-        message(fn, name + " must have shape " + shape_str(like) + ", got " + shape_str(a)));
+    throw py::value_error(message(
+        fn, std::string(arg) + " must have shape " + shape_str(like) + ", got " + shape_str(a)));
   }
   if (!a.writeable() || !(a.flags() & py::array::c_style) || !is_aligned(a)) {
-    const std::string received = !a.writeable()   ? "a read-only one"
-                                 : !is_aligned(a) ? "an unaligned one"
-                                                  : "a non-contiguous one with strides " +
-                                                        strides_str(a);
-    throw py::value_error(message(fn, name +
-                                     " is updated in place and must be a writable, aligned, "
-                                     "C-contiguous array, got " + received));
+    const std::string received = !a.writeable() ? "a read-only one"
+                                 : !is_aligned(a)
+                                     ? "an unaligned one"
+                                     : "a non-contiguous one with strides " + strides_str(a);
+    throw py::value_error(message(fn, std::string(arg) +
+                                          " is updated in place and must be a writable, aligned, "
+                                          "C-contiguous array, got " +
+                                          received));
   }
-  return py::array_t<T>(a);  // same object, no copy
+  return py::reinterpret_borrow<py::array_t<T>>(a);  // same object: dtype and layout match
 }
 
 // The arrays one update writes in place, by argument name. Two of them
@@ -351,9 +355,10 @@ inline void require_disjoint(const char* fn, const InPlaceArgs& args) {
   for (std::size_t i = 0; i < args.size(); ++i)
     for (std::size_t j = i + 1; j < args.size(); ++j)
       if (overlaps(args[i].second, args[j].second)) {
-        throw py::value_error(message(fn, std::string(args[i].first) + " and " + args[j].first +
-                                         " are both updated in place and must not share memory; "
-                                         "pass separate arrays (e.g. numpy.zeros_like(weights))"));
+        throw py::value_error(
+            message(fn, std::string(args[i].first) + " and " + args[j].first +
+                            " are both updated in place and must not share memory; "
+                            "pass separate arrays (e.g. numpy.zeros_like(weights))"));
       }
 }
 
@@ -362,9 +367,13 @@ inline void require_disjoint(const char* fn, const InPlaceArgs& args) {
 template <class T>
 const KernelTable<T>& kernels();
 template <>
-inline const KernelTable<float>& kernels<float>() { return kernels_f32(); }
+inline const KernelTable<float>& kernels<float>() {
+  return kernels_f32();
+}
 template <>
-inline const KernelTable<double>& kernels<double>() { return kernels_f64(); }
+inline const KernelTable<double>& kernels<double>() {
+  return kernels_f64();
+}
 
 // Calls f(float{}) or f(double{}) by a's dtype (already checked by take_array).
 template <class F>

@@ -53,10 +53,11 @@ struct Read {
 };
 
 // kernel(const T* input..., T* out) on `result` with the GIL released, each
-// input read apart from `result`.
+// input read apart from `result` (unless `fresh`: then nothing can share its memory).
 template <class T, class Kernel, class... Reads>
-py::array write_into(py::array_t<T> result, Kernel kernel, const Reads&... reads) {
-  const auto held = std::make_tuple(reads.template take<T>(&result)...);
+py::array write_into(py::array_t<T> result, bool fresh, Kernel kernel, const Reads&... reads) {
+  const py::array* written = fresh ? nullptr : &result;
+  const auto held = std::make_tuple(reads.template take<T>(written)...);
   T* const po = result.mutable_data();
   std::apply(
       [&](const auto&... h) {
@@ -72,7 +73,7 @@ py::array write_into(py::array_t<T> result, Kernel kernel, const Reads&... reads
 template <class T, class Kernel, class... Reads>
 py::array into_result(const char* fn, const py::object& out, const std::vector<py::ssize_t>& shape,
                       const py::array& like, Kernel kernel, const Reads&... reads) {
-  return write_into<T>(output<T>(fn, out, shape, like), kernel, reads...);
+  return write_into<T>(output<T>(fn, out, shape, like), out.is_none(), kernel, reads...);
 }
 
 // ---------------------------------------------------------------- relu, add, dot, column_sums
@@ -81,9 +82,9 @@ py::array relu(const py::object& x_obj, const py::object& out) {
   py::array x = take_array("relu", "x", x_obj);
   return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
-    return into_result<T>("relu", out, shape_vec(x), x,
-                          [n = x.size()](const T* px, T* po) { kernels<T>().relu(px, po, n); },
-                          Read::elementwise(x));
+    return into_result<T>(
+        "relu", out, shape_vec(x), x,
+        [n = x.size()](const T* px, T* po) { kernels<T>().relu(px, po, n); }, Read::elementwise(x));
   });
 }
 
@@ -94,8 +95,8 @@ py::array relu_backward(const py::object& dout_obj, const py::object& y_obj,
   py::array y = take_array(fn, "y", y_obj);
   require_same_dtype(fn, "dout", dout, "y", y);
   if (!same_shape(dout, y)) {
-    throw py::value_error(message(fn, "dout and y must have the same shape, got " + shape_str(dout) +
-                                     " and " + shape_str(y)));
+    throw py::value_error(message(fn, "dout and y must have the same shape, got " +
+                                          shape_str(dout) + " and " + shape_str(y)));
   }
   return by_dtype(y, [&](auto tag) {
     using T = decltype(tag);
@@ -114,13 +115,13 @@ py::array add(const py::object& x_obj, const py::object& y_obj, const py::object
   py::array y = take_array(fn, "y", y_obj);
   require_same_dtype(fn, "x", x, "y", y);
   const bool elementwise = same_shape(x, y);
-  const bool bias = !elementwise && x.ndim() >= 1 && y.ndim() == 1 &&
-                    y.shape(0) == x.shape(x.ndim() - 1);
+  const bool bias =
+      !elementwise && x.ndim() >= 1 && y.ndim() == 1 && y.shape(0) == x.shape(x.ndim() - 1);
   if (!elementwise && !bias) {
     throw py::value_error(message(fn, "operands could not be broadcast together with shapes " +
-                                     shape_str(x) + " " + shape_str(y) +
-                                     "; add takes equal shapes, or x of shape (..., n) and a "
-                                     "bias y of shape (n,)"));
+                                          shape_str(x) + " " + shape_str(y) +
+                                          "; add takes equal shapes, or x of shape (..., n) and a "
+                                          "bias y of shape (n,)"));
   }
   const index_t n = x.size(), cols = bias ? y.shape(0) : 0;
   return by_dtype(x, [&](auto tag) {
@@ -145,7 +146,7 @@ double dot(const py::object& x_obj, const py::object& y_obj) {
   require_same_dtype(fn, "x", x, "y", y);
   if (x.ndim() != 1 || y.ndim() != 1 || x.shape(0) != y.shape(0)) {
     throw py::value_error(message(fn, "expected two 1-D arrays of the same length, got shapes " +
-                                     shape_str(x) + " and " + shape_str(y)));
+                                          shape_str(x) + " and " + shape_str(y)));
   }
   return by_dtype(x, [&](auto tag) -> double {
     using T = decltype(tag);
@@ -167,8 +168,7 @@ py::array column_sums(const py::object& x_obj, const py::object& out) {
     using T = decltype(tag);
     return into_result<T>(
         fn, out, {cols}, x,
-        [=](const T* px, T* po) { kernels<T>().column_sums(px, po, rows, cols); },
-        Read::whole(x));
+        [=](const T* px, T* po) { kernels<T>().column_sums(px, po, rows, cols); }, Read::whole(x));
   });
 }
 
@@ -184,13 +184,16 @@ struct StridedMatrix {
 
 // View `a` (2-D, possibly transposed) without copying when its byte strides
 // are whole elements; the packing inside the GEMM absorbs any layout. Read
-// apart from `written` like every other input.
+// apart from `written` (null: a fresh result) like every other input.
 template <class T>
-StridedMatrix<T> strided(const py::array& a, bool transpose, const py::array& written) {
+StridedMatrix<T> strided(const py::array& a, bool transpose, const py::array* written) {
   py::array src = a;
   if (!is_aligned(a)) src = contiguous<T>(a);  // odd byte strides or address: rare, copy once
-  src = read_apart(src, written, InPlace::refused);
-  StridedMatrix<T> m{src, static_cast<const T*>(src.data()), src.shape(0), src.shape(1),
+  if (written) src = read_apart(src, *written, InPlace::refused);
+  StridedMatrix<T> m{src,
+                     static_cast<const T*>(src.data()),
+                     src.shape(0),
+                     src.shape(1),
                      src.strides(0) / static_cast<py::ssize_t>(sizeof(T)),
                      src.strides(1) / static_cast<py::ssize_t>(sizeof(T))};
   if (transpose) {
@@ -206,14 +209,14 @@ struct Product {
   py::ssize_t M, N, K;
 };
 
-Product take_product(const char* fn, const py::object& a_obj, const py::object& b_obj,
-                     bool trans_a, bool trans_b) {
+Product take_product(const char* fn, const py::object& a_obj, const py::object& b_obj, bool trans_a,
+                     bool trans_b) {
   py::array a = take_array(fn, "a", a_obj);
   py::array b = take_array(fn, "b", b_obj);
   require_same_dtype(fn, "a", a, "b", b);
   if (a.ndim() != 2 || b.ndim() != 2) {
-    throw py::value_error(message(fn, "a and b must be 2-D, got shapes " + shape_str(a) + " and " +
-                                     shape_str(b)));
+    throw py::value_error(
+        message(fn, "a and b must be 2-D, got shapes " + shape_str(a) + " and " + shape_str(b)));
   }
   const py::ssize_t M = trans_a ? a.shape(1) : a.shape(0);
   const py::ssize_t K = trans_a ? a.shape(0) : a.shape(1);
@@ -221,8 +224,8 @@ Product take_product(const char* fn, const py::object& a_obj, const py::object& 
   const py::ssize_t N = trans_b ? b.shape(0) : b.shape(1);
   if (K != Kb) {
     std::ostringstream s;
-    s << fn << ": shapes " << shape_str(a) << " and " << shape_str(b) << " do not fit: "
-      << (trans_a ? "a.T" : "a") << " is (" << M << ", " << K << ") and "
+    s << fn << ": shapes " << shape_str(a) << " and " << shape_str(b)
+      << " do not fit: " << (trans_a ? "a.T" : "a") << " is (" << M << ", " << K << ") and "
       << (trans_b ? "b.T" : "b") << " is (" << Kb << ", " << N << "); size " << K
       << " is different from " << Kb;
     throw py::value_error(s.str());
@@ -241,8 +244,8 @@ void gemm_in_interruptible_tiles(const StridedMatrix<T>& A, const StridedMatrix<
                                  index_t M, index_t N, index_t K) {
   constexpr double kFlopsPerTile = 1e10;
   const double flops_per_row = 2.0 * static_cast<double>(N) * static_cast<double>(K);
-  const index_t band = std::max<index_t>(
-      64, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_row, 1.0)));
+  const index_t band =
+      std::max<index_t>(64, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_row, 1.0)));
   const double flops_per_band_column = 2.0 * static_cast<double>(std::min<index_t>(band, M)) * K;
   const index_t width = std::max<index_t>(
       256, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_band_column, 1.0)));
@@ -251,8 +254,8 @@ void gemm_in_interruptible_tiles(const StridedMatrix<T>& A, const StridedMatrix<
     for (index_t col = 0; col < N; col += width) {
       const index_t cols = std::min<index_t>(width, N - col);
       without_gil([&] {
-        kernels<T>().gemm(rows, cols, K, A.data + first * A.row_stride, A.row_stride,
-                          A.col_stride, B.data + col * B.col_stride, B.row_stride, B.col_stride,
+        kernels<T>().gemm(rows, cols, K, A.data + first * A.row_stride, A.row_stride, A.col_stride,
+                          B.data + col * B.col_stride, B.row_stride, B.col_stride,
                           C + first * N + col, N);
       });
       const bool last = first + rows >= M && col + cols >= N;
@@ -268,22 +271,22 @@ py::array matmul(const py::object& a_obj, const py::object& b_obj, const py::obj
     using T = decltype(tag);
     auto result = output<T>("matmul", out, {p.M, p.N}, p.a);
     // The kernel writes C while still reading A and B anywhere.
-    const auto A = strided<T>(p.a, trans_a, result);
-    const auto B = strided<T>(p.b, trans_b, result);
+    const py::array* written = out.is_none() ? nullptr : &result;
+    const auto A = strided<T>(p.a, trans_a, written);
+    const auto B = strided<T>(p.b, trans_b, written);
     gemm_in_interruptible_tiles(A, B, result.mutable_data(), p.M, p.N, p.K);
     return result;
   });
 }
 
 // The textbook triple loop the blocked GEMM is tested against (private).
-py::array gemm_naive(const py::object& a_obj, const py::object& b_obj, bool trans_a,
-                     bool trans_b) {
+py::array gemm_naive(const py::object& a_obj, const py::object& b_obj, bool trans_a, bool trans_b) {
   const Product p = take_product("_gemm_naive", a_obj, b_obj, trans_a, trans_b);
   return by_dtype(p.a, [&](auto tag) -> py::array {
     using T = decltype(tag);
     py::array_t<T> result({p.M, p.N});
-    const auto A = strided<T>(p.a, trans_a, result);
-    const auto B = strided<T>(p.b, trans_b, result);
+    const auto A = strided<T>(p.a, trans_a, nullptr);
+    const auto B = strided<T>(p.b, trans_b, nullptr);
     T* const pc = result.mutable_data();
     without_gil([&] {
       kernels<T>().gemm_naive(p.M, p.N, p.K, A.data, A.row_stride, A.col_stride, B.data,
@@ -317,7 +320,7 @@ py::array softmax_backward(const py::object& dout_obj, const py::object& y_obj,
   require_same_dtype(fn, "dout", dout, "y", y);
   if (y.ndim() != 2 || !same_shape(dout, y)) {
     throw py::value_error(message(fn, "dout and y must be 2-D of the same shape, got " +
-                                     shape_str(dout) + " and " + shape_str(y)));
+                                          shape_str(dout) + " and " + shape_str(y)));
   }
   const index_t B = y.shape(0), C = y.shape(1);
   return by_dtype(y, [&](auto tag) {
@@ -331,9 +334,11 @@ py::array softmax_backward(const py::object& dout_obj, const py::object& y_obj,
 
 void require_logits(const char* fn, const py::array& logits) {
   if (logits.ndim() != 2 || logits.shape(0) == 0 || logits.shape(1) == 0) {
-    throw py::value_error(message(fn,
-                             "logits must be 2-D (batch, classes) with at least one row and one "
-                             "class, got shape " + shape_str(logits)));
+    throw py::value_error(
+        message(fn,
+                "logits must be 2-D (batch, classes) with at least one row and one "
+                "class, got shape " +
+                    shape_str(logits)));
   }
 }
 
@@ -366,11 +371,10 @@ py::tuple sparse_softmax_cross_entropy(const py::object& logits_obj, const py::o
   const std::int64_t* pl = labels.data();
   return by_dtype(logits, [&](auto tag) {
     using T = decltype(tag);
-    return cross_entropy<T>(fn, logits, dlogits, nullptr,
-                            [=](const T* px, const T*, T* pd, index_t* correct) {
-                              return kernels<T>().sparse_softmax_cross_entropy(px, pl, pd, B, C,
-                                                                               correct);
-                            });
+    return cross_entropy<T>(
+        fn, logits, dlogits, nullptr, [=](const T* px, const T*, T* pd, index_t* correct) {
+          return kernels<T>().sparse_softmax_cross_entropy(px, pl, pd, B, C, correct);
+        });
   });
 }
 
@@ -383,15 +387,14 @@ py::tuple softmax_cross_entropy(const py::object& logits_obj, const py::object& 
   require_logits(fn, logits);
   if (!same_shape(logits, targets)) {
     throw py::value_error(message(fn, "targets must have the logits' shape " + shape_str(logits) +
-                                     ", got " + shape_str(targets)));
+                                          ", got " + shape_str(targets)));
   }
   const index_t B = logits.shape(0), C = logits.shape(1);
   return by_dtype(logits, [&](auto tag) {
     using T = decltype(tag);
     return cross_entropy<T>(fn, logits, dlogits, &targets,
                             [=](const T* px, const T* pt, T* pd, index_t* correct) {
-                              return kernels<T>().softmax_cross_entropy(px, pt, pd, B, C,
-                                                                        correct);
+                              return kernels<T>().softmax_cross_entropy(px, pt, pd, B, C, correct);
                             });
   });
 }
@@ -429,8 +432,8 @@ void update_in_place(const char* fn, const py::object& w_obj, const py::array& w
   py::array g = take_array(fn, "grad", g_obj);
   require_same_dtype(fn, "weights", w, "grad", g);
   if (!same_shape(g, w)) {
-    throw py::value_error(message(fn, "grad has shape " + shape_str(g) +
-                                          " but weights have shape " + shape_str(w)));
+    throw py::value_error(
+        message(fn, "grad has shape " + shape_str(g) + " but weights have shape " + shape_str(w)));
   }
   py::array gc = contiguous<T>(g);
   for (const auto& arg : written) gc = read_apart(gc, arg.second, InPlace::refused);
@@ -478,8 +481,8 @@ void adam_update(const py::object& w_obj, const py::object& g_obj, const py::obj
   const char* fn = "adam_update";
   py::array w = take_array(fn, "weights", w_obj);
   if (step < 1) {
-    throw py::value_error(message(fn, "step must be >= 1 (the first update is step 1), got " +
-                                     std::to_string(step)));
+    throw py::value_error(
+        message(fn, "step must be >= 1 (the first update is step 1), got " + std::to_string(step)));
   }
   // Keras's bias corrections, folded into the step size in double precision:
   // alpha = learning_rate * sqrt(1 - beta_2**step) / (1 - beta_1**step).
@@ -491,8 +494,7 @@ void adam_update(const py::object& w_obj, const py::object& g_obj, const py::obj
     update_in_place<T>(
         fn, w_obj, w, g_obj,
         [&](T* pw, const T* pg, T* pm, T* pv, index_t n) {
-          kernels<T>().adam_update(pw, pg, pm, pv, n, T(alpha), T(beta_1), T(beta_2),
-                                   T(epsilon));
+          kernels<T>().adam_update(pw, pg, pm, pv, n, T(alpha), T(beta_1), T(beta_2), T(epsilon));
         },
         StateArg{"m", m_obj}, StateArg{"v", v_obj});
     return 0;
@@ -526,13 +528,14 @@ int take_link(const char* fn, const std::string& link) {
   if (link == "logistic") return 1;
   if (link == "softmax") return 2;
   if (link == "exp") return 3;
-  throw py::value_error(
-      message(fn, "link must be one of 'identity', 'logistic', 'softmax', 'exp', got '" + link + "'"));
+  throw py::value_error(message(
+      fn, "link must be one of 'identity', 'logistic', 'softmax', 'exp', got '" + link + "'"));
 }
 
 void require_outputs(const char* fn, const py::array& z) {
   if (z.ndim() != 2) {
-    throw py::value_error(message(fn, "z must be 2-D (samples, outputs), got shape " + shape_str(z)));
+    throw py::value_error(
+        message(fn, "z must be 2-D (samples, outputs), got shape " + shape_str(z)));
   }
 }
 
@@ -579,7 +582,7 @@ double link_loss(const py::object& z_obj, const py::object& y_obj, const std::st
       for (py::ssize_t i = 0; i < wc.size(); ++i) weight_sum += wc.data()[i];
       if (!(weight_sum > 0) || !std::isfinite(weight_sum)) {
         throw py::value_error(message(fn, "sample_weight must sum to a finite number > 0, got " +
-                                         std::to_string(weight_sum)));
+                                              std::to_string(weight_sum)));
       }
     }
     const T scale = static_cast<T>(1.0 / weight_sum);
@@ -658,8 +661,8 @@ int kind_index(const char* fn, const char* what, const std::string& name,
   std::string allowed;
   for (std::size_t i = 0; i < N; ++i) allowed += (i ? ", " : "") + std::string(names[i]);
   throw py::value_error(message(fn, std::string("unknown ") + what + " " +
-                                   py::repr(py::str(name)).cast<std::string>() +
-                                   "; expected one of " + allowed));
+                                        py::repr(py::str(name)).cast<std::string>() +
+                                        "; expected one of " + allowed));
 }
 
 py::array activation(const py::object& x_obj, const std::string& kind_name,
@@ -675,8 +678,8 @@ py::array activation(const py::object& x_obj, const std::string& kind_name,
     require_same_dtype(fn, "x", x, "bias", bias);
     if (x.ndim() == 0 || bias.ndim() != 1 || bias.shape(0) != cols) {
       throw py::value_error(message(fn, "bias must have shape (" + std::to_string(cols) +
-                                       ",) to match x's last axis, got x " + shape_str(x) +
-                                       " and bias " + shape_str(bias)));
+                                            ",) to match x's last axis, got x " + shape_str(x) +
+                                            " and bias " + shape_str(bias)));
     }
   }
   const index_t rows = cols == 0 ? 0 : static_cast<index_t>(x.size() / cols);
@@ -699,8 +702,8 @@ py::array activation_backward(const py::object& dout_obj, const py::object& y_ob
   py::array y = take_array(fn, "y", y_obj);
   const bool needs_z = denseops::activation_needs_input(static_cast<ActivationKind>(kind));
   if (needs_z && z_obj.is_none()) {
-    throw py::value_error(
-        message(fn, "the gradient of " + kind_name + " needs its input: pass z, the pre-activation"));
+    throw py::value_error(message(
+        fn, "the gradient of " + kind_name + " needs its input: pass z, the pre-activation"));
   }
   return by_dtype(y, [&](auto tag) {
     using T = decltype(tag);
@@ -710,21 +713,20 @@ py::array activation_backward(const py::object& dout_obj, const py::object& y_ob
     const bool has_z = !z_obj.is_none();
     py::array z = has_z ? take_array_like(fn, "z", z_obj, "y", y) : y;
     return write_into<T>(
-        result,
+        result, out.is_none(),
         [=, n = y.size()](const T* pd, const T* pz, const T* py_, T* po) {
-          kernels<T>().activation_backward(kind, pd, needs_z ? pz : nullptr, py_, po, n,
-                                           T(alpha));
+          kernels<T>().activation_backward(kind, pd, needs_z ? pz : nullptr, py_, po, n, T(alpha));
         },
-        Read::elementwise(dout), Read::optional(has_z, z, InPlace::allowed),
-        Read::elementwise(y));
+        Read::elementwise(dout), Read::optional(has_z, z, InPlace::allowed), Read::elementwise(y));
   });
 }
 
 void require_batch(const char* fn, const py::array& pred) {
   if (pred.ndim() != 2 || pred.shape(0) == 0 || pred.shape(1) == 0) {
     throw py::value_error(message(fn,
-                             "pred must be 2-D (batch, outputs) with at least one row and one "
-                             "column, got shape " + shape_str(pred)));
+                                  "pred must be 2-D (batch, outputs) with at least one row and one "
+                                  "column, got shape " +
+                                      shape_str(pred)));
   }
 }
 
@@ -756,19 +758,21 @@ LossKind loss_kind(const char* fn, const std::string& name, bool from_logits) {
   std::string allowed;
   for (const auto& e : table) allowed += (allowed.empty() ? "" : ", ") + std::string(e.name);
   throw py::value_error(message(fn, "unknown loss " + py::repr(py::str(name)).cast<std::string>() +
-                                   "; expected one of " + allowed));
+                                        "; expected one of " + allowed));
 }
 
 // The target of a loss or metric: integer labels (taken before, `labels`),
 // or an array of pred's shape; and optional per-row weights. Checked in
 // argument order, after `grad` when there is one.
 template <class T>
-std::pair<py::array_t<T>, py::array_t<T>> target_and_weight(
-    const char* fn, const py::array& pred, bool sparse, const py::object& target_obj,
-    const py::object& weight_obj, const py::array* written) {
-  auto target = sparse ? absent<T>()
-                       : readable<T>(take_array_like(fn, "target", target_obj, "pred", pred),
-                                     written);
+std::pair<py::array_t<T>, py::array_t<T>> target_and_weight(const char* fn, const py::array& pred,
+                                                            bool sparse,
+                                                            const py::object& target_obj,
+                                                            const py::object& weight_obj,
+                                                            const py::array* written) {
+  auto target = sparse
+                    ? absent<T>()
+                    : readable<T>(take_array_like(fn, "target", target_obj, "pred", pred), written);
   auto weight = weight_obj.is_none()
                     ? absent<T>()
                     : readable<T>(take_sample_weight(fn, weight_obj, "pred", pred), written);
@@ -837,10 +841,10 @@ std::uint64_t non_negative_u64(const char* fn, const char* arg, const py::object
     throw py::type_error(message(fn, std::string(arg) + " must be an int, got " + type_name(obj)));
   }
   if (obj.cast<py::int_>() < py::int_(0) ||
-      obj.cast<py::int_>() > py::int_(py::reinterpret_steal<py::object>(
-                                 PyLong_FromUnsignedLongLong(~0ULL)))) {
-    throw py::value_error(message(fn, std::string(arg) + " must be in [0, 2**64), got " +
-                                     py::repr(obj).cast<std::string>()));
+      obj.cast<py::int_>() >
+          py::int_(py::reinterpret_steal<py::object>(PyLong_FromUnsignedLongLong(~0ULL)))) {
+    throw py::value_error(message(
+        fn, std::string(arg) + " must be in [0, 2**64), got " + py::repr(obj).cast<std::string>()));
   }
   return obj.cast<std::uint64_t>();
 }
@@ -865,13 +869,12 @@ py::array dropout(const py::object& x_obj, double rate, const py::object& seed_o
   });
 }
 
-double weight_penalty(const py::object& w_obj, const py::object& grad_obj, double l1,
-                      double l2) {
+double weight_penalty(const py::object& w_obj, const py::object& grad_obj, double l1, double l2) {
   const char* fn = "weight_penalty";
   py::array w = take_array(fn, "weights", w_obj);
   if (!(l1 >= 0) || !(l2 >= 0)) {
-    throw py::value_error(message(fn, "l1 and l2 must be >= 0, got l1=" + std::to_string(l1) +
-                                     ", l2=" + std::to_string(l2)));
+    throw py::value_error(message(
+        fn, "l1 and l2 must be >= 0, got l1=" + std::to_string(l1) + ", l2=" + std::to_string(l2)));
   }
   return by_dtype(w, [&](auto tag) -> double {
     using T = decltype(tag);
@@ -908,8 +911,8 @@ PYBIND11_MODULE(_kernels, m) {
         py::arg("trans_b").noconvert() = false);
 
   m.def("softmax", &softmax, doc::softmax, py::arg("x"), py::arg("out") = none);
-  m.def("softmax_backward", &softmax_backward, doc::softmax_backward, py::arg("dout"),
-        py::arg("y"), py::arg("out") = none);
+  m.def("softmax_backward", &softmax_backward, doc::softmax_backward, py::arg("dout"), py::arg("y"),
+        py::arg("out") = none);
   m.def("sparse_softmax_cross_entropy", &sparse_softmax_cross_entropy,
         doc::sparse_softmax_cross_entropy, py::arg("logits"), py::arg("labels"),
         py::arg("dlogits") = none);
@@ -918,9 +921,9 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("sgd_update", &sgd_update, doc::sgd_update, py::arg("weights"), py::arg("grad"),
         py::kw_only(), py::arg("learning_rate"), py::arg("momentum") = 0.0,
         py::arg("nesterov") = false, py::arg("velocity") = none);
-  m.def("rmsprop_update", &rmsprop_update, doc::rmsprop_update, py::arg("weights"),
-        py::arg("grad"), py::arg("velocity"), py::kw_only(), py::arg("learning_rate"),
-        py::arg("rho"), py::arg("epsilon"));
+  m.def("rmsprop_update", &rmsprop_update, doc::rmsprop_update, py::arg("weights"), py::arg("grad"),
+        py::arg("velocity"), py::kw_only(), py::arg("learning_rate"), py::arg("rho"),
+        py::arg("epsilon"));
   m.def("adam_update", &adam_update, doc::adam_update, py::arg("weights"), py::arg("grad"),
         py::arg("m"), py::arg("v"), py::kw_only(), py::arg("learning_rate"), py::arg("beta_1"),
         py::arg("beta_2"), py::arg("epsilon"), py::arg("step"));
@@ -932,14 +935,14 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("_fma_probe", &fma_probe, py::arg("dtype"), py::arg("iterations"), py::arg("threads"));
   m.def("_config", &config);
 
-  m.def("activation", &activation, doc::activation, py::arg("x"), py::arg("kind"),
-        py::kw_only(), py::arg("bias") = none, py::arg("out") = none, py::arg("alpha") = 0.0);
+  m.def("activation", &activation, doc::activation, py::arg("x"), py::arg("kind"), py::kw_only(),
+        py::arg("bias") = none, py::arg("out") = none, py::arg("alpha") = 0.0);
   m.def("activation_backward", &activation_backward, doc::activation_backward, py::arg("dout"),
         py::arg("y"), py::arg("kind"), py::kw_only(), py::arg("z") = none, py::arg("out") = none,
         py::arg("alpha") = 0.0);
   m.def("loss", &loss, doc::loss, py::arg("pred"), py::arg("target"), py::arg("kind"),
-        py::kw_only(), py::arg("from_logits").noconvert() = false,
-        py::arg("sample_weight") = none, py::arg("grad") = none, py::arg("delta") = 1.0);
+        py::kw_only(), py::arg("from_logits").noconvert() = false, py::arg("sample_weight") = none,
+        py::arg("grad") = none, py::arg("delta") = 1.0);
   m.def("metric", &metric, doc::metric, py::arg("pred"), py::arg("target"), py::arg("kind"),
         py::kw_only(), py::arg("sample_weight") = none, py::arg("threshold") = 0.5,
         py::arg("k") = 5);
@@ -949,8 +952,8 @@ PYBIND11_MODULE(_kernels, m) {
         py::arg("grad") = none, py::kw_only(), py::arg("l1") = 0.0, py::arg("l2") = 0.0);
   m.def("link_activation", &link_activation, doc::link_activation, py::arg("z"), py::arg("link"),
         py::arg("out") = none);
-  m.def("link_loss", &link_loss, doc::link_loss, py::arg("z"), py::arg("targets"),
-        py::arg("link"), py::arg("dz") = none, py::arg("sample_weight") = none);
+  m.def("link_loss", &link_loss, doc::link_loss, py::arg("z"), py::arg("targets"), py::arg("link"),
+        py::arg("dz") = none, py::arg("sample_weight") = none);
   m.def("axpy", &axpy, doc::axpy, py::arg("alpha"), py::arg("x"), py::arg("y"));
   m.def("_gemm_naive", &gemm_naive, doc::gemm_naive, py::arg("a"), py::arg("b"), py::kw_only(),
         py::arg("trans_a").noconvert() = false, py::arg("trans_b").noconvert() = false);
