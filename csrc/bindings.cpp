@@ -230,7 +230,7 @@ Product take_product(const char* fn, const py::object& a_obj, const py::object& 
       << " is different from " << Kb;
     throw py::value_error(s.str());
   }
-  return {a, b, M, N, K};
+  return {std::move(a), std::move(b), M, N, K};
 }
 
 // A big product runs as tiles of C, with a look for Ctrl-C between tiles, so

@@ -24,7 +24,8 @@ struct KernelTable {
   T (*dot)(const T* x, const T* y, index_t n);
   void (*column_sums)(const T* x, T* out, index_t rows, index_t cols);
 
-  // C (M, N) = A (M, K) @ B (K, N) with element strides; see gemm_naive.hpp.
+  // matmul's kernel, under BLAS's name (gemm.hpp): C (M, N) = A (M, K) @ B (K, N) with
+  // element strides as in gemm_naive.hpp.
   void (*gemm)(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
                const T* B, index_t rsb, index_t csb, T* C, index_t ldc);
 
