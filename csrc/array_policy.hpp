@@ -224,6 +224,17 @@ inline bool is_aligned(const py::array& a) {
   return (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0;
 }
 
+// A C-contiguous copy of a in a plain ndarray: NumPy copies the elements
+// (PyArray_CopyInto), so no method of an ndarray subclass runs. Fresh arrays
+// are aligned.
+inline py::array copy_of(const py::array& a) {
+  py::array c(a.dtype(), shape_vec(a));
+  if (py::detail::npy_api::get().PyArray_CopyInto_(c.ptr(), a.ptr()) != 0) {
+    throw py::error_already_set();
+  }
+  return c;
+}
+
 // A C-contiguous, aligned array with a's data: a itself when it already is
 // one. a's dtype is T's (take_array and require_same_dtype saw to it).
 template <class T>
@@ -232,7 +243,7 @@ py::array_t<T> contiguous(const py::array& a) {
     return py::reinterpret_borrow<py::array_t<T>>(a);  // the common case: no NumPy call
   }
   auto c = py::array_t<T, py::array::c_style>::ensure(a);
-  if (!is_aligned(c)) return py::array_t<T>(c.attr("copy")());  // copies are aligned
+  if (!is_aligned(c)) return py::reinterpret_steal<py::array_t<T>>(copy_of(c).release());
   return c;
 }
 
@@ -257,7 +268,7 @@ enum class InPlace { allowed, refused };
 inline py::array read_apart(const py::array& in, const py::array& written, InPlace mode) {
   if (!overlaps(in, written)) return in;
   if (mode == InPlace::allowed && same_view(in, written)) return in;
-  return py::reinterpret_steal<py::array>(in.attr("copy")().release());
+  return copy_of(in);
 }
 
 // An input, contiguous, read apart from `written` (null: nothing is written

@@ -481,3 +481,23 @@ def test_sparse_cross_entropy_labels_that_alias_the_gradient_being_written(dtype
     )
     assert loss == pytest.approx(expected_loss, rel=1e-6)
     assert correct == expected_correct
+
+
+def test_an_overlapping_subclass_input_is_copied_without_calling_its_methods(rng, dtype):
+    # The private copy made for an input that overlaps `out` is NumPy's copy
+    # of the elements, not the subclass's own copy() (which may do anything).
+    class NoCopy(np.ndarray):
+        def copy(self, *args, **kwargs):
+            raise AssertionError("the subclass's copy() was called")
+
+    buffer = random_array(rng, (6, 6), dtype)
+    a = buffer.view(NoCopy)
+    expected = buffer[:, :5].astype(np.float64) @ buffer[:5, :].astype(np.float64)
+    out = buffer[1:, :]  # overlaps both operands, shifted by a row
+    matmul(a[:, :5][:5], a[:5, :], out=out)
+    assert_close(out, expected[:5].astype(dtype), k=5)
+    x = buffer.copy()
+    shifted = x.view(NoCopy)
+    reference = np.maximum(x[:-1], 0)
+    relu(shifted[:-1], out=x[1:])
+    assert_close(x[1:], reference, k=0)
