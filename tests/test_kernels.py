@@ -1,16 +1,16 @@
 """Every kernel against NumPy: dtypes x shapes x memory layouts x SIMD paths, and out=.
 
-Expected values come from NumPy (in float64 where a sum is involved, then
-rounded to the kernel's dtype); `assert_close` in helpers.py holds the
-tolerances. Deep GEMM sizes and forced GEMM paths live in test_gemm.py; here
+Expected values come from denseops.reference (NumPy, in float64 where a sum
+is involved, then rounded to the kernel's dtype); `assert_close` in
+helpers.py holds the tolerances. Deep GEMM sizes and forced GEMM paths live in test_gemm.py; here
 matmul is tested at the API level.
 """
 
 import denseops
 import numpy as np
 import pytest
-from denseops import add, column_sums, dot, matmul, relu, relu_backward
-from helpers import assert_close, in_layout, random_array
+from denseops import add, column_sums, dot, matmul, reference, relu, relu_backward
+from helpers import assert_close, assert_unchanged, in_layout, random_array, snapshot
 
 # Elementwise shapes: empty, single element, odd sizes that leave SIMD tails,
 # N-D, and one above the size where the kernels start OpenMP threads (2**17).
@@ -38,16 +38,6 @@ def shape_id(shape):
     return "x".join(map(str, shape)) if shape else "scalar"
 
 
-def snapshot(*arrays):
-    """Copies to check later that a kernel did not write to its inputs."""
-    return [a.copy() for a in arrays]
-
-
-def assert_unchanged(arrays, copies):
-    for a, c in zip(arrays, copies):
-        np.testing.assert_array_equal(a, c, err_msg="an input was modified")
-
-
 # ------------------------------------------------------------------- relu
 
 
@@ -56,7 +46,7 @@ def test_relu_matches_numpy(rng, dtype, shape, layout):
     x = in_layout(random_array(rng, shape, dtype), layout)
     before = snapshot(x)
     got = relu(x)
-    assert_close(got, np.maximum(x, 0), k=0)
+    assert_close(got, reference.relu(x), k=0)
     assert got.flags.c_contiguous
     assert_unchanged([x], before)
 
@@ -65,17 +55,17 @@ def test_relu_matches_numpy(rng, dtype, shape, layout):
 def test_relu_propagates_nan_and_inf_like_numpy(dtype, arch, n):
     specials = np.array([np.nan, -np.nan, np.inf, -np.inf, -1.0, 1.0, 0.0], dtype)
     x = np.resize(specials, n)
-    assert_close(relu(x), np.maximum(x, 0), k=0)
+    assert_close(relu(x), reference.relu(x), k=0)
 
 
 @pytest.mark.parametrize("n", [1, 8, 37, 1000])
 def test_relu_negative_zero_gives_the_sign_numpy_gives(dtype, arch, n):
     x = np.full(n, -0.0, dtype)
-    got, expected = relu(x), np.maximum(x, 0)
+    got, expected = relu(x), reference.relu(x)
     np.testing.assert_array_equal(
         np.signbit(got),
         np.signbit(expected),
-        err_msg=f"relu(-0.0) = {got[0]!r} but np.maximum(-0.0, 0) = {expected[0]!r}",
+        err_msg=f"relu(-0.0) = {got[0]!r} but reference.relu(-0.0) = {expected[0]!r}",
     )
 
 
@@ -84,11 +74,11 @@ def test_relu_negative_zero_gives_the_sign_numpy_gives(dtype, arch, n):
 
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=shape_id)
 def test_relu_backward_matches_numpy(rng, dtype, shape, layout):
-    y = in_layout(np.asarray(np.maximum(random_array(rng, shape, dtype), 0)), layout)
+    y = in_layout(reference.relu(random_array(rng, shape, dtype)), layout)
     dout = in_layout(random_array(rng, shape, dtype), layout)
     before = snapshot(dout, y)
     got = relu_backward(dout, y)
-    assert_close(got, np.where(y > 0, dout, dtype(0)), k=0)
+    assert_close(got, reference.relu_backward(dout, y), k=0)
     assert_unchanged([dout, y], before)
 
 
@@ -131,7 +121,7 @@ def test_dot_matches_numpy(rng, dtype, n, layout):
     x = in_layout(random_array(rng, (n,), dtype), layout)
     y = in_layout(random_array(rng, (n,), dtype), layout)
     got = dot(x, y)
-    expected = np.dot(x.astype(np.float64), y.astype(np.float64))
+    expected = reference.dot(x, y)
     assert_close(np.asarray(got, dtype), np.asarray(expected, dtype), k=n)
 
 
@@ -161,7 +151,7 @@ def test_column_sums_matches_numpy(rng, dtype, shape, layout):
     x = in_layout(random_array(rng, shape, dtype), layout)
     before = snapshot(x)
     got = column_sums(x)
-    assert_close(got, x.astype(np.float64).sum(axis=0).astype(dtype), k=shape[0])
+    assert_close(got, reference.column_sums(x).astype(dtype), k=shape[0])
     assert_unchanged([x], before)
 
 
@@ -176,7 +166,7 @@ def matmul_operands(rng, dtype, shape, trans_a, trans_b, layout_a, layout_b):
     m, k, n = shape
     a = random_array(rng, (m, k), dtype)
     b = random_array(rng, (k, n), dtype)
-    expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
+    expected = reference.matmul(a, b).astype(dtype)
     stored_a = in_layout(a.T if trans_a else a, layout_a)
     stored_b = in_layout(b.T if trans_b else b, layout_b)
     return stored_a, stored_b, expected
@@ -222,7 +212,7 @@ def test_matmul_propagates_nan_and_inf_like_numpy(rng, dtype):
     b = random_array(rng, (9, 5), dtype)
     a[1, 4], a[3, 0], b[2, 3] = np.nan, np.inf, np.inf  # inf * 0 is NaN too
     with np.errstate(invalid="ignore"):
-        expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
+        expected = reference.matmul(a, b).astype(dtype)
     assert_close(matmul(a, b), expected, k=9)
 
 
@@ -235,8 +225,8 @@ def test_matmul_propagates_nan_and_inf_like_numpy(rng, dtype):
 def test_elementwise_kernels_match_numpy_on_each_simd_path(rng, dtype, shape, arch):
     x, y = random_array(rng, shape, dtype), random_array(rng, shape, dtype)
     bias = random_array(rng, shape[-1:], dtype)
-    assert_close(relu(x), np.maximum(x, 0), k=0)
-    assert_close(relu_backward(y, relu(x)), np.where(x > 0, y, dtype(0)), k=0)
+    assert_close(relu(x), reference.relu(x), k=0)
+    assert_close(relu_backward(y, relu(x)), reference.relu_backward(y, x), k=0)
     assert_close(add(x, y), x + y, k=0)
     assert_close(add(x, bias), x + bias, k=0)
 
@@ -244,13 +234,13 @@ def test_elementwise_kernels_match_numpy_on_each_simd_path(rng, dtype, shape, ar
 @pytest.mark.parametrize("shape", [(1, 1), (17, 31), (513, 300)], ids=shape_id)
 def test_column_sums_matches_numpy_on_each_simd_path(rng, dtype, shape, arch):
     x = random_array(rng, shape, dtype)
-    assert_close(column_sums(x), x.astype(np.float64).sum(axis=0).astype(dtype), k=shape[0])
+    assert_close(column_sums(x), reference.column_sums(x).astype(dtype), k=shape[0])
 
 
 @pytest.mark.parametrize("n", DOT_LENGTHS)
 def test_dot_matches_numpy_on_each_simd_path(rng, dtype, n, arch):
     x, y = random_array(rng, (n,), dtype), random_array(rng, (n,), dtype)
-    expected = np.dot(x.astype(np.float64), y.astype(np.float64))
+    expected = reference.dot(x, y)
     assert_close(np.asarray(dot(x, y), dtype), np.asarray(expected, dtype), k=n)
 
 
@@ -262,15 +252,15 @@ def test_dot_matches_numpy_on_each_simd_path(rng, dtype, n, arch):
 
 def _relu_case(rng, shape, dtype):
     x = random_array(rng, shape, dtype)
-    return [x], lambda x, out=None: relu(x, out=out), lambda x: np.maximum(x, 0)
+    return [x], lambda x, out=None: relu(x, out=out), lambda x: reference.relu(x)
 
 
 def _relu_backward_case(rng, shape, dtype):
-    dout, y = random_array(rng, shape, dtype), np.maximum(random_array(rng, shape, dtype), 0)
+    dout, y = random_array(rng, shape, dtype), reference.relu(random_array(rng, shape, dtype))
     return (
         [dout, y],
         lambda d, y, out=None: relu_backward(d, y, out=out),
-        lambda d, y: np.where(y > 0, d, dtype(0)),
+        lambda d, y: reference.relu_backward(d, y),
     )
 
 
@@ -349,13 +339,13 @@ def test_column_sums_out_is_filled_and_returned(rng, dtype):
     x = random_array(rng, (9, 4), dtype)
     out = np.full(4, np.nan, dtype)
     assert column_sums(x, out=out) is out
-    assert_close(out, x.astype(np.float64).sum(axis=0).astype(dtype), k=9)
+    assert_close(out, reference.column_sums(x).astype(dtype), k=9)
 
 
 @pytest.mark.parametrize("row", [0, 5, 8])
 def test_column_sums_out_overlapping_input(rng, dtype, row):
     x = random_array(rng, (9, 4), dtype)
-    expected = x.astype(np.float64).sum(axis=0).astype(dtype)
+    expected = reference.column_sums(x).astype(dtype)
     out = x[row]
     assert column_sums(x, out=out) is out
     assert_close(out, expected, k=9)
@@ -380,10 +370,7 @@ def test_matmul_out_aliasing_an_input(rng, dtype, which, trans_a, trans_b):
     a, b, expected = matmul_operands(rng, dtype, (n, n, n), trans_a, trans_b, "C", "C")
     if which == "both":
         b = a
-        expected = (
-            ((a.T if trans_a else a).astype(np.float64))
-            @ (b.T if trans_b else b).astype(np.float64)
-        ).astype(dtype)
+        expected = reference.matmul(a, b, trans_a, trans_b).astype(dtype)
     out = a if which in ("a", "both") else b
     got = matmul(a, b, out=out, trans_a=trans_a, trans_b=trans_b)
     assert got is out
@@ -396,7 +383,7 @@ def test_matmul_out_partially_overlapping_an_input(rng, dtype, shift):
     buffer = random_array(rng, (m * k + 2 * abs(shift) + m * n,), dtype)
     a = buffer[abs(shift) : abs(shift) + m * k].reshape(m, k)
     b = random_array(rng, (k, n), dtype)
-    expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
+    expected = reference.matmul(a, b).astype(dtype)
     out = buffer[abs(shift) + shift : abs(shift) + shift + m * n].reshape(m, n)
     assert np.shares_memory(out, a)
     got = matmul(a, b, out=out)
@@ -413,21 +400,21 @@ def test_kernels_accept_read_only_inputs(rng, dtype):
     v = random_array(rng, (4,), dtype)
     for arr in (x, w, v):
         arr.flags.writeable = False
-    assert_close(relu(x), np.maximum(x, 0), k=0)
+    assert_close(relu(x), reference.relu(x), k=0)
     assert_close(add(x, v), x + v, k=0)
-    assert_close(matmul(x, w), (x.astype(np.float64) @ w).astype(dtype), k=4)
-    assert_close(
-        np.asarray(dot(v, v), dtype), np.asarray(np.dot(v.astype(np.float64), v), dtype), k=4
-    )
+    assert_close(matmul(x, w), reference.matmul(x, w).astype(dtype), k=4)
+    assert_close(np.asarray(dot(v, v), dtype), np.asarray(reference.dot(v, v), dtype), k=4)
 
 
 def test_kernels_accept_broadcast_views(rng, dtype):
     # Zero strides: one row repeated, as np.broadcast_to makes.
     row = random_array(rng, (6,), dtype)
     x = np.broadcast_to(row, (5, 6))
-    assert_close(relu(x), np.maximum(x, 0), k=0)
-    assert_close(column_sums(x), (5 * row.astype(np.float64)).astype(dtype), k=5)
-    assert_close(matmul(x, x, trans_b=True), (x.astype(np.float64) @ x.T).astype(dtype), k=6)
+    assert_close(relu(x), reference.relu(x), k=0)
+    assert_close(column_sums(x), reference.column_sums(x).astype(dtype), k=5)
+    assert_close(
+        matmul(x, x, trans_b=True), reference.matmul(x, x, trans_b=True).astype(dtype), k=6
+    )
 
 
 def test_kernels_are_exported_from_the_package():
