@@ -10,6 +10,7 @@ scalar losses summed in double (`assert_loss_close`). Tests of whole models
 
 import denseops
 import numpy as np
+from denseops import reference
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -264,3 +265,19 @@ def unaligned(values):
     view[...] = values
     assert view.flags.c_contiguous and not view.flags.aligned
     return view
+
+
+def matmul_operands(rng, dtype, shape, trans_a, trans_b, layout_a, layout_b=None):
+    """Stored operands for matmul(a, b, trans_a=, trans_b=) and the exact product.
+
+    shape is (M, K, N). With trans_a the caller holds a as (K, M) and asks for
+    a.T @ b; likewise b. The product is reference.matmul's, rounded to dtype.
+    layout_b defaults to layout_a.
+    """
+    m, k, n = shape
+    a = random_array(rng, (m, k), dtype)
+    b = random_array(rng, (k, n), dtype)
+    expected = reference.matmul(a, b).astype(dtype)
+    stored_a = in_layout(a.T if trans_a else a, layout_a)
+    stored_b = in_layout(b.T if trans_b else b, layout_a if layout_b is None else layout_b)
+    return stored_a, stored_b, expected

@@ -10,7 +10,14 @@ import denseops
 import numpy as np
 import pytest
 from denseops import add, column_sums, dot, matmul, reference, relu, relu_backward
-from helpers import assert_close, assert_unchanged, in_layout, random_array, snapshot
+from helpers import (
+    assert_close,
+    assert_unchanged,
+    in_layout,
+    matmul_operands,
+    random_array,
+    snapshot,
+)
 
 # Elementwise shapes: empty, single element, odd sizes that leave SIMD tails,
 # N-D, and one above the size where the kernels start OpenMP threads (2**17).
@@ -156,20 +163,6 @@ def test_column_sums_matches_numpy(rng, dtype, shape, layout):
 
 
 # ----------------------------------------------------------------- matmul
-
-
-def matmul_operands(rng, dtype, shape, trans_a, trans_b, layout_a, layout_b):
-    """Stored operands for matmul(a, b, trans_a=, trans_b=) and the float64 product.
-
-    With trans_a the caller holds a as (K, M) and asks for a.T @ b; likewise b.
-    """
-    m, k, n = shape
-    a = random_array(rng, (m, k), dtype)
-    b = random_array(rng, (k, n), dtype)
-    expected = reference.matmul(a, b).astype(dtype)
-    stored_a = in_layout(a.T if trans_a else a, layout_a)
-    stored_b = in_layout(b.T if trans_b else b, layout_b)
-    return stored_a, stored_b, expected
 
 
 @pytest.mark.parametrize("layout", ["C", "F", "strided", "reversed"])
