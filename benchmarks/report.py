@@ -1,9 +1,9 @@
-"""Regenerates every figure in README.md from real runs on this machine.
+"""Regenerates every figure in README.md and docs/benchmarks.md from real runs on this machine.
 
     DENSEOPS_DATA=../shared/datasets python benchmarks/report.py            # all, ~8 min
     DENSEOPS_DATA=../shared/datasets python benchmarks/report.py --only targets
 
-Each README section between `<!-- figures:NAME:CLASS:begin -->` and
+Each section between `<!-- figures:NAME:CLASS:begin -->` and
 `<!-- figures:NAME:CLASS:end -->` is replaced by the command that produced it,
 the date, commit and machine, and the command's own output, so no figure is
 ever typed by hand. CLASS is the class of CPU the run is on (avx512, avx2):
@@ -22,7 +22,9 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+# The documents that hold figures blocks: the README has the main job and the
+# epoch comparison, docs/benchmarks.md every full report.
+DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "benchmarks.md"]
 
 # name -> (command as shown, argv); every command runs from the repository root.
 SUITE = [
@@ -66,6 +68,10 @@ SECTIONS = {
         [sys.executable, "-m", "denseops", "bench", "--plot", "docs/bench.png"],
     ),
     "suite": ("pytest " + " ".join(SUITE), [sys.executable, "-m", "pytest", *SUITE]),
+    "import": (
+        "python benchmarks/import_time.py --rounds 21",
+        [sys.executable, "benchmarks/import_time.py", "--rounds", "21"],
+    ),
     "sklearn": (
         "python benchmarks/sklearn_mlp.py --rounds 3",
         [sys.executable, "benchmarks/sklearn_mlp.py", "--rounds", "3"],
@@ -73,6 +79,8 @@ SECTIONS = {
 }
 # Where a section's kept output starts (pytest's session header says nothing new).
 KEEP_FROM = {"suite": re.compile(r"^-+ benchmark ")}
+# Progress lines a section drops (the table after them says what they did).
+DROP = {"epoch": re.compile(r"^\s+round \d+/\d+: \w+ \.\.\.$")}
 
 
 def describe_machine():
@@ -107,6 +115,9 @@ def run_section(name):
     start = KEEP_FROM.get(name)
     if start is not None:
         lines = lines[next((i for i, line in enumerate(lines) if start.match(line)), 0) :]
+    drop = DROP.get(name)
+    if drop is not None:
+        lines = [line for line in lines if not drop.match(line)]
     output = "\n".join(lines)
     return f"Measured {describe_machine()}:\n\n```text\n$ {shown}\n{output}\n```"
 
@@ -134,10 +145,22 @@ def replace_section(text, name, body, cpu):
         return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     ends = list(re.finditer(rf"<!-- figures:{name}:[\w-]+:end -->", text))
     if not ends:
-        raise SystemExit(f"README.md has no <!-- figures:{name}:CLASS:begin/end --> markers")
+        raise ValueError(f"no <!-- figures:{name}:CLASS:begin/end --> markers")
     at = ends[-1].end()
     block = f"\n\n<!-- figures:{marker}:begin -->\n{body}\n<!-- figures:{marker}:end -->"
     return text[:at] + block + text[at:]
+
+
+def document_with(name):
+    """The one document holding section `name`'s figures blocks."""
+    marker = f"<!-- figures:{name}:"
+    holding = [path for path in DOCUMENTS if marker in path.read_text()]
+    if len(holding) != 1:
+        found = ", ".join(str(path.relative_to(ROOT)) for path in holding) or "none"
+        raise SystemExit(
+            f"section {name!r} must have its markers in exactly one document; found: {found}"
+        )
+    return holding[0]
 
 
 def main(argv=None):
@@ -150,9 +173,10 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     for name in args.only or list(SECTIONS):
+        document = document_with(name)
         body = run_section(name)
-        README.write_text(replace_section(README.read_text(), name, body, cpu_class()))
-        print(f"updated README section {name!r}", file=sys.stderr)
+        document.write_text(replace_section(document.read_text(), name, body, cpu_class()))
+        print(f"updated section {name!r} of {document.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 

@@ -337,7 +337,7 @@ def test_load_of_a_checkpoint_without_optimizer_state_starts_a_fresh_optimizer(d
     trained(data).save(path)
     write_entries(path, {k: v for k, v in entries(path).items() if not k.startswith("optimizer/")})
     model = load(path)
-    assert model.optimizer._state == []
+    assert model.optimizer.state == []
     model.fit(*data, epochs=1, batch_size=16, verbose=0)
 
 

@@ -208,7 +208,7 @@ class RecordGradients(nn.optimizers.Optimizer):
         super().__init__(learning_rate=1.0)
         self.recorded = None
 
-    def apply(self, weights, grads):
+    def apply(self, grads, trainable_variables=None):
         self.recorded = [g.copy() for g in grads]
 
 

@@ -33,7 +33,7 @@ def run(optimizer, weights, grads_per_step):
     """Applies `optimizer` to copies of `weights`, one list of grads per step."""
     weights = [w.copy() for w in weights]
     for grads in grads_per_step:
-        optimizer.apply(weights, grads)
+        optimizer.apply(grads, weights)
     return weights
 
 
@@ -79,7 +79,7 @@ def test_sgd_matches_keras_formula(rng, dtype, momentum, nesterov):
         )
         assert_close(w_new, expected.astype(dtype), k=K)
         if momentum > 0:
-            assert_close(optimizer._state[i]["velocity"], velocity.astype(dtype), k=K)
+            assert_close(optimizer.state[i]["velocity"], velocity.astype(dtype), k=K)
     assert optimizer.iterations == STEPS
 
 
@@ -95,7 +95,7 @@ def test_rmsprop_matches_keras_formula(rng, dtype, kwargs):
             "rmsprop", w, [g[i] for g in grads], **{**KERAS_DEFAULTS[type(optimizer)], **kwargs}
         )
         assert_close(w_new, expected.astype(dtype), k=K)
-        assert_close(optimizer._state[i]["velocity"], v.astype(dtype), k=K)
+        assert_close(optimizer.state[i]["velocity"], v.astype(dtype), k=K)
 
 
 @pytest.mark.parametrize(
@@ -111,8 +111,8 @@ def test_adam_matches_keras_formula(rng, dtype, kwargs):
             "adam", w, [g[i] for g in grads], **{**KERAS_DEFAULTS[type(optimizer)], **kwargs}
         )
         assert_close(w_new, expected.astype(dtype), k=K)
-        assert_close(optimizer._state[i]["m"], m.astype(dtype), k=K)
-        assert_close(optimizer._state[i]["v"], v.astype(dtype), k=K)
+        assert_close(optimizer.state[i]["m"], m.astype(dtype), k=K)
+        assert_close(optimizer.state[i]["v"], v.astype(dtype), k=K)
     assert optimizer.iterations == STEPS
 
 
@@ -120,7 +120,7 @@ def test_rmsprop_puts_epsilon_inside_the_square_root():
     # With g = 0.01 and epsilon = 1e-4 the two placements differ by 6x:
     # Keras: 0.01 / sqrt(1e-5 + 1e-4) = 0.953; PyTorch: 0.01 / (sqrt(1e-5) + 1e-4) = 3.07.
     w = np.zeros(1)
-    RMSprop(learning_rate=1.0, rho=0.9, epsilon=1e-4).apply([w], [np.array([0.01])])
+    RMSprop(learning_rate=1.0, rho=0.9, epsilon=1e-4).apply([np.array([0.01])], [w])
     assert w[0] == pytest.approx(-0.01 / math.sqrt(0.1 * 1e-4 + 1e-4), rel=1e-12)
 
 
@@ -129,23 +129,57 @@ def test_adam_first_step_moves_each_weight_by_about_the_learning_rate():
     # lr * sign(g) whatever the scale of g, as long as |g| >> 3e-6.
     w = np.zeros(4)
     g = np.array([0.1, -2.0, 50.0, -1e2])
-    Adam(learning_rate=0.01).apply([w], [g])
+    Adam(learning_rate=0.01).apply([g], [w])
     np.testing.assert_allclose(w, -0.01 * np.sign(g), rtol=1e-4)
 
 
 def test_optimizer_state_is_per_weight_and_created_lazily(rng):
     optimizer = RMSprop()
-    assert optimizer._state == [] and optimizer.iterations == 0
+    assert optimizer.state == [] and optimizer.iterations == 0
     a, b = np.zeros(3), np.zeros((2, 2))
-    optimizer.apply([a, b], [np.ones(3), np.full((2, 2), 2.0)])
-    assert [s["velocity"].shape for s in optimizer._state] == [(3,), (2, 2)]
-    np.testing.assert_allclose(optimizer._state[1]["velocity"], 0.1 * 4.0)
+    optimizer.apply([np.ones(3), np.full((2, 2), 2.0)], [a, b])
+    assert [s["velocity"].shape for s in optimizer.state] == [(3,), (2, 2)]
+    np.testing.assert_allclose(optimizer.state[1]["velocity"], 0.1 * 4.0)
+
+
+def test_apply_takes_gradients_first_and_the_built_variables_by_default():
+    # Keras 3: optimizer.apply(grads, trainable_variables=None).
+    w = np.zeros(2)
+    optimizer = SGD(learning_rate=0.5)
+    optimizer.apply([np.array([1.0, -2.0])], [w])
+    np.testing.assert_array_equal(w, [-0.5, 1.0])
+    optimizer.apply([np.array([1.0, 0.0])])  # the arrays it was built with
+    np.testing.assert_array_equal(w, [-1.0, 1.0])
+    with pytest.raises(ValueError, match="trainable_variables"):
+        SGD().apply([np.ones(2)])
+    with pytest.raises(ValueError, match="one gradient per variable. Received: 2 gradients for 1"):
+        SGD().apply([np.ones(2), np.ones(2)], [np.zeros(2)])
 
 
 def test_sgd_without_momentum_keeps_no_state():
     optimizer = SGD()
-    optimizer.apply([np.zeros(3)], [np.ones(3)])
-    assert optimizer._state == [{}]
+    optimizer.apply([np.ones(3)], [np.zeros(3)])
+    assert optimizer.state == [{}]
+
+
+@pytest.mark.parametrize(
+    "optimizer, slots",
+    [
+        (SGD(), []),
+        (SGD(momentum=0.9), ["velocity"]),
+        (RMSprop(), ["velocity"]),
+        (Adam(), ["m", "v"]),
+    ],
+)
+def test_optimizer_build_creates_zeroed_slots_named_by_get_slot_names(optimizer, slots):
+    weights = [np.ones(3, np.float32), np.ones((2, 2))]
+    assert optimizer.get_slot_names() == slots and not optimizer.built
+    optimizer.build(weights)
+    assert optimizer.built and len(optimizer.state) == len(weights)
+    for w, state in zip(weights, optimizer.state):
+        assert list(state) == slots
+        for array in state.values():
+            assert array.shape == w.shape and array.dtype == w.dtype and not array.any()
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """denseops.sklearn's MLPs against scikit-learn's own: same weights and batches, same curves."""
 
+import inspect
 import warnings
 
 import numpy as np
@@ -292,3 +293,16 @@ def test_sklearn_mlp_predicts_many_rows_block_by_block_like_scikit_learn(digits)
     theirs = _fit_quietly(sk.MLPClassifier(**common), X, y)
     many = np.random.default_rng(0).random((9001, X.shape[1]))  # spans three 4096-row blocks
     np.testing.assert_allclose(ours.predict_proba(many), theirs.predict_proba(many), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "ours, theirs", [(MLPClassifier, sk.MLPClassifier), (MLPRegressor, sk.MLPRegressor)]
+)
+def test_sklearn_mlp_signature_is_scikit_learns_plus_dtype_and_n_threads(ours, theirs):
+    ours_parameters = list(inspect.signature(ours).parameters.values())
+    theirs_parameters = list(inspect.signature(theirs).parameters.values())
+    assert [(p.name, p.kind, p.default) for p in ours_parameters[:-2]] == [
+        (p.name, p.kind, p.default) for p in theirs_parameters
+    ]
+    assert [p.name for p in ours_parameters[-2:]] == ["dtype", "n_threads"]
+    assert ours().get_params() == {**theirs().get_params(), "dtype": None, "n_threads": None}

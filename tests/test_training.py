@@ -616,8 +616,8 @@ class CallAfterUpdate(optimizers.RMSprop):
         super().__init__()
         self.action = action
 
-    def apply(self, weights, grads):
-        super().apply(weights, grads)
+    def apply(self, grads, weights=None):
+        super().apply(grads, weights)
         self.action(self.iterations)
 
 

@@ -1,4 +1,6 @@
-"""Short messages for kernel calls whose arguments do not fit the signature.
+"""Short, precise errors for arguments that do not fit: the kernels' and ``denseops.nn``'s.
+
+Kernel calls.
 
 pybind11 answers a missing or mistyped argument with "incompatible function
 arguments ... Invoked with: <the repr of every argument>", which for arrays
@@ -15,6 +17,10 @@ argument to the compiled kernel:
 The functions are generated (as ``dataclasses`` and ``namedtuple`` do) so
 that the signature is a real one: forwarding named parameters costs about
 nothing, where ``*args, **kwargs`` would add ~0.3 us to every call.
+
+Sizes and counts in ``denseops.nn`` (``units``, ``batch_size``, ``epochs``...)
+go through ``check_count``, so every one says the same thing, the Keras way:
+"units must be a positive integer. Received: units=-3".
 """
 
 import ast
@@ -106,3 +112,14 @@ def explain_argument_errors(function, module="denseops"):
     wrapper.__doc__ = function.__doc__
     wrapper.__module__ = module  # pickle finds denseops.<name>: this very function
     return wrapper
+
+
+def check_count(argument, value, minimum=1):
+    """``value`` as an int if it is an integer >= ``minimum`` (bools are not), else a ValueError.
+
+    The error names the argument and echoes the value, as Keras's do.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{argument} must be {kind}. Received: {argument}={value!r}")
+    return int(value)

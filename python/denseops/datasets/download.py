@@ -11,6 +11,8 @@ from pathlib import Path
 from denseops.datasets.checksum import decode_idx_file
 from denseops.datasets.spec import DatasetSpec, IdxFile
 
+# Per connection attempt and per read: a mirror silent this long counts as
+# unreachable and the next one is tried; a slow but live one keeps going.
 TIMEOUT_SECONDS = 30
 
 

@@ -4,9 +4,11 @@
 batch ``on_train_batch_begin`` / ``on_train_batch_end`` (logs: the running
 means of the epoch so far), and ``on_epoch_end`` (logs: the epoch's loss and
 metrics, with ``val_`` ones after validation), then ``on_train_end``.
-``evaluate`` and ``predict`` call the ``on_test_*`` and ``on_predict_*``
-hooks. A callback sees the model as ``self.model`` and stops training by
-setting ``self.model.stop_training = True``.
+``evaluate`` calls ``on_test_begin`` / ``on_test_end`` and ``predict``
+``on_predict_begin`` / ``on_predict_end``; their per-batch hooks exist for
+Keras code that defines them, but are not called. A callback sees the model
+as ``self.model`` and stops training by setting
+``self.model.stop_training = True``.
 
 Example:
     >>> from denseops.nn.callbacks import EarlyStopping

@@ -8,6 +8,7 @@ what one optimizer step per batch needs.
 import numpy as np
 
 import denseops as ops
+from denseops.argument_errors import check_count
 from denseops.nn import activations, initializers, regularizers
 
 
@@ -31,7 +32,7 @@ class Layer:
         if input_shape is not None:
             self.declared_input_dim = input_size_from_shape("input_shape", input_shape)
         elif input_dim is not None:
-            self.declared_input_dim = _positive_int("input_dim", input_dim)
+            self.declared_input_dim = check_count("input_dim", input_dim)
 
     @property
     def weights(self):
@@ -141,7 +142,7 @@ class Dense(Layer):
                 )
             output_size, activation = None, output_size
         if output_size is not None:
-            self.declared_input_dim, units = _positive_int("input_size", units), output_size
+            self.declared_input_dim, units = check_count("input_size", units), output_size
         for argument, value in (
             ("activity_regularizer", activity_regularizer),
             ("kernel_constraint", kernel_constraint),
@@ -151,7 +152,7 @@ class Dense(Layer):
                 raise ValueError(
                     f"Dense does not support {argument} yet. Received: {argument}={value!r}"
                 )
-        self.units = _positive_int("units", units)
+        self.units = check_count("units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -435,7 +436,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None):  # noqa: N802 (Ke
 def input_size_from_shape(argument, shape):
     """``features`` from ``(features,)``, ``(None, features)`` or ``features``."""
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        return _positive_int(argument, shape)
+        return check_count(argument, shape)
     dims = tuple(shape) if isinstance(shape, (tuple, list)) else None
     if dims and len(dims) == 2 and dims[0] is None:
         dims = dims[1:]
@@ -444,7 +445,7 @@ def input_size_from_shape(argument, shape):
             f"{argument} must be (features,) for a Dense model (flatten images first). "
             f"Received: {argument}={shape!r}"
         )
-    return _positive_int(argument, dims[0])
+    return check_count(argument, dims[0])
 
 
 def set_weight_list(owner, targets, weights):
@@ -462,9 +463,3 @@ def set_weight_list(owner, targets, weights):
         arrays.append(w)
     for target, w in zip(targets, arrays):  # all checked first: nothing half-set
         target[...] = w
-
-
-def _positive_int(argument, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{argument} must be a positive integer. Received: {argument}={value!r}")
-    return int(value)

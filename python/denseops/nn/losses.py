@@ -20,6 +20,7 @@ Example:
 import numpy as np
 
 import denseops as ops
+from denseops.nn.call_arrays import prediction_rows, sample_weights_for
 
 
 class Loss:
@@ -91,17 +92,11 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Keras's call: the reduced loss of ``y_pred`` against ``y_true``."""
-        y_pred = np.asarray(y_pred)
-        if y_pred.dtype not in (np.float32, np.float64):
-            y_pred = y_pred.astype(np.float32)
-        if y_pred.ndim == 1:
-            y_pred = y_pred.reshape(-1, 1)
+        y_pred = prediction_rows(y_pred)
         targets = self.prepare_targets(
             np.asarray(y_true), len(y_pred), y_pred.shape[1], y_pred.dtype
         )
-        if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=y_pred.dtype).reshape(-1)
-        return self.compute(np.ascontiguousarray(y_pred), self.smooth(targets), sample_weight)
+        return self.compute(y_pred, self.smooth(targets), sample_weights_for(y_pred, sample_weight))
 
     def get_config(self):
         return {"name": self.name, "class": type(self).__name__}
@@ -150,7 +145,7 @@ class Huber(Loss):
 
 
 class _CrossEntropy(Loss):
-    """Shared arguments of the cross-entropies."""
+    """Shared arguments of the cross-entropies; ``name=None`` is the class's Keras name."""
 
     def __init__(
         self, from_logits=False, label_smoothing=0.0, name=None, reduction="sum_over_batch_size"
@@ -191,15 +186,6 @@ class BinaryCrossentropy(_CrossEntropy):
     kernel = "binary_crossentropy"
     fuses_with = "sigmoid"
 
-    def __init__(
-        self,
-        from_logits=False,
-        label_smoothing=0.0,
-        name="binary_crossentropy",
-        reduction="sum_over_batch_size",
-    ):
-        super().__init__(from_logits, label_smoothing, name, reduction)
-
     def smooth(self, targets):
         if not self.label_smoothing:
             return targets
@@ -217,15 +203,6 @@ class CategoricalCrossentropy(_CrossEntropy):
     name = "categorical_crossentropy"
     kernel = "categorical_crossentropy"
     fuses_with = "softmax"
-
-    def __init__(
-        self,
-        from_logits=False,
-        label_smoothing=0.0,
-        name="categorical_crossentropy",
-        reduction="sum_over_batch_size",
-    ):
-        super().__init__(from_logits, label_smoothing, name, reduction)
 
     def prepare_targets(self, targets, num_samples, outputs, dtype):
         if isinstance(targets, np.ndarray) and targets.ndim == 1 and outputs > 1:

@@ -13,16 +13,20 @@ import math
 import numpy as np
 
 import denseops as ops
+from denseops.argument_errors import check_count
+from denseops.nn.call_arrays import prediction_rows, sample_weights_for
+from denseops.nn.class_configs import from_class_config
 
 
 class Metric:
     """A weighted mean over batches of one per-sample value.
 
-    Subclasses set ``kernel`` (the kernel's name), ``sparse`` (targets are
-    integer labels) and ``needs_probabilities`` (logits would give another value).
+    Subclasses set ``default_name`` (Keras's name, which is also the name
+    the ``metric`` kernel knows it by), ``sparse`` (targets are integer
+    labels) and ``needs_probabilities`` (logits would give another value).
     """
 
-    kernel = None
+    default_name = None
     sparse = False
     needs_probabilities = False
 
@@ -41,7 +45,11 @@ class Metric:
         softmax (only for metrics with ``needs_probabilities`` False).
         """
         self.total += ops.metric(
-            pred, targets, self.kernel, sample_weight=sample_weight, **self._kernel_args(logits)
+            pred,
+            targets,
+            self.default_name,
+            sample_weight=sample_weight,
+            **self._kernel_args(logits),
         )
         self.count += len(pred) if sample_weight is None else float(sample_weight.sum())
 
@@ -50,19 +58,13 @@ class Metric:
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Keras's form: adds a batch of raw targets and predictions."""
-        y_pred = np.asarray(y_pred)
-        if y_pred.dtype not in (np.float32, np.float64):
-            y_pred = y_pred.astype(np.float32)
-        if y_pred.ndim == 1:
-            y_pred = y_pred.reshape(-1, 1)
+        y_pred = prediction_rows(y_pred)
         y_true = np.asarray(y_true)
         if self.sparse:
             y_true = y_true.reshape(-1)
         else:
             y_true = y_true.reshape(y_pred.shape).astype(y_pred.dtype)
-        if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=y_pred.dtype).reshape(-1)
-        self.update(np.ascontiguousarray(y_pred), np.ascontiguousarray(y_true), sample_weight)
+        self.update(y_pred, np.ascontiguousarray(y_true), sample_weights_for(y_pred, sample_weight))
 
     def result(self):
         return self.total / self.count if self.count else 0.0
@@ -82,7 +84,6 @@ class BinaryAccuracy(Metric):
     """
 
     default_name = "binary_accuracy"
-    kernel = "binary_accuracy"
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         if (
@@ -109,14 +110,12 @@ class CategoricalAccuracy(Metric):
     """Fraction of samples whose largest prediction is the target's largest entry."""
 
     default_name = "categorical_accuracy"
-    kernel = "categorical_accuracy"
 
 
 class SparseCategoricalAccuracy(Metric):
     """Fraction of samples whose largest prediction is at the integer label."""
 
     default_name = "sparse_categorical_accuracy"
-    kernel = "sparse_categorical_accuracy"
     sparse = True
 
 
@@ -128,12 +127,9 @@ class TopKCategoricalAccuracy(Metric):
     """
 
     default_name = "top_k_categorical_accuracy"
-    kernel = "top_k_categorical_accuracy"
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer. Received: k={k!r}")
-        self.k = int(k)
+        self.k = check_count("k", k)
         super().__init__(name, dtype)
 
     def _kernel_args(self, logits):
@@ -147,7 +143,6 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
     """Top-k accuracy with integer labels."""
 
     default_name = "sparse_top_k_categorical_accuracy"
-    kernel = "sparse_top_k_categorical_accuracy"
     sparse = True
 
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
@@ -158,7 +153,6 @@ class MeanAbsoluteError(Metric):
     """Mean of ``abs(y_pred - y_true)``."""
 
     default_name = "mean_absolute_error"
-    kernel = "mean_absolute_error"
     needs_probabilities = True
 
 
@@ -166,7 +160,6 @@ class MeanSquaredError(Metric):
     """Mean of ``(y_pred - y_true) ** 2``."""
 
     default_name = "mean_squared_error"
-    kernel = "mean_squared_error"
     needs_probabilities = True
 
 
@@ -239,8 +232,4 @@ def serialize(identifier):
 def deserialize(config):
     if isinstance(config, str):
         return config
-    config = dict(config)
-    cls = _CLASSES.get(config.pop("class", None))
-    if cls is None:
-        raise ValueError(f"Unknown metric class in {config!r}")
-    return cls(**config)
+    return from_class_config(config, _CLASSES, "metric")

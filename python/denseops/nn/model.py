@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from denseops.argument_errors import check_count
 from denseops.nn import losses, optimizers
 from denseops.nn import metrics as metrics_module
 from denseops.nn.callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
@@ -383,7 +384,7 @@ class Sequential:
         for i in range(depth - 2, -1, -1):
             g = self.layers[i].backward(g, need_dx=i > 0)
         penalty = self._penalty(add_gradients=True)
-        self.optimizer.apply(self.weights, self.grads)
+        self.optimizer.apply(self.grads, self.weights)
         return loss + penalty
 
     def train_step(self, x_batch, y_batch, sample_weight=None):
@@ -461,25 +462,17 @@ class Sequential:
         ``TerminateOnNaN`` callback asks to stop instead.
         """
         self._require_compiled("fit")
-        batch_size = 32 if batch_size is None else _count("batch_size", batch_size)
-        epochs = _count("epochs", epochs)
+        batch_size = 32 if batch_size is None else check_count("batch_size", batch_size)
+        epochs = check_count("epochs", epochs)
         verbose = resolve_verbose(verbose)
-        initial_epoch = _count("initial_epoch", initial_epoch, minimum=0)
-        validation_freq = _count("validation_freq", validation_freq)
+        initial_epoch = check_count("initial_epoch", initial_epoch, minimum=0)
+        validation_freq = check_count("validation_freq", validation_freq)
         validation_batch_size = (
             batch_size
             if validation_batch_size is None
-            else _count("validation_batch_size", validation_batch_size)
+            else check_count("validation_batch_size", validation_batch_size)
         )
-        for argument, value in (
-            ("steps_per_epoch", steps_per_epoch),
-            ("validation_steps", validation_steps),
-        ):
-            if value is not None:
-                raise ValueError(
-                    f"{argument} is for generators and datasets; fit here takes "
-                    f"arrays and always uses all of them. Received: {argument}={value!r}"
-                )
+        _arrays_only("fit", steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ValueError(
                 "validation_split must be in [0, 1). "
@@ -649,13 +642,11 @@ class Sequential:
             With ``verbose`` (default "auto") a result line is printed too.
         """
         self._require_compiled("evaluate")
-        batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
+        batch_size = (
+            INFERENCE_BATCH if batch_size is None else check_count("batch_size", batch_size)
+        )
         verbose = resolve_verbose(verbose)
-        if steps is not None:
-            raise ValueError(
-                f"steps is for generators and datasets; evaluate here takes arrays. "
-                f"Received: steps={steps!r}"
-            )
+        _arrays_only("evaluate", steps=steps)
         x, y = self._check_xy(x, y, scan=False)
         if not self.built:
             raise ValueError("evaluate() needs a built model: fit it or build(input_dim) first")
@@ -689,13 +680,11 @@ class Sequential:
         1024 rows rather than Keras's 32: the batch size of inference changes
         only speed and memory, and 32-row products leave the kernels idle.
         """
-        batch_size = INFERENCE_BATCH if batch_size is None else _count("batch_size", batch_size)
+        batch_size = (
+            INFERENCE_BATCH if batch_size is None else check_count("batch_size", batch_size)
+        )
         verbose = resolve_verbose(verbose)
-        if steps is not None:
-            raise ValueError(
-                f"steps is for generators and datasets; predict here takes arrays. "
-                f"Received: steps={steps!r}"
-            )
+        _arrays_only("predict", steps=steps)
         x = self._check_x(x, scan=False)
         if not self.built:
             self.build(x.shape[1])
@@ -755,6 +744,10 @@ class Sequential:
         print_fn("=" * len(line))
         print_fn(f"Total params: {self.count_params():,}")
 
+    # The file format lives in serialization.py, which builds Sequential models
+    # when loading and so imports this module: these three methods import it
+    # when called, and this module never depends on it at import time.
+
     def save(self, path):
         """Writes architecture, weights and optimizer state to one ``.npz`` file, atomically."""
         from denseops.nn.serialization import save_model
@@ -790,11 +783,14 @@ def resolve_verbose(verbose):
     return int(verbose)
 
 
-def _count(argument, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{argument} must be {kind}. Received: {argument}={value!r}")
-    return int(value)
+def _arrays_only(method, **step_counts):
+    """Refuses Keras's step counts: they are for generators and datasets."""
+    for argument, value in step_counts.items():
+        if value is not None:
+            raise ValueError(
+                f"{argument} is for generators and datasets; {method}() here takes arrays "
+                f"and always uses all of them. Received: {argument}={value!r}"
+            )
 
 
 class _StopOnInterrupt:

@@ -14,9 +14,13 @@ import denseops as ops
 class Optimizer:
     """Base class: validates ``learning_rate`` and keeps per-weight state.
 
-    State is keyed by the position of a weight in the list passed to
-    ``apply``, so the same optimizer must always be given the same weights in
-    the same order (``Sequential`` does this).
+    ``state`` holds, for each weight, a dict of arrays shaped like it (the
+    slots named by ``get_slot_names()``, e.g. Adam's ``m`` and ``v``), as
+    ``torch.optim.Optimizer.state`` does per parameter. It is created by
+    ``build`` (or the first ``apply``) and keyed by the position of a weight
+    in the list passed there, so the same optimizer must always be given the
+    same weights in the same order (``Sequential`` does this). Checkpoints
+    save and restore it through ``state``, ``get_slot_names`` and ``build``.
     """
 
     name = "optimizer"
@@ -25,17 +29,58 @@ class Optimizer:
         self.learning_rate = _check("learning_rate", learning_rate, low=0.0, low_open=True)
         self.iterations = 0
         self._state = []
+        self._variables = None
 
-    def apply(self, weights, grads):
-        """Updates every array of ``weights`` in place from ``grads``."""
+    @property
+    def built(self):
+        """Whether ``build`` has created the state (Keras's ``optimizer.built``)."""
+        return bool(self._state)
+
+    @property
+    def state(self):
+        """One ``{slot name: array}`` dict per weight, in ``build``'s order; ``[]`` until built.
+
+        The arrays are the optimizer's own: writing into them (``[...] =``)
+        sets the state, as loading a checkpoint does.
+        """
+        return self._state
+
+    def get_slot_names(self):
+        """The names of the arrays kept for each weight (tf.keras's ``get_slot_names``)."""
+        return []
+
+    def build(self, variables):
+        """Creates zeroed state for ``variables`` (the weight arrays), as Keras's
+        ``optimizer.build(variables)``; ``apply`` then updates them when called
+        without ``trainable_variables``."""
+        self._variables = list(variables)
+        self._state = [
+            {name: np.zeros_like(w) for name in self.get_slot_names()} for w in self._variables
+        ]
+
+    def apply(self, grads, trainable_variables=None):
+        """Updates every array of ``trainable_variables`` in place from ``grads``.
+
+        Keras 3's signature and order: gradients first. Without
+        ``trainable_variables`` the arrays given to ``build`` are updated.
+        """
+        if trainable_variables is None:
+            if self._variables is None:
+                raise ValueError(
+                    "apply() needs trainable_variables (the weight arrays) the first time, "
+                    "or build(variables) before it"
+                )
+            trainable_variables = self._variables
         if not self._state:
-            self._state = [self._new_state(w) for w in weights]
+            self.build(trainable_variables)
+        if len(grads) != len(trainable_variables):
+            raise ValueError(
+                f"apply() needs one gradient per variable. Received: {len(grads)} "
+                f"gradients for {len(trainable_variables)} variables"
+            )
         self.iterations += 1
-        for w, g, state in zip(weights, grads, self._state):
+        for w, g, state in zip(trainable_variables, grads, self._state):
             self._update(w, g, state)
-
-    def _new_state(self, weight):
-        return {}
 
     def _update(self, weight, grad, state):
         raise NotImplementedError
@@ -68,8 +113,8 @@ class SGD(Optimizer):
         self.momentum = _check("momentum", momentum, low=0.0, high=1.0)
         self.nesterov = bool(nesterov)
 
-    def _new_state(self, weight):
-        return {"velocity": np.zeros_like(weight)} if self.momentum > 0 else {}
+    def get_slot_names(self):
+        return ["velocity"] if self.momentum > 0 else []
 
     def _update(self, weight, grad, state):
         ops.sgd_update(
@@ -104,8 +149,8 @@ class RMSprop(Optimizer):
         self.rho = _check("rho", rho, low=0.0, high=1.0, high_open=True)
         self.epsilon = _check("epsilon", epsilon, low=0.0, low_open=True)
 
-    def _new_state(self, weight):
-        return {"velocity": np.zeros_like(weight)}
+    def get_slot_names(self):
+        return ["velocity"]
 
     def _update(self, weight, grad, state):
         ops.rmsprop_update(
@@ -142,8 +187,8 @@ class Adam(Optimizer):
         self.beta_2 = _check("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
         self.epsilon = _check("epsilon", epsilon, low=0.0, low_open=True)
 
-    def _new_state(self, weight):
-        return {"m": np.zeros_like(weight), "v": np.zeros_like(weight)}
+    def get_slot_names(self):
+        return ["m", "v"]
 
     def _update(self, weight, grad, state):
         t = self.iterations

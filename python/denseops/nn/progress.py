@@ -4,8 +4,6 @@ per epoch (verbose=2), or nothing (verbose=0)."""
 import sys
 import time
 
-from tqdm.auto import tqdm
-
 
 def format_logs(logs):
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
@@ -20,6 +18,10 @@ class EpochProgress:
         self.start = time.perf_counter()
         self._bar = None
         if verbose == 1:
+            # Imported on first use: tqdm.auto costs more than the rest of
+            # `import denseops.nn`, and verbose=0/2 never needs it.
+            from tqdm.auto import tqdm
+
             self._bar = tqdm(
                 total=samples,
                 desc=self.label,
@@ -33,7 +35,8 @@ class EpochProgress:
     def update(self, samples, logs):
         if self._bar is not None:
             self._bar.update(samples)
-            # Formatting every batch costs more than the batch at small sizes.
+            # Formatting the logs costs more than a small batch: refresh them every
+            # 20th batch and at the end.
             if self._bar.n == self._bar.total or self._bar.n % (samples * 20) < samples:
                 self._bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
 

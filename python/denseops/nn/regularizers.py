@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 import denseops as ops
+from denseops.nn.class_configs import from_class_config
 
 
 class Regularizer:
@@ -106,11 +107,7 @@ def serialize(regularizer):
 def deserialize(config):
     if config is None:
         return None
-    config = dict(config)
-    cls = _CLASSES.get(config.pop("class", None))
-    if cls is None:
-        raise ValueError(f"Unknown regularizer class in {config!r}")
-    return cls(**config)
+    return from_class_config(config, _CLASSES, "regularizer")
 
 
 def _factor(argument, value):

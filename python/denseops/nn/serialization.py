@@ -33,6 +33,7 @@ from denseops import npz_entries
 from denseops.nn import activations, losses, optimizers, regularizers
 from denseops.nn import metrics as metrics_module
 from denseops.nn.layers import Dense, Dropout
+from denseops.nn.model import Sequential
 
 FORMAT = "denseops.Sequential"
 VERSION = 1
@@ -60,8 +61,8 @@ def save_model(model, path):
         for j, w in enumerate(layer.weights):
             arrays[f"layer{i}/weight{j}"] = w
     if model.optimizer is not None:
-        for i, state in enumerate(model.optimizer._state):
-            for key, value in state.items():
+        for i, slots in enumerate(model.optimizer.state):
+            for key, value in slots.items():
                 arrays[f"optimizer/{i}/{key}"] = value
     _save_arrays(path, arrays)
 
@@ -309,8 +310,6 @@ def _open_regular_file(path):
 
 
 def _load_checkpoint(f):
-    from denseops.nn.model import Sequential  # model imports this module lazily too
-
     archive = _open_archive(f)
     config = _read_config(archive)
     layers, weight_entries = _layers_from_config(config)
@@ -331,14 +330,10 @@ def _load_checkpoint(f):
         except (ValueError, TypeError) as error:
             raise _Malformed(f"the training config does not fit the layers ({error})") from None
         if state_entries:
-            optimizer._state = [
-                {
-                    key.rsplit("/", 1)[1]: _read_array(archive, key)
-                    for key in state_entries
-                    if key.startswith(f"optimizer/{i}/")
-                }
-                for i in range(len(model.weights))
-            ]
+            optimizer.build(model.weights)
+            for i, slots in enumerate(optimizer.state):
+                for key, value in slots.items():
+                    value[...] = _read_array(archive, f"optimizer/{i}/{key}")
         optimizer.iterations = iterations
     return model
 
@@ -570,7 +565,7 @@ def _optimizer_state_entries(archive, optimizer, weight_entries):
         return {}
     entries = {}
     for i, (shape, dtype, _) in enumerate(weight_entries.values()):
-        for key in optimizer._new_state(np.zeros(1, dtype)):
+        for key in optimizer.get_slot_names():
             entries[f"optimizer/{i}/{key}"] = (shape, dtype, "")
     missing = [key for key in entries if key not in stored]
     if missing:

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from denseops.argument_errors import check_count
+
 
 def to_categorical(x, num_classes=None):
     """One-hot rows for integer class labels, as ``keras.utils.to_categorical``.
@@ -33,17 +35,12 @@ def to_categorical(x, num_classes=None):
     x = x.reshape(-1)
     if num_classes is None:
         num_classes = int(x.max()) + 1 if x.size else 0
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, (int, np.integer))
-        or num_classes < 0
-    ):
-        raise ValueError(f"num_classes must be a non-negative integer. Received: {num_classes!r}")
+    num_classes = check_count("num_classes", num_classes, minimum=0)
     if x.size and (x.min() < 0 or x.max() >= num_classes):
         raise ValueError(
             f"to_categorical: labels must be in [0, {num_classes}). Received: "
             f"labels from {x.min()} to {x.max()}"
         )
-    categorical = np.zeros((len(x), int(num_classes)))
+    categorical = np.zeros((len(x), num_classes))
     categorical[np.arange(len(x)), x] = 1
-    return categorical.reshape(shape + (int(num_classes),))
+    return categorical.reshape(shape + (num_classes,))

@@ -8,6 +8,7 @@ random-number use, batches, learning-rate schedules, ``tol`` /
 scikit-learn. The numbers themselves are computed by ``_network.Network``.
 """
 
+import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -51,6 +52,14 @@ class _Threads:
             ops.set_num_threads(self.previous)
 
 
+def _signature_with_first(init, name, default):
+    """``init``'s signature with one more positional ``name=default`` right after ``self``."""
+    signature = inspect.signature(init)
+    self_parameter, *rest = signature.parameters.values()
+    first = inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+    return signature.replace(parameters=[self_parameter, first, *rest])
+
+
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share (scikit-learn's BaseMultilayerPerceptron)."""
 
@@ -82,6 +91,63 @@ class _BaseMLP(BaseEstimator):
         "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     }
+
+    # MLPClassifier's signature, scikit-learn's with denseops' two additions;
+    # MLPRegressor puts its loss in front of it.
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+        n_threads=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------ dtype and network
 
@@ -475,61 +541,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     loss = "log_loss"
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        dtype=None,
-        n_threads=None,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dtype = dtype
-        self.n_threads = n_threads
-
     def _validate_input(self, X, y, incremental, reset, dtype):
         X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -619,61 +630,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     }
 
     def __init__(
-        self,
-        loss="squared_error",
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        dtype=None,
-        n_threads=None,
+        self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", **params
     ):
         self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dtype = dtype
-        self.n_threads = n_threads
+        super().__init__(hidden_layer_sizes, activation, **params)
+
+    # scikit-learn reads the parameters off the signature (get_params, clone,
+    # repr): it shows _BaseMLP's keyword-only parameters after these three.
+    __init__.__signature__ = _signature_with_first(_BaseMLP.__init__, "loss", "squared_error")
 
     def predict(self, X):
         """Predicted values: (n_samples,) or (n_samples, n_outputs)."""

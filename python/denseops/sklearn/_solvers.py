@@ -10,7 +10,30 @@ the learning-rate schedules and what happens when training stops improving.
 from denseops.nn import optimizers
 
 
-class SGDSolver:
+class _Solver:
+    """What both solvers share: a denseops.nn optimizer, and stop when told to."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+
+    @property
+    def learning_rate(self):
+        return self.optimizer.learning_rate
+
+    def update_params(self, params, grads):
+        self.optimizer.apply(grads, params)
+
+    def iteration_ends(self, time_step):
+        """After each epoch; ``time_step`` is the number of samples seen so far."""
+
+    def trigger_stopping(self, msg, verbose):
+        """True to stop, when training stops improving."""
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+class SGDSolver(_Solver):
     """scikit-learn's ``SGDOptimizer``: constant, invscaling or adaptive learning rate."""
 
     def __init__(self, learning_rate_init, lr_schedule, momentum, nesterov, power_t):
@@ -19,28 +42,21 @@ class SGDSolver:
         self.power_t = power_t
         # scikit-learn keeps a velocity even at momentum 0, where its update
         # reduces to w -= lr * g: the same as the kernel's momentum-free path.
-        self.optimizer = optimizers.SGD(
-            learning_rate=self.learning_rate_init, momentum=momentum, nesterov=nesterov
+        super().__init__(
+            optimizers.SGD(
+                learning_rate=self.learning_rate_init, momentum=momentum, nesterov=nesterov
+            )
         )
 
-    @property
-    def learning_rate(self):
-        return self.optimizer.learning_rate
-
-    def update_params(self, params, grads):
-        self.optimizer.apply(params, grads)
-
     def iteration_ends(self, time_step):
-        """After each epoch; ``time_step`` is the number of samples seen so far."""
         if self.lr_schedule == "invscaling":
             self.optimizer.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
 
     def trigger_stopping(self, msg, verbose):
-        """True to stop; the adaptive schedule first divides the rate by 5 instead."""
+        """The adaptive schedule first divides the rate by 5 instead of stopping, until
+        it is 1e-6 or less (scikit-learn's numbers)."""
         if self.lr_schedule != "adaptive":
-            if verbose:
-                print(msg + " Stopping.")
-            return True
+            return super().trigger_stopping(msg, verbose)
         if self.optimizer.learning_rate <= 1e-6:
             if verbose:
                 print(msg + " Learning rate too small. Stopping.")
@@ -51,25 +67,12 @@ class SGDSolver:
         return False
 
 
-class AdamSolver:
+class AdamSolver(_Solver):
     """scikit-learn's ``AdamOptimizer``: stops as soon as training stops improving."""
 
     def __init__(self, learning_rate_init, beta_1, beta_2, epsilon):
-        self.optimizer = optimizers.Adam(
-            learning_rate=learning_rate_init, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
+        super().__init__(
+            optimizers.Adam(
+                learning_rate=learning_rate_init, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
+            )
         )
-
-    @property
-    def learning_rate(self):
-        return self.optimizer.learning_rate
-
-    def update_params(self, params, grads):
-        self.optimizer.apply(params, grads)
-
-    def iteration_ends(self, time_step):
-        pass
-
-    def trigger_stopping(self, msg, verbose):
-        if verbose:
-            print(msg + " Stopping.")
-        return True
