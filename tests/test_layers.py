@@ -158,9 +158,11 @@ def test_dense_two_constructor_styles():
 
 
 def test_dense_textbook_uniform_initializer():
+    # The textbook's uniform [0, 0.1) weights, and zero biases.
     layer = Dense(784, 512, kernel_initializer="textbook_uniform", seed=0)
     assert layer.kernel.min() >= 0 and layer.kernel.max() < 0.1
     assert abs(float(layer.kernel.mean()) - 0.05) < 1e-3
+    assert layer.bias.shape == (512,) and not layer.bias.any()
 
 
 def test_dense_same_seed_same_weights_different_seed_different():
