@@ -255,9 +255,12 @@ def test_verbose_2_prints_one_line_per_epoch(data, capsys):
 
 def test_verbose_1_shows_a_progress_bar_per_epoch(data, capsys):
     x, y = data
-    mlp().fit(x, y, epochs=2, verbose=1, seed=0)
+    history = mlp().fit(x, y, epochs=2, verbose=1, seed=0)
     out = capsys.readouterr().out
-    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss=" in out
+    # Each epoch's bar ends full, showing that epoch's figures as History records them.
+    for epoch in range(2):
+        figures = ", ".join(f"{k}={v[epoch]:.4f}" for k, v in history.history.items())
+        assert f"Epoch {epoch + 1}/2: 100%" in out and figures + "]" in out, (figures, out)
 
 
 # ------------------------------------------------------------ reproducibility
