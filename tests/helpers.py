@@ -238,6 +238,15 @@ def loss_operands(rng, kind, from_logits, batch=5, outputs=4):
     return pred, soft / soft.sum(axis=1, keepdims=True)
 
 
+def blobs(rng, samples, features, classes, spread=2.0):
+    """Gaussian clusters (unit noise) around random centres `spread` apart on
+    each axis: data a small network learns in a few epochs. Returns float32
+    x (samples, features) and int64 labels (samples,)."""
+    centres = rng.normal(size=(classes, features)) * spread
+    labels = rng.integers(0, classes, size=samples)
+    return (centres[labels] + rng.normal(size=(samples, features))).astype(np.float32), labels
+
+
 def snapshot(*arrays):
     """Copies to check later, with assert_unchanged, that a call left its inputs alone."""
     return [a.copy() for a in arrays]

@@ -20,16 +20,14 @@ import numpy as np
 import pytest
 from denseops.nn import Dense, Sequential, load, optimizers
 from denseops.nn.serialization import unnamed_temporaries_supported
+from helpers import blobs
 
 FEATURES, CLASSES = 12, 3
 
 
 @pytest.fixture
 def data(rng):
-    centres = rng.normal(size=(CLASSES, FEATURES)) * 2
-    labels = rng.integers(0, CLASSES, size=256)
-    x = (centres[labels] + rng.normal(size=(256, FEATURES))).astype(np.float32)
-    return x, labels
+    return blobs(rng, 256, FEATURES, CLASSES)
 
 
 def trained(data, epochs=1):

@@ -15,8 +15,9 @@ csrc/kernels/gemm_driver.hpp describes. The shapes below sit on each side of
 those edges (csrc/kernels/gemm_blocked.hpp).
 
 Each product is compared with the exact one rounded to its dtype by
-`assert_close(..., k=K)`: K products per element, within the bound stated
-beside `tolerance` in helpers.py (a few eps * K, plus sqrt(K) * eps relative).
+`assert_close(..., k=K)` (K products per element), which accepts
+ROUNDING_SLACK * eps * (K + sqrt(K) * |expected|) per element: inputs lie in
+[-1, 1], so that is a few eps per term summed (helpers.py, beside `tolerance`).
 """
 
 import functools

@@ -8,6 +8,7 @@ import io
 import math
 
 import denseops
+import helpers
 import numpy as np
 import pytest
 from denseops import reference
@@ -164,9 +165,7 @@ def test_mnist_with_dropout_and_l2():
 
 
 def blobs(rng, n=256, features=6, classes=3):
-    centers = rng.normal(size=(classes, features)) * 3
-    y = rng.integers(0, classes, size=n)
-    return (centers[y] + rng.normal(size=(n, features))).astype(np.float32), y
+    return helpers.blobs(rng, n, features, classes, spread=3.0)
 
 
 def classifier(classes=3, **compile_kwargs):

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 
+import helpers
 import numpy as np
 import pytest
 from denseops.nn import (
@@ -25,11 +26,7 @@ FEATURES, CLASSES = 20, 4
 
 
 def blobs(rng, samples=512, features=FEATURES, classes=CLASSES):
-    """Gaussian clusters around random centres: learnable in a few epochs."""
-    centres = rng.normal(size=(classes, features)) * 2
-    labels = rng.integers(0, classes, size=samples)
-    x = centres[labels] + rng.normal(size=(samples, features))
-    return x.astype(np.float32), labels
+    return helpers.blobs(rng, samples, features, classes)
 
 
 def mlp(dtype="float32", hidden=16, optimizer="rmsprop", metrics=("accuracy",)):
