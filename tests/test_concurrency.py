@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import denseops
 import numpy as np
@@ -340,6 +341,10 @@ def test_labels_rewritten_by_another_thread_during_the_kernel_are_not_read_again
         while not stop.is_set():
             labels[::7] = 1 << 40
             labels[::7] = 0
+            # Hand the GIL over with good labels in place: otherwise the switch
+            # tends to fall right after the first write, every check sees the
+            # bad value and no call reaches the kernel.
+            time.sleep(0)
 
     thread = threading.Thread(target=vandal)
     thread.start()
