@@ -131,6 +131,16 @@ def test_loss_value_and_gradient_match_the_reference(arch, rng, kind, from_logit
     assert_close(grad, expected_grad, k=pred.shape[1] + 8)
 
 
+@pytest.mark.parametrize("delta", [0.8, 2.5])
+def test_huber_loss_matches_the_reference_for_any_delta(arch, rng, delta):
+    pred, target = loss_operands(rng, "huber", False)
+    grad = np.full_like(pred, np.nan)
+    value = denseops.loss(pred, target, "huber", delta=delta, grad=grad)
+    expected, expected_grad = reference.loss(pred, target, "huber", delta=delta)
+    assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert_close(grad, expected_grad, k=pred.shape[1] + 8)
+
+
 @pytest.mark.parametrize("kind, from_logits", LOSS_CASES)
 def test_loss_float32_agrees_with_float64(rng, kind, from_logits):
     pred, target = loss_operands(rng, kind, from_logits, batch=64, outputs=10)

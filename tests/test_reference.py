@@ -205,6 +205,17 @@ def test_reference_loss_gradient_matches_finite_differences(rng, kind, from_logi
     assert value != pytest.approx(unweighted), "the sample weights were ignored"
 
 
+def test_reference_huber_gradient_matches_finite_differences_for_any_delta(rng):
+    # |error| is 0.5 or 1.7 (loss_operands): with delta = 0.8 both pieces are used.
+    pred, target = loss_operands(rng, "huber", False)
+    for delta in (0.8, 2.5):
+        _, grad = reference.loss(pred, target, "huber", delta=delta)
+        numeric = numeric_gradient(
+            lambda delta=delta: reference.loss(pred, target, "huber", delta=delta)[0], pred
+        )
+        assert_gradient_close(grad, numeric, f"huber delta={delta}")
+
+
 def test_reference_cross_entropies_agree_across_their_forms(rng):
     logits = rng.normal(size=(6, 4))
     labels = rng.integers(0, 4, size=6)
