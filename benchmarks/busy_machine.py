@@ -27,7 +27,9 @@ import os
 import statistics
 import subprocess
 import sys
-import time
+from pathlib import Path
+
+from denseops import bench_machine, bench_workers
 
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 DEFAULT_CONFIGS = (
@@ -35,7 +37,6 @@ DEFAULT_CONFIGS = (
     "libgomp default (before):GOMP_SPINCOUNT=300000",
     "passive:OMP_WAIT_POLICY=passive",
 )
-WARMUP_STEPS = 10
 
 
 def parse_config(text):
@@ -53,22 +54,22 @@ def parse_config(text):
 
 def worker(args):
     """Times args.epochs epochs and prints one JSON line."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import denseops
-    from train_epoch import load_mnist, make_denseops_model
+    from denseops.mnist_mlp import compiled_mlp
+    from train_epoch import load_mnist, timed_epochs  # beside this script
 
     x, y, _, _ = load_mnist()
     if args.threads:
         denseops.set_num_threads(args.threads)
-    model = make_denseops_model(seed=0)
-    b = args.batch_size
-    for i in range(WARMUP_STEPS):
-        model.train_step(x[i * b : (i + 1) * b], y[i * b : (i + 1) * b])
-    seconds = []
-    for epoch in range(args.epochs):
-        start = time.perf_counter()
-        model.fit(x, y, epochs=1, batch_size=b, verbose=0, seed=epoch)
-        seconds.append(time.perf_counter() - start)
+    model = compiled_mlp(seed=0)
+    seconds, _ = timed_epochs(
+        model.train_step,
+        lambda epoch: model.fit(x, y, epochs=1, batch_size=args.batch_size, verbose=0, seed=epoch),
+        x,
+        y,
+        args.batch_size,
+        args.epochs,
+    )
     print(
         json.dumps(
             {
@@ -98,10 +99,7 @@ def run_worker(env_changes, args):
     ]
     if args.threads:
         command += ["--threads", str(args.threads)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"worker failed ({done.returncode}):\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return bench_workers.run_once(command, env)
 
 
 def busy_process():
@@ -112,10 +110,11 @@ def busy_process():
 def parent(args):
     configs = [parse_config(c) for c in (args.config or DEFAULT_CONFIGS)]
     print(
-        f"MNIST MLP 784-512-10, RMSprop, batch {args.batch_size}, float32; "
-        f"{args.epochs} epoch(s) x {args.rounds} round(s) per configuration and load, "
-        f"each run in its own process; {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.2f}"
+        bench_machine.heading(
+            f"MNIST MLP 784-512-10, RMSprop, batch {args.batch_size}, float32; "
+            f"{args.epochs} epoch(s) x {args.rounds} round(s) per configuration and load, "
+            f"each run in its own process"
+        )
     )
     times = {(name, load): [] for name, _ in configs for load in ("quiet", "busy")}
     for r in range(args.rounds):
@@ -144,17 +143,13 @@ def parent(args):
         "quiet within 5 % of before."
     )
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(
-                {
-                    "configs": {n: e for n, e in configs},
-                    "epochs": args.epochs,
-                    "rounds": args.rounds,
-                    "epoch_seconds": {f"{n}/{load}": v for (n, load), v in times.items()},
-                },
-                fh,
-                indent=1,
-            )
+        saved = {
+            "configs": {n: e for n, e in configs},
+            "epochs": args.epochs,
+            "rounds": args.rounds,
+            "epoch_seconds": {f"{n}/{load}": v for (n, load), v in times.items()},
+        }
+        Path(args.json).write_text(json.dumps(saved, indent=1))
         print(f"Saved {args.json}")
     return 0
 

@@ -5,15 +5,15 @@ Run (see README.md here):
     pytest benchmarks --benchmark-only --benchmark-group-by=group --bench-large
 """
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
-from denseops import bench, bench_cases
+from denseops import bench_cases, bench_machine
+from denseops.bench_threads import thread_limit
 
 # Lets test modules import the modules next to them (bench_params,
-# numpy_mlp, torch_mlp, train_epoch): with --import-mode=importlib pytest
+# numpy_mlp, torch_mlp): with --import-mode=importlib pytest
 # adds nothing to sys.path itself.
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -54,23 +54,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_header(config):
-    info = bench.machine_info()
-    lines = [
-        f"cpu: {info['cpu']}, {info['usable_cores']} usable cores; "
-        f"threads timed: {', '.join(map(str, THREAD_COUNTS))} (in each group's name)",
-        f"numpy {info['numpy']}, BLAS: {bench.blas_summary(info)}; denseops "
-        f"{info['denseops']} ({info['denseops_arch']}); torch {info['torch'] or 'not installed'}",
-        f"load average (1 min): {info['load_average_1min']}",
+    info = bench_machine.machine_info()
+    return [
+        bench_machine.summary(info),
+        *bench_machine.describe(info),
+        f"torch     : {info['torch'] or 'not installed'}; threads timed: "
+        f"{', '.join(map(str, THREAD_COUNTS))} (in each group's name)",
     ]
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        if var in os.environ:
-            lines.append(f"warning: {var} is set and can slow NumPy; compare with `env -u {var}`")
-    return lines
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     """Store CPU, cores, BLAS and versions with --benchmark-json / --benchmark-save."""
-    machine_info["denseops_bench"] = bench.machine_info()
+    machine_info["denseops_bench"] = bench_machine.machine_info()
 
 
 @pytest.fixture
@@ -90,7 +85,7 @@ def time_kernel(benchmark):
             work=case.work,
             flops=case.flops,
         )
-        with bench_cases.thread_limit(threads):
+        with thread_limit(threads):
             benchmark(call)
         if case.flops and benchmark.stats:
             benchmark.extra_info["gflops_median"] = case.flops / benchmark.stats.stats.median / 1e9

@@ -16,6 +16,8 @@ import statistics
 import subprocess
 import sys
 
+from denseops import bench_machine
+
 # What a user imports, and the one import every one of them pays for.
 MODULES = ["numpy", "denseops", "denseops.nn", "denseops.sklearn"]
 LINE = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \|\s+(\S+)$")
@@ -49,10 +51,10 @@ def main(argv=None):
             us, numpy_us = cumulative_us(module)
             total[module].append(us)
             numpy_part[module].append(numpy_us)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"median of {args.rounds} fresh interpreters per module, -X importtime; "
-        f"load average {load:.2f}"
+        bench_machine.heading(
+            f"median of {args.rounds} fresh interpreters per module, -X importtime"
+        )
     )
     print(f"{'module':<18} {'import ms':>9} {'numpy ms':>9} {'own ms':>7}")
     for module in MODULES:

@@ -12,6 +12,21 @@ Shapes: B batch, D=784 inputs, H=512 hidden units, C=10 classes.
 import numpy as np
 
 
+def fit_epoch(train_step, x, y, batch_size, order):
+    """One pass over (x, y) in `order`, a batch at a time; returns (mean loss, accuracy).
+
+    `train_step(x_batch, y_batch)` returns the batch's (mean loss, correct
+    predictions); the batch loop of numpy_mlp.py and torch_mlp.py alike.
+    """
+    loss_sum = correct = 0.0
+    for start in range(0, len(x), batch_size):
+        idx = order[start : start + batch_size]
+        loss, right = train_step(x[idx], y[idx])
+        loss_sum += loss * len(idx)
+        correct += right
+    return loss_sum / len(x), correct / len(x)
+
+
 def glorot_uniform(fan_in, fan_out, rng):
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32)
@@ -71,14 +86,7 @@ class NumpyMLP:
 
     def fit_epoch(self, x, y, batch_size, rng):
         """One shuffled pass over (x, y); returns (mean loss, accuracy)."""
-        order = rng.permutation(len(x))
-        loss_sum = correct = 0.0
-        for start in range(0, len(x), batch_size):
-            idx = order[start : start + batch_size]
-            loss, right = self.train_step(x[idx], y[idx])
-            loss_sum += loss * len(idx)
-            correct += right
-        return loss_sum / len(x), correct / len(x)
+        return fit_epoch(self.train_step, x, y, batch_size, rng.permutation(len(x)))
 
     def evaluate(self, x, y, batch_size=1000):
         """Accuracy on (x, y)."""

@@ -16,7 +16,7 @@ import time
 
 import denseops
 from denseops import _kernels
-from denseops.bench import cpu_model
+from denseops.bench_machine import cpu_model
 
 DTYPES = ("float32", "float64")
 

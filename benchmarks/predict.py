@@ -12,18 +12,22 @@ biases), timed on one image, a batch of 128 and --images images (default
     denseops     model.predict of a denseops.nn Sequential (its default batch_size)
     kernels      the same forward with denseops' raw kernels, whole input at once:
                  matmul, add, relu, matmul, add, softmax (what predict adds is the gap)
+    matmuls      only the two bare denseops matmuls, x @ W1 @ W2: a lower bound for
+                 any denseops forward (not in the default --only; checked against
+                 the float64 product instead of the probabilities)
     numpy        by hand, numpy_mlp.py's forward: x @ W1 + b1, maximum, @ W2 + b2, softmax
     onnxruntime  a Gemm-Relu-Gemm-Softmax graph built with onnx.helper, one InferenceSession
                  (intra_op_num_threads=--threads, inter_op_num_threads=1, sequential)
     torch        torch_mlp.py's network and a softmax under torch.inference_mode
 
-Each library runs in its own worker process, built and warmed up once:
-threaded runtimes keep their workers spinning after a call and would steal
-cores from the next library, and torch's MKL/OpenMP slow NumPy in a shared
-process. Before any timing every worker checks its probabilities against a
-float64 NumPy forward. Then, round after round and case after case, the
-parent asks each worker in turn (the order rotating every round) for one
-sample - enough calls to last ~10 ms, `time.perf_counter_ns` - and reports
+Each library runs in its own worker process (`denseops.bench_workers`),
+built and warmed up once: threaded runtimes keep their workers spinning
+after a call and would steal cores from the next library, and torch's
+MKL/OpenMP slow NumPy in a shared process. Before any timing every worker
+checks its probabilities against a float64 NumPy forward. Then, round after
+round and case after case, the parent asks each worker in turn (the order
+rotating every round) for one sample - enough calls to last ~10 ms,
+`denseops.bench_timing`'s timer, with its idle pause when threads > 1 - and reports
 each library's median time per call over the rounds and the median of its
 per-round ratio to denseops' `model.predict`; on one thread also the same
 samples in the worker's CPU time, which a busy machine inflates far less.
@@ -34,13 +38,8 @@ slower kernels), and the script names the OpenBLAS kernel it then used.
 
 import argparse
 import importlib.util
-import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -50,12 +49,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import denseops  # noqa: E402
-from denseops import bench  # noqa: E402  the shared timer and machine description
+from denseops import bench_machine, bench_timing, bench_workers  # noqa: E402
+from denseops.bench_threads import threaded_environment  # noqa: E402
+from denseops.mnist_mlp import CLASSES, HIDDEN, INPUTS  # noqa: E402
 
-LIBRARIES = ("denseops", "kernels", "numpy", "onnxruntime", "torch")
+LIBRARIES = ("denseops", "kernels", "matmuls", "numpy", "onnxruntime", "torch")
+DEFAULT_LIBRARIES = tuple(library for library in LIBRARIES if library != "matmuls")
 HEADERS = {
     "denseops": "denseops predict",
     "kernels": "denseops kernels",
+    "matmuls": "denseops matmuls",
     "numpy": "numpy",
     "onnxruntime": "onnxruntime",
     "torch": "torch",
@@ -63,6 +66,7 @@ HEADERS = {
 REQUIRES = {
     "denseops": ("denseops",),
     "kernels": ("denseops",),
+    "matmuls": ("denseops",),
     "numpy": ("numpy",),
     "onnxruntime": ("onnx", "onnxruntime"),
     "torch": ("torch",),
@@ -72,8 +76,6 @@ INSTALL_HINTS = {
     "torch": "pip install torch==2.13.0",
 }
 BASELINE = "denseops"
-OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-INPUTS, HIDDEN, CLASSES = 784, 512, 10
 BATCH = 128
 # ~10 ms per sample (hundreds of one-image calls; the 10000-image case is one
 # call). On a loaded machine every such sample shares the core alike, so the
@@ -127,6 +129,12 @@ def reference_probabilities(weights, x):
     return p / p.sum(axis=1, keepdims=True)
 
 
+def reference_matmuls(weights, x):
+    """x @ W1 @ W2 in float64: what the bare matmuls are checked against."""
+    W1, _, W2, _ = (w.astype(np.float64) for w in weights)
+    return x.astype(np.float64) @ W1 @ W2
+
+
 def onnx_model(weights):
     """The MLP as an ONNX graph: Gemm -> Relu -> Gemm -> Softmax, the weights as initializers.
 
@@ -166,29 +174,32 @@ def onnx_model(weights):
 # ---------------------------------------------------------------- one library each
 
 # prepare turns a NumPy batch into the library's input (outside the timing),
-# predict(prepared) is the timed call, about says which version and path ran.
-Predictor = namedtuple("Predictor", "prepare predict about")
+# predict(prepared) is the timed call, about says which version and path ran,
+# expected(weights, x) is the float64 result it is checked against.
+Predictor = namedtuple(
+    "Predictor", "prepare predict about expected", defaults=(reference_probabilities,)
+)
 
 
 def _same(x):
     return x
 
 
+def _denseops_about():
+    return f"denseops {denseops.__version__}, path {denseops.get_arch()}"
+
+
 def _denseops_predictor(weights, threads):
-    from denseops.nn import Dense, Sequential
+    from denseops.mnist_mlp import build_mlp
 
     denseops.set_num_threads(threads)
     W1, b1, W2, b2 = weights
-    model = Sequential(
-        [Dense(W1.shape[1], activation="relu"), Dense(W2.shape[1], activation="softmax")]
-    )
+    model = build_mlp(W1.shape[1], W2.shape[1])
     model.build(W1.shape[0])
     for layer, (kernel, bias) in zip(model.layers, ((W1, b1), (W2, b2))):
         layer.kernel[...] = kernel
         layer.bias[...] = bias
-    return Predictor(
-        _same, model.predict, f"denseops {denseops.__version__}, path {denseops.get_arch()}"
-    )
+    return Predictor(_same, model.predict, _denseops_about())
 
 
 def _kernels_predictor(weights, threads):
@@ -201,7 +212,17 @@ def _kernels_predictor(weights, threads):
         z = denseops.matmul(h, W2)  # (B, C)
         return denseops.softmax(denseops.add(z, b2, out=z), out=z)
 
-    return Predictor(_same, predict, f"denseops {denseops.__version__}, path {denseops.get_arch()}")
+    return Predictor(_same, predict, _denseops_about())
+
+
+def _matmuls_predictor(weights, threads):
+    denseops.set_num_threads(threads)
+    W1, _, W2, _ = weights
+
+    def predict(x):
+        return denseops.matmul(denseops.matmul(x, W1), W2)
+
+    return Predictor(_same, predict, _denseops_about(), reference_matmuls)
 
 
 def _numpy_predictor(weights, threads):
@@ -215,7 +236,7 @@ def _numpy_predictor(weights, threads):
     return Predictor(
         _same,
         model.forward,
-        f"numpy {np.__version__}, BLAS {bench.blas_summary(bench.machine_info())}",
+        f"numpy {np.__version__}, BLAS {bench_machine.blas_summary(bench_machine.machine_info())}",
     )
 
 
@@ -265,6 +286,7 @@ def make_predictor(library, weights, threads=1):
     build = {
         "denseops": _denseops_predictor,
         "kernels": _kernels_predictor,
+        "matmuls": _matmuls_predictor,
         "numpy": _numpy_predictor,
         "onnxruntime": _onnxruntime_predictor,
         "torch": _torch_predictor,
@@ -276,48 +298,33 @@ def make_predictor(library, weights, threads=1):
 
 
 def worker(args):
-    """Build one library's predictor, check it, then time one sample per case per request.
+    """Build one library's predictor, check it, then answer bench_workers requests.
 
-    Protocol on stdin/stdout, one JSON line per reply: first the check and
-    the library's description; then per line "case I" the seconds per call
-    of one sample of case I (in cases() order), elapsed and of the process's
-    CPU time. End of stdin ends the worker.
+    Its calls are named by the index of their case in cases(); the "info"
+    request returns the library's description and its largest difference
+    from the float64 result on each case.
     """
-    # Replies go to the real stdout; anything a library prints goes to stderr.
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    pause_s = bench_timing.IDLE_PAUSE_S if args.threads > 1 else 0.0
+    return bench_workers.serve(lambda: checked_calls(args), pause_s)
 
-    def reply(message):
-        replies.write(json.dumps(message) + "\n")
-        replies.flush()
 
+def checked_calls(args):
+    """The worker's calls (by case index) and its "info" handler, after checking its output."""
     weights = mlp_weights(args.seed)
     timed = cases(args.images)
     x = make_images(max(n for _, n in timed), seed=args.seed)
-    reference = reference_probabilities(weights, x)
     predictor = make_predictor(args.worker, weights, args.threads)
-    calls, max_abs_diff = [], {}
-    for name, n in timed:
+    expected = predictor.expected(weights, x)
+    calls, max_abs_diff = {}, {}
+    for i, (name, n) in enumerate(timed):
         batch = predictor.prepare(x[:n])
         p = np.asarray(predictor.predict(batch), dtype=np.float64)
-        expected = reference[:n]
         max_abs_diff[name] = (
-            float(np.abs(p - expected).max()) if p.shape == expected.shape else float("inf")
+            float(np.abs(p - expected[:n]).max()) if p.shape == expected[:n].shape else float("inf")
         )
-
-        def call(batch=batch):
-            predictor.predict(batch)
-
-        calls.append((call, bench.calls_per_sample(call, SAMPLE_NS)))
-    reply({"library": args.worker, "about": predictor.about, "max_abs_diff": max_abs_diff})
-    pause_s = bench.IDLE_PAUSE_S if args.threads > 1 else 0.0
-    for line in iter(sys.stdin.readline, ""):
-        call, number = calls[int(line.split()[1])]
-        cpu_start = time.process_time_ns()
-        wall_ns = bench.settled_sample_ns(call, number, pause_s)
-        cpu_ns = time.process_time_ns() - cpu_start
-        reply({"seconds": wall_ns / number / 1e9, "cpu_seconds": cpu_ns / number / 1e9})
-    return 0
+        calls[str(i)] = lambda batch=batch: predictor.predict(batch)
+    info = {"library": args.worker, "about": predictor.about, "max_abs_diff": max_abs_diff}
+    return calls, {"info": lambda: info}
 
 
 # ---------------------------------------------------------------- parent
@@ -325,67 +332,24 @@ def worker(args):
 
 def child_env(library, threads):
     """The worker's environment: every thread pool sized alike, NumPy's BLAS unpinned."""
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    if library == "numpy":
-        for var in OPENBLAS_OVERRIDES:
-            env.pop(var, None)
-    return env
+    env = threaded_environment(threads)
+    return bench_machine.without_openblas_overrides(env) if library == "numpy" else env
 
 
-class Worker:
-    """One library's worker process, asked for one sample at a time."""
-
-    def __init__(self, library, args):
-        self.library = library
-        self.stderr = tempfile.TemporaryFile(mode="w+")
-        cmd = [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--worker",
-            library,
-            "--threads",
-            str(args.threads),
-            "--images",
-            str(args.images),
-            "--seed",
-            str(args.seed),
-        ]
-        self.process = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            text=True,
-            env=child_env(library, args.threads),
-        )
-        self.info = self._receive()
-
-    def _receive(self):
-        line = self.process.stdout.readline()
-        if not line:
-            code = self.process.wait()
-            self.stderr.seek(0)
-            raise RuntimeError(f"{self.library} worker failed ({code}):\n{self.stderr.read()}")
-        return json.loads(line)
-
-    def time_case(self, index):
-        """(elapsed, CPU) seconds per call of case `index` (in cases() order), one sample."""
-        self.process.stdin.write(f"case {index}\n")
-        self.process.stdin.flush()
-        message = self._receive()
-        return message["seconds"], message["cpu_seconds"]
-
-    def close(self):
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.stderr.close()
+def start_worker(library, args):
+    """Start `library`'s worker, calibrate its calls to ~SAMPLE_NS; return it and its info."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", library]
+    for flag in ("threads", "images", "seed"):
+        argv += [f"--{flag}", str(getattr(args, flag))]
+    worker = bench_workers.Worker(argv, env=child_env(library, args.threads))
+    try:
+        info = worker.ask("info")
+        for i in range(len(cases(args.images))):
+            worker.calibrate(str(i), SAMPLE_NS)
+    except BaseException:
+        worker.close()
+        raise
+    return worker, info
 
 
 def unavailable_reason(library):
@@ -401,33 +365,12 @@ def unavailable_reason(library):
     return None
 
 
-def rotated(libraries, round_index):
-    """The order of round `round_index`: each library leads in turn."""
-    shift = round_index % len(libraries)
-    return libraries[shift:] + libraries[:shift]
-
-
 def medians(samples):
     """Per library, the median over rounds of each case's seconds per call."""
     return {
         library: [statistics.median(case) for case in zip(*rounds)]
         for library, rounds in samples.items()
     }
-
-
-def measure(workers, rounds, n_cases):
-    """Elapsed and CPU samples, each as samples[library][round][case] seconds per call.
-
-    In every round each case is timed by every library in turn, the order
-    rotating from round to round.
-    """
-    elapsed = {library: [[None] * n_cases for _ in range(rounds)] for library in workers}
-    cpu = {library: [[None] * n_cases for _ in range(rounds)] for library in workers}
-    for r in range(rounds):
-        for i in range(n_cases):
-            for library in rotated(list(workers), r):
-                elapsed[library][r][i], cpu[library][r][i] = workers[library].time_case(i)
-    return elapsed, cpu
 
 
 def paired_ratios(samples, baseline=BASELINE):
@@ -494,28 +437,16 @@ def parse_libraries(text):
     return [name for name in LIBRARIES if name in libraries]  # columns in a fixed order
 
 
-def describe_machine(args):
-    info = bench.machine_info()
-    load = info["load_average_1min"]
-    print(
-        f"MNIST MLP {INPUTS}-{HIDDEN}(relu)-{CLASSES}(softmax), float32, the same weights in "
-        f"every library; {args.threads} thread(s), {args.rounds} rounds, "
-        f"each library in its own process"
-    )
-    print(
-        f"cpu       : {info['cpu']}, {info['usable_cores']} usable cores, load average "
-        f"{'unknown' if load is None else f'{load:.2f}'} "
-        "(other work on the machine inflates timings)"
-    )
-    print(f"SIMD path : {denseops.get_arch()} (denseops.get_arch())")
-    for var in OPENBLAS_OVERRIDES:
-        if var in os.environ:
-            print(f"note      : {var}={os.environ[var]} is set here; unset in NumPy's worker")
-
-
 def parent(args):
     libraries = parse_libraries(args.only)
-    describe_machine(args)
+    print(
+        bench_machine.heading(
+            f"MNIST MLP {INPUTS}-{HIDDEN}(relu)-{CLASSES}(softmax), float32, the same weights "
+            f"in every library; {args.threads} thread(s), {args.rounds} rounds, "
+            "each library in its own process",
+            unset_for_numpy=True,
+        )
+    )
     for library in list(libraries):
         reason = unavailable_reason(library)
         if reason:
@@ -523,26 +454,28 @@ def parent(args):
             libraries.remove(library)
     if not libraries:
         raise SystemExit("no library left to time")
-    workers = {}
+    workers, infos = {}, {}
     print("libraries :")
     try:
         for library in libraries:
-            workers[library] = Worker(library, args)
-            print(f"  {HEADERS[library]:<17} {workers[library].info['about']}", flush=True)
-        diffs = {library: max(w.info["max_abs_diff"].values()) for library, w in workers.items()}
+            workers[library], infos[library] = start_worker(library, args)
+            print(f"  {HEADERS[library]:<17} {infos[library]['about']}", flush=True)
+        diffs = {library: max(info["max_abs_diff"].values()) for library, info in infos.items()}
         print(
             "check     : max |p - p_ref| over every case, p_ref a float64 NumPy forward: "
             + ", ".join(f"{library} {d:.1e}" for library, d in diffs.items())
         )
         bad = {
-            library: workers[library].info["max_abs_diff"]
+            library: infos[library]["max_abs_diff"]
             for library, d in diffs.items()
             if not d <= TOLERANCE
         }
         if bad:
             raise SystemExit(f"outputs disagree (tolerance {TOLERANCE}), not timing: {bad}")
         names = [name for name, _ in cases(args.images)]
-        elapsed, cpu = measure(workers, args.rounds, len(names))
+        elapsed, cpu = bench_workers.time_in_rounds(
+            workers, [str(i) for i in range(len(names))], args.rounds
+        )
     finally:
         for w in workers.values():
             w.close()
@@ -583,8 +516,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1, help="threads for every library (default 1)")
     p.add_argument(
         "--only",
-        default=",".join(LIBRARIES),
-        help=f"comma-separated libraries to time (default: {','.join(LIBRARIES)})",
+        default=",".join(DEFAULT_LIBRARIES),
+        help=f"comma-separated libraries to time, of {','.join(LIBRARIES)} "
+        f"(default: {','.join(DEFAULT_LIBRARIES)})",
     )
     p.add_argument(
         "--images", type=int, default=10000, help="images in the throughput case (default 10000)"

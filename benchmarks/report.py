@@ -13,13 +13,13 @@ OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the runs
 """
 
 import argparse
-import datetime
 import os
 import pathlib
-import platform
 import re
 import subprocess
 import sys
+
+from denseops import bench_machine
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # The documents that hold figures blocks: the README has the main job and the
@@ -83,28 +83,9 @@ KEEP_FROM = {"suite": re.compile(r"^-+ benchmark ")}
 DROP = {"epoch": re.compile(r"^\s+round \d+/\d+: \w+ \.\.\.$")}
 
 
-def describe_machine():
-    from denseops.bench import cpu_model  # one description of the CPU for every script
-
-    cpu = f"{cpu_model()}, {cpu_class()} path"
-    commit = (
-        subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        or "unknown"
-    )
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"{date}, commit {commit}, {cpu} ({os.cpu_count()} cores), "
-        f"Python {platform.python_version()}"
-    )
-
-
 def run_section(name):
     shown, argv = SECTIONS[name]
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-    }
+    env = bench_machine.without_openblas_overrides()
     if env.get("DENSEOPS_DATA"):  # relative to where this script was started, not to ROOT
         env["DENSEOPS_DATA"] = os.path.abspath(os.path.expanduser(env["DENSEOPS_DATA"]))
     print(f"running: {shown}", file=sys.stderr, flush=True)
@@ -119,15 +100,8 @@ def run_section(name):
     if drop is not None:
         lines = [line for line in lines if not drop.match(line)]
     output = "\n".join(lines)
-    return f"Measured {describe_machine()}:\n\n```text\n$ {shown}\n{output}\n```"
-
-
-def cpu_class():
-    """The class of CPU the figures come from: the best SIMD path it runs natively."""
-    import denseops
-
-    config = denseops._kernels._config()
-    return "avx512" if config["cpu_avx512"] else "avx2" if config["cpu_avx2_fma"] else "generic"
+    machine = bench_machine.summary(bench_machine.machine_info())
+    return f"Measured {machine}:\n\n```text\n$ {shown}\n{output}\n```"
 
 
 def replace_section(text, name, body, cpu):
@@ -175,7 +149,9 @@ def main(argv=None):
     for name in args.only or list(SECTIONS):
         document = document_with(name)
         body = run_section(name)
-        document.write_text(replace_section(document.read_text(), name, body, cpu_class()))
+        document.write_text(
+            replace_section(document.read_text(), name, body, bench_machine.cpu_class())
+        )
         print(f"updated section {name!r} of {document.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

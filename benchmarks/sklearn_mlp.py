@@ -25,12 +25,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import warnings
 
 import numpy as np
+from denseops import bench_machine, bench_workers
 
 LIBRARIES = ("sklearn", "denseops")
 CASES = ("mnist", "digits")
@@ -40,10 +40,10 @@ def load_case(case):
     """(x_train, y_train, x_test, y_test) as float32 features."""
     if case == "mnist":
         from denseops.datasets import mnist
+        from denseops.mnist_mlp import load_flat
 
-        (x_train, y_train), (x_test, y_test) = mnist.load_data()
-        flat = lambda x: x.reshape(len(x), -1).astype(np.float32) / np.float32(255)  # noqa: E731
-        return flat(x_train), y_train, flat(x_test), y_test
+        (x_train, y_train), (x_test, y_test) = load_flat(mnist)
+        return x_train, y_train, x_test, y_test
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -91,14 +91,9 @@ def worker(library, case, threads):
 
 def run_worker(library, case, threads):
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", library, case, str(threads)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    return bench_workers.run_once(
+        [sys.executable, __file__, "--worker", library, case, str(threads)], env
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def compare(cases, threads_list, rounds):
@@ -210,7 +205,7 @@ def main():
         if case not in CASES:
             parser.error(f"--cases: unknown case {case!r}; expected some of {CASES}")
     threads_list = [int(t) for t in args.threads.split(",")]
-    print(f"load average {os.getloadavg()[0]:.2f}; {args.rounds} round(s), median", flush=True)
+    print(bench_machine.heading(f"{args.rounds} round(s), median"), flush=True)
     results = {"fits": compare(cases, threads_list, args.rounds)}
     if not args.no_search:
         results["grid_search"] = grid_search()

@@ -4,14 +4,14 @@ batch of 128, float32): denseops vs plain NumPy vs PyTorch, 1 and 2 threads.
 Whole epochs, each framework in its own process: benchmarks/train_epoch.py.
 """
 
-import importlib.util
-
 import numpy as np
 import pytest
 from bench_params import THREAD_COUNTS
 from denseops import bench_cases
+from denseops.bench_threads import thread_limit
+from denseops.mnist_mlp import CLASSES, INPUTS
 
-BATCH, INPUTS, CLASSES = 128, 784, 10
+BATCH = 128
 
 
 def _batch():
@@ -22,9 +22,9 @@ def _batch():
 
 
 def _denseops_step():
-    from train_epoch import make_denseops_model
+    from denseops.mnist_mlp import compiled_mlp
 
-    model, (x, y) = make_denseops_model(), _batch()
+    model, (x, y) = compiled_mlp(seed=0), _batch()
     return lambda: model.train_step(x, y)
 
 
@@ -48,8 +48,6 @@ STEPS = {"numpy": _numpy_step, "denseops": _denseops_step, "torch": _torch_step}
 def _skip_reason(framework):
     if framework == "torch" and not bench_cases.torch_available():
         return "torch is not installed (pip install torch==2.13.0)"
-    if framework == "denseops" and importlib.util.find_spec("denseops.nn") is None:
-        return "denseops.nn is not available in this install"
     return None
 
 
@@ -70,5 +68,5 @@ def test_train_step(benchmark, framework, threads):
     step = STEPS[framework]()  # may import torch: before the thread limit
     benchmark.group = f"train_step mlp 784-512-10 batch {BATCH} float32 {threads} thread(s)"
     benchmark.extra_info.update(implementation=framework, threads=threads, batch=BATCH)
-    with bench_cases.thread_limit(threads):
+    with thread_limit(threads):
         benchmark(step)

@@ -17,51 +17,40 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+from denseops import bench_workers
+from denseops.bench_threads import threaded_environment
 
 FRAMEWORKS = ("denseops", "numpy", "torch")
 WARMUP_STEPS = 10  # first-call costs (allocations, thread pools) stay out of the timing
 
 
-def make_denseops_model(seed=0, inputs=784):
-    """The issue's Keras-style model, compiled and built with seeded weights."""
-    from denseops.nn import Dense, Sequential
-
-    model = Sequential([Dense(512, activation="relu"), Dense(10, activation="softmax")])
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.build(inputs, seed=seed)
-    return model
-
-
 def load_mnist():
     """Training and test images as float32 (N, 784) in [0, 1], labels uint8."""
     from denseops.datasets import mnist
+    from denseops.mnist_mlp import load_flat
 
-    (x_train, y_train), (x_test, y_test) = mnist.load_data()
-
-    def images(x):
-        return (x.reshape(len(x), -1).astype(np.float32) / 255.0).astype(np.float32)
-
-    return images(x_train), y_train, images(x_test), y_test
+    (x_train, y_train), (x_test, y_test) = load_flat(mnist)
+    return x_train, y_train, x_test, y_test
 
 
 # ---------------------------------------------------------------- worker
 
 
-def _timed_epochs(train_step, run_epoch, x, y, args):
+def timed_epochs(train_step, run_epoch, x, y, batch_size, epochs):
     """Warm up with a few batches, then time `run_epoch(epoch)` for each epoch.
 
     Returns the seconds per epoch and what the last epoch returned.
     """
-    b = args.batch_size
+    b = batch_size
     for i in range(WARMUP_STEPS):
         train_step(x[i * b : (i + 1) * b], y[i * b : (i + 1) * b])
     seconds, last = [], None
-    for epoch in range(args.epochs):
+    for epoch in range(epochs):
         start = time.perf_counter()
         last = run_epoch(epoch)
         seconds.append(time.perf_counter() - start)
@@ -70,64 +59,61 @@ def _timed_epochs(train_step, run_epoch, x, y, args):
 
 def _epochs_denseops(x, y, x_test, y_test, args):
     import denseops
+    from denseops.mnist_mlp import compiled_mlp
 
     denseops.set_num_threads(args.threads)
-    model = make_denseops_model(args.seed)
-    seconds, history = _timed_epochs(
+    model = compiled_mlp(seed=args.seed)
+    seconds, history = timed_epochs(
         model.train_step,
         lambda epoch: model.fit(
             x, y, epochs=1, batch_size=args.batch_size, verbose=0, seed=args.seed + epoch
         ),
         x,
         y,
-        args,
+        args.batch_size,
+        args.epochs,
     )
     _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     logs = {k: v[-1] for k, v in history.history.items()}
     return seconds, logs["loss"], logs["accuracy"], test_accuracy, denseops.__version__
 
 
-def _epochs_numpy(x, y, x_test, y_test, args):
-    from numpy_mlp import NumpyMLP
+def _epochs_baseline(framework, x, y, x_test, y_test, args):
+    """numpy_mlp.py's or torch_mlp.py's model: the same train_step / fit_epoch / evaluate."""
+    if framework == "numpy":
+        from numpy_mlp import NumpyMLP as Model
 
-    model = NumpyMLP(seed=args.seed)
-    seconds, (loss, accuracy) = _timed_epochs(
+        version = np.__version__
+    else:
+        import torch
+        from torch_mlp import TorchMLP as Model
+        from torch_mlp import to_tensors
+
+        torch.set_num_threads(args.threads)
+        (x, y), (x_test, y_test) = to_tensors(x, y), to_tensors(x_test, y_test)
+        version = torch.__version__
+    model = Model(seed=args.seed)
+    seconds, (loss, accuracy) = timed_epochs(
         model.train_step,
         lambda epoch: model.fit_epoch(
             x, y, args.batch_size, np.random.default_rng(args.seed + epoch)
         ),
         x,
         y,
-        args,
+        args.batch_size,
+        args.epochs,
     )
-    return seconds, loss, accuracy, model.evaluate(x_test, y_test), np.__version__
-
-
-def _epochs_torch(x, y, x_test, y_test, args):
-    import torch
-    from torch_mlp import TorchMLP, to_tensors
-
-    torch.set_num_threads(args.threads)
-    x, y = to_tensors(x, y)
-    x_test, y_test = to_tensors(x_test, y_test)
-    model = TorchMLP(seed=args.seed)
-    seconds, (loss, accuracy) = _timed_epochs(
-        model.train_step,
-        lambda epoch: model.fit_epoch(
-            x, y, args.batch_size, np.random.default_rng(args.seed + epoch)
-        ),
-        x,
-        y,
-        args,
-    )
-    return seconds, loss, accuracy, model.evaluate(x_test, y_test), torch.__version__
+    return seconds, loss, accuracy, model.evaluate(x_test, y_test), version
 
 
 def worker(args):
     """Train one framework and print one JSON line with its epoch times."""
     x, y, x_test, y_test = load_mnist()
-    run = {"denseops": _epochs_denseops, "numpy": _epochs_numpy, "torch": _epochs_torch}
-    seconds, loss, accuracy, test_accuracy, version = run[args.worker](x, y, x_test, y_test, args)
+    if args.worker == "denseops":
+        result = _epochs_denseops(x, y, x_test, y_test, args)
+    else:
+        result = _epochs_baseline(args.worker, x, y, x_test, y_test, args)
+    seconds, loss, accuracy, test_accuracy, version = result
     print(
         json.dumps(
             {
@@ -147,10 +133,6 @@ def worker(args):
 
 
 def _run_worker(framework, args):
-    env = dict(os.environ)
-    # Every library's thread pool gets the same size, set before it starts.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(args.threads)
     cmd = [
         sys.executable,
         os.path.abspath(__file__),
@@ -165,10 +147,8 @@ def _run_worker(framework, args):
         "--seed",
         str(args.seed),
     ]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{framework} worker failed ({done.returncode}):\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    # Every library's thread pool gets the same size, set before it starts.
+    return bench_workers.run_once(cmd, threaded_environment(args.threads))
 
 
 def _available(framework):
@@ -224,18 +204,14 @@ def parent(args):
         "(targets: <= 0.8 vs torch, <= 0.5 vs numpy)."
     )
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(
-                {
-                    "threads": args.threads,
-                    "batch_size": args.batch_size,
-                    "epochs": args.epochs,
-                    "rounds": args.rounds,
-                    "results": results,
-                },
-                fh,
-                indent=1,
-            )
+        saved = {
+            "threads": args.threads,
+            "batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "rounds": args.rounds,
+            "results": results,
+        }
+        Path(args.json).write_text(json.dumps(saved, indent=1))
         print(f"Saved {args.json}")
     return 0
 

@@ -7,7 +7,9 @@ import math
 import time
 
 import pytest
-from denseops import bench, bench_cases
+from denseops import bench, bench_cases, bench_timing
+from denseops.bench_ladder import measure_case
+from denseops.bench_table import format_table
 
 LOCAL_IMPLEMENTATIONS = ("python loops", "cython", "numpy", "denseops")
 
@@ -80,12 +82,17 @@ def test_bench_rejects_unknown_operation():
         run_bench(["--quick", "--ops", "relu,softplus"])
 
 
-def test_table_formats_skipped_rows():
+def test_table_shows_skipped_implementations_with_the_reason():
     case = bench_cases.Case("matmul", (128, 784, 512), "float32", "quick")
-    row = bench.measure_case(case, ["python loops", "numpy"], repeats=1, target_ns=1)
-    table = bench.format_table([row])
-    assert "skipped" in table and "GFLOP/s" in table
+    row = measure_case(case, ["python loops", "numpy"], repeats=1, target_ns=1)
     assert set(row["results"]) == {"numpy"} and "python loops" in row["skipped"]
+    lines = format_table([row]).splitlines()
+    assert lines[0].split()[-1] == "GFLOP/s"
+    numpy_line = next(line for line in lines[2:] if " numpy " in line)
+    assert float(numpy_line.split()[-1]) == pytest.approx(row["gflops"]["numpy"], abs=0.05)
+    skipped = next(line for line in lines if "python loops" in line)
+    assert skipped.split()[:3] == ["python", "loops", "skipped"]
+    assert f"({row['skipped']['python loops']})" in skipped
 
 
 def test_calls_per_sample_ignores_a_slow_first_call():
@@ -96,5 +103,5 @@ def test_calls_per_sample_ignores_a_slow_first_call():
         if len(calls) == 1:
             time.sleep(0.01)  # like a lazy initialisation on the first call
 
-    number = bench.calls_per_sample(first_call_slow, target_ns=2_000_000)
+    number = bench_timing.calls_per_sample(first_call_slow, target_ns=2_000_000)
     assert number > 1, "the warm-up call must not be mistaken for the per-call time"

@@ -77,6 +77,43 @@ def test_fit_calls_the_keras_hooks_in_order_with_logs():
     assert record.model is m and record.params["epochs"] == 2
 
 
+def test_evaluate_and_predict_call_their_batch_hooks_with_keras_logs():
+    x, y = data(n=40)
+    m = model()
+    m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    record, seen = Record(), []
+
+    class Outputs(callbacks.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            seen.append(("test", batch, logs["loss"], logs["accuracy"]))
+
+        def on_predict_batch_end(self, batch, logs=None):
+            seen.append(("predict", batch, logs["outputs"].copy()))
+
+    loss, accuracy = m.evaluate(x, y, batch_size=16, verbose=0, callbacks=[record, Outputs()])
+    expected = [("on_test_begin",)]
+    for batch in range(3):
+        expected += [("on_test_batch_begin", batch), ("on_test_batch_end", batch)]
+    assert record.calls == expected + [("on_test_end",)]
+    # The last batch's running logs are the whole set's (no weight penalties here).
+    assert seen[-1][2:] == pytest.approx((loss, accuracy))
+    assert seen[0][2:] == pytest.approx(tuple(m.evaluate(x[:16], y[:16], verbose=0)))
+
+    record.calls.clear()
+    predictions = m.predict(x, batch_size=32, verbose=0, callbacks=[record, Outputs()])
+    assert record.calls == [
+        ("on_predict_begin",),
+        ("on_predict_batch_begin", 0),
+        ("on_predict_batch_end", 0),
+        ("on_predict_batch_begin", 1),
+        ("on_predict_batch_end", 1),
+        ("on_predict_end",),
+    ]
+    outputs = [entry[2] for entry in seen if entry[0] == "predict"]
+    np.testing.assert_array_equal(np.concatenate(outputs), predictions)
+    assert [len(o) for o in outputs] == [32, 8]
+
+
 def test_batch_and_epoch_logs_hold_running_means_and_val_quantities():
     x, y = data(n=40)
     seen = []

@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 from denseops import cli
+from denseops.mnist_mlp import flatten_images
 from denseops.nn import load
 
 RESULT_LINE = re.compile(
@@ -122,6 +123,30 @@ def test_help_gives_every_flag_a_default_and_ends_with_examples(command, default
         assert any(fragment in line for line in example_lines), (fragment, example_lines)
 
 
+def test_demo_times_every_rung_of_the_textbook_ladder():
+    result = run_cli("demo", "--iterations", "3")
+    assert result.returncode == 0, result.stderr
+    assert "avx" in result.stdout or "generic" in result.stdout, "the config comes first"
+    table = result.stdout.split("3 x relu(add(x, y)) on (20, 100) float64, median of 3:\n")[1]
+    header, _, *rows = table.strip().splitlines()
+    assert header.split()[:5] == ["operation", "size", "dtype", "implementation", "median"]
+    assert rows[0].startswith("textbook   3x(20, 100)        float64"), rows[0]
+    assert len(rows) == 4, rows
+    for name, row in zip(("python loops", "cython", "numpy", "denseops"), rows):
+        assert f" {name} " in row, row
+        median = re.search(r" (\d+\.\d+) (s|ms|us|ns) ", row)
+        assert median and float(median[1]) > 0, row
+    # each rung against the loops, then against NumPy: the references are 1x themselves
+    assert rows[0].split()[-2] == "1x", rows[0]
+    assert rows[2].split()[-1] == "1x", rows[2]
+
+
+def test_demo_rejects_a_loop_count_below_one():
+    result = run_cli("demo", "--iterations", "0")
+    assert result.returncode == 2
+    assert "--iterations: must be an integer >= 1, got '0'" in result.stderr
+
+
 def test_train_on_a_tiny_dataset_prints_the_result_and_saves_the_model(tiny_mnist, tmp_path):
     folder, (x_test, y_test) = tiny_mnist
     saved = tmp_path / "model.npz"
@@ -145,7 +170,7 @@ def test_train_on_a_tiny_dataset_prints_the_result_and_saves_the_model(tiny_mnis
     match = RESULT_LINE.search(result.stdout)
     # The printed figures are those of the saved model on the test set.
     model = load(saved)
-    loss, accuracy = model.evaluate(x_test.reshape(len(x_test), -1) / np.float32(255), y_test)
+    loss, accuracy = model.evaluate(flatten_images(x_test), y_test)
     assert float(match["accuracy"]) == pytest.approx(accuracy, abs=5e-5)
     assert float(match["loss"]) == pytest.approx(loss, abs=5e-5)
     assert accuracy > 0.5, "one epoch on bars this easy should beat chance by far"

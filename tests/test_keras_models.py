@@ -126,13 +126,12 @@ def test_regression_with_mae_and_huber_losses_learns_the_targets():
 @pytest.mark.slow
 def test_mnist_with_dropout_and_l2():
     from denseops.datasets import DataNotFoundError, mnist
+    from denseops.mnist_mlp import load_flat
 
     try:
-        (x_train, y_train), (x_test, y_test) = mnist.load_data()
+        (x_train, y_train), (x_test, y_test) = load_flat(mnist)
     except DataNotFoundError as error:
         pytest.skip(f"MNIST not found (set DENSEOPS_DATA to the folder holding mnist/): {error}")
-    x_train = x_train.reshape(len(x_train), -1).astype(np.float32) / 255
-    x_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255
     model = Sequential(
         [
             Input(shape=(784,)),

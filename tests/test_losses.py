@@ -4,6 +4,8 @@ denseops.reference, and their errors. (The references' gradients are checked
 against finite differences in test_reference.py; the nn `loss` kernel's
 kinds are in test_nn_kernels.py.)"""
 
+import inspect
+
 import denseops
 import numpy as np
 import pytest
@@ -229,6 +231,66 @@ def test_loss_objects_take_keras_argument_order(rng):
     assert sparse == pytest.approx(denseops.sparse_softmax_cross_entropy(logits, labels)[0])
     dense = losses.CategoricalCrossentropy(from_logits=True)(one_hot, logits)
     assert dense == pytest.approx(denseops.softmax_cross_entropy(logits, one_hot)[0])
+
+
+# Keras 3's constructor parameters, in order (its trailing `dtype` is not offered).
+KERAS_PARAMETERS = {
+    losses.MeanSquaredError: ["reduction", "name"],
+    losses.MeanAbsoluteError: ["reduction", "name"],
+    losses.Huber: ["delta", "reduction", "name"],
+    losses.BinaryCrossentropy: ["from_logits", "label_smoothing", "axis", "reduction", "name"],
+    losses.CategoricalCrossentropy: [
+        "from_logits",
+        "label_smoothing",
+        "axis",
+        "reduction",
+        "name",
+    ],
+    losses.SparseCategoricalCrossentropy: [
+        "from_logits",
+        "ignore_class",
+        "reduction",
+        "axis",
+        "name",
+    ],
+}
+
+
+@pytest.mark.parametrize("cls", list(KERAS_PARAMETERS))
+def test_loss_constructors_take_keras_parameters_in_keras_order(cls):
+    assert list(inspect.signature(cls).parameters) == KERAS_PARAMETERS[cls]
+
+
+def test_positional_loss_arguments_mean_what_they_mean_in_keras():
+    assert losses.Huber(2.0, "sum_over_batch_size", "h").name == "h"
+    with pytest.raises(ValueError, match="reduction='sum_over_batch_size'"):
+        losses.MeanSquaredError("sum")  # Keras's first argument is the reduction
+    with pytest.raises(ValueError, match=r"axis=-1 .* Received: axis=0"):
+        losses.CategoricalCrossentropy(False, 0.0, 0)
+    with pytest.raises(ValueError, match="ignore_class is not supported"):
+        losses.SparseCategoricalCrossentropy(True, 3)
+    assert losses.CategoricalCrossentropy(axis=1).get_config()["axis"] == -1
+
+
+def test_loss_functions_return_one_loss_per_sample_as_keras_does(rng):
+    y_true, y_pred = rng.uniform(size=(5, 3)), rng.uniform(size=(5, 3))
+    per_sample = losses.mean_squared_error(y_true, y_pred)
+    assert per_sample.shape == (5,)
+    np.testing.assert_allclose(per_sample, np.mean((y_pred - y_true) ** 2, axis=-1), rtol=1e-12)
+    np.testing.assert_allclose(
+        losses.mae(y_true, y_pred), np.mean(np.abs(y_pred - y_true), axis=-1), rtol=1e-12
+    )
+    # 1-D arrays are the outputs of one sample: one number.
+    assert losses.mse(y_true[0], y_pred[0]) == pytest.approx(per_sample[0])
+    probabilities = np.array([[0.6, 0.4], [0.3, 0.7]])
+    np.testing.assert_allclose(
+        losses.sparse_categorical_crossentropy(np.array([0, 1]), probabilities),
+        -np.log([0.6, 0.7]),
+        rtol=1e-12,
+    )
+    reduced = losses.CategoricalCrossentropy()(np.eye(2), probabilities)
+    per_row = losses.categorical_crossentropy(np.eye(2), probabilities)
+    assert reduced == pytest.approx(per_row.mean())
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
-from denseops import bench, bench_cases, plotting
+from denseops import bench_cases, plotting
 from denseops import train as training
+from denseops.bench_plot import bench_figure
 from denseops.nn import History
 
 pytest.importorskip("matplotlib", reason="the plots need the optional matplotlib")
@@ -136,7 +137,7 @@ def fake_report(operations=("relu", "matmul"), sizes=4):
 
 
 def test_bench_figure_connects_each_series_and_tells_dtypes_apart_beyond_line_style():
-    fig = bench.bench_figure(fake_report())
+    fig = bench_figure(fake_report())
     try:
         for ax in fig.axes[:2]:
             lines = {line.get_label(): line for line in ax.get_lines()}
@@ -158,7 +159,7 @@ def test_bench_figure_connects_each_series_and_tells_dtypes_apart_beyond_line_st
 def test_bench_figure_says_why_a_quick_run_has_few_sizes():
     report = fake_report(sizes=2)
     report["tier"] = "quick"
-    fig = bench.bench_figure(report)
+    fig = bench_figure(report)
     try:
         assert "run without --quick" in suptitle(fig)
     finally:

@@ -46,7 +46,7 @@ def test_onnx_graph_is_gemm_relu_gemm_softmax_and_matches_numpy(predict, tiny):
 
 # torch runs only in the script's own subprocess (see the last test): imported
 # here it would add its OpenMP and MKL pools to every later test's process.
-@pytest.mark.parametrize("library", ["denseops", "kernels", "numpy", "onnxruntime"])
+@pytest.mark.parametrize("library", ["denseops", "kernels", "matmuls", "numpy", "onnxruntime"])
 @pytest.mark.parametrize("rows", [1, 5])
 def test_library_matches_the_float64_forward(predict, tiny, library, rows):
     reason = predict.unavailable_reason(library)
@@ -55,13 +55,18 @@ def test_library_matches_the_float64_forward(predict, tiny, library, rows):
     weights, x = tiny
     predictor = predict.make_predictor(library, weights)
     p = np.asarray(predictor.predict(predictor.prepare(x[:rows])))
-    expected = predict.reference_probabilities(weights, x[:rows])
+    reference = (
+        predict.reference_matmuls if library == "matmuls" else predict.reference_probabilities
+    )
+    assert predictor.expected is reference
+    expected = reference(weights, x[:rows])
     diff = np.abs(p - expected).max()
     assert p.shape == expected.shape and diff <= predict.TOLERANCE, f"max abs diff {diff}"
-    # the bias adds are part of the check: zero biases would give other probabilities
-    W1, b1, W2, b2 = weights
-    no_bias = predict.reference_probabilities((W1, 0 * b1, W2, 0 * b2), x[:rows])
-    assert np.abs(no_bias - expected).max() > 100 * predict.TOLERANCE
+    if library != "matmuls":
+        # the bias adds are part of the check: zero biases would give other probabilities
+        W1, b1, W2, b2 = weights
+        no_bias = reference((W1, 0 * b1, W2, 0 * b2), x[:rows])
+        assert np.abs(no_bias - expected).max() > 100 * predict.TOLERANCE
 
 
 def test_table_has_a_column_per_library_and_its_ratio(predict):
@@ -101,38 +106,40 @@ def test_ratios_pair_each_round_with_the_baseline_of_the_same_round(predict):
     assert predict.paired_ratios({"numpy": samples["numpy"]}) == {}
 
 
-def test_measure_times_each_case_in_every_library_in_rotating_order(predict):
+def test_rounds_time_each_case_in_every_library_in_rotating_order():
+    from denseops.bench_workers import time_in_rounds
+
     calls = []
 
     class FakeWorker:
         def __init__(self, library):
             self.library = library
 
-        def time_case(self, index):
-            calls.append((self.library, index))
+        def sample(self, name):
+            calls.append((self.library, name))
             return float(len(calls)), -float(len(calls))
 
     workers = {library: FakeWorker(library) for library in ("denseops", "numpy", "torch")}
-    samples, cpu = predict.measure(workers, rounds=3, n_cases=2)
+    samples, cpu = time_in_rounds(workers, ["0", "1"], rounds=3)
     assert calls == [
-        ("denseops", 0),
-        ("numpy", 0),
-        ("torch", 0),
-        ("denseops", 1),
-        ("numpy", 1),
-        ("torch", 1),
-        ("numpy", 0),
-        ("torch", 0),
-        ("denseops", 0),
-        ("numpy", 1),
-        ("torch", 1),
-        ("denseops", 1),
-        ("torch", 0),
-        ("denseops", 0),
-        ("numpy", 0),
-        ("torch", 1),
-        ("denseops", 1),
-        ("numpy", 1),
+        ("denseops", "0"),
+        ("numpy", "0"),
+        ("torch", "0"),
+        ("denseops", "1"),
+        ("numpy", "1"),
+        ("torch", "1"),
+        ("numpy", "0"),
+        ("torch", "0"),
+        ("denseops", "0"),
+        ("numpy", "1"),
+        ("torch", "1"),
+        ("denseops", "1"),
+        ("torch", "0"),
+        ("denseops", "0"),
+        ("numpy", "0"),
+        ("torch", "1"),
+        ("denseops", "1"),
+        ("numpy", "1"),
     ]
     assert samples["denseops"] == [[1.0, 4.0], [9.0, 12.0], [14.0, 17.0]]
     assert cpu["denseops"] == [[-1.0, -4.0], [-9.0, -12.0], [-14.0, -17.0]]
@@ -156,7 +163,7 @@ def test_only_rejects_unknown_libraries_naming_them(predict):
 def test_script_checks_and_prints_every_library_it_runs(predict):
     # NumPy's worker is left out: the script unsets OPENBLAS_CORETYPE for it,
     # which tests must not do (older OpenBLAS builds need it on some CPUs).
-    libraries = ["denseops", "kernels", "onnxruntime", "torch"]
+    libraries = ["denseops", "kernels", "matmuls", "onnxruntime", "torch"]
     done = subprocess.run(
         [
             sys.executable,

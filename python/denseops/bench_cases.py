@@ -1,11 +1,12 @@
 """What the benchmarks time: operations, sizes and implementations.
 
-One registry shared by `denseops bench` and the pytest-benchmark suite in
-``benchmarks/``, so both time exactly the same calls on the same inputs.
-
-Every implementation is a factory: given the inputs (built once, outside any
-timed region) it returns a zero-argument callable that performs one call.
-Every implementation allocates its result, as NumPy's operators do, so the
+One table shared by `denseops bench`, `denseops demo`, the pytest-benchmark
+suite and ``benchmarks/targets.py``, so all time exactly the same calls on the
+same inputs: SIZES (operation -> tier and shape), INPUT_SHAPES (operation ->
+the arrays it reads) and KITS (implementation -> what it calls for each
+operation). `make_call` turns a case, an implementation and inputs built once
+outside any timed region into a zero-argument callable doing one call. Every
+implementation allocates its result, as NumPy's operators do, so the
 comparison is like for like.
 
 Shapes are per operation:
@@ -17,10 +18,8 @@ Shapes are per operation:
                                     computes a @ b.T (the backward-pass forms).
 """
 
-import contextlib
 import importlib.util
 import math
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +27,6 @@ import numpy as np
 import denseops
 from denseops import _naive_cy, reference
 
-IMPLEMENTATIONS = ("python loops", "cython", "numpy", "denseops", "torch")
 SINGLE_THREADED = ("python loops", "cython")  # timed once, with 1 thread
 
 # Textbook loops cost ~0.3-0.6 us per element on the project's machine, so
@@ -79,74 +77,53 @@ class Case:
         return f"{self.operation}-{self.size_label}-{self.dtype}".replace(" ", "")
 
 
-def _elementwise(operation, tiers_shapes, dtypes):
-    return [Case(operation, shape, dt, tier) for tier, shape in tiers_shapes for dt in dtypes]
+# operation -> (tier, shape) of each size. Sizes about 4x apart in the default
+# run, so each plotted series has enough points to show where the cache levels
+# and thread start-up bend it.
+_ELEMENTWISE_SIZES = (
+    ("tiny", (20, 100)),  # the textbook's arrays
+    ("quick", (128, 512)),  # the MNIST MLP's hidden activations
+    ("default", (512, 512)),
+    ("default", (1000, 1000)),
+    ("default", (2000, 2000)),
+    ("large", (10000, 1000)),  # 1e7 elements: memory-bound
+)
+_SQUARE_SIZES = (("default", (256,) * 3), ("default", (512,) * 3), ("default", (1024,) * 3))
+SIZES = {
+    "relu": _ELEMENTWISE_SIZES,
+    "add": _ELEMENTWISE_SIZES,
+    "bias_add": _ELEMENTWISE_SIZES,
+    "dot": (
+        ("tiny", (1000,)),
+        ("default", (30_000,)),
+        ("tiny", (320000,)),  # the textbook's long vectors
+        ("default", (1_000_000,)),
+        ("default", (4_000_000,)),
+        ("large", (10_000_000,)),
+    ),
+    # x @ W1 and h @ W2 of the MNIST MLP (batch 128), then square.
+    "matmul": (
+        ("tiny", (20, 100, 10)),
+        ("quick", (128, 512, 10)),
+        ("quick", (128, 784, 512)),
+        *_SQUARE_SIZES,
+        ("large", (2048, 2048, 2048)),
+    ),
+    # x.T @ dh and h.T @ dlogits (the MNIST weight gradients), then square.
+    "matmul_ta": (("quick", (784, 128, 512)), ("quick", (512, 128, 10)), *_SQUARE_SIZES),
+    # dlogits @ W2.T (the MNIST hidden gradient), then square.
+    "matmul_tb": (("quick", (128, 10, 512)), *_SQUARE_SIZES),
+}
 
 
 def all_cases(dtypes=("float32", "float64")):
     """Every case of the ladder, tiny (the textbook's arrays) to large."""
-    # Sizes about 4x apart in the default run, so each plotted series has
-    # enough points to show where the cache levels and thread start-up bend it.
-    elementwise_shapes = [
-        ("tiny", (20, 100)),  # the textbook's arrays
-        ("quick", (128, 512)),  # the MNIST MLP's hidden activations
-        ("default", (512, 512)),
-        ("default", (1000, 1000)),
-        ("default", (2000, 2000)),
-        ("large", (10000, 1000)),  # 1e7 elements: memory-bound
+    return [
+        Case(operation, shape, dtype, tier)
+        for operation, sizes in SIZES.items()
+        for tier, shape in sizes
+        for dtype in dtypes
     ]
-    cases = []
-    for op in ("relu", "add", "bias_add"):
-        cases += _elementwise(op, elementwise_shapes, dtypes)
-    cases += _elementwise(
-        "dot",
-        [
-            ("tiny", (1000,)),
-            ("default", (30_000,)),
-            ("tiny", (320000,)),
-            ("default", (1_000_000,)),
-            ("default", (4_000_000,)),
-            ("large", (10_000_000,)),
-        ],
-        dtypes,
-    )
-    cases += _elementwise(
-        "matmul",
-        [
-            ("tiny", (20, 100, 10)),
-            ("quick", (128, 512, 10)),
-            ("quick", (128, 784, 512)),
-            ("default", (256, 256, 256)),
-            ("default", (512, 512, 512)),
-            ("default", (1024, 1024, 1024)),
-            ("large", (2048, 2048, 2048)),
-        ],
-        dtypes,
-    )
-    # x.T @ dh and h.T @ dlogits (the MNIST weight gradients), then square.
-    cases += _elementwise(
-        "matmul_ta",
-        [
-            ("quick", (784, 128, 512)),
-            ("quick", (512, 128, 10)),
-            ("default", (256, 256, 256)),
-            ("default", (512, 512, 512)),
-            ("default", (1024, 1024, 1024)),
-        ],
-        dtypes,
-    )
-    # dlogits @ W2.T (the MNIST hidden gradient), then square.
-    cases += _elementwise(
-        "matmul_tb",
-        [
-            ("quick", (128, 10, 512)),
-            ("default", (256, 256, 256)),
-            ("default", (512, 512, 512)),
-            ("default", (1024, 1024, 1024)),
-        ],
-        dtypes,
-    )
-    return cases
 
 
 def textbook_cases():
@@ -184,34 +161,152 @@ def skip_reason(case, impl):
     return None
 
 
-# ---------------------------------------------------------------- inputs
+# ---------------------------------------------------------------- the call table
+# Per implementation, how each operation binds its inputs (built outside the
+# timed region) into the zero-argument callable that is timed: one lambda
+# around the bare call, the same shape of harness for every implementation,
+# so none pays more Python overhead per call than another.
+
+
+@dataclass(frozen=True)
+class Kit:
+    """One implementation's binders: each takes arrays, returns the timed callable."""
+
+    relu: object  # relu(x)
+    add: object  # add(x, y), y of x's shape or a (cols,) bias
+    dot: object  # dot(x, y) of two vectors
+    matmul: object  # matmul(a, b, trans_a, trans_b): a.T / b.T in the product if set
+    textbook: object  # textbook(x, y, iterations): the loop of relu(add(x, y))
+    step: object  # step(x, y): one relu(add(x, y)), no loop (a textbook case of 1 iteration)
+    # True: a bias is passed as a (rows, cols) view of row stride 0 (the loops index it 2-D).
+    broadcasts_bias: bool = False
+    convert: object = None  # array -> what the calls take (torch: a tensor)
+
+
+def _transposed(a, b, trans_a, trans_b):
+    # The transposes are views made once, outside the timed call.
+    return (a.T if trans_a else a), (b.T if trans_b else b)
+
+
+# The textbook loops differ only in what they call; each is written out, as
+# its reader would write it, so no implementation pays an extra call per
+# iteration (one call of the case is the whole loop).
+def _loops_textbook(module, x, y, iterations):
+    for _ in range(iterations):
+        module.naive_relu(module.naive_add(x, y))
+
+
+def _numpy_textbook(x, y, iterations):
+    for _ in range(iterations):
+        np.maximum(x + y, 0)
+
+
+def _denseops_textbook(x, y, iterations):
+    for _ in range(iterations):
+        denseops.relu(denseops.add(x, y))
+
+
+def _torch_textbook(x, y, iterations):
+    import torch
+
+    for _ in range(iterations):
+        torch.relu(x + y)
+
+
+def _loops_kit(module):
+    def matmul(a, b, trans_a, trans_b):
+        a, b = _transposed(a, b, trans_a, trans_b)
+        return lambda: module.naive_matmul(a, b)
+
+    return Kit(
+        relu=lambda x: lambda: module.naive_relu(x),
+        add=lambda x, y: lambda: module.naive_add(x, y),
+        dot=lambda x, y: lambda: module.naive_vector_dot(x, y),
+        matmul=matmul,
+        textbook=lambda x, y, n: lambda: _loops_textbook(module, x, y, n),
+        step=lambda x, y: lambda: module.naive_relu(module.naive_add(x, y)),
+        broadcasts_bias=True,
+    )
+
+
+def _numpy_kit():
+    def matmul(a, b, trans_a, trans_b):
+        a, b = _transposed(a, b, trans_a, trans_b)
+        return lambda: a @ b
+
+    return Kit(
+        relu=lambda x: lambda: np.maximum(x, 0),
+        add=lambda x, y: lambda: x + y,
+        dot=lambda x, y: lambda: np.dot(x, y),
+        matmul=matmul,
+        textbook=lambda x, y, n: lambda: _numpy_textbook(x, y, n),
+        step=lambda x, y: lambda: np.maximum(x + y, 0),
+    )
+
+
+def _denseops_kit():
+    def matmul(a, b, trans_a, trans_b):
+        return lambda: denseops.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+
+    return Kit(
+        relu=lambda x: lambda: denseops.relu(x),
+        add=lambda x, y: lambda: denseops.add(x, y),
+        dot=lambda x, y: lambda: denseops.dot(x, y),
+        matmul=matmul,
+        textbook=lambda x, y, n: lambda: _denseops_textbook(x, y, n),
+        step=lambda x, y: lambda: denseops.relu(denseops.add(x, y)),
+    )
+
+
+def _torch_kit():
+    import torch  # imported only when torch is timed (see torch_available)
+
+    numpy = _numpy_kit()  # tensors take NumPy's operators
+    return Kit(
+        relu=lambda x: lambda: torch.relu(x),
+        add=numpy.add,
+        dot=lambda x, y: lambda: torch.dot(x, y),
+        matmul=numpy.matmul,
+        textbook=lambda x, y, n: lambda: _torch_textbook(x, y, n),
+        step=lambda x, y: lambda: torch.relu(x + y),
+        convert=lambda x: torch.from_numpy(np.ascontiguousarray(x)),
+    )
+
+
+KITS = {
+    "python loops": lambda: _loops_kit(reference),
+    "cython": lambda: _loops_kit(_naive_cy),
+    "numpy": _numpy_kit,
+    "denseops": _denseops_kit,
+    "torch": _torch_kit,
+}
+IMPLEMENTATIONS = tuple(KITS)  # the ladder, slowest rung first
+
+OPERATIONS = ("relu", "add", "bias_add", "dot", "matmul", "matmul_ta", "matmul_tb", "textbook")
+
+# operation -> the shapes of its inputs, from the case's shape (see the module docstring).
+INPUT_SHAPES = {
+    "relu": lambda s: [s],
+    "add": lambda s: [s, s],
+    "bias_add": lambda s: [s, s[1:]],
+    "dot": lambda s: [s, s],
+    "matmul": lambda s: [(s[0], s[1]), (s[1], s[2])],
+    "matmul_ta": lambda s: [(s[1], s[0]), (s[1], s[2])],
+    "matmul_tb": lambda s: [(s[0], s[1]), (s[2], s[1])],
+    "textbook": lambda s: [s, s],
+}
 
 
 def make_inputs(case, seed=0):
     """The NumPy arrays one call of `case` reads, uniform in [-1, 1)."""
+    if case.operation not in INPUT_SHAPES:
+        raise ValueError(f"unknown operation {case.operation!r}; expected one of {OPERATIONS}")
     rng = np.random.default_rng(seed)
     dtype = np.dtype(case.dtype)
-
-    def uniform(*shape):
-        return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
-
-    op = case.operation
-    if op in ("relu",):
-        return (uniform(*case.shape),)
-    if op in ("add", "textbook"):
-        return uniform(*case.shape), uniform(*case.shape)
-    if op == "bias_add":
-        return uniform(*case.shape), uniform(case.shape[1])
-    if op == "dot":
-        return uniform(*case.shape), uniform(*case.shape)
-    m, k, n = case.shape
-    if op == "matmul":
-        return uniform(m, k), uniform(k, n)
-    if op == "matmul_ta":
-        return uniform(k, m), uniform(k, n)
-    if op == "matmul_tb":
-        return uniform(m, k), uniform(n, k)
-    raise ValueError(f"unknown operation {op!r}; expected one of {OPERATIONS}")
+    return tuple(
+        rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+        for shape in INPUT_SHAPES[case.operation](case.shape)
+    )
 
 
 def _broadcast_rows(b, rows):
@@ -221,166 +316,20 @@ def _broadcast_rows(b, rows):
     return np.lib.stride_tricks.as_strided(b, shape=(rows, b.shape[0]), strides=(0, b.strides[0]))
 
 
-# ---------------------------------------------------------------- implementations
-# Each factory returns a callable doing one call on prepared inputs.
-
-
-def _loops(module, case, inputs):
-    op = case.operation
-    if op == "relu":
-        (x,) = inputs
-        return lambda: module.naive_relu(x)
-    if op == "add":
-        x, y = inputs
-        return lambda: module.naive_add(x, y)
-    if op == "bias_add":
-        x, b = inputs
-        bb = _broadcast_rows(b, x.shape[0])
-        return lambda: module.naive_add(x, bb)
-    if op == "dot":
-        x, y = inputs
-        return lambda: module.naive_vector_dot(x, y)
-    if op == "textbook":
-        x, y = inputs
-        iterations = case.iterations
-
-        def run():
-            for _ in range(iterations):
-                module.naive_relu(module.naive_add(x, y))
-
-        return run
-    a, b = inputs
-    if op == "matmul_ta":
-        a = a.T
-    elif op == "matmul_tb":
-        b = b.T
-    return lambda: module.naive_matmul(a, b)
-
-
-def _numpy(case, inputs):
-    op = case.operation
-    if op == "relu":
-        (x,) = inputs
-        return lambda: np.maximum(x, 0)
-    if op in ("add", "bias_add"):
-        x, y = inputs
-        return lambda: x + y
-    if op == "dot":
-        x, y = inputs
-        return lambda: np.dot(x, y)
-    if op == "textbook":
-        x, y = inputs
-        iterations = case.iterations
-
-        def run():
-            for _ in range(iterations):
-                np.maximum(x + y, 0)
-
-        return run
-    a, b = inputs
-    if op == "matmul":
-        return lambda: a @ b
-    if op == "matmul_ta":
-        return lambda: a.T @ b
-    return lambda: a @ b.T
-
-
-def _denseops(case, inputs):
-    op = case.operation
-    if op == "relu":
-        (x,) = inputs
-        return lambda: denseops.relu(x)
-    if op in ("add", "bias_add"):
-        x, y = inputs
-        return lambda: denseops.add(x, y)
-    if op == "dot":
-        x, y = inputs
-        return lambda: denseops.dot(x, y)
-    if op == "textbook":
-        x, y = inputs
-        iterations = case.iterations
-
-        def run():
-            for _ in range(iterations):
-                denseops.relu(denseops.add(x, y))
-
-        return run
-    a, b = inputs
-    return lambda: denseops.matmul(a, b, trans_a=op == "matmul_ta", trans_b=op == "matmul_tb")
-
-
-def _torch(case, inputs):
-    import torch  # imported only when torch is timed (see torch_available)
-
-    tensors = [torch.from_numpy(np.ascontiguousarray(x)) for x in inputs]
-    op = case.operation
-    if op == "relu":
-        (x,) = tensors
-        return lambda: torch.relu(x)
-    if op in ("add", "bias_add"):
-        x, y = tensors
-        return lambda: x + y
-    if op == "dot":
-        x, y = tensors
-        return lambda: torch.dot(x, y)
-    if op == "textbook":
-        x, y = tensors
-        iterations = case.iterations
-
-        def run():
-            for _ in range(iterations):
-                torch.relu(x + y)
-
-        return run
-    a, b = tensors
-    if op == "matmul":
-        return lambda: a @ b
-    if op == "matmul_ta":
-        return lambda: a.T @ b
-    return lambda: a @ b.T
-
-
-OPERATIONS = ("relu", "add", "bias_add", "dot", "matmul", "matmul_ta", "matmul_tb", "textbook")
-
-_FACTORIES = {
-    "python loops": lambda case, inputs: _loops(reference, case, inputs),
-    "cython": lambda case, inputs: _loops(_naive_cy, case, inputs),
-    "numpy": _numpy,
-    "denseops": _denseops,
-    "torch": _torch,
-}
-
-
 def make_call(case, impl, inputs):
     """A zero-argument callable doing one call of `case` with `impl`."""
-    if impl not in _FACTORIES:
+    if impl not in KITS:
         raise ValueError(f"unknown implementation {impl!r}; expected one of {IMPLEMENTATIONS}")
-    return _FACTORIES[impl](case, inputs)
-
-
-# ---------------------------------------------------------------- threads
-
-
-@contextlib.contextmanager
-def thread_limit(threads):
-    """Run denseops, NumPy's BLAS (via threadpoolctl) and torch on `threads` threads."""
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    previous = denseops.get_num_threads()
-    denseops.set_num_threads(threads)
-    torch = sys.modules.get("torch")  # only if someone already imported it
-    torch_previous = torch.get_num_threads() if torch else None
-    if torch:
-        torch.set_num_threads(threads)
-    try:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # without it, BLAS keeps its own default
-            yield
-        else:
-            with threadpool_limits(limits=threads, user_api="blas"):
-                yield
-    finally:
-        denseops.set_num_threads(previous)
-        if torch:
-            torch.set_num_threads(torch_previous)
+    kit = KITS[impl]()
+    op = case.operation
+    if op == "bias_add" and kit.broadcasts_bias:
+        inputs = (inputs[0], _broadcast_rows(inputs[1], inputs[0].shape[0]))
+    if kit.convert is not None:
+        inputs = tuple(kit.convert(x) for x in inputs)
+    if op == "textbook" and case.iterations == 1:
+        return kit.step(*inputs)
+    if op == "textbook":
+        return kit.textbook(*inputs, case.iterations)
+    if op.startswith("matmul"):
+        return kit.matmul(*inputs, trans_a=op == "matmul_ta", trans_b=op == "matmul_tb")
+    return {"relu": kit.relu, "add": kit.add, "bias_add": kit.add, "dot": kit.dot}[op](*inputs)

@@ -4,51 +4,28 @@ import argparse
 import os
 import sys
 import tempfile
-import time
-
-import numpy as np
 
 import denseops
-from denseops import reference
 
-
-def _median_seconds(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter_ns()
-        fn()
-        times.append(time.perf_counter_ns() - start)
-    return float(np.median(times)) / 1e9
+DEMO_REPEATS = 3
 
 
 def demo(args) -> int:
-    """The config, then the textbook comparison: 1000 x relu(add(x, y)) on (20, 100)."""
+    """The config, then the textbook comparison: 1000 x relu(add(x, y)) on (20, 100), each
+    rung of the ladder timed as `denseops bench` times it."""
+    from denseops import bench_cases
+    from denseops.bench_ladder import measure_case
+    from denseops.bench_table import format_table
+
     denseops.show_config()
-    rng = np.random.default_rng(0)
-    x = rng.random((20, 100))
-    y = rng.random((20, 100))
-    out = np.empty_like(x)
-    n = args.iterations
-
-    def python_loops():
-        for _ in range(n):
-            reference.naive_relu(reference.naive_add(x, y))
-
-    def numpy_version():
-        for _ in range(n):
-            np.maximum(x + y, 0.0)
-
-    def denseops_version():
-        for _ in range(n):
-            denseops.relu(denseops.add(x, y, out=out), out=out)
-
-    print(f"\n{n} x relu(add(x, y)) on (20, 100) float64, median of 3 runs:")
-    for name, fn in (
-        ("python loops", python_loops),
-        ("numpy", numpy_version),
-        ("denseops", denseops_version),
-    ):
-        print(f"  {name:<13} {_median_seconds(fn, 3) * 1e3:10.3f} ms")
+    case = bench_cases.Case("textbook", (20, 100), "float64", "tiny", iterations=args.iterations)
+    implementations = [i for i in bench_cases.IMPLEMENTATIONS if i != "torch"]
+    # target_ns=0: one call per sample, the loops' call alone lasts ~1 s.
+    row = measure_case(
+        case, implementations, DEMO_REPEATS, target_ns=0, threads=denseops.get_num_threads()
+    )
+    print(f"\n{args.iterations} x relu(add(x, y)) on (20, 100) float64, median of {DEMO_REPEATS}:")
+    print(format_table([row]))
     return 0
 
 
@@ -282,11 +259,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="denseops", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="{train,bench,demo}")
     _add_train_parser(sub)
-    from denseops import bench
+    from denseops import bench, bench_cases
 
     bench.add_parser(sub)
-    p_demo = sub.add_parser("demo", help="show the config and the textbook relu+add timing")
-    p_demo.add_argument("--iterations", type=int, default=1000)
+    p_demo = sub.add_parser(
+        "demo",
+        help="show the config and the textbook relu+add timing",
+        description="Show the build's configuration, then time the textbook's "
+        "relu(add(x, y)) loop in Python loops, Cython, NumPy and denseops.",
+    )
+    p_demo.add_argument(
+        "--iterations",
+        type=_integer(1),
+        default=bench_cases.TEXTBOOK_ITERATIONS,
+        help="loop count of relu(add(x, y)) (default: %(default)s)",
+    )
     p_demo.set_defaults(func=demo)
     args = parser.parse_args(argv)
     if args.command is None:

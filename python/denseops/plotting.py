@@ -1,4 +1,7 @@
-"""Plots of training histories (matplotlib is an optional extra: denseops[plot])."""
+"""Plots of training histories (matplotlib is an optional extra: denseops[plot]).
+
+The figure of `denseops bench` is beside this file, in bench_plot.py.
+"""
 
 
 def require_matplotlib():
@@ -66,11 +69,15 @@ def history_figure(history, title=None, test_accuracy=None):
     return fig
 
 
-def plot_history(history, path, title=None, test_accuracy=None):
-    """Writes ``history_figure(history, title, test_accuracy)`` to a PNG at ``path``."""
+def save_figure(fig, path, dpi):
+    """Writes ``fig`` to ``path`` (the format its suffix names), then closes it."""
     plt = require_matplotlib()
-    fig = history_figure(history, title, test_accuracy)
     try:
-        fig.savefig(path, dpi=100)
+        fig.savefig(path, dpi=dpi)
     finally:
         plt.close(fig)
+
+
+def plot_history(history, path, title=None, test_accuracy=None):
+    """Writes ``history_figure(history, title, test_accuracy)`` to ``path``."""
+    save_figure(history_figure(history, title, test_accuracy), path, dpi=100)

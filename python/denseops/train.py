@@ -6,30 +6,13 @@ cross-entropy, RMSprop, batch 128 — the model of Keras's MNIST example.
 
 import time
 
-import numpy as np
-
 import denseops
 from denseops import datasets
-from denseops.nn import Dense, Sequential, optimizers
+from denseops.mnist_mlp import LOSS, build_mlp, describe, load_flat
+from denseops.nn import optimizers
 
 DATASETS = {"mnist": datasets.mnist, "fashion-mnist": datasets.fashion_mnist}
 OPTIMIZERS = ("rmsprop", "sgd", "adam")
-
-
-def prepare(images):
-    """(N, 28, 28) uint8 -> (N, 784) float32 in [0, 1]."""
-    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
-
-
-def build_mlp(hidden=512, classes=10):
-    return Sequential(
-        [Dense(hidden, activation="relu"), Dense(classes, activation="softmax")], name="mnist_mlp"
-    )
-
-
-def describe(model):
-    """``"Dense 512 relu -> Dense 10 softmax"``: the layers, for plot titles."""
-    return " -> ".join(f"Dense {layer.units} {layer.activation}" for layer in model.layers)
 
 
 def run(
@@ -56,15 +39,14 @@ def run(
         require_matplotlib()  # fail before training, not after
 
     start = time.perf_counter()
-    (x_train, y_train), (x_test, y_test) = DATASETS[dataset].load_data(data_dir)
-    x_train, x_test = prepare(x_train), prepare(x_test)
+    (x_train, y_train), (x_test, y_test) = load_flat(DATASETS[dataset], data_dir)
     load_seconds = time.perf_counter() - start
 
     opt = optimizers.get(optimizer)
     if learning_rate is not None:
         opt = type(opt)(learning_rate=learning_rate)
     model = build_mlp()
-    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=opt, loss=LOSS, metrics=["accuracy"])
     if verbose:
         print(
             f"{dataset}: {len(x_train)} training and {len(x_test)} test images "

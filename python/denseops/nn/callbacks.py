@@ -4,9 +4,11 @@
 batch ``on_train_batch_begin`` / ``on_train_batch_end`` (logs: the running
 means of the epoch so far), and ``on_epoch_end`` (logs: the epoch's loss and
 metrics, with ``val_`` ones after validation), then ``on_train_end``.
-``evaluate`` calls ``on_test_begin`` / ``on_test_end`` and ``predict``
-``on_predict_begin`` / ``on_predict_end``; their per-batch hooks exist for
-Keras code that defines them, but are not called. A callback sees the model
+``evaluate`` calls ``on_test_begin``, per batch ``on_test_batch_begin`` /
+``on_test_batch_end`` (logs: the running loss and metrics), and
+``on_test_end``; ``predict`` calls ``on_predict_begin``, per batch
+``on_predict_batch_begin`` / ``on_predict_batch_end`` (logs: ``{"outputs":
+the batch's predictions}``), and ``on_predict_end``. A callback sees the model
 as ``self.model`` and stops training by setting
 ``self.model.stop_training = True``.
 

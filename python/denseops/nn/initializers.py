@@ -12,10 +12,27 @@ def glorot_uniform(shape, dtype, rng):
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
 
+# The standard deviation of a standard normal truncated to [-2, 2]: Keras
+# divides by it so the truncated draws keep the variance asked for.
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def _truncated_normal(shape, std, rng):
+    """Normal draws with standard deviation ``std`` after truncation to two
+    (untruncated) standard deviations, as Keras's VarianceScaling draws them:
+    values beyond 2 are drawn again."""
+    z = rng.standard_normal(shape)
+    outside = np.abs(z) > 2.0
+    while outside.any():
+        z[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(z) > 2.0
+    return z * (std / _TRUNCATED_STD)
+
+
 def glorot_normal(shape, dtype, rng):
-    """Truncation-free normal with std = sqrt(2 / (fan_in + fan_out))."""
+    """Truncated normal with std = sqrt(2 / (fan_in + fan_out)), Keras's GlorotNormal."""
     std = math.sqrt(2.0 / (shape[0] + shape[-1]))
-    return (rng.standard_normal(shape) * std).astype(dtype)
+    return _truncated_normal(shape, std, rng).astype(dtype)
 
 
 def he_uniform(shape, dtype, rng):
@@ -25,8 +42,8 @@ def he_uniform(shape, dtype, rng):
 
 
 def he_normal(shape, dtype, rng):
-    """Normal with std = sqrt(2 / fan_in): suits relu."""
-    return (rng.standard_normal(shape) * math.sqrt(2.0 / shape[0])).astype(dtype)
+    """Truncated normal with std = sqrt(2 / fan_in), Keras's HeNormal: suits relu."""
+    return _truncated_normal(shape, math.sqrt(2.0 / shape[0]), rng).astype(dtype)
 
 
 def random_uniform(shape, dtype, rng, minval=-0.05, maxval=0.05):

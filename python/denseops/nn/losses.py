@@ -112,12 +112,18 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
     kernel = "mean_squared_error"
 
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
+        super().__init__(name, reduction)
+
 
 class MeanAbsoluteError(Loss):
     """``mean(abs(y_pred - y_true))`` over the outputs of each sample."""
 
     name = "mean_absolute_error"
     kernel = "mean_absolute_error"
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
+        super().__init__(name, reduction)
 
 
 class Huber(Loss):
@@ -131,7 +137,7 @@ class Huber(Loss):
     name = "huber_loss"
     kernel = "huber"
 
-    def __init__(self, delta=1.0, name="huber_loss", reduction="sum_over_batch_size"):
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
         super().__init__(name, reduction)
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
             raise ValueError(f"delta must be a number > 0. Received: delta={delta!r}")
@@ -145,12 +151,27 @@ class Huber(Loss):
 
 
 class _CrossEntropy(Loss):
-    """Shared arguments of the cross-entropies; ``name=None`` is the class's Keras name."""
+    """Shared arguments of the cross-entropies; ``name=None`` is the class's Keras name.
+
+    ``axis`` is the class axis: predictions here are (samples, classes), so it
+    must be the last one (-1, or 1), as it is by default in Keras.
+    """
 
     def __init__(
-        self, from_logits=False, label_smoothing=0.0, name=None, reduction="sum_over_batch_size"
+        self,
+        from_logits=False,
+        label_smoothing=0.0,
+        axis=-1,
+        reduction="sum_over_batch_size",
+        name=None,
     ):
         super().__init__(name, reduction)
+        if isinstance(axis, bool) or axis not in (-1, 1):
+            raise ValueError(
+                "Only axis=-1 (the class axis of (samples, classes) predictions) is "
+                f"supported. Received: axis={axis!r}"
+            )
+        self.axis = -1
         self.from_logits = bool(from_logits)
         if (
             isinstance(label_smoothing, bool)
@@ -167,6 +188,7 @@ class _CrossEntropy(Loss):
             **super().get_config(),
             "from_logits": self.from_logits,
             "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
         }
 
 
@@ -246,10 +268,18 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
     def __init__(
         self,
         from_logits=False,
-        name="sparse_categorical_crossentropy",
+        ignore_class=None,
         reduction="sum_over_batch_size",
+        axis=-1,
+        name="sparse_categorical_crossentropy",
     ):
-        super().__init__(from_logits, 0.0, name, reduction)
+        if ignore_class is not None:
+            raise ValueError(
+                "ignore_class is not supported: every label must be a class of the last "
+                f"layer. Received: ignore_class={ignore_class!r}"
+            )
+        super().__init__(from_logits, 0.0, axis, reduction, name)
+        self.ignore_class = None
 
     def prepare_targets(self, targets, num_samples, outputs, dtype):
         if isinstance(targets, np.ndarray) and targets.ndim == 2 and targets.shape[1] == 1:
@@ -278,8 +308,8 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
 
     def get_config(self):
         config = super().get_config()
-        del config["label_smoothing"]
-        return config
+        del config["label_smoothing"], config["axis"]  # Keras's config has neither
+        return {**config, "ignore_class": self.ignore_class}
 
 
 _CLASSES = {
@@ -308,10 +338,29 @@ _BY_NAME = {
 
 def _function(cls, name):
     def loss(y_true, y_pred):
-        return cls()(y_true, y_pred)
+        instance = cls()
+        y_pred = np.asarray(y_pred)
+        # Keras reduces over the last axis only: 1-D predictions are the
+        # outputs of one sample (but for sparse labels, one class score row).
+        one_sample = y_pred.ndim == 1 and cls is not SparseCategoricalCrossentropy
+        if one_sample:
+            y_pred, y_true = y_pred.reshape(1, -1), np.asarray(y_true).reshape(1, -1)
+        rows = prediction_rows(y_pred)
+        targets = instance.smooth(
+            instance.prepare_targets(np.asarray(y_true), len(rows), rows.shape[1], rows.dtype)
+        )
+        # The kernel reduces over its rows, so each sample is one call.
+        per_sample = np.array(
+            [instance.compute(rows[i : i + 1], targets[i : i + 1]) for i in range(len(rows))],
+            dtype=rows.dtype,
+        )
+        return per_sample[0] if one_sample else per_sample
 
     loss.__name__ = loss.__qualname__ = name
-    loss.__doc__ = f"Keras's ``{name}(y_true, y_pred)``: the reduced loss of {cls.__name__}."
+    loss.__doc__ = (
+        f"Keras's ``{name}(y_true, y_pred)``: the loss of {cls.__name__} of each sample "
+        "(shape (samples,)), unreduced; the loss of the one sample for 1-D arrays."
+    )
     loss.loss_class = cls
     return loss
 

@@ -610,17 +610,26 @@ class Sequential:
 
     # ------------------------------------------------------------ inference
 
-    def _evaluate(self, x, y_loss, y_metric, weights, batch_size, metric_list):
-        """Mean loss (with the weight penalties) and metrics over (x, y)."""
+    def _evaluate(self, x, y_loss, y_metric, weights, batch_size, metric_list, callback_list=None):
+        """Mean loss (with the weight penalties) and metrics over (x, y).
+
+        With ``callback_list``, each batch calls Keras's ``on_test_batch_begin``
+        and ``on_test_batch_end`` (with the running loss and metrics).
+        """
         for metric in metric_list:
             metric.reset_state()
         loss_sum = 0.0
-        for start in range(0, len(x), batch_size):
+        for step, start in enumerate(range(0, len(x), batch_size)):
+            if callback_list:
+                callback_list.call("on_test_batch_begin", step, {})
             end = start + batch_size
             out = self._forward(x[start:end], logits=self._fused)
             wb = None if weights is None else weights[start:end]
             loss_sum += self.loss.compute(out, y_loss[start:end], wb, logits=self._fused) * len(out)
             self._update_metrics(metric_list, out, y_metric[start:end], wb)
+            if callback_list:
+                running = self._logs(loss_sum / min(end, len(x)), metric_list)
+                callback_list.call("on_test_batch_end", step, running)
         return self._logs(loss_sum / len(x) + self._penalty(), metric_list)
 
     def evaluate(
@@ -656,7 +665,15 @@ class Sequential:
         callback_list = CallbackList(callbacks or [], self, {"verbose": verbose})
         callback_list.call("on_test_begin", {})
         start = time.perf_counter()
-        logs = self._evaluate(x, y_loss, y_metric, weights, batch_size, self._new_metrics(y))
+        logs = self._evaluate(
+            x,
+            y_loss,
+            y_metric,
+            weights,
+            batch_size,
+            self._new_metrics(y),
+            callback_list if callbacks else None,
+        )
         callback_list.call("on_test_end", logs)
         if verbose:
             steps_run = -(-len(x) // batch_size)
@@ -692,12 +709,17 @@ class Sequential:
         if callback_list:
             callback_list.call("on_predict_begin", {})
         start = time.perf_counter()
-        if len(x) <= batch_size:
+        if len(x) <= batch_size and not callback_list:
             out = self._forward(x).copy()  # the last layer's buffer is reused next call
         else:
             out = np.empty((len(x), self.output_dim), self.dtype)
-            for first in range(0, len(x), batch_size):
-                out[first : first + batch_size] = self._forward(x[first : first + batch_size])
+            for step, first in enumerate(range(0, len(x), batch_size)):
+                if callback_list:
+                    callback_list.call("on_predict_batch_begin", step, {})
+                batch = out[first : first + batch_size]
+                batch[...] = self._forward(x[first : first + batch_size])
+                if callback_list:  # Keras hands the batch's predictions over as "outputs"
+                    callback_list.call("on_predict_batch_end", step, {"outputs": batch})
         if callback_list:
             callback_list.call("on_predict_end", {})
         if verbose:
