@@ -8,6 +8,8 @@ scalar losses summed in double (`assert_loss_close`). Tests of whole models
 (training curves, accuracy) state their own thresholds where they are made.
 """
 
+import contextlib
+
 import denseops
 import numpy as np
 from denseops import reference
@@ -203,6 +205,18 @@ def assert_loss_close(actual, expected, dtype, terms):
         f"loss {actual!r} vs expected {expected!r}: difference {abs(actual - expected):.3e} "
         f"> bound {bound:.3e}"
     )
+
+
+@contextlib.contextmanager
+def labelled(**labels):
+    """Prefix an AssertionError raised inside with `labels` (layout='F', ...):
+    for a test that runs several cases as one pytest item, whose per-item cost
+    (about a millisecond) would exceed the cases' own."""
+    try:
+        yield
+    except AssertionError as error:
+        where = ", ".join(f"{key}={value!r}" for key, value in labels.items())
+        raise AssertionError(f"{where}: {error}") from None
 
 
 # ------------------------------------------------------- operand builders

@@ -6,14 +6,18 @@ helpers.py holds the tolerances. Deep GEMM sizes and forced GEMM paths live in t
 matmul is tested at the API level.
 """
 
+import itertools
+
 import denseops
 import numpy as np
 import pytest
 from denseops import add, column_sums, dot, matmul, reference, relu, relu_backward
 from helpers import (
+    LAYOUTS,
     assert_close,
     assert_unchanged,
     in_layout,
+    labelled,
     matmul_operands,
     random_array,
     snapshot,
@@ -49,13 +53,15 @@ def shape_id(shape):
 
 
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=shape_id)
-def test_relu_matches_numpy(rng, dtype, shape, layout):
-    x = in_layout(random_array(rng, shape, dtype), layout)
-    before = snapshot(x)
-    got = relu(x)
-    assert_close(got, reference.relu(x), k=0)
-    assert got.flags.c_contiguous
-    assert_unchanged([x], before)
+def test_relu_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, shape, dtype), layout)
+            before = snapshot(x)
+            got = relu(x)
+            assert_close(got, reference.relu(x), k=0)
+            assert got.flags.c_contiguous
+            assert_unchanged([x], before)
 
 
 @pytest.mark.parametrize("n", [1, 8, 37, 1000])
@@ -80,34 +86,40 @@ def test_relu_negative_zero_gives_the_sign_numpy_gives(dtype, arch, n):
 
 
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=shape_id)
-def test_relu_backward_matches_numpy(rng, dtype, shape, layout):
-    y = in_layout(reference.relu(random_array(rng, shape, dtype)), layout)
-    dout = in_layout(random_array(rng, shape, dtype), layout)
-    before = snapshot(dout, y)
-    got = relu_backward(dout, y)
-    assert_close(got, reference.relu_backward(dout, y), k=0)
-    assert_unchanged([dout, y], before)
+def test_relu_backward_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            y = in_layout(reference.relu(random_array(rng, shape, dtype)), layout)
+            dout = in_layout(random_array(rng, shape, dtype), layout)
+            before = snapshot(dout, y)
+            got = relu_backward(dout, y)
+            assert_close(got, reference.relu_backward(dout, y), k=0)
+            assert_unchanged([dout, y], before)
 
 
 # -------------------------------------------------------------------- add
 
 
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=shape_id)
-def test_add_same_shapes_matches_numpy(rng, dtype, shape, layout):
-    x = in_layout(random_array(rng, shape, dtype), layout)
-    y = in_layout(random_array(rng, shape, dtype), "reversed" if layout == "C" else "C")
-    before = snapshot(x, y)
-    assert_close(add(x, y), x + y, k=0)
-    assert_unchanged([x, y], before)
+def test_add_same_shapes_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, shape, dtype), layout)
+            y = in_layout(random_array(rng, shape, dtype), "reversed" if layout == "C" else "C")
+            before = snapshot(x, y)
+            assert_close(add(x, y), x + y, k=0)
+            assert_unchanged([x, y], before)
 
 
 @pytest.mark.parametrize("shape", MATRIX_SHAPES + [(2, 3, 5), (4, 1, 7)], ids=shape_id)
-def test_add_bias_matches_numpy(rng, dtype, shape, layout):
-    x = in_layout(random_array(rng, shape, dtype), layout)
-    bias = in_layout(random_array(rng, shape[-1:], dtype), layout)
-    before = snapshot(x, bias)
-    assert_close(add(x, bias), x + bias, k=0)
-    assert_unchanged([x, bias], before)
+def test_add_bias_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, shape, dtype), layout)
+            bias = in_layout(random_array(rng, shape[-1:], dtype), layout)
+            before = snapshot(x, bias)
+            assert_close(add(x, bias), x + bias, k=0)
+            assert_unchanged([x, bias], before)
 
 
 def test_add_propagates_nan_and_inf_like_numpy(dtype, arch):
@@ -124,12 +136,14 @@ def test_add_propagates_nan_and_inf_like_numpy(dtype, arch):
 
 
 @pytest.mark.parametrize("n", DOT_LENGTHS)
-def test_dot_matches_numpy(rng, dtype, n, layout):
-    x = in_layout(random_array(rng, (n,), dtype), layout)
-    y = in_layout(random_array(rng, (n,), dtype), layout)
-    got = dot(x, y)
-    expected = reference.dot(x, y)
-    assert_close(np.asarray(got, dtype), np.asarray(expected, dtype), k=n)
+def test_dot_matches_numpy(rng, dtype, n):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, (n,), dtype), layout)
+            y = in_layout(random_array(rng, (n,), dtype), layout)
+            got = dot(x, y)
+            expected = reference.dot(x, y)
+            assert_close(np.asarray(got, dtype), np.asarray(expected, dtype), k=n)
 
 
 def test_dot_returns_python_float(rng, dtype):
@@ -154,28 +168,31 @@ def test_dot_propagates_nan_and_inf(dtype, arch):
 
 
 @pytest.mark.parametrize("shape", MATRIX_SHAPES, ids=shape_id)
-def test_column_sums_matches_numpy(rng, dtype, shape, layout):
-    x = in_layout(random_array(rng, shape, dtype), layout)
-    before = snapshot(x)
-    got = column_sums(x)
-    assert_close(got, reference.column_sums(x).astype(dtype), k=shape[0])
-    assert_unchanged([x], before)
+def test_column_sums_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, shape, dtype), layout)
+            before = snapshot(x)
+            got = column_sums(x)
+            assert_close(got, reference.column_sums(x).astype(dtype), k=shape[0])
+            assert_unchanged([x], before)
 
 
 # ----------------------------------------------------------------- matmul
 
 
-@pytest.mark.parametrize("layout", ["C", "F", "strided", "reversed"])
-@pytest.mark.parametrize("trans_b", [False, True], ids=["b", "bT"])
-@pytest.mark.parametrize("trans_a", [False, True], ids=["a", "aT"])
 @pytest.mark.parametrize("shape", MATMUL_SHAPES, ids=shape_id)
-def test_matmul_matches_numpy(rng, dtype, shape, trans_a, trans_b, layout):
-    a, b, expected = matmul_operands(rng, dtype, shape, trans_a, trans_b, layout, layout)
-    before = snapshot(a, b)
-    got = matmul(a, b, trans_a=trans_a, trans_b=trans_b)
-    assert_close(got, expected, k=shape[1])
-    assert got.flags.c_contiguous
-    assert_unchanged([a, b], before)
+def test_matmul_matches_numpy(rng, dtype, shape):
+    for layout, trans_a, trans_b in itertools.product(
+        ["C", "F", "strided", "reversed"], [False, True], [False, True]
+    ):
+        with labelled(layout=layout, trans_a=trans_a, trans_b=trans_b):
+            a, b, expected = matmul_operands(rng, dtype, shape, trans_a, trans_b, layout, layout)
+            before = snapshot(a, b)
+            got = matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+            assert_close(got, expected, k=shape[1])
+            assert got.flags.c_contiguous
+            assert_unchanged([a, b], before)
 
 
 @pytest.mark.parametrize("layout_b", ["C", "F", "strided", "reversed", "unaligned"])
