@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pytest
 from denseops import add, column_sums, dot, matmul, reference, relu, relu_backward
-from helpers import assert_close, offset_view, random_array
+from helpers import assert_close, labelled, offset_view, random_array
 
 SIZES = [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 23, 31, 33, 1000, 10**6 + 3]
 SMALL_SIZES = [n for n in SIZES if n <= 33]
@@ -29,38 +29,52 @@ def f64_dot(x, y):
 # ------------------------------------------------------------ sizes
 
 
-@pytest.mark.parametrize("n", SIZES)
-def test_elementwise_kernels_at_every_edge_size(rng, dtype, arch, n):
-    x, y = random_array(rng, (n,), dtype), random_array(rng, (n,), dtype)
-    xo, yo = offset_view(x), offset_view(y)
-    assert_close(relu(xo), reference.relu(x), k=0)
-    assert_close(add(xo, yo), x + y, k=0)
-    assert_close(relu_backward(xo, yo), reference.relu_backward(x, y), k=0)
-    out = offset_view(np.zeros(n, dtype))  # an unaligned out is still C-contiguous
-    assert relu(x, out=out) is out
-    assert_close(out, reference.relu(x), k=0)
+# The small sizes run in one test item each (helpers.labelled names the size
+# that failed): pytest's per-item cost would exceed theirs.
+SIZE_GROUPS = {"up_to_33": SMALL_SIZES, "1000": [1000], "10**6+3": [10**6 + 3]}
+WIDTH_GROUPS = {"up_to_33": SMALL_SIZES, "1000": [1000]}
 
 
-@pytest.mark.parametrize("n", SIZES)
-def test_dot_at_every_edge_size(rng, dtype, arch, n):
-    x, y = random_array(rng, (n,), dtype), random_array(rng, (n,), dtype)
-    got = np.asarray(dot(offset_view(x), offset_view(y)), dtype)
-    assert_close(got, f64_dot(x, y), k=max(n, 1))
+@pytest.mark.parametrize("sizes", SIZE_GROUPS.values(), ids=SIZE_GROUPS)
+def test_elementwise_kernels_at_every_edge_size(rng, dtype, arch, sizes):
+    for n in sizes:
+        with labelled(n=n):
+            x, y = random_array(rng, (n,), dtype), random_array(rng, (n,), dtype)
+            xo, yo = offset_view(x), offset_view(y)
+            assert_close(relu(xo), reference.relu(x), k=0)
+            assert_close(add(xo, yo), x + y, k=0)
+            assert_close(relu_backward(xo, yo), reference.relu_backward(x, y), k=0)
+            out = offset_view(np.zeros(n, dtype))  # an unaligned out is still C-contiguous
+            assert relu(x, out=out) is out
+            assert_close(out, reference.relu(x), k=0)
 
 
-@pytest.mark.parametrize("cols", SMALL_SIZES + [1000])
-def test_bias_add_and_column_sums_at_every_edge_width(rng, dtype, arch, cols):
-    x = random_array(rng, (5, cols), dtype)
-    bias = random_array(rng, (cols,), dtype)
-    assert_close(add(offset_view(x), offset_view(bias)), x + bias, k=0)
-    assert_close(column_sums(offset_view(x)), reference.column_sums(x).astype(dtype), k=5)
+@pytest.mark.parametrize("sizes", SIZE_GROUPS.values(), ids=SIZE_GROUPS)
+def test_dot_at_every_edge_size(rng, dtype, arch, sizes):
+    for n in sizes:
+        with labelled(n=n):
+            x, y = random_array(rng, (n,), dtype), random_array(rng, (n,), dtype)
+            got = np.asarray(dot(offset_view(x), offset_view(y)), dtype)
+            assert_close(got, f64_dot(x, y), k=max(n, 1))
 
 
-@pytest.mark.parametrize("n", SMALL_SIZES)
-def test_square_matmul_at_every_edge_size(rng, dtype, arch, n):
-    a, b = random_array(rng, (n, n), dtype), random_array(rng, (n, n), dtype)
-    expected = reference.matmul(a, b).astype(dtype)
-    assert_close(matmul(offset_view(a), offset_view(b)), expected, k=max(n, 1))
+@pytest.mark.parametrize("widths", WIDTH_GROUPS.values(), ids=WIDTH_GROUPS)
+def test_bias_add_and_column_sums_at_every_edge_width(rng, dtype, arch, widths):
+    for cols in widths:
+        with labelled(cols=cols):
+            x = random_array(rng, (5, cols), dtype)
+            bias = random_array(rng, (cols,), dtype)
+            assert_close(add(offset_view(x), offset_view(bias)), x + bias, k=0)
+            expected = reference.column_sums(x).astype(dtype)
+            assert_close(column_sums(offset_view(x)), expected, k=5)
+
+
+def test_square_matmul_at_every_edge_size(rng, dtype, arch):
+    for n in SMALL_SIZES:
+        with labelled(n=n):
+            a, b = random_array(rng, (n, n), dtype), random_array(rng, (n, n), dtype)
+            expected = reference.matmul(a, b).astype(dtype)
+            assert_close(matmul(offset_view(a), offset_view(b)), expected, k=max(n, 1))
 
 
 @pytest.mark.parametrize(
