@@ -9,7 +9,7 @@ import denseops
 import numpy as np
 import pytest
 from denseops import reference
-from helpers import assert_close, away_from_zero, loss_operands
+from helpers import assert_close, away_from_zero, labelled, loss_operands
 
 ACTIVATIONS = reference.ACTIVATIONS
 
@@ -21,17 +21,19 @@ def alpha_of(kind):
 # ------------------------------------------------------------------ activations
 
 
-@pytest.mark.parametrize("kind", ACTIVATIONS)
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (64, 130)])
-def test_activation_matches_keras_formula(arch, rng, dtype, kind, shape):
-    z = (rng.normal(size=shape) * 3).astype(dtype)
-    bias = rng.normal(size=shape[1]).astype(dtype)
-    expected = reference.activation(z, kind, bias=bias, alpha=alpha_of(kind))
-    got = denseops.activation(z, kind, bias=bias, alpha=alpha_of(kind))
-    assert got.dtype == dtype
-    assert_close(got, expected.astype(dtype), k=8, scale=max(1.0, float(np.abs(expected).max())))
-    unfused = denseops.activation(z + bias, kind, alpha=alpha_of(kind))
-    assert_close(got, unfused, k=4, scale=max(1.0, float(np.abs(expected).max())))
+def test_activation_matches_keras_formula(arch, rng, dtype, shape):
+    for kind in ACTIVATIONS:  # one test item for all kinds, labelled on failure
+        with labelled(kind=kind):
+            z = (rng.normal(size=shape) * 3).astype(dtype)
+            bias = rng.normal(size=shape[1]).astype(dtype)
+            expected = reference.activation(z, kind, bias=bias, alpha=alpha_of(kind))
+            got = denseops.activation(z, kind, bias=bias, alpha=alpha_of(kind))
+            assert got.dtype == dtype
+            scale = max(1.0, float(np.abs(expected).max()))
+            assert_close(got, expected.astype(dtype), k=8, scale=scale)
+            unfused = denseops.activation(z + bias, kind, alpha=alpha_of(kind))
+            assert_close(got, unfused, k=4, scale=scale)
 
 
 @pytest.mark.parametrize("kind", ACTIVATIONS)
