@@ -5,6 +5,7 @@ kernel computes, so they must agree with NumPy themselves before anything is
 compared with them.
 """
 
+import denseops
 import numpy as np
 import pytest
 from denseops import _naive_cy, reference
@@ -101,9 +102,22 @@ def test_cython_loops_reject_mismatched_shapes(dtype):
 # central finite differences of its own forward formula in float64.
 
 
+def test_every_kernel_has_a_reference_twin_of_its_name():
+    kernels = {
+        name
+        for name in denseops.__all__
+        if callable(getattr(denseops._kernels, name, None))
+        and name not in {"set_arch", "get_arch", "set_num_threads", "get_num_threads"}
+    }
+    assert kernels, "no kernels found in denseops.__all__"
+    missing = sorted(name for name in kernels if not callable(getattr(reference, name, None)))
+    assert not missing, f"kernels without a twin in denseops.reference: {missing}"
+
+
 def test_numpy_core_references_agree_with_the_textbook_loops(rng, dtype):
     x, y = random_array(rng, (6, 5), dtype), random_array(rng, (6, 5), dtype)
     assert_close(reference.relu(x), reference.naive_relu(x), k=0)
+    assert_close(reference.add(x, y), reference.naive_add(x, y), k=0)
     assert_close(reference.relu_backward(y, reference.relu(x)), y * (x > 0), k=0)
     a, b = random_array(rng, (4, 7), dtype), random_array(rng, (7, 3), dtype)
     naive = reference.naive_matmul(a.astype(np.float64), b.astype(np.float64))

@@ -14,7 +14,8 @@ Two kinds live here.
 
 The NumPy references compute in float64 whatever the inputs' dtype, except
 the ones that are a single IEEE operation per element (``relu``,
-``relu_backward``), which give the inputs' dtype and so the exact answer.
+``relu_backward``, ``add``), which give the inputs' dtype and so the exact
+answer.
 They never update their arguments: where a kernel works in place (the
 optimizer updates, ``axpy``, ``weight_penalty``'s gradient) its twin returns
 the new values instead.
@@ -91,6 +92,12 @@ def relu_backward(dout, y):
     """relu's gradient from its output y = relu(x): dout where y > 0, else 0."""
     dout = np.asarray(dout)
     return np.asarray(np.where(np.asarray(y) > 0, dout, np.zeros((), dout.dtype)))
+
+
+def add(x, y):
+    """``x + y`` for equal shapes, or y (n,) added to every row of x (..., n);
+    one IEEE addition per element, in x's dtype."""
+    return np.asarray(np.add(x, y))
 
 
 def dot(x, y):
