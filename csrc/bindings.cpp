@@ -405,16 +405,17 @@ py::tuple softmax_cross_entropy(const py::object& logits_obj, const py::object& 
 // (None for an optional one not given).
 using StateArg = std::pair<const char*, py::object>;
 
-// The optimizer skeleton: `weights` and the state arrays are updated in
-// place (exact dtype, shape, layout; no two sharing memory); the gradient is
-// read apart from all of them, because the kernels read g[i] after writing
-// state[i]. Then kernel(w, g, state (null when None)..., n) without the GIL.
+// kernel(w, g, state[0], ..., state[S - 1], n).
 template <class Kernel, class T, std::size_t... I>
 void call_update(Kernel& kernel, T* w, const T* g, T* const* state, index_t n,
                  std::index_sequence<I...>) {
   kernel(w, g, state[I]..., n);
 }
 
+// The optimizer skeleton: `weights` and the state arrays are updated in
+// place (exact dtype, shape, layout; no two sharing memory); the gradient is
+// read apart from all of them, because the kernels read g[i] after writing
+// state[i]. Then kernel(w, g, state (null when None)..., n) without the GIL.
 template <class T, class Kernel, class... State>
 void update_in_place(const char* fn, const py::object& w_obj, const py::array& w,
                      const py::object& g_obj, Kernel kernel, const State&... state) {
