@@ -1,359 +1,174 @@
-// The only file that includes pybind11. Every argument is checked here, once;
-// then the GIL is released and a kernel from csrc/kernels/ runs on raw
-// pointers. Errors name the function, the argument, and what was expected
-// versus received, in NumPy's words where NumPy has them.
-//
-// Input policy (see README "Guarantees"):
-//   * array arguments must be numpy.ndarray of float32 or float64, all of one
-//     dtype; nothing is converted behind the caller's back (no lists, scalars,
-//     ints, or float64 -> float32 casts): anything else is a TypeError.
-//   * any layout is accepted for inputs (strided, negative strides, Fortran
-//     order); a contiguous copy is made only when a kernel needs one.
-//   * numpy.ma.MaskedArray is refused (its mask would be silently ignored);
-//     other ndarray subclasses are read as plain arrays.
-//   * `out` must be a writable, C-contiguous ndarray of the result's exact
-//     shape and dtype; it is written in place and returned. Nothing is ever
-//     written into a temporary copy, so a read-only `out` (np.broadcast_to
-//     views are read-only) or a strided one is a ValueError. `out` may be an
-//     input itself or overlap one in any way (a shifted view, a row of it):
-//     the result is always the one computed from the inputs as they were
-//     before the call (the input, or the result, goes through a scratch copy).
-//   * arrays updated in place by the optimizers (weights, velocity, m, v)
-//     must not share memory with each other (ValueError); the gradient may
-//     overlap any of them and is then read from a copy.
-#include <pybind11/gil_safe_call_once.h>
+// The only file that includes pybind11 (with array_policy.hpp, the input
+// policy it applies). Every argument is checked here, once; then the GIL is
+// released and a kernel from csrc/kernels/ runs on raw pointers. Each binding
+// below is that sequence for one op: take and check the arguments, then
+// by_dtype -> into_result (or the scalar form) -> the kernel.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <algorithm>
-#include <cstdint>
+#include <array>
 #include <cmath>
-#include <cstring>
+#include <cstdint>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include "array_policy.hpp"
 #include "docstrings.hpp"
 #include "kernels/dispatch.hpp"
+#include "kernels/nn_kinds.hpp"
 #include "kernels/threading.hpp"
 
-namespace py = pybind11;
 using denseops::index_t;
+using namespace denseops::binding;
 
 namespace {
 
-// ---------------------------------------------------------------- messages
+// ---------------------------------------------------------------- the skeleton
 
-std::string shape_str(const py::array& a) {
-  std::ostringstream s;
-  s << "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) s << (d ? ", " : "") << a.shape(d);
-  s << (a.ndim() == 1 ? ",)" : ")");
-  return s.str();
-}
+// One input of a kernel that writes an array: how it may share memory with
+// that array (see read_apart), or absent (an optional argument not given,
+// read as a null pointer).
+struct Read {
+  py::handle array;  // null when absent; the caller's argument keeps it alive
+  InPlace mode;
 
-std::string shape_str(const std::vector<py::ssize_t>& shape) {
-  std::ostringstream s;
-  s << "(";
-  for (std::size_t d = 0; d < shape.size(); ++d) s << (d ? ", " : "") << shape[d];
-  s << (shape.size() == 1 ? ",)" : ")");
-  return s.str();
-}
-
-std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
-
-std::string type_name(const py::handle& obj) {
-  return py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>();
-}
-
-// ---------------------------------------------------------------- checks
-
-enum class DType { f32, f64 };
-
-bool is_masked_array(const py::handle& obj) {
-  // Looked up once. The first lookup imports numpy.ma (numpy does not), and
-  // an import runs Python code that lets other threads take the GIL; a plain
-  // function-local static would then leave a second thread waiting for the
-  // initialisation while holding the GIL the first one needs (a deadlock on
-  // the first calls from several threads). gil_safe_call_once_and_store
-  // waits without the GIL.
-  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> masked;
-  return py::isinstance(
-      obj, masked
-               .call_once_and_store_result(
-                   [] { return py::module_::import("numpy.ma").attr("MaskedArray"); })
-               .get_stored());
-}
-
-// The one gate every array argument passes: an ndarray of float32/float64.
-py::array take_array(const char* fn, const char* arg, const py::handle& obj) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(fn) + ": " + arg +
-                         " must be a numpy.ndarray of float32 or float64, got " + type_name(obj) +
-                         "; convert with numpy.asarray(" + arg + ", dtype=numpy.float32)");
+  // Read element by element, each before the same element is written.
+  static Read elementwise(const py::array& a) { return {a, InPlace::allowed}; }
+  // Read anywhere while anything is written (rows, columns, a whole vector).
+  static Read whole(const py::array& a) { return {a, InPlace::refused}; }
+  static Read optional(bool present, const py::array& a, InPlace mode = InPlace::refused) {
+    return {present ? py::handle(a) : py::handle(), mode};
   }
-  if (is_masked_array(obj)) {
-    throw py::type_error(std::string(fn) + ": " + arg +
-                         " must be a plain numpy.ndarray, got numpy.ma.MaskedArray (its mask "
-                         "would be ignored); pass " + arg + ".filled(0) or " + arg + ".data");
+
+  template <class T>
+  py::array_t<T> take(const py::array* written) const {
+    if (!array) return absent<T>();
+    return readable<T>(py::reinterpret_borrow<py::array>(array), written, mode);
   }
-  auto a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().equal(py::dtype::of<float>()) && !a.dtype().equal(py::dtype::of<double>())) {
-    throw py::type_error(std::string(fn) + ": " + arg +
-                         " must have dtype float32 or float64, got " + dtype_str(a) +
-                         "; convert with " + arg + ".astype(numpy.float32)");
-  }
-  return a;
+};
+
+// kernel(const T* input..., T* out) on `result` with the GIL released, each
+// input read apart from `result` (unless `fresh`: then nothing can share its memory).
+template <class T, class Kernel, class... Reads>
+py::array write_into(py::array_t<T> result, bool fresh, Kernel kernel, const Reads&... reads) {
+  const py::array* written = fresh ? nullptr : &result;
+  const auto held = std::make_tuple(reads.template take<T>(written)...);
+  T* const po = result.mutable_data();
+  std::apply(
+      [&](const auto&... h) {
+        const auto pointers = std::make_tuple(data_or_null<T>(h)...);
+        without_gil([&] { std::apply([&](auto... p) { kernel(p..., po); }, pointers); });
+      },
+      held);
+  return std::move(result);
 }
 
-DType dtype_of(const py::array& a) {
-  return a.dtype().equal(py::dtype::of<float>()) ? DType::f32 : DType::f64;
+// The skeleton of every binding that returns an array: the caller's `out`
+// (checked) or a fresh array of `shape`, then write_into it.
+template <class T, class Kernel, class... Reads>
+py::array into_result(const char* fn, const py::object& out, const std::vector<py::ssize_t>& shape,
+                      const py::array& like, Kernel kernel, const Reads&... reads) {
+  return write_into<T>(output<T>(fn, out, shape, like), out.is_none(), kernel, reads...);
 }
 
-void require_same_dtype(const char* fn, const char* an, const py::array& a, const char* bn,
-                        const py::array& b) {
-  if (!a.dtype().equal(b.dtype())) {
-    throw py::type_error(std::string(fn) + ": " + an + " and " + bn +
-                         " must have the same dtype, got " + dtype_str(a) + " and " +
-                         dtype_str(b) + "; cast one with .astype()");
-  }
-}
-
-bool same_shape(const py::array& a, const py::array& b) {
-  if (a.ndim() != b.ndim()) return false;
-  for (py::ssize_t d = 0; d < a.ndim(); ++d)
-    if (a.shape(d) != b.shape(d)) return false;
-  return true;
-}
-
-// Byte range [lo, hi) an array can touch, for overlap tests.
-std::pair<const char*, const char*> byte_span(const py::array& a) {
-  const char* lo = static_cast<const char*>(a.data());
-  const char* hi = lo;
-  if (a.size() == 0) return {lo, lo};
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
-    const py::ssize_t extent = (a.shape(d) - 1) * a.strides(d);
-    (extent < 0 ? lo : hi) += extent;
-  }
-  return {lo, hi + a.itemsize()};
-}
-
-bool overlaps(const py::array& a, const py::array& b) {
-  auto [alo, ahi] = byte_span(a);
-  auto [blo, bhi] = byte_span(b);
-  return alo < bhi && blo < ahi;
-}
-
-// True when a and b are the very same elements in the same order: the same
-// start, shape and strides. A kernel that reads element i before writing
-// element i may then take them as one buffer; any other overlap may not.
-bool same_view(const py::array& a, const py::array& b) {
-  if (a.data() != b.data() || !same_shape(a, b)) return false;
-  for (py::ssize_t d = 0; d < a.ndim(); ++d)
-    if (a.shape(d) > 1 && a.strides(d) != b.strides(d)) return false;
-  return true;
-}
-
-// NumPy's ALIGNED flag: the data address and strides are multiples of the
-// item size. Views into byte buffers (np.frombuffer(..., offset=1), packed
-// record fields) can be contiguous yet unaligned, and a kernel dereferencing
-// them as T* is undefined behaviour (UBSan reports it).
-bool is_aligned(const py::array& a) {
-  return (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0;
-}
-
-// A C-contiguous, aligned array with a's data: a itself when it already is one.
-template <class T>
-py::array_t<T> contiguous(const py::array& a) {
-  auto c = py::array_t<T, py::array::c_style>::ensure(a);
-  if (!is_aligned(c)) return py::array_t<T>(c.attr("copy")());  // copies are aligned
-  return c;
-}
-
-// An input the kernel may read while writing `out`: an independent copy
-// when the two overlap in any way other than being the very same array
-// (elementwise kernels read each element before writing it, so exact aliasing
-// is safe, but a shifted view is not).
-template <class T>
-py::array_t<T> readable_input(const py::array& in, const py::object& out) {
-  py::array_t<T> c = contiguous<T>(in);
-  if (out.is_none()) return c;
-  auto o = py::reinterpret_borrow<py::array>(out);
-  if (!same_view(c, o) && overlaps(c, o)) {
-    return py::array_t<T>(py::array(c.request()).attr("copy")());
-  }
-  return c;
-}
-
-// Either a fresh array of `shape` or the caller's `out`, checked.
-template <class T>
-py::array_t<T> output(const char* fn, const py::object& out, const std::vector<py::ssize_t>& shape,
-                      const py::array& like) {
-  if (out.is_none()) return py::array_t<T>(shape);
-  if (!py::isinstance<py::array>(out)) {
-    throw py::type_error(std::string(fn) + ": out must be a numpy.ndarray or None, got " +
-                         type_name(out));
-  }
-  auto o = py::reinterpret_borrow<py::array>(out);
-  if (!o.dtype().equal(like.dtype())) {
-    throw py::type_error(std::string(fn) + ": out must have dtype " + dtype_str(like) +
-                         " (the inputs' dtype), got " + dtype_str(o));
-  }
-  if (!std::equal(shape.begin(), shape.end(), o.shape(), o.shape() + o.ndim())) {
-    throw py::value_error(std::string(fn) + ": out has shape " + shape_str(o) +
-                          " but the result has shape " + shape_str(shape));
-  }
-  // Writability first: np.broadcast_to views are read-only and zero-strided,
-  // and "read-only" is the message that points at the real problem.
-  if (!o.writeable()) {
-    throw py::value_error(std::string(fn) +
-                          ": out is read-only (flags.writeable is False, as for np.broadcast_to "
-                          "views); expected a writable array, e.g. numpy.empty(" +
-                          shape_str(shape) + ", " + dtype_str(like) + ")");
-  }
-  if (!(o.flags() & py::array::c_style)) {
-    throw py::value_error(std::string(fn) +
-                          ": out must be C-contiguous (a fresh array or a contiguous slice), got "
-                          "strides " + py::str(py::tuple(o.attr("strides"))).cast<std::string>());
-  }
-  if (!is_aligned(o)) {
-    throw py::value_error(std::string(fn) + ": out must be aligned to its " +
-                          std::to_string(o.itemsize()) +
-                          "-byte items, got an unaligned view (e.g. np.frombuffer with an odd "
-                          "offset); pass a fresh array such as numpy.empty(" +
-                          shape_str(shape) + ", " + dtype_str(like) + ")");
-  }
-  return py::array_t<T>(o);  // same object, no copy: dtype and layout match
-}
-
-template <class T>
-const denseops::KernelTable<T>& kernels();
-template <>
-const denseops::KernelTable<float>& kernels<float>() { return denseops::kernels_f32(); }
-template <>
-const denseops::KernelTable<double>& kernels<double>() { return denseops::kernels_f64(); }
-
-template <class F>
-auto by_dtype(const py::array& a, F&& f) {
-  return dtype_of(a) == DType::f32 ? f(float{}) : f(double{});
-}
-
-std::vector<py::ssize_t> shape_vec(const py::array& a) {
-  return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
-}
-
-// ---------------------------------------------------------------- relu
+// ---------------------------------------------------------------- relu, add, dot, column_sums
 
 py::array relu(const py::object& x_obj, const py::object& out) {
   py::array x = take_array("relu", "x", x_obj);
-  return by_dtype(x, [&](auto tag) -> py::array {
+  return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
-    auto result = output<T>("relu", out, shape_vec(x), x);
-    auto xc = readable_input<T>(x, out);
-    const T* px = xc.data();
-    T* po = result.mutable_data();
-    const index_t n = xc.size();
-    py::gil_scoped_release nogil;
-    kernels<T>().relu(px, po, n);
-    return result;
+    return into_result<T>(
+        "relu", out, shape_vec(x), x,
+        [n = x.size()](const T* px, T* po) { kernels<T>().relu(px, po, n); }, Read::elementwise(x));
   });
 }
 
 py::array relu_backward(const py::object& dout_obj, const py::object& y_obj,
                         const py::object& out) {
-  py::array dout = take_array("relu_backward", "dout", dout_obj);
-  py::array y = take_array("relu_backward", "y", y_obj);
-  require_same_dtype("relu_backward", "dout", dout, "y", y);
+  const char* fn = "relu_backward";
+  py::array dout = take_array(fn, "dout", dout_obj);
+  py::array y = take_array(fn, "y", y_obj);
+  require_same_dtype(fn, "dout", dout, "y", y);
   if (!same_shape(dout, y)) {
-    throw py::value_error("relu_backward: dout and y must have the same shape, got " +
-                          shape_str(dout) + " and " + shape_str(y));
+    throw py::value_error(message(fn, "dout and y must have the same shape, got " +
+                                          shape_str(dout) + " and " + shape_str(y)));
   }
-  return by_dtype(y, [&](auto tag) -> py::array {
+  return by_dtype(y, [&](auto tag) {
     using T = decltype(tag);
-    auto result = output<T>("relu_backward", out, shape_vec(y), y);
-    auto dc = readable_input<T>(dout, out);
-    auto yc = readable_input<T>(y, out);
-    const T *pd = dc.data(), *py_ = yc.data();
-    T* po = result.mutable_data();
-    const index_t n = yc.size();
-    py::gil_scoped_release nogil;
-    kernels<T>().relu_backward(pd, py_, po, n);
-    return result;
+    return into_result<T>(
+        fn, out, shape_vec(y), y,
+        [n = y.size()](const T* pd, const T* py_, T* po) {
+          kernels<T>().relu_backward(pd, py_, po, n);
+        },
+        Read::elementwise(dout), Read::elementwise(y));
   });
 }
-
-// ---------------------------------------------------------------- add
 
 py::array add(const py::object& x_obj, const py::object& y_obj, const py::object& out) {
-  py::array x = take_array("add", "x", x_obj);
-  py::array y = take_array("add", "y", y_obj);
-  require_same_dtype("add", "x", x, "y", y);
+  const char* fn = "add";
+  py::array x = take_array(fn, "x", x_obj);
+  py::array y = take_array(fn, "y", y_obj);
+  require_same_dtype(fn, "x", x, "y", y);
   const bool elementwise = same_shape(x, y);
-  const bool bias = !elementwise && x.ndim() >= 1 && y.ndim() == 1 &&
-                    y.shape(0) == x.shape(x.ndim() - 1);
+  const bool bias =
+      !elementwise && x.ndim() >= 1 && y.ndim() == 1 && y.shape(0) == x.shape(x.ndim() - 1);
   if (!elementwise && !bias) {
-    throw py::value_error("add: operands could not be broadcast together with shapes " +
-                          shape_str(x) + " " + shape_str(y) +
-                          "; add takes equal shapes, or x of shape (..., n) and a bias y of "
-                          "shape (n,)");
+    throw py::value_error(message(fn, "operands could not be broadcast together with shapes " +
+                                          shape_str(x) + " " + shape_str(y) +
+                                          "; add takes equal shapes, or x of shape (..., n) and a "
+                                          "bias y of shape (n,)"));
   }
-  return by_dtype(x, [&](auto tag) -> py::array {
+  const index_t n = x.size(), cols = bias ? y.shape(0) : 0;
+  return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
-    auto result = output<T>("add", out, shape_vec(x), x);
-    auto xc = readable_input<T>(x, out);
-    auto yc = readable_input<T>(y, out);
-    const T *px = xc.data(), *py_ = yc.data();
-    T* po = result.mutable_data();
-    const index_t n = xc.size();
-    const index_t cols = bias ? y.shape(0) : 0;
-    py::gil_scoped_release nogil;
-    if (elementwise) {
-      kernels<T>().add(px, py_, po, n);
-    } else if (cols > 0) {
-      kernels<T>().bias_add(px, py_, po, n / cols, cols);
-    }
-    return result;
+    return into_result<T>(
+        fn, out, shape_vec(x), x,
+        [=](const T* px, const T* py_, T* po) {
+          if (elementwise) {
+            kernels<T>().add(px, py_, po, n);
+          } else if (cols > 0) {
+            kernels<T>().bias_add(px, py_, po, n / cols, cols);
+          }
+        },
+        Read::elementwise(x), Read::elementwise(y));
   });
 }
 
-// ---------------------------------------------------------------- reductions
-
 double dot(const py::object& x_obj, const py::object& y_obj) {
-  py::array x = take_array("dot", "x", x_obj);
-  py::array y = take_array("dot", "y", y_obj);
-  require_same_dtype("dot", "x", x, "y", y);
+  const char* fn = "dot";
+  py::array x = take_array(fn, "x", x_obj);
+  py::array y = take_array(fn, "y", y_obj);
+  require_same_dtype(fn, "x", x, "y", y);
   if (x.ndim() != 1 || y.ndim() != 1 || x.shape(0) != y.shape(0)) {
-    throw py::value_error("dot: expected two 1-D arrays of the same length, got shapes " +
-                          shape_str(x) + " and " + shape_str(y));
+    throw py::value_error(message(fn, "expected two 1-D arrays of the same length, got shapes " +
+                                          shape_str(x) + " and " + shape_str(y)));
   }
   return by_dtype(x, [&](auto tag) -> double {
     using T = decltype(tag);
-    auto xc = contiguous<T>(x);
-    auto yc = contiguous<T>(y);
+    auto xc = readable<T>(x, nullptr);
+    auto yc = readable<T>(y, nullptr);
     const T *px = xc.data(), *py_ = yc.data();
-    const index_t n = xc.size();
-    py::gil_scoped_release nogil;
-    return static_cast<double>(kernels<T>().dot(px, py_, n));
+    return without_gil([&, n = x.size()] { return double(kernels<T>().dot(px, py_, n)); });
   });
 }
 
 py::array column_sums(const py::object& x_obj, const py::object& out) {
-  py::array x = take_array("column_sums", "x", x_obj);
+  const char* fn = "column_sums";
+  py::array x = take_array(fn, "x", x_obj);
   if (x.ndim() != 2) {
-    throw py::value_error("column_sums: x must be 2-D (rows, cols), got shape " + shape_str(x));
+    throw py::value_error(message(fn, "x must be 2-D (rows, cols), got shape " + shape_str(x)));
   }
-  return by_dtype(x, [&](auto tag) -> py::array {
+  const index_t rows = x.shape(0), cols = x.shape(1);
+  return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
-    auto result = output<T>("column_sums", out, {x.shape(1)}, x);
-    auto xc = contiguous<T>(x);
-    if (overlaps(xc, result)) xc = py::array_t<T>(xc.attr("copy")());
-    const T* px = xc.data();
-    T* po = result.mutable_data();
-    const index_t rows = x.shape(0), cols = x.shape(1);
-    py::gil_scoped_release nogil;
-    kernels<T>().column_sums(px, po, rows, cols);
-    return result;
+    return into_result<T>(
+        fn, out, {cols}, x,
+        [=](const T* px, T* po) { kernels<T>().column_sums(px, po, rows, cols); }, Read::whole(x));
   });
 }
 
@@ -368,12 +183,17 @@ struct StridedMatrix {
 };
 
 // View `a` (2-D, possibly transposed) without copying when its byte strides
-// are whole elements; the packing inside the GEMM absorbs any layout.
+// are whole elements; the packing inside the GEMM absorbs any layout. Read
+// apart from `written` (null: a fresh result) like every other input.
 template <class T>
-StridedMatrix<T> strided(const py::array& a, bool transpose) {
+StridedMatrix<T> strided(const py::array& a, bool transpose, const py::array* written) {
   py::array src = a;
   if (!is_aligned(a)) src = contiguous<T>(a);  // odd byte strides or address: rare, copy once
-  StridedMatrix<T> m{src, static_cast<const T*>(src.data()), src.shape(0), src.shape(1),
+  if (written) src = read_apart(src, *written, InPlace::refused);
+  StridedMatrix<T> m{src,
+                     static_cast<const T*>(src.data()),
+                     src.shape(0),
+                     src.shape(1),
                      src.strides(0) / static_cast<py::ssize_t>(sizeof(T)),
                      src.strides(1) / static_cast<py::ssize_t>(sizeof(T))};
   if (transpose) {
@@ -383,187 +203,178 @@ StridedMatrix<T> strided(const py::array& a, bool transpose) {
   return m;
 }
 
-py::array matmul(const py::object& a_obj, const py::object& b_obj, const py::object& out,
-                 bool trans_a, bool trans_b) {
-  py::array a = take_array("matmul", "a", a_obj);
-  py::array b = take_array("matmul", "b", b_obj);
-  require_same_dtype("matmul", "a", a, "b", b);
+// The operands of a product, checked: a @ b with either transposed.
+struct Product {
+  py::array a, b;
+  py::ssize_t M, N, K;
+};
+
+Product take_product(const char* fn, const py::object& a_obj, const py::object& b_obj, bool trans_a,
+                     bool trans_b) {
+  py::array a = take_array(fn, "a", a_obj);
+  py::array b = take_array(fn, "b", b_obj);
+  require_same_dtype(fn, "a", a, "b", b);
   if (a.ndim() != 2 || b.ndim() != 2) {
-    throw py::value_error("matmul: a and b must be 2-D, got shapes " + shape_str(a) + " and " +
-                          shape_str(b));
+    throw py::value_error(
+        message(fn, "a and b must be 2-D, got shapes " + shape_str(a) + " and " + shape_str(b)));
   }
-  const char* a_name = trans_a ? "a.T" : "a";
-  const char* b_name = trans_b ? "b.T" : "b";
   const py::ssize_t M = trans_a ? a.shape(1) : a.shape(0);
   const py::ssize_t K = trans_a ? a.shape(0) : a.shape(1);
   const py::ssize_t Kb = trans_b ? b.shape(1) : b.shape(0);
   const py::ssize_t N = trans_b ? b.shape(0) : b.shape(1);
   if (K != Kb) {
     std::ostringstream s;
-    s << "matmul: shapes " << shape_str(a) << " and " << shape_str(b) << " do not fit: "
-      << a_name << " is (" << M << ", " << K << ") and " << b_name << " is (" << Kb << ", " << N
-      << "); size " << K << " is different from " << Kb;
+    s << fn << ": shapes " << shape_str(a) << " and " << shape_str(b)
+      << " do not fit: " << (trans_a ? "a.T" : "a") << " is (" << M << ", " << K << ") and "
+      << (trans_b ? "b.T" : "b") << " is (" << Kb << ", " << N << "); size " << K
+      << " is different from " << Kb;
     throw py::value_error(s.str());
   }
-  return by_dtype(a, [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    auto result = output<T>("matmul", out, {M, N}, a);
-    // The kernel writes C while still reading A and B: an out that shares
-    // memory with either gets the product in a scratch array first.
-    const bool clash = !out.is_none() && (overlaps(result, a) || overlaps(result, b));
-    py::array_t<T> target = clash ? py::array_t<T>(std::vector<py::ssize_t>{M, N}) : result;
-    auto A = strided<T>(a, trans_a);
-    auto B = strided<T>(b, trans_b);
-    T* pc = target.mutable_data();
-    // A big product runs as tiles of C, with a look for Ctrl-C between
-    // tiles, so a KeyboardInterrupt is honoured within a fraction of a second
-    // rather than after minutes. A tile of ~1e10 flops takes ~0.1 s and stays
-    // large enough that re-packing B per tile costs < 1 %. Tiles are bands of
-    // at least 64 rows; when even 64 rows are too much work (few rows and a
-    // huge K or N: 64 x 150000 x 150000), the band is cut into columns too.
-    constexpr double kFlopsPerTile = 1e10;
-    const double flops_per_row = 2.0 * static_cast<double>(N) * static_cast<double>(K);
-    const index_t band = std::max<index_t>(
-        64, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_row, 1.0)));
-    const double flops_per_band_column = 2.0 * static_cast<double>(std::min<index_t>(band, M)) * K;
-    const index_t width = std::max<index_t>(
-        256, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_band_column, 1.0)));
-    for (index_t first = 0; first < M; first += band) {
-      const index_t rows = std::min<index_t>(band, M - first);
-      for (index_t col = 0; col < N; col += width) {
-        const index_t cols = std::min<index_t>(width, N - col);
-        {
-          py::gil_scoped_release nogil;
-          kernels<T>().gemm(rows, cols, K, A.data + first * A.row_stride, A.row_stride,
-                            A.col_stride, B.data + col * B.col_stride, B.row_stride,
-                            B.col_stride, pc + first * N + col, N);
-        }
-        const bool last = first + rows >= M && col + cols >= N;
-        if (!last && PyErr_CheckSignals() != 0) throw py::error_already_set();
-      }
+  return {std::move(a), std::move(b), M, N, K};
+}
+
+// A big product runs as tiles of C, with a look for Ctrl-C between tiles, so
+// a KeyboardInterrupt is honoured within a fraction of a second rather than
+// after minutes. A tile of ~1e10 flops takes ~0.1 s and stays large enough
+// that re-packing B per tile costs < 1 %. Tiles are bands of at least 64
+// rows; when even 64 rows are too much work (few rows and a huge K or N:
+// 64 x 150000 x 150000), the band is cut into columns too.
+template <class T>
+void gemm_in_interruptible_tiles(const StridedMatrix<T>& A, const StridedMatrix<T>& B, T* C,
+                                 index_t M, index_t N, index_t K) {
+  constexpr double kFlopsPerTile = 1e10;
+  const double flops_per_row = 2.0 * static_cast<double>(N) * static_cast<double>(K);
+  const index_t band =
+      std::max<index_t>(64, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_row, 1.0)));
+  const double flops_per_band_column = 2.0 * static_cast<double>(std::min<index_t>(band, M)) * K;
+  const index_t width = std::max<index_t>(
+      256, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_band_column, 1.0)));
+  for (index_t first = 0; first < M; first += band) {
+    const index_t rows = std::min<index_t>(band, M - first);
+    for (index_t col = 0; col < N; col += width) {
+      const index_t cols = std::min<index_t>(width, N - col);
+      without_gil([&] {
+        kernels<T>().gemm(rows, cols, K, A.data + first * A.row_stride, A.row_stride, A.col_stride,
+                          B.data + col * B.col_stride, B.row_stride, B.col_stride,
+                          C + first * N + col, N);
+      });
+      const bool last = first + rows >= M && col + cols >= N;
+      if (!last && PyErr_CheckSignals() != 0) throw py::error_already_set();
     }
-    if (clash) std::memcpy(result.mutable_data(), target.data(), sizeof(T) * M * N);
+  }
+}
+
+py::array matmul(const py::object& a_obj, const py::object& b_obj, const py::object& out,
+                 bool trans_a, bool trans_b) {
+  const Product p = take_product("matmul", a_obj, b_obj, trans_a, trans_b);
+  return by_dtype(p.a, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    auto result = output<T>("matmul", out, {p.M, p.N}, p.a);
+    // The kernel writes C while still reading A and B anywhere.
+    const py::array* written = out.is_none() ? nullptr : &result;
+    const auto A = strided<T>(p.a, trans_a, written);
+    const auto B = strided<T>(p.b, trans_b, written);
+    gemm_in_interruptible_tiles(A, B, result.mutable_data(), p.M, p.N, p.K);
     return result;
   });
 }
 
-// ---------------------------------------------------------------- losses
+// The textbook triple loop the blocked GEMM is tested against (private).
+py::array gemm_naive(const py::object& a_obj, const py::object& b_obj, bool trans_a, bool trans_b) {
+  const Product p = take_product("_gemm_naive", a_obj, b_obj, trans_a, trans_b);
+  return by_dtype(p.a, [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> result({p.M, p.N});
+    const auto A = strided<T>(p.a, trans_a, nullptr);
+    const auto B = strided<T>(p.b, trans_b, nullptr);
+    T* const pc = result.mutable_data();
+    without_gil([&] {
+      kernels<T>().gemm_naive(p.M, p.N, p.K, A.data, A.row_stride, A.col_stride, B.data,
+                              B.row_stride, B.col_stride, pc, p.N);
+    });
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------- softmax and cross-entropy
 
 py::array softmax(const py::object& x_obj, const py::object& out) {
   py::array x = take_array("softmax", "x", x_obj);
   if (x.ndim() != 2) {
     throw py::value_error("softmax: x must be 2-D (batch, classes), got shape " + shape_str(x));
   }
-  return by_dtype(x, [&](auto tag) -> py::array {
+  const index_t B = x.shape(0), C = x.shape(1);
+  return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
-    auto result = output<T>("softmax", out, shape_vec(x), x);
-    auto xc = readable_input<T>(x, out);
-    const T* px = xc.data();
-    T* po = result.mutable_data();
-    const index_t B = x.shape(0), C = x.shape(1);
-    py::gil_scoped_release nogil;
-    kernels<T>().softmax(px, po, B, C);
-    return result;
+    return into_result<T>(
+        "softmax", out, shape_vec(x), x,
+        [=](const T* px, T* po) { kernels<T>().softmax(px, po, B, C); }, Read::elementwise(x));
   });
 }
 
 py::array softmax_backward(const py::object& dout_obj, const py::object& y_obj,
                            const py::object& out) {
-  py::array dout = take_array("softmax_backward", "dout", dout_obj);
-  py::array y = take_array("softmax_backward", "y", y_obj);
-  require_same_dtype("softmax_backward", "dout", dout, "y", y);
+  const char* fn = "softmax_backward";
+  py::array dout = take_array(fn, "dout", dout_obj);
+  py::array y = take_array(fn, "y", y_obj);
+  require_same_dtype(fn, "dout", dout, "y", y);
   if (y.ndim() != 2 || !same_shape(dout, y)) {
-    throw py::value_error("softmax_backward: dout and y must be 2-D of the same shape, got " +
-                          shape_str(dout) + " and " + shape_str(y));
+    throw py::value_error(message(fn, "dout and y must be 2-D of the same shape, got " +
+                                          shape_str(dout) + " and " + shape_str(y)));
   }
-  return by_dtype(y, [&](auto tag) -> py::array {
+  const index_t B = y.shape(0), C = y.shape(1);
+  return by_dtype(y, [&](auto tag) {
     using T = decltype(tag);
-    auto result = output<T>("softmax_backward", out, shape_vec(y), y);
-    // Each row reads all of dout and y before writing, so copy on any overlap.
-    auto dc = contiguous<T>(dout);
-    auto yc = contiguous<T>(y);
-    if (overlaps(dc, result)) dc = py::array_t<T>(dc.attr("copy")());
-    if (overlaps(yc, result)) yc = py::array_t<T>(yc.attr("copy")());
-    const T *pd = dc.data(), *py_ = yc.data();
-    T* po = result.mutable_data();
-    const index_t B = y.shape(0), C = y.shape(1);
-    py::gil_scoped_release nogil;
-    kernels<T>().softmax_backward(pd, py_, po, B, C);
-    return result;
+    return into_result<T>(
+        fn, out, shape_vec(y), y,
+        [=](const T* pd, const T* py_, T* po) { kernels<T>().softmax_backward(pd, py_, po, B, C); },
+        Read::whole(dout), Read::whole(y));
   });
 }
 
 void require_logits(const char* fn, const py::array& logits) {
   if (logits.ndim() != 2 || logits.shape(0) == 0 || logits.shape(1) == 0) {
-    throw py::value_error(std::string(fn) +
-                          ": logits must be 2-D (batch, classes) with at least one row and one "
-                          "class, got shape " + shape_str(logits));
+    throw py::value_error(
+        message(fn,
+                "logits must be 2-D (batch, classes) with at least one row and one "
+                "class, got shape " +
+                    shape_str(logits)));
   }
 }
 
-// Integer class labels, copied into an int64 array this call owns and
-// checked there to lie in [0, classes). The kernel selects memory by these
-// values with the GIL released, so it must read exactly the values that were
-// checked: never the caller's buffer, which another Python thread may change
-// meanwhile, or which may alias the dlogits being written.
-py::array_t<std::int64_t> take_labels(const char* fn, const py::object& obj, py::ssize_t batch,
-                                      py::ssize_t classes) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(fn) + ": labels must be a 1-D numpy.ndarray of integers, got " +
-                         type_name(obj));
-  }
-  auto a = py::reinterpret_borrow<py::array>(obj);
-  const char kind = a.dtype().kind();
-  if (kind != 'i' && kind != 'u') {
-    throw py::type_error(std::string(fn) + ": labels must have an integer dtype, got " +
-                         dtype_str(a) + "; class indices are whole numbers in [0, " +
-                         std::to_string(classes) + ")");
-  }
-  if (a.ndim() != 1 || a.shape(0) != batch) {
-    throw py::value_error(std::string(fn) + ": labels must have shape (" + std::to_string(batch) +
-                          ",) to match logits' batch, got " + shape_str(a));
-  }
-  // A fresh array, filled under the GIL. Unsigned values past INT64_MAX wrap
-  // to negative ones here and are refused below like any other negative.
-  py::array_t<std::int64_t> labels(batch);
-  py::module_::import("numpy").attr("copyto")(labels, a, py::arg("casting") = "unsafe");
-  const std::int64_t* p = labels.data();
-  for (py::ssize_t i = 0; i < batch; ++i) {
-    if (p[i] < 0 || p[i] >= classes) {
-      throw py::value_error(std::string(fn) + ": labels must be in [0, " +
-                            std::to_string(classes) + ") for " + std::to_string(classes) +
-                            " classes, got " + std::to_string(p[i]) + " at index " +
-                            std::to_string(i));
-    }
-  }
-  return labels;
-}
-
+// The fused softmax + cross-entropy skeleton: the gradient into `dlogits`
+// when given, `kernel(logits, dlogits or null, &correct)` -> summed loss.
 // Returns (mean loss, number of rows whose argmax is the label).
+template <class T, class Kernel>
+py::tuple cross_entropy(const char* fn, const py::array& logits, const py::object& dlogits,
+                        const py::array* targets, Kernel kernel) {
+  const bool with_grad = !dlogits.is_none();
+  auto grad = with_grad ? output<T>(fn, dlogits, shape_vec(logits), logits) : absent<T>();
+  const py::array* written = with_grad ? &grad : nullptr;
+  auto xc = readable<T>(logits, written);
+  auto tc = targets ? readable<T>(*targets, written) : absent<T>();
+  const T* px = xc.data();
+  const T* pt = data_or_null(tc);
+  T* pd = with_grad ? grad.mutable_data() : nullptr;
+  index_t correct = 0;
+  const double total = without_gil([&] { return kernel(px, pt, pd, &correct); });
+  return py::make_tuple(total / static_cast<double>(logits.shape(0)), correct);
+}
+
 py::tuple sparse_softmax_cross_entropy(const py::object& logits_obj, const py::object& labels_obj,
                                        const py::object& dlogits) {
   const char* fn = "sparse_softmax_cross_entropy";
   py::array logits = take_array(fn, "logits", logits_obj);
   require_logits(fn, logits);
-  auto labels = take_labels(fn, labels_obj, logits.shape(0), logits.shape(1));
-  return by_dtype(logits, [&](auto tag) -> py::tuple {
+  const index_t B = logits.shape(0), C = logits.shape(1);
+  auto labels = take_labels(fn, labels_obj, B, C);
+  const std::int64_t* pl = labels.data();
+  return by_dtype(logits, [&](auto tag) {
     using T = decltype(tag);
-    auto xc = contiguous<T>(logits);
-    T* pd = nullptr;
-    if (!dlogits.is_none()) {
-      auto d = output<T>(fn, dlogits, shape_vec(logits), logits);
-      if (overlaps(d, xc)) xc = py::array_t<T>(xc.attr("copy")());
-      pd = d.mutable_data();
-    }
-    const T* px = xc.data();
-    const index_t B = logits.shape(0), C = logits.shape(1);
-    index_t correct = 0;
-    double total;
-    {
-      py::gil_scoped_release nogil;
-      total = kernels<T>().sparse_cross_entropy(px, labels.data(), pd, B, C, &correct);
-    }
-    return py::make_tuple(total / static_cast<double>(B), correct);
+    return cross_entropy<T>(
+        fn, logits, dlogits, nullptr, [=](const T* px, const T*, T* pd, index_t* correct) {
+          return kernels<T>().sparse_softmax_cross_entropy(px, pl, pd, B, C, correct);
+        });
   });
 }
 
@@ -575,155 +386,138 @@ py::tuple softmax_cross_entropy(const py::object& logits_obj, const py::object& 
   require_same_dtype(fn, "logits", logits, "targets", targets);
   require_logits(fn, logits);
   if (!same_shape(logits, targets)) {
-    throw py::value_error(std::string(fn) + ": targets must have the logits' shape " +
-                          shape_str(logits) + ", got " + shape_str(targets));
+    throw py::value_error(message(fn, "targets must have the logits' shape " + shape_str(logits) +
+                                          ", got " + shape_str(targets)));
   }
-  return by_dtype(logits, [&](auto tag) -> py::tuple {
+  const index_t B = logits.shape(0), C = logits.shape(1);
+  return by_dtype(logits, [&](auto tag) {
     using T = decltype(tag);
-    auto xc = contiguous<T>(logits);
-    auto tc = contiguous<T>(targets);
-    T* pd = nullptr;
-    if (!dlogits.is_none()) {
-      auto d = output<T>(fn, dlogits, shape_vec(logits), logits);
-      if (overlaps(d, xc)) xc = py::array_t<T>(xc.attr("copy")());
-      if (overlaps(d, tc)) tc = py::array_t<T>(tc.attr("copy")());
-      pd = d.mutable_data();
-    }
-    const T *px = xc.data(), *pt = tc.data();
-    const index_t B = logits.shape(0), C = logits.shape(1);
-    index_t correct = 0;
-    double total;
-    {
-      py::gil_scoped_release nogil;
-      total = kernels<T>().dense_cross_entropy(px, pt, pd, B, C, &correct);
-    }
-    return py::make_tuple(total / static_cast<double>(B), correct);
+    return cross_entropy<T>(fn, logits, dlogits, &targets,
+                            [=](const T* px, const T* pt, T* pd, index_t* correct) {
+                              return kernels<T>().softmax_cross_entropy(px, pt, pd, B, C, correct);
+                            });
   });
 }
 
 // ---------------------------------------------------------------- optimizers
 
-// An array updated in place: it must be exactly `like`'s dtype and shape,
-// C-contiguous and writable, because a silent copy would drop the update.
-template <class T>
-T* inplace(const char* fn, const char* arg, const py::object& obj, const py::array& like) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(fn) + ": " + arg + " must be a numpy.ndarray, got " +
-                         type_name(obj));
-  }
-  auto a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().equal(like.dtype())) {
-    throw py::type_error(std::string(fn) + ": " + arg + " must have dtype " + dtype_str(like) +
-                         ", got " + dtype_str(a));
-  }
-  if (!same_shape(a, like)) {
-    throw py::value_error(std::string(fn) + ": " + arg + " must have shape " + shape_str(like) +
-                          ", got " + shape_str(a));
-  }
-  if (!a.writeable() || !(a.flags() & py::array::c_style) || !is_aligned(a)) {
-    const std::string received =
-        !a.writeable() ? "a read-only one"
-        : !is_aligned(a)
-            ? "an unaligned one"
-            : "a non-contiguous one with strides " +
-                  py::str(py::tuple(a.attr("strides"))).cast<std::string>();
-    throw py::value_error(std::string(fn) + ": " + arg +
-                          " is updated in place and must be a writable, aligned, C-contiguous "
-                          "array, got " + received);
-  }
-  return static_cast<T*>(a.mutable_data());
+// A state array an optimizer updates in place: its name and the argument
+// (None for an optional one not given).
+using StateArg = std::pair<const char*, py::object>;
+
+// kernel(w, g, state[0], ..., state[S - 1], n).
+template <class Kernel, class T, std::size_t... I>
+void call_update(Kernel& kernel, T* w, const T* g, T* const* state, index_t n,
+                 std::index_sequence<I...>) {
+  kernel(w, g, state[I]..., n);
 }
 
-// The arrays one update writes in place, by argument name. Two of them
-// sharing memory has no meaning (which write should win?), so it is refused.
-using InPlaceArgs = std::vector<std::pair<const char*, py::array>>;
-
-void require_disjoint(const char* fn, const InPlaceArgs& args) {
-  for (std::size_t i = 0; i < args.size(); ++i)
-    for (std::size_t j = i + 1; j < args.size(); ++j)
-      if (overlaps(args[i].second, args[j].second)) {
-        throw py::value_error(std::string(fn) + ": " + args[i].first + " and " + args[j].first +
-                              " are both updated in place and must not share memory; pass "
-                              "separate arrays (e.g. numpy.zeros_like(weights))");
-      }
-}
-
-// The gradient, contiguous, and a private copy when it overlaps anything the
-// update writes: the kernels read g[i] after writing state[i], so an aliased
-// gradient would be read half-updated.
-template <class T>
-py::array_t<T> gradient_for(const char* fn, const py::object& g_obj, const py::array& w,
-                            const InPlaceArgs& written) {
+// The optimizer skeleton: `weights` and the state arrays are updated in
+// place (exact dtype, shape, layout; no two sharing memory); the gradient is
+// read apart from all of them, because the kernels read g[i] after writing
+// state[i]. Then kernel(w, g, state (null when None)..., n) without the GIL.
+template <class T, class Kernel, class... State>
+void update_in_place(const char* fn, const py::object& w_obj, const py::array& w,
+                     const py::object& g_obj, Kernel kernel, const State&... state) {
+  InPlaceArgs written{{"weights", inplace<T>(fn, "weights", w_obj, w)}};
+  std::array<T*, sizeof...(State)> state_data{};  // null for an optional one not given
+  std::size_t i = 0;
+  for (const StateArg& arg : {StateArg(state)...}) {
+    if (!arg.second.is_none()) {
+      written.emplace_back(arg.first, inplace<T>(fn, arg.first, arg.second, w));
+      state_data[i] = static_cast<T*>(written.back().second.mutable_data());
+    }
+    ++i;
+  }
+  require_disjoint(fn, written);
   py::array g = take_array(fn, "grad", g_obj);
   require_same_dtype(fn, "weights", w, "grad", g);
   if (!same_shape(g, w)) {
-    throw py::value_error(std::string(fn) + ": grad has shape " + shape_str(g) +
-                          " but weights have shape " + shape_str(w));
+    throw py::value_error(
+        message(fn, "grad has shape " + shape_str(g) + " but weights have shape " + shape_str(w)));
   }
-  py::array_t<T> gc = contiguous<T>(g);
-  for (const auto& arg : written)
-    if (overlaps(gc, arg.second)) return py::array_t<T>(gc.attr("copy")());
-  return gc;
+  py::array gc = contiguous<T>(g);
+  for (const auto& arg : written) gc = read_apart(gc, arg.second, InPlace::refused);
+  T* const pw = static_cast<T*>(written.front().second.mutable_data());
+  const T* const pg = static_cast<const T*>(gc.data());
+  const index_t n = w.size();
+  without_gil([&] {
+    call_update(kernel, pw, pg, state_data.data(), n, std::index_sequence_for<State...>{});
+  });
 }
-
-py::array as_array(const py::object& obj) { return py::reinterpret_borrow<py::array>(obj); }
 
 void sgd_update(const py::object& w_obj, const py::object& g_obj, double learning_rate,
                 double momentum, bool nesterov, const py::object& velocity) {
-  const char* fn = "sgd_update";
-  py::array w = take_array(fn, "weights", w_obj);
+  py::array w = take_array("sgd_update", "weights", w_obj);
   by_dtype(w, [&](auto tag) {
     using T = decltype(tag);
-    T* pw = inplace<T>(fn, "weights", w_obj, w);
-    T* pv = velocity.is_none() ? nullptr : inplace<T>(fn, "velocity", velocity, w);
-    InPlaceArgs written{{"weights", w}};
-    if (pv) written.emplace_back("velocity", as_array(velocity));
-    require_disjoint(fn, written);
-    auto g = gradient_for<T>(fn, g_obj, w, written);
-    const T* pg = g.data();
-    const index_t n = w.size();
-    py::gil_scoped_release nogil;
-    kernels<T>().sgd_update(pw, pg, pv, n, T(learning_rate), T(momentum), nesterov);
+    update_in_place<T>(
+        "sgd_update", w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pv, index_t n) {
+          kernels<T>().sgd_update(pw, pg, pv, n, T(learning_rate), T(momentum), nesterov);
+        },
+        StateArg{"velocity", velocity});
     return 0;
   });
 }
 
 void rmsprop_update(const py::object& w_obj, const py::object& g_obj, const py::object& v_obj,
                     double learning_rate, double rho, double epsilon) {
-  const char* fn = "rmsprop_update";
-  py::array w = take_array(fn, "weights", w_obj);
+  py::array w = take_array("rmsprop_update", "weights", w_obj);
   by_dtype(w, [&](auto tag) {
     using T = decltype(tag);
-    T* pw = inplace<T>(fn, "weights", w_obj, w);
-    T* pv = inplace<T>(fn, "velocity", v_obj, w);
-    const InPlaceArgs written{{"weights", w}, {"velocity", as_array(v_obj)}};
-    require_disjoint(fn, written);
-    auto g = gradient_for<T>(fn, g_obj, w, written);
-    const T* pg = g.data();
-    const index_t n = w.size();
-    py::gil_scoped_release nogil;
-    kernels<T>().rmsprop_update(pw, pg, pv, n, T(learning_rate), T(rho), T(epsilon));
+    update_in_place<T>(
+        "rmsprop_update", w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pv, index_t n) {
+          kernels<T>().rmsprop_update(pw, pg, pv, n, T(learning_rate), T(rho), T(epsilon));
+        },
+        StateArg{"velocity", v_obj});
     return 0;
   });
 }
 
 void adam_update(const py::object& w_obj, const py::object& g_obj, const py::object& m_obj,
-                 const py::object& v_obj, double alpha, double beta1, double beta2,
-                 double epsilon) {
+                 const py::object& v_obj, double learning_rate, double beta_1, double beta_2,
+                 double epsilon, long long step) {
   const char* fn = "adam_update";
   py::array w = take_array(fn, "weights", w_obj);
+  if (step < 1) {
+    throw py::value_error(
+        message(fn, "step must be >= 1 (the first update is step 1), got " + std::to_string(step)));
+  }
+  // Keras's bias corrections, folded into the step size in double precision:
+  // alpha = learning_rate * sqrt(1 - beta_2**step) / (1 - beta_1**step).
+  const double t = static_cast<double>(step);
+  const double alpha =
+      learning_rate * std::sqrt(1 - std::pow(beta_2, t)) / (1 - std::pow(beta_1, t));
   by_dtype(w, [&](auto tag) {
     using T = decltype(tag);
-    T* pw = inplace<T>(fn, "weights", w_obj, w);
-    T* pm = inplace<T>(fn, "m", m_obj, w);
-    T* pv = inplace<T>(fn, "v", v_obj, w);
-    const InPlaceArgs written{{"weights", w}, {"m", as_array(m_obj)}, {"v", as_array(v_obj)}};
-    require_disjoint(fn, written);
-    auto g = gradient_for<T>(fn, g_obj, w, written);
-    const T* pg = g.data();
-    const index_t n = w.size();
-    py::gil_scoped_release nogil;
-    kernels<T>().adam_update(pw, pg, pm, pv, n, T(alpha), T(beta1), T(beta2), T(epsilon));
+    update_in_place<T>(
+        fn, w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pm, T* pv, index_t n) {
+          kernels<T>().adam_update(pw, pg, pm, pv, n, T(alpha), T(beta_1), T(beta_2), T(epsilon));
+        },
+        StateArg{"m", m_obj}, StateArg{"v", v_obj});
+    return 0;
+  });
+}
+
+void axpy(double alpha, const py::object& x_obj, const py::object& y_obj) {
+  const char* fn = "axpy";
+  py::array y = take_array(fn, "y", y_obj);
+  py::array x = take_array(fn, "x", x_obj);
+  require_same_dtype(fn, "x", x, "y", y);
+  if (!same_shape(x, y)) {
+    throw py::value_error(
+        message(fn, "x has shape " + shape_str(x) + " but y has shape " + shape_str(y)));
+  }
+  by_dtype(y, [&](auto tag) {
+    using T = decltype(tag);
+    auto yc = inplace<T>(fn, "y", y_obj, y);
+    auto xc = readable<T>(x, &yc, InPlace::allowed);
+    const T* px = xc.data();
+    T* py_ = yc.mutable_data();
+    without_gil([&, n = y.size()] { kernels<T>().axpy(T(alpha), px, py_, n); });
     return 0;
   });
 }
@@ -735,15 +529,14 @@ int take_link(const char* fn, const std::string& link) {
   if (link == "logistic") return 1;
   if (link == "softmax") return 2;
   if (link == "exp") return 3;
-  throw py::value_error(std::string(fn) +
-                        ": link must be one of 'identity', 'logistic', 'softmax', 'exp', got '" +
-                        link + "'");
+  throw py::value_error(message(
+      fn, "link must be one of 'identity', 'logistic', 'softmax', 'exp', got '" + link + "'"));
 }
 
-void require_outputs(const char* fn, const char* arg, const py::array& a) {
-  if (a.ndim() != 2) {
-    throw py::value_error(std::string(fn) + ": " + arg + " must be 2-D (samples, outputs), got shape " +
-                          shape_str(a));
+void require_outputs(const char* fn, const py::array& z) {
+  if (z.ndim() != 2) {
+    throw py::value_error(
+        message(fn, "z must be 2-D (samples, outputs), got shape " + shape_str(z)));
   }
 }
 
@@ -752,17 +545,14 @@ py::array link_activation(const py::object& z_obj, const std::string& link_name,
   const char* fn = "link_activation";
   const int link = take_link(fn, link_name);
   py::array z = take_array(fn, "z", z_obj);
-  require_outputs(fn, "z", z);
-  return by_dtype(z, [&](auto tag) -> py::array {
+  require_outputs(fn, z);
+  const index_t B = z.shape(0), K = z.shape(1);
+  return by_dtype(z, [&](auto tag) {
     using T = decltype(tag);
-    auto result = output<T>(fn, out, shape_vec(z), z);
-    auto zc = readable_input<T>(z, out);
-    const T* pz = zc.data();
-    T* po = result.mutable_data();
-    const index_t B = z.shape(0), K = z.shape(1);
-    py::gil_scoped_release nogil;
-    kernels<T>().link_activation(link, pz, po, B, K);
-    return result;
+    return into_result<T>(
+        fn, out, shape_vec(z), z,
+        [=](const T* pz, T* po) { kernels<T>().link_activation(link, pz, po, B, K); },
+        Read::elementwise(z));
   });
 }
 
@@ -773,82 +563,39 @@ double link_loss(const py::object& z_obj, const py::object& y_obj, const std::st
   py::array z = take_array(fn, "z", z_obj);
   py::array y = take_array(fn, "targets", y_obj);
   require_same_dtype(fn, "z", z, "targets", y);
-  require_outputs(fn, "z", z);
+  require_outputs(fn, z);
   if (z.shape(0) == 0 || z.shape(1) == 0) {
-    throw py::value_error(std::string(fn) + ": z must have at least one row and one column, got shape " +
-                          shape_str(z));
+    throw py::value_error(
+        message(fn, "z must have at least one row and one column, got shape " + shape_str(z)));
   }
   if (!same_shape(z, y)) {
-    throw py::value_error(std::string(fn) + ": targets must have z's shape " + shape_str(z) +
-                          ", got " + shape_str(y));
+    throw py::value_error(
+        message(fn, "targets must have z's shape " + shape_str(z) + ", got " + shape_str(y)));
   }
   const bool weighted = !w_obj.is_none();
-  py::array w;
-  if (weighted) {
-    w = take_array(fn, "sample_weight", w_obj);
-    require_same_dtype(fn, "z", z, "sample_weight", w);
-    if (w.ndim() != 1 || w.shape(0) != z.shape(0)) {
-      throw py::value_error(std::string(fn) + ": sample_weight must have shape (" +
-                            std::to_string(z.shape(0)) + ",), one weight per row of z, got " +
-                            shape_str(w));
-    }
-  }
+  const py::array w = weighted ? take_sample_weight(fn, w_obj, "z", z) : py::array(z);
   return by_dtype(z, [&](auto tag) -> double {
     using T = decltype(tag);
-    auto zc = contiguous<T>(z);
-    auto yc = contiguous<T>(y);
-    py::array_t<T> wc;
-    const T* pw = nullptr;
     double weight_sum = static_cast<double>(z.shape(0));
     if (weighted) {
-      wc = contiguous<T>(w);
-      pw = wc.data();
+      auto wc = readable<T>(w, nullptr);
       weight_sum = 0;
-      for (py::ssize_t i = 0; i < wc.size(); ++i) weight_sum += pw[i];
+      for (py::ssize_t i = 0; i < wc.size(); ++i) weight_sum += wc.data()[i];
       if (!(weight_sum > 0) || !std::isfinite(weight_sum)) {
-        throw py::value_error(std::string(fn) +
-                              ": sample_weight must sum to a finite number > 0, got " +
-                              std::to_string(weight_sum));
+        throw py::value_error(message(fn, "sample_weight must sum to a finite number > 0, got " +
+                                              std::to_string(weight_sum)));
       }
     }
-    auto d = dz_obj.is_none() ? py::array_t<T>(shape_vec(z)) : output<T>(fn, dz_obj, shape_vec(z), z);
-    if (overlaps(d, zc)) zc = py::array_t<T>(zc.attr("copy")());
-    if (overlaps(d, yc)) yc = py::array_t<T>(yc.attr("copy")());
-    if (pw && overlaps(d, wc)) {
-      wc = py::array_t<T>(wc.attr("copy")());
-      pw = wc.data();
-    }
-    const T *pz = zc.data(), *py_ = yc.data();
-    T* pd = d.mutable_data();
-    const index_t B = z.shape(0), K = z.shape(1);
     const T scale = static_cast<T>(1.0 / weight_sum);
-    double total;
-    {
-      py::gil_scoped_release nogil;
-      total = kernels<T>().link_loss(link, pz, py_, pw, pd, B, K, scale);
-    }
+    double total = 0;
+    // The kernel always writes the gradient: into dz, or a scratch array.
+    into_result<T>(
+        fn, dz_obj, shape_vec(z), z,
+        [&](const T* pz, const T* py_, const T* pw, T* pd) {
+          total = kernels<T>().link_loss(link, pz, py_, pw, pd, z.shape(0), z.shape(1), scale);
+        },
+        Read::whole(z), Read::whole(y), Read::optional(weighted, w));
     return total / weight_sum;
-  });
-}
-
-void axpy(double alpha, const py::object& x_obj, const py::object& y_obj) {
-  const char* fn = "axpy";
-  py::array y = take_array(fn, "y", y_obj);
-  py::array x = take_array(fn, "x", x_obj);
-  require_same_dtype(fn, "x", x, "y", y);
-  if (!same_shape(x, y)) {
-    throw py::value_error(std::string(fn) + ": x has shape " + shape_str(x) +
-                          " but y has shape " + shape_str(y));
-  }
-  by_dtype(y, [&](auto tag) {
-    using T = decltype(tag);
-    T* py_ = inplace<T>(fn, "y", y_obj, y);
-    auto xc = readable_input<T>(x, y_obj);
-    const T* px = xc.data();
-    const index_t n = y.size();
-    py::gil_scoped_release nogil;
-    kernels<T>().axpy(T(alpha), px, py_, n);
-    return 0;
   });
 }
 
@@ -899,69 +646,9 @@ double fma_probe(const std::string& dtype, long long iterations, int threads) {
   return denseops::kernels_f32().fma_probe(iterations, threads);
 }
 
-// Defined at the end of this file.
-void bind_nn_kernels(py::module_& m);
-
-}  // namespace
-
-PYBIND11_MODULE(_kernels, m) {
-  m.doc() = "denseops C++ kernels. Import them from the denseops package.";
-  m.attr("__version__") = DENSEOPS_VERSION;
-  namespace doc = denseops::doc;
-  // Each docstring starts with its Python signature; types live in _kernels.pyi.
-  py::options options;
-  options.disable_function_signatures();
-  const auto none = py::none();
-
-  m.def("relu", &relu, doc::relu, py::arg("x"), py::arg("out") = none);
-  m.def("relu_backward", &relu_backward, doc::relu_backward, py::arg("dout"), py::arg("y"),
-        py::arg("out") = none);
-  m.def("add", &add, doc::add, py::arg("x"), py::arg("y"), py::arg("out") = none);
-  m.def("dot", &dot, doc::dot, py::arg("x"), py::arg("y"));
-  m.def("column_sums", &column_sums, doc::column_sums, py::arg("x"), py::arg("out") = none);
-  m.def("matmul", &matmul, doc::matmul, py::arg("a"), py::arg("b"), py::arg("out") = none,
-        py::kw_only(), py::arg("trans_a").noconvert() = false,
-        py::arg("trans_b").noconvert() = false);
-
-  m.def("softmax", &softmax, doc::softmax, py::arg("x"), py::arg("out") = none);
-  m.def("softmax_backward", &softmax_backward, doc::softmax_backward, py::arg("dout"),
-        py::arg("y"), py::arg("out") = none);
-  m.def("sparse_softmax_cross_entropy", &sparse_softmax_cross_entropy,
-        doc::sparse_softmax_cross_entropy, py::arg("logits"), py::arg("labels"),
-        py::arg("dlogits") = none);
-  m.def("softmax_cross_entropy", &softmax_cross_entropy, doc::softmax_cross_entropy,
-        py::arg("logits"), py::arg("targets"), py::arg("dlogits") = none);
-  m.def("sgd_update", &sgd_update, doc::sgd_update, py::arg("weights"), py::arg("grad"),
-        py::kw_only(), py::arg("learning_rate"), py::arg("momentum") = 0.0,
-        py::arg("nesterov") = false, py::arg("velocity") = none);
-  m.def("rmsprop_update", &rmsprop_update, doc::rmsprop_update, py::arg("weights"),
-        py::arg("grad"), py::arg("velocity"), py::kw_only(), py::arg("learning_rate"),
-        py::arg("rho"), py::arg("epsilon"));
-  m.def("adam_update", &adam_update, doc::adam_update, py::arg("weights"), py::arg("grad"),
-        py::arg("m"), py::arg("v"), py::kw_only(), py::arg("alpha"), py::arg("beta1"),
-        py::arg("beta2"), py::arg("epsilon"));
-
-  m.def("set_num_threads", &set_num_threads, doc::set_num_threads, py::arg("n"));
-  m.def("get_num_threads", &denseops::num_threads, doc::get_num_threads);
-  m.def("set_arch", &set_arch, doc::set_arch, py::arg("name"));
-  m.def("get_arch", &denseops::arch, doc::get_arch);
-  m.def("_fma_probe", &fma_probe, py::arg("dtype"), py::arg("iterations"), py::arg("threads"));
-  m.def("_config", &config);
-  bind_nn_kernels(m);
-  m.def("link_activation", &link_activation, doc::link_activation, py::arg("z"), py::arg("link"),
-        py::arg("out") = none);
-  m.def("link_loss", &link_loss, doc::link_loss, py::arg("z"), py::arg("targets"),
-        py::arg("link"), py::arg("dz") = none, py::arg("sample_weight") = none);
-  m.def("axpy", &axpy, doc::axpy, py::arg("alpha"), py::arg("x"), py::arg("y"));
-}
-
 // ---------------------------------------------------------------- denseops.nn kernels
 // Activations, losses, metrics, dropout and weight penalties: the kernels the
-// training layer calls. Same input policy as above.
-
-#include "kernels/nn_kinds.hpp"
-
-namespace {
+// training layer calls.
 
 using denseops::ActivationKind;
 using denseops::LossKind;
@@ -974,115 +661,73 @@ int kind_index(const char* fn, const char* what, const std::string& name,
     if (name == names[i]) return static_cast<int>(i);
   std::string allowed;
   for (std::size_t i = 0; i < N; ++i) allowed += (i ? ", " : "") + std::string(names[i]);
-  throw py::value_error(std::string(fn) + ": unknown " + what + " " + py::repr(py::str(name))
-                            .cast<std::string>() + "; expected one of " + allowed);
+  throw py::value_error(message(fn, std::string("unknown ") + what + " " +
+                                        py::repr(py::str(name)).cast<std::string>() +
+                                        "; expected one of " + allowed));
 }
 
-// An extra input of `like`'s dtype and exact shape, C-contiguous, and a
-// private copy when it overlaps `written` (the kernel reads it while writing).
-template <class T>
-py::array_t<T> input_like(const char* fn, const char* arg, const py::object& obj,
-                          const char* like_name, const py::array& like,
-                          const py::array* written) {
-  py::array a = take_array(fn, arg, obj);
-  require_same_dtype(fn, like_name, like, arg, a);
-  if (!same_shape(a, like)) {
-    throw py::value_error(std::string(fn) + ": " + arg + " must have the shape of " + like_name +
-                          " " + shape_str(like) + ", got " + shape_str(a));
-  }
-  py::array_t<T> c = contiguous<T>(a);
-  if (written && !same_view(c, *written) && overlaps(c, *written))
-    return py::array_t<T>(c.attr("copy")());
-  return c;
-}
-
-py::array nn_activation(const py::object& x_obj, const std::string& kind_name,
-                        const py::object& bias_obj, const py::object& out, double alpha) {
+py::array activation(const py::object& x_obj, const std::string& kind_name,
+                     const py::object& bias_obj, const py::object& out, double alpha) {
   const char* fn = "activation";
   const int kind = kind_index(fn, "activation", kind_name, denseops::kActivationNames);
   py::array x = take_array(fn, "x", x_obj);
   const py::ssize_t cols = x.ndim() == 0 ? 1 : x.shape(x.ndim() - 1);
   const bool has_bias = !bias_obj.is_none();
-  py::array bias;
+  py::array bias = x;
   if (has_bias) {
     bias = take_array(fn, "bias", bias_obj);
     require_same_dtype(fn, "x", x, "bias", bias);
     if (x.ndim() == 0 || bias.ndim() != 1 || bias.shape(0) != cols) {
-      throw py::value_error(std::string(fn) + ": bias must have shape (" + std::to_string(cols) +
-                            ",) to match x's last axis, got x " + shape_str(x) + " and bias " +
-                            shape_str(bias));
+      throw py::value_error(message(fn, "bias must have shape (" + std::to_string(cols) +
+                                            ",) to match x's last axis, got x " + shape_str(x) +
+                                            " and bias " + shape_str(bias)));
     }
   }
-  return by_dtype(x, [&](auto tag) -> py::array {
+  const index_t rows = cols == 0 ? 0 : static_cast<index_t>(x.size() / cols);
+  return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
-    auto result = output<T>(fn, out, shape_vec(x), x);
-    auto xc = readable_input<T>(x, out);
-    py::array_t<T> bc;
-    if (has_bias) {
-      bc = contiguous<T>(bias);
-      if (overlaps(bc, result)) bc = py::array_t<T>(bc.attr("copy")());
-    }
-    const T* px = xc.data();
-    const T* pb = has_bias ? bc.data() : nullptr;
-    T* po = result.mutable_data();
-    const index_t rows = cols == 0 ? 0 : static_cast<index_t>(xc.size() / cols);
-    py::gil_scoped_release nogil;
-    kernels<T>().activation_forward(kind, px, pb, po, rows, cols, T(alpha));
-    return result;
+    return into_result<T>(
+        fn, out, shape_vec(x), x,
+        [=](const T* px, const T* pb, T* po) {
+          kernels<T>().activation(kind, px, pb, po, rows, cols, T(alpha));
+        },
+        Read::elementwise(x), Read::optional(has_bias, bias));
   });
 }
 
-py::array nn_activation_backward(const py::object& dout_obj, const py::object& y_obj,
-                                 const std::string& kind_name, const py::object& z_obj,
-                                 const py::object& out, double alpha) {
+py::array activation_backward(const py::object& dout_obj, const py::object& y_obj,
+                              const std::string& kind_name, const py::object& z_obj,
+                              const py::object& out, double alpha) {
   const char* fn = "activation_backward";
   const int kind = kind_index(fn, "activation", kind_name, denseops::kActivationNames);
   py::array y = take_array(fn, "y", y_obj);
   const bool needs_z = denseops::activation_needs_input(static_cast<ActivationKind>(kind));
   if (needs_z && z_obj.is_none()) {
-    throw py::value_error(std::string(fn) + ": the gradient of " + kind_name +
-                          " needs its input: pass z, the pre-activation");
+    throw py::value_error(message(
+        fn, "the gradient of " + kind_name + " needs its input: pass z, the pre-activation"));
   }
-  return by_dtype(y, [&](auto tag) -> py::array {
+  return by_dtype(y, [&](auto tag) {
     using T = decltype(tag);
+    // Checked after `out`, as the arguments come: dout, then z.
     auto result = output<T>(fn, out, shape_vec(y), y);
-    // Elementwise: each element is read before it is written, so exact aliasing is fine.
-    auto dc = input_like<T>(fn, "dout", dout_obj, "y", y, &result);
-    auto yc = readable_input<T>(y, out);
-    py::array_t<T> zc;
-    if (!z_obj.is_none()) zc = input_like<T>(fn, "z", z_obj, "y", y, &result);
-    const T *pd = dc.data(), *py_ = yc.data();
-    const T* pz = z_obj.is_none() ? nullptr : zc.data();
-    T* po = result.mutable_data();
-    const index_t n = yc.size();
-    py::gil_scoped_release nogil;
-    kernels<T>().activation_backward(kind, pd, needs_z ? pz : nullptr, py_, po, n, T(alpha));
-    return result;
+    py::array dout = take_array_like(fn, "dout", dout_obj, "y", y);
+    const bool has_z = !z_obj.is_none();
+    py::array z = has_z ? take_array_like(fn, "z", z_obj, "y", y) : y;
+    return write_into<T>(
+        result, out.is_none(),
+        [=, n = y.size()](const T* pd, const T* pz, const T* py_, T* po) {
+          kernels<T>().activation_backward(kind, pd, needs_z ? pz : nullptr, py_, po, n, T(alpha));
+        },
+        Read::elementwise(dout), Read::optional(has_z, z, InPlace::allowed), Read::elementwise(y));
   });
-}
-
-// The sample weights of a batch: (B,) of pred's dtype, or empty for all ones.
-template <class T>
-py::array_t<T> sample_weights(const char* fn, const py::object& obj, const py::array& pred,
-                              const py::array* written) {
-  if (obj.is_none()) return py::array_t<T>();
-  py::array w = take_array(fn, "sample_weight", obj);
-  require_same_dtype(fn, "pred", pred, "sample_weight", w);
-  if (w.ndim() != 1 || w.shape(0) != pred.shape(0)) {
-    throw py::value_error(std::string(fn) + ": sample_weight must have shape (" +
-                          std::to_string(pred.shape(0)) + ",), one weight per row of pred, got " +
-                          shape_str(w));
-  }
-  py::array_t<T> c = contiguous<T>(w);
-  if (written && overlaps(c, *written)) return py::array_t<T>(c.attr("copy")());
-  return c;
 }
 
 void require_batch(const char* fn, const py::array& pred) {
   if (pred.ndim() != 2 || pred.shape(0) == 0 || pred.shape(1) == 0) {
-    throw py::value_error(std::string(fn) +
-                          ": pred must be 2-D (batch, outputs) with at least one row and one "
-                          "column, got shape " + shape_str(pred));
+    throw py::value_error(message(fn,
+                                  "pred must be 2-D (batch, outputs) with at least one row and one "
+                                  "column, got shape " +
+                                      shape_str(pred)));
   }
 }
 
@@ -1106,165 +751,211 @@ LossKind loss_kind(const char* fn, const std::string& name, bool from_logits) {
   for (const auto& e : table) {
     if (name != e.name) continue;
     if (from_logits && !e.has_logits) {
-      throw py::value_error(std::string(fn) + ": " + name +
-                            " has no from_logits form; it compares pred with target directly");
+      throw py::value_error(
+          message(fn, name + " has no from_logits form; it compares pred with target directly"));
     }
     return from_logits ? e.logits : e.probabilities;
   }
   std::string allowed;
   for (const auto& e : table) allowed += (allowed.empty() ? "" : ", ") + std::string(e.name);
-  throw py::value_error(std::string(fn) + ": unknown loss " +
-                        py::repr(py::str(name)).cast<std::string>() + "; expected one of " +
-                        allowed);
+  throw py::value_error(message(fn, "unknown loss " + py::repr(py::str(name)).cast<std::string>() +
+                                        "; expected one of " + allowed));
 }
 
-double nn_loss(const py::object& pred_obj, const py::object& target_obj,
-               const std::string& kind_name, bool from_logits, const py::object& weight_obj,
-               const py::object& grad_obj, double delta) {
+// The target of a loss or metric: integer labels (taken before, `labels`),
+// or an array of pred's shape; and optional per-row weights. Checked in
+// argument order, after `grad` when there is one.
+template <class T>
+std::pair<py::array_t<T>, py::array_t<T>> target_and_weight(const char* fn, const py::array& pred,
+                                                            bool sparse,
+                                                            const py::object& target_obj,
+                                                            const py::object& weight_obj,
+                                                            const py::array* written) {
+  auto target = sparse
+                    ? absent<T>()
+                    : readable<T>(take_array_like(fn, "target", target_obj, "pred", pred), written);
+  auto weight = weight_obj.is_none()
+                    ? absent<T>()
+                    : readable<T>(take_sample_weight(fn, weight_obj, "pred", pred), written);
+  return {target, weight};
+}
+
+double loss(const py::object& pred_obj, const py::object& target_obj, const std::string& kind_name,
+            bool from_logits, const py::object& weight_obj, const py::object& grad_obj,
+            double delta) {
   const char* fn = "loss";
   const LossKind kind = loss_kind(fn, kind_name, from_logits);
   py::array pred = take_array(fn, "pred", pred_obj);
   require_batch(fn, pred);
   if (kind == LossKind::huber && !(delta > 0)) {
-    throw py::value_error(std::string(fn) + ": delta must be > 0, got " + std::to_string(delta));
+    throw py::value_error(message(fn, "delta must be > 0, got " + std::to_string(delta)));
   }
   const bool sparse = denseops::loss_takes_labels(kind);
-  py::array_t<std::int64_t> labels;
-  if (sparse) labels = take_labels(fn, target_obj, pred.shape(0), pred.shape(1));
+  const index_t B = pred.shape(0), D = pred.shape(1);
+  auto labels = sparse ? take_labels(fn, target_obj, B, D) : absent<std::int64_t>();
   return by_dtype(pred, [&](auto tag) -> double {
     using T = decltype(tag);
-    py::array_t<T> grad;
-    if (!grad_obj.is_none()) grad = output<T>(fn, grad_obj, shape_vec(pred), pred);
-    const py::array* written = grad_obj.is_none() ? nullptr : &grad;
-    auto pc = contiguous<T>(pred);
-    if (written && overlaps(pc, grad)) pc = py::array_t<T>(pc.attr("copy")());
-    py::array_t<T> tc;
-    if (!sparse) {
-      tc = input_like<T>(fn, "target", target_obj, "pred", pred, nullptr);
-      if (written && overlaps(tc, grad)) tc = py::array_t<T>(tc.attr("copy")());
-    }
-    auto wc = sample_weights<T>(fn, weight_obj, pred, written);
-    const T* pp = pc.data();
-    const T* pt = sparse ? nullptr : tc.data();
-    const std::int64_t* pl = sparse ? labels.data() : nullptr;
-    const T* pw = weight_obj.is_none() ? nullptr : wc.data();
-    T* pg = written ? grad.mutable_data() : nullptr;
-    const index_t B = pred.shape(0), D = pred.shape(1);
-    double total;
-    {
-      py::gil_scoped_release nogil;
-      total = kernels<T>().loss(static_cast<int>(kind), pp, pt, pl, pw, pg, B, D, T(delta));
-    }
+    const bool with_grad = !grad_obj.is_none();
+    auto grad = with_grad ? output<T>(fn, grad_obj, shape_vec(pred), pred) : absent<T>();
+    const py::array* written = with_grad ? &grad : nullptr;
+    auto pc = readable<T>(pred, written);
+    auto [tc, wc] = target_and_weight<T>(fn, pred, sparse, target_obj, weight_obj, written);
+    const T *pp = pc.data(), *pt = data_or_null(tc), *pw = data_or_null(wc);
+    const std::int64_t* pl = data_or_null(labels);
+    T* pg = with_grad ? grad.mutable_data() : nullptr;
+    const double total = without_gil([&] {
+      return kernels<T>().loss(static_cast<int>(kind), pp, pt, pl, pw, pg, B, D, T(delta));
+    });
     return total / static_cast<double>(B);
   });
 }
 
-double nn_metric(const py::object& pred_obj, const py::object& target_obj,
-                 const std::string& kind_name, const py::object& weight_obj, double threshold,
-                 py::ssize_t k) {
+double metric(const py::object& pred_obj, const py::object& target_obj,
+              const std::string& kind_name, const py::object& weight_obj, double threshold,
+              py::ssize_t k) {
   const char* fn = "metric";
   const int kind = kind_index(fn, "metric", kind_name, denseops::kMetricNames);
   py::array pred = take_array(fn, "pred", pred_obj);
   require_batch(fn, pred);
-  const bool sparse = denseops::metric_takes_labels(static_cast<MetricKind>(kind));
-  const bool top_k = static_cast<MetricKind>(kind) == MetricKind::top_k_categorical_accuracy ||
-                     static_cast<MetricKind>(kind) == MetricKind::sparse_top_k_categorical_accuracy;
+  const auto mk = static_cast<MetricKind>(kind);
+  const bool top_k = mk == MetricKind::top_k_categorical_accuracy ||
+                     mk == MetricKind::sparse_top_k_categorical_accuracy;
   if (top_k && k < 1) {
-    throw py::value_error(std::string(fn) + ": k must be >= 1, got " + std::to_string(k));
+    throw py::value_error(message(fn, "k must be >= 1, got " + std::to_string(k)));
   }
-  py::array_t<std::int64_t> labels;
-  if (sparse) labels = take_labels(fn, target_obj, pred.shape(0), pred.shape(1));
+  const bool sparse = denseops::metric_takes_labels(mk);
+  const index_t B = pred.shape(0), D = pred.shape(1);
+  auto labels = sparse ? take_labels(fn, target_obj, B, D) : absent<std::int64_t>();
   return by_dtype(pred, [&](auto tag) -> double {
     using T = decltype(tag);
-    auto pc = contiguous<T>(pred);
-    py::array_t<T> tc;
-    if (!sparse) tc = input_like<T>(fn, "target", target_obj, "pred", pred, nullptr);
-    auto wc = sample_weights<T>(fn, weight_obj, pred, nullptr);
-    const T* pp = pc.data();
-    const T* pt = sparse ? nullptr : tc.data();
-    const std::int64_t* pl = sparse ? labels.data() : nullptr;
-    const T* pw = weight_obj.is_none() ? nullptr : wc.data();
-    const index_t B = pred.shape(0), D = pred.shape(1);
+    auto pc = readable<T>(pred, nullptr);
+    auto [tc, wc] = target_and_weight<T>(fn, pred, sparse, target_obj, weight_obj, nullptr);
+    const T *pp = pc.data(), *pt = data_or_null(tc), *pw = data_or_null(wc);
+    const std::int64_t* pl = data_or_null(labels);
     const T param = top_k ? T(k) : T(threshold);
-    py::gil_scoped_release nogil;
-    return kernels<T>().metric(kind, pp, pt, pl, pw, B, D, param);
+    return without_gil([&] { return kernels<T>().metric(kind, pp, pt, pl, pw, B, D, param); });
   });
 }
 
 std::uint64_t non_negative_u64(const char* fn, const char* arg, const py::object& obj) {
   if (!py::isinstance<py::int_>(obj) || py::isinstance<py::bool_>(obj)) {
-    throw py::type_error(std::string(fn) + ": " + arg + " must be an int, got " + type_name(obj));
+    throw py::type_error(message(fn, std::string(arg) + " must be an int, got " + type_name(obj)));
   }
   if (obj.cast<py::int_>() < py::int_(0) ||
-      obj.cast<py::int_>() > py::int_(py::reinterpret_steal<py::object>(
-                                 PyLong_FromUnsignedLongLong(~0ULL)))) {
-    throw py::value_error(std::string(fn) + ": " + arg + " must be in [0, 2**64), got " +
-                          py::repr(obj).cast<std::string>());
+      obj.cast<py::int_>() >
+          py::int_(py::reinterpret_steal<py::object>(PyLong_FromUnsignedLongLong(~0ULL)))) {
+    throw py::value_error(message(
+        fn, std::string(arg) + " must be in [0, 2**64), got " + py::repr(obj).cast<std::string>()));
   }
   return obj.cast<std::uint64_t>();
 }
 
-py::array nn_dropout(const py::object& x_obj, double rate, const py::object& seed_obj,
-                     const py::object& counter_obj, const py::object& out) {
+py::array dropout(const py::object& x_obj, double rate, const py::object& seed_obj,
+                  const py::object& counter_obj, const py::object& out) {
   const char* fn = "dropout";
   py::array x = take_array(fn, "x", x_obj);
   if (!(rate >= 0.0 && rate < 1.0)) {
-    throw py::value_error(std::string(fn) + ": rate must be in [0, 1), got " +
-                          std::to_string(rate));
+    throw py::value_error(message(fn, "rate must be in [0, 1), got " + std::to_string(rate)));
   }
   const std::uint64_t seed = non_negative_u64(fn, "seed", seed_obj);
   const std::uint64_t counter = non_negative_u64(fn, "counter", counter_obj);
-  return by_dtype(x, [&](auto tag) -> py::array {
+  return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
-    auto result = output<T>(fn, out, shape_vec(x), x);
-    auto xc = readable_input<T>(x, out);
-    const T* px = xc.data();
-    T* po = result.mutable_data();
-    const index_t n = xc.size();
-    py::gil_scoped_release nogil;
-    kernels<T>().dropout(px, po, n, seed, counter, rate);
-    return result;
+    return into_result<T>(
+        fn, out, shape_vec(x), x,
+        [=, n = x.size()](const T* px, T* po) {
+          kernels<T>().dropout(px, po, n, seed, counter, rate);
+        },
+        Read::elementwise(x));
   });
 }
 
-double nn_weight_penalty(const py::object& w_obj, const py::object& grad_obj, double l1,
-                         double l2) {
+double weight_penalty(const py::object& w_obj, const py::object& grad_obj, double l1, double l2) {
   const char* fn = "weight_penalty";
   py::array w = take_array(fn, "weights", w_obj);
   if (!(l1 >= 0) || !(l2 >= 0)) {
-    throw py::value_error(std::string(fn) + ": l1 and l2 must be >= 0, got l1=" +
-                          std::to_string(l1) + ", l2=" + std::to_string(l2));
+    throw py::value_error(message(
+        fn, "l1 and l2 must be >= 0, got l1=" + std::to_string(l1) + ", l2=" + std::to_string(l2)));
   }
   return by_dtype(w, [&](auto tag) -> double {
     using T = decltype(tag);
-    T* pg = grad_obj.is_none() ? nullptr : inplace<T>(fn, "grad", grad_obj, w);
-    auto wc = contiguous<T>(w);
-    if (pg && overlaps(wc, as_array(grad_obj))) wc = py::array_t<T>(wc.attr("copy")());
+    const bool with_grad = !grad_obj.is_none();
+    auto grad = with_grad ? inplace<T>(fn, "grad", grad_obj, w) : absent<T>();
+    auto wc = readable<T>(w, with_grad ? &grad : nullptr);
     const T* pw = wc.data();
-    const index_t n = wc.size();
-    py::gil_scoped_release nogil;
-    return kernels<T>().weight_penalty(pw, pg, n, T(l1), T(l2));
+    T* pg = with_grad ? grad.mutable_data() : nullptr;
+    return without_gil(
+        [&, n = w.size()] { return kernels<T>().weight_penalty(pw, pg, n, T(l1), T(l2)); });
   });
 }
 
-void bind_nn_kernels(py::module_& m) {
+}  // namespace
+
+// Each docstring starts with its Python signature (tests/test_signatures.py
+// holds these m.def lines, csrc/docstrings.hpp and _kernels.pyi to one another).
+PYBIND11_MODULE(_kernels, m) {
+  m.doc() = "denseops C++ kernels. Import them from the denseops package.";
+  m.attr("__version__") = DENSEOPS_VERSION;
   namespace doc = denseops::doc;
+  py::options options;
+  options.disable_function_signatures();
   const auto none = py::none();
-  m.def("activation", &nn_activation, doc::activation, py::arg("x"), py::arg("kind"),
-        py::kw_only(), py::arg("bias") = none, py::arg("out") = none, py::arg("alpha") = 0.0);
-  m.def("activation_backward", &nn_activation_backward, doc::activation_backward,
-        py::arg("dout"), py::arg("y"), py::arg("kind"), py::kw_only(), py::arg("z") = none,
-        py::arg("out") = none, py::arg("alpha") = 0.0);
-  m.def("loss", &nn_loss, doc::loss, py::arg("pred"), py::arg("target"), py::arg("kind"),
-        py::kw_only(), py::arg("from_logits").noconvert() = false,
-        py::arg("sample_weight") = none, py::arg("grad") = none, py::arg("delta") = 1.0);
-  m.def("metric", &nn_metric, doc::metric, py::arg("pred"), py::arg("target"), py::arg("kind"),
+
+  m.def("relu", &relu, doc::relu, py::arg("x"), py::arg("out") = none);
+  m.def("relu_backward", &relu_backward, doc::relu_backward, py::arg("dout"), py::arg("y"),
+        py::arg("out") = none);
+  m.def("add", &add, doc::add, py::arg("x"), py::arg("y"), py::arg("out") = none);
+  m.def("dot", &dot, doc::dot, py::arg("x"), py::arg("y"));
+  m.def("column_sums", &column_sums, doc::column_sums, py::arg("x"), py::arg("out") = none);
+  m.def("matmul", &matmul, doc::matmul, py::arg("a"), py::arg("b"), py::arg("out") = none,
+        py::kw_only(), py::arg("trans_a").noconvert() = false,
+        py::arg("trans_b").noconvert() = false);
+
+  m.def("softmax", &softmax, doc::softmax, py::arg("x"), py::arg("out") = none);
+  m.def("softmax_backward", &softmax_backward, doc::softmax_backward, py::arg("dout"), py::arg("y"),
+        py::arg("out") = none);
+  m.def("sparse_softmax_cross_entropy", &sparse_softmax_cross_entropy,
+        doc::sparse_softmax_cross_entropy, py::arg("logits"), py::arg("labels"),
+        py::arg("dlogits") = none);
+  m.def("softmax_cross_entropy", &softmax_cross_entropy, doc::softmax_cross_entropy,
+        py::arg("logits"), py::arg("targets"), py::arg("dlogits") = none);
+  m.def("sgd_update", &sgd_update, doc::sgd_update, py::arg("weights"), py::arg("grad"),
+        py::kw_only(), py::arg("learning_rate"), py::arg("momentum") = 0.0,
+        py::arg("nesterov") = false, py::arg("velocity") = none);
+  m.def("rmsprop_update", &rmsprop_update, doc::rmsprop_update, py::arg("weights"), py::arg("grad"),
+        py::arg("velocity"), py::kw_only(), py::arg("learning_rate"), py::arg("rho"),
+        py::arg("epsilon"));
+  m.def("adam_update", &adam_update, doc::adam_update, py::arg("weights"), py::arg("grad"),
+        py::arg("m"), py::arg("v"), py::kw_only(), py::arg("learning_rate"), py::arg("beta_1"),
+        py::arg("beta_2"), py::arg("epsilon"), py::arg("step"));
+
+  m.def("set_num_threads", &set_num_threads, doc::set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &denseops::num_threads, doc::get_num_threads);
+  m.def("set_arch", &set_arch, doc::set_arch, py::arg("name"));
+  m.def("get_arch", &denseops::arch, doc::get_arch);
+  m.def("_fma_probe", &fma_probe, py::arg("dtype"), py::arg("iterations"), py::arg("threads"));
+  m.def("_config", &config);
+
+  m.def("activation", &activation, doc::activation, py::arg("x"), py::arg("kind"), py::kw_only(),
+        py::arg("bias") = none, py::arg("out") = none, py::arg("alpha") = 0.0);
+  m.def("activation_backward", &activation_backward, doc::activation_backward, py::arg("dout"),
+        py::arg("y"), py::arg("kind"), py::kw_only(), py::arg("z") = none, py::arg("out") = none,
+        py::arg("alpha") = 0.0);
+  m.def("loss", &loss, doc::loss, py::arg("pred"), py::arg("target"), py::arg("kind"),
+        py::kw_only(), py::arg("from_logits").noconvert() = false, py::arg("sample_weight") = none,
+        py::arg("grad") = none, py::arg("delta") = 1.0);
+  m.def("metric", &metric, doc::metric, py::arg("pred"), py::arg("target"), py::arg("kind"),
         py::kw_only(), py::arg("sample_weight") = none, py::arg("threshold") = 0.5,
         py::arg("k") = 5);
-  m.def("dropout", &nn_dropout, doc::dropout, py::arg("x"), py::arg("rate"), py::kw_only(),
+  m.def("dropout", &dropout, doc::dropout, py::arg("x"), py::arg("rate"), py::kw_only(),
         py::arg("seed"), py::arg("counter"), py::arg("out") = none);
-  m.def("weight_penalty", &nn_weight_penalty, doc::weight_penalty, py::arg("weights"),
+  m.def("weight_penalty", &weight_penalty, doc::weight_penalty, py::arg("weights"),
         py::arg("grad") = none, py::kw_only(), py::arg("l1") = 0.0, py::arg("l2") = 0.0);
+  m.def("link_activation", &link_activation, doc::link_activation, py::arg("z"), py::arg("link"),
+        py::arg("out") = none);
+  m.def("link_loss", &link_loss, doc::link_loss, py::arg("z"), py::arg("targets"), py::arg("link"),
+        py::arg("dz") = none, py::arg("sample_weight") = none);
+  m.def("axpy", &axpy, doc::axpy, py::arg("alpha"), py::arg("x"), py::arg("y"));
+  m.def("_gemm_naive", &gemm_naive, doc::gemm_naive, py::arg("a"), py::arg("b"), py::kw_only(),
+        py::arg("trans_a").noconvert() = false, py::arg("trans_b").noconvert() = false);
 }
-
-}  // namespace

@@ -162,12 +162,15 @@ In-place RMSprop step (Keras 3): ``v = rho * v + (1 - rho) * g**2``;
 )";
 
 constexpr const char* adam_update =
-    R"(adam_update(weights, grad, m, v, *, alpha, beta1, beta2, epsilon)
+    R"(adam_update(weights, grad, m, v, *, learning_rate, beta_1, beta_2, epsilon, step)
 
-In-place Adam step (Keras): ``m += (g - m) * (1 - beta1)``;
-``v += (g**2 - v) * (1 - beta2)``; ``w -= alpha * m / (sqrt(v) + epsilon)``,
-where the caller folds the bias corrections into
-``alpha = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``.
+In-place Adam step (Keras): ``m += (g - m) * (1 - beta_1)``;
+``v += (g**2 - v) * (1 - beta_2)``; ``w -= alpha * m / (sqrt(v) + epsilon)``,
+with Keras's bias corrections in
+``alpha = learning_rate * sqrt(1 - beta_2**step) / (1 - beta_1**step)``.
+
+Args:
+    step: the number of this update, from 1 (Keras's ``iterations + 1``).
 )";
 
 constexpr const char* set_num_threads = R"(set_num_threads(n)
@@ -343,6 +346,12 @@ constexpr const char* axpy = R"(axpy(alpha, x, y)
 
 ``y += alpha * x`` in place (BLAS's axpy), elementwise over arrays of one
 shape and dtype. ``y`` must be writable and C-contiguous; ``x`` may be ``y``.
+)";
+
+constexpr const char* gemm_naive = R"(_gemm_naive(a, b, *, trans_a=False, trans_b=False)
+
+Private, for tests: ``a @ b`` (either transposed) by the textbook triple loop
+the blocked GEMM behind ``matmul`` is checked against, on the active path.
 )";
 
 }  // namespace denseops::doc

@@ -1,11 +1,18 @@
-"""Array layouts, random inputs, and THE place where tolerances are stated.
+"""Array layouts, operand builders, and the tolerances of kernel results.
 
-Every numeric comparison in the suite goes through `assert_close`, so the
-accuracy contract of denseops lives in `tolerance` below and nowhere else.
+A kernel's result is compared with its reference (denseops.reference) through
+`assert_close`, so the accuracy contract of the kernels lives in `tolerance`
+below. Two other comparisons have their own rule, stated once here too:
+gradients against central finite differences (`assert_gradient_close`), and
+scalar losses summed in double (`assert_loss_close`). Tests of whole models
+(training curves, accuracy) state their own thresholds where they are made.
 """
+
+import contextlib
 
 import denseops
 import numpy as np
+from denseops import reference
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -162,4 +169,138 @@ def numeric_gradient(f, x, h=1e-6):
     return grad
 
 
-# ---------------------------------------------------------------- fixtures
+# Finite differences of a float64 function with h = 1e-6: truncation error
+# O(h^2) ~ 1e-12, rounding error O(eps / h) ~ 1e-10. A correct gradient lands
+# far below this bound, a wrong one (a missing factor, a dropped term, a
+# transposed index) far above it.
+GRADIENT_RELATIVE_ERROR = 1e-6
+
+
+def assert_gradient_close(analytic, numeric, what):
+    """The analytic gradient agrees with the numeric one in two senses, both
+    below GRADIENT_RELATIVE_ERROR: as a whole, ||a - n|| / (||a|| + ||n||)
+    (which stays strict for small gradients), and entry by entry, relative to
+    max(1, |n|) (which catches one wrong entry among many). The message names
+    `what` and the worst entry."""
+    analytic = np.asarray(analytic, dtype=np.float64)
+    assert analytic.shape == numeric.shape, f"{what}: shape {analytic.shape} != {numeric.shape}"
+    scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
+    assert scale > 0, f"{what}: both gradients are zero, the check would prove nothing"
+    overall = np.linalg.norm(analytic - numeric) / scale
+    entries = np.abs(analytic - numeric) / np.maximum(1.0, np.abs(numeric))
+    worst = np.unravel_index(np.argmax(entries), entries.shape)
+    assert overall < GRADIENT_RELATIVE_ERROR and entries[worst] < GRADIENT_RELATIVE_ERROR, (
+        f"{what}: relative error {overall:.3e} overall, {entries[worst]:.3e} at "
+        f"{tuple(map(int, worst))} (analytic {analytic[worst]!r}, numeric {numeric[worst]!r}); "
+        f"bound {GRADIENT_RELATIVE_ERROR:g}"
+    )
+
+
+def assert_loss_close(actual, expected, dtype, terms):
+    """A loss returned as a Python float: summed in double, but each row's
+    `terms` terms rounded in `dtype`, so within tolerance(dtype, terms) relatively."""
+    assert isinstance(actual, float), f"loss should be a Python float, got {type(actual)}"
+    bound = tolerance(dtype, terms) * (1 + abs(expected))
+    assert abs(actual - expected) <= bound, (
+        f"loss {actual!r} vs expected {expected!r}: difference {abs(actual - expected):.3e} "
+        f"> bound {bound:.3e}"
+    )
+
+
+@contextlib.contextmanager
+def labelled(**labels):
+    """Prefix an AssertionError raised inside with `labels` (layout='F', ...):
+    for a test that runs several cases as one pytest item, whose per-item cost
+    (about a millisecond) would exceed the cases' own."""
+    try:
+        yield
+    except AssertionError as error:
+        where = ", ".join(f"{key}={value!r}" for key, value in labels.items())
+        raise AssertionError(f"{where}: {error}") from None
+
+
+# ------------------------------------------------------- operand builders
+
+
+def away_from_zero(rng, shape, low=0.05, high=4.0):
+    """Values with low <= |value| < high: finite differences stay clear of the
+    kinks at 0 (relu, mae, leaky_relu, the L1 penalty)."""
+    return rng.uniform(low, high, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+
+
+def loss_operands(rng, kind, from_logits, batch=5, outputs=4):
+    """(pred, target) in float64 for a Keras loss, away from the kinks and clips
+    of its formula, so that finite differences see one smooth piece."""
+    if kind in ("mean_squared_error", "mean_absolute_error"):
+        target = rng.normal(size=(batch, outputs))
+        return target + away_from_zero(rng, (batch, outputs), 0.1, 2.0), target
+    if kind == "huber":  # |error| of 0.5 or 1.7: clear of delta = 1 on both sides
+        target = rng.normal(size=(batch, outputs))
+        size = np.where(rng.random((batch, outputs)) < 0.5, 0.5, 1.7)
+        return target + size * rng.choice([-1.0, 1.0], size=(batch, outputs)), target
+    if from_logits:
+        pred = rng.normal(size=(batch, outputs)) * 2
+    elif kind == "binary_crossentropy":
+        pred = rng.uniform(0.05, 0.95, size=(batch, outputs))
+    else:
+        pred = rng.uniform(0.05, 1.0, size=(batch, outputs))
+    if kind == "binary_crossentropy":
+        return pred, rng.uniform(0, 1, size=(batch, outputs))
+    if kind.startswith("sparse"):
+        return pred, rng.integers(0, outputs, size=batch)
+    soft = rng.uniform(0.1, 1.0, size=(batch, outputs))
+    return pred, soft / soft.sum(axis=1, keepdims=True)
+
+
+def blobs(rng, samples, features, classes, spread=2.0):
+    """Gaussian clusters (unit noise) around random centres `spread` apart on
+    each axis: data a small network learns in a few epochs. Returns float32
+    x (samples, features) and int64 labels (samples,)."""
+    centres = rng.normal(size=(classes, features)) * spread
+    labels = rng.integers(0, classes, size=samples)
+    return (centres[labels] + rng.normal(size=(samples, features))).astype(np.float32), labels
+
+
+def snapshot(*arrays):
+    """Copies to check later, with assert_unchanged, that a call left its inputs alone."""
+    return [a.copy() for a in arrays]
+
+
+def assert_unchanged(arrays, copies):
+    for a, c in zip(arrays, copies):
+        np.testing.assert_array_equal(a, c, err_msg="an input was modified")
+
+
+def offset_view(x):
+    """x's values in a buffer one element past its start: C-contiguous and
+    item-aligned, but not aligned to a SIMD register."""
+    buffer = np.empty(x.size + 1, x.dtype)
+    view = buffer[1:].reshape(x.shape)
+    view[...] = x
+    return view
+
+
+def unaligned(values):
+    """A C-contiguous array whose data starts one byte past an item boundary."""
+    values = np.ascontiguousarray(values)
+    raw = np.zeros(values.nbytes + 1, np.uint8)
+    view = raw[1:].view(values.dtype).reshape(values.shape)
+    view[...] = values
+    assert view.flags.c_contiguous and not view.flags.aligned
+    return view
+
+
+def matmul_operands(rng, dtype, shape, trans_a, trans_b, layout_a, layout_b=None):
+    """Stored operands for matmul(a, b, trans_a=, trans_b=) and the exact product.
+
+    shape is (M, K, N). With trans_a the caller holds a as (K, M) and asks for
+    a.T @ b; likewise b. The product is reference.matmul's, rounded to dtype.
+    layout_b defaults to layout_a.
+    """
+    m, k, n = shape
+    a = random_array(rng, (m, k), dtype)
+    b = random_array(rng, (k, n), dtype)
+    expected = reference.matmul(a, b).astype(dtype)
+    stored_a = in_layout(a.T if trans_a else a, layout_a)
+    stored_b = in_layout(b.T if trans_b else b, layout_a if layout_b is None else layout_b)
+    return stored_a, stored_b, expected

@@ -9,9 +9,11 @@ offending shapes or dtypes.
 
 import re
 
+import denseops
 import numpy as np
 import pytest
-from denseops import add, column_sums, dot, matmul, relu, relu_backward
+from denseops import add, column_sums, dot, matmul, reference, relu, relu_backward
+from helpers import assert_close, random_array, unaligned
 
 F32, F64 = np.float32, np.float64
 
@@ -250,8 +252,41 @@ def test_matmul_transposes_are_keyword_only():
 
 
 # ------------------------------------------------------------------- out=
+# Every kernel that takes `out`, called with good float32 arguments: the
+# out= policy is one rule in the bindings and is checked here for all of them.
 
-OUT_KERNELS = list(OUT_SHAPES)
+_X = np.full((2, 3), 0.5, F32)
+# The kernels above that take out, then the others.
+CORE_OUT_KERNELS = list(OUT_SHAPES)
+
+
+def core_out_call(name):
+    return lambda out: KERNELS[name](*good_args(name), out=out)
+
+
+OUT_CALLS = {
+    **{name: core_out_call(name) for name in CORE_OUT_KERNELS},
+    "softmax": lambda out: denseops.softmax(_X, out=out),
+    "softmax_backward": lambda out: denseops.softmax_backward(_X, _X.copy(), out=out),
+    "activation": lambda out: denseops.activation(_X, "tanh", out=out),
+    "activation_backward": lambda out: denseops.activation_backward(_X, _X, "tanh", out=out),
+    "dropout": lambda out: denseops.dropout(_X, 0.5, seed=1, counter=1, out=out),
+    "link_activation": lambda out: denseops.link_activation(_X, "softmax", out=out),
+}
+OUT_SHAPES = {**OUT_SHAPES, **{name: (2, 3) for name in OUT_CALLS if name not in OUT_SHAPES}}
+OUT_KERNELS = list(OUT_CALLS)
+
+
+def test_every_kernel_taking_out_is_in_the_out_tests():
+    import inspect
+
+    takes_out = {
+        name
+        for name in denseops.__all__
+        if callable(getattr(denseops._kernels, name, None))
+        and "out" in inspect.signature(getattr(denseops, name)).parameters
+    }
+    assert takes_out == set(OUT_CALLS)
 
 
 @pytest.mark.parametrize("name", OUT_KERNELS)
@@ -259,18 +294,19 @@ def test_out_rejects_non_ndarray(name):
     with pytest.raises(
         TypeError, match=message(f"{name}: out must be a numpy.ndarray or None", "got list")
     ):
-        KERNELS[name](*good_args(name), out=np.zeros(OUT_SHAPES[name]).tolist())
+        OUT_CALLS[name](np.zeros(OUT_SHAPES[name]).tolist())
 
 
-@pytest.mark.parametrize("out_dtype", [F64, np.int32, np.float16], ids=dtype_id)
+# float64 for float32 inputs (another precision), >f4 (the right one in another byte order)
+@pytest.mark.parametrize("out_dtype", [F64, np.int32, np.float16, ">f4"], ids=dtype_id)
 @pytest.mark.parametrize("name", OUT_KERNELS)
 def test_out_rejects_wrong_dtype(name, out_dtype):
     out = np.zeros(OUT_SHAPES[name], out_dtype)
     with pytest.raises(
         TypeError,
-        match=message(f"{name}: out must have dtype float32", f"got {np.dtype(out_dtype).name}"),
+        match=message(f"{name}: out must have dtype float32", f"got {np.dtype(out_dtype)}"),
     ):
-        KERNELS[name](*good_args(name), out=out)
+        OUT_CALLS[name](out)
 
 
 @pytest.mark.parametrize("name", OUT_KERNELS)
@@ -281,7 +317,7 @@ def test_out_rejects_wrong_shape(name):
             ValueError,
             match=message(f"{name}: out has shape {wrong}", f"the result has shape {expected}"),
         ):
-            KERNELS[name](*good_args(name), out=np.zeros(wrong, F32))
+            OUT_CALLS[name](np.zeros(wrong, F32))
 
 
 @pytest.mark.parametrize("name", OUT_KERNELS)
@@ -294,7 +330,7 @@ def test_out_rejects_non_contiguous(name):
             ValueError,
             match=message(f"{name}: out must be C-contiguous", f"got strides {out.strides}"),
         ):
-            KERNELS[name](*good_args(name), out=out)
+            OUT_CALLS[name](out)
 
 
 def test_out_rejects_fortran_order():
@@ -308,8 +344,55 @@ def test_out_rejects_read_only(name):
     out = np.zeros(OUT_SHAPES[name], F32)
     out.flags.writeable = False
     with pytest.raises(ValueError, match=message(f"{name}: out is read-only")):
-        KERNELS[name](*good_args(name), out=out)
+        OUT_CALLS[name](out)
     np.testing.assert_array_equal(out, 0)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3,)])
+def test_broadcast_out_is_refused_as_read_only_and_its_source_is_untouched(shape):
+    source = np.zeros(shape[-1:], F32)
+    out = np.broadcast_to(source, shape)
+    x = np.ones(shape, F32)
+    with pytest.raises(
+        ValueError,
+        match=message(
+            "relu: out is read-only", "np.broadcast_to", f"numpy.empty({shape}, float32)"
+        ),
+    ):
+        relu(x, out=out)
+    np.testing.assert_array_equal(source, 0)
+
+
+def test_writable_zero_stride_out_is_refused_as_non_contiguous():
+    # as_strided can make a writable array whose rows are all the same memory;
+    # writing the result there would keep only the last row.
+    source = np.zeros(3, F32)
+    out = np.lib.stride_tricks.as_strided(source, shape=(4, 3), strides=(0, 4))
+    with pytest.raises(
+        ValueError, match=message("add: out must be C-contiguous", "got strides (0, 4)")
+    ):
+        add(np.ones((4, 3), F32), np.ones(3, F32), out=out)
+    np.testing.assert_array_equal(source, 0)
+
+
+@pytest.mark.parametrize("name", OUT_KERNELS)
+def test_out_rejects_unaligned(name):
+    out = unaligned(np.zeros(OUT_SHAPES[name], F32))
+    with pytest.raises(
+        ValueError, match=message(f"{name}: out must be aligned to its", "got an unaligned view")
+    ):
+        OUT_CALLS[name](out)
+    np.testing.assert_array_equal(out, 0)
+
+
+def test_out_with_odd_strides_on_size_one_axes_is_contiguous_and_filled(rng, dtype):
+    # Strides of length-1 axes never matter: NumPy calls such arrays
+    # C-contiguous, and so does denseops.
+    out = np.zeros((5, 3), dtype)[::4][:1]
+    assert out.strides[0] != 3 * out.itemsize and out.flags.c_contiguous
+    x = random_array(rng, (1, 3), dtype)
+    assert relu(x, out=out) is out
+    assert_close(out, reference.relu(x), k=0)
 
 
 def test_dot_takes_no_out():
@@ -320,7 +403,7 @@ def test_dot_takes_no_out():
 # ---------------------------------------------------- failures change nothing
 
 
-@pytest.mark.parametrize("name", OUT_KERNELS)
+@pytest.mark.parametrize("name", CORE_OUT_KERNELS)
 def test_rejected_call_leaves_out_untouched(name):
     # A bad second argument (or a bad shape) is found before anything is written.
     out = np.full(OUT_SHAPES[name], 7.0, F32)
@@ -332,8 +415,6 @@ def test_rejected_call_leaves_out_untouched(name):
 
 
 # ---- calls that do not fit the signature: which argument, never the arrays
-
-import denseops  # noqa: E402 - grouped with the tests that need every kernel
 
 BIG = np.arange(10_000, dtype=F64).reshape(100, 100)  # its repr would be pages long
 

@@ -301,15 +301,3 @@ def test_terminate_on_nan_stops_training_instead_of_raising(capsys):
     assert "Invalid loss, terminating training" in capsys.readouterr().out
     with pytest.raises(FloatingPointError, match=r"loss is (nan|inf)"):
         model(learning_rate=1e8).fit(x, y, epochs=5, batch_size=16, verbose=0)
-
-
-# ------------------------------------------------------------ progress
-
-
-def test_verbose_1_draws_a_bar_and_verbose_0_prints_nothing(capsys):
-    x, y = data()
-    model().fit(x, y, epochs=2, verbose=1)
-    out = capsys.readouterr().out
-    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss=" in out
-    model().fit(x, y, epochs=2, verbose=0)
-    assert capsys.readouterr().out == ""

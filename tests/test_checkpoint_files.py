@@ -199,6 +199,15 @@ def raw_config(text):
 
 
 MALFORMED = {
+    "another-version": (
+        set_config(lambda c: c.update(version=99)),
+        r"expected format 'denseops.Sequential' version 1, "
+        r"got 'denseops.Sequential' version 99",
+    ),
+    "another-format": (
+        set_config(lambda c: c.update(format="keras.Model")),
+        r"expected format 'denseops.Sequential' version 1, got 'keras.Model' version 1",
+    ),
     "config-not-json": (raw_config("{'layers': ["), r"__denseops_config__ is not valid JSON"),
     "config-a-list": (raw_config("[1, 2]"), r"must be a JSON object; it is list"),
     "config-numbers": (
@@ -286,6 +295,7 @@ MALFORMED = {
         r"optimizer state is partial: 3 entries, missing "
         r"'optimizer/1/velocity'",
     ),
+    "weights-missing": (drop("layer1/weight1"), r"missing weights 'layer1/weight1'"),
     "weights-wrong-dtype": (
         replace("layer1/weight0", lambda a: a.astype(np.float64)),
         r"weights 'layer1/weight0' of layer 'dense_1' have shape \(8, 3\) "
@@ -327,6 +337,18 @@ def test_load_refuses_momentum_state_for_only_some_weights(data, tmp_path):
         match=rf"{re.escape(str(path))}: optimizer state is partial: "
         r"2 entries, missing 'optimizer/2/velocity', "
         r"'optimizer/3/velocity'",
+    ):
+        load(path)
+
+
+def test_load_of_misshapen_adam_state_names_path_and_shapes(data, tmp_path):
+    path = tmp_path / "model.npz"
+    trained(data, optimizer="adam").save(path)
+    write_entries(path, replace("optimizer/0/m", lambda a: a[:2])(entries(path)))
+    with pytest.raises(
+        ValueError,
+        match=rf"{re.escape(str(path))}: optimizer state 'optimizer/0/m' has shape "
+        rf"\(2, 8\), expected \({FEATURES}, 8\)",
     ):
         load(path)
 

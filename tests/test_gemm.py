@@ -11,21 +11,26 @@ KiB and K * NR in 64 KiB. Products of up to 32 columns read A unpacked; below
 packing) when they are contiguous and A fits in 512 KiB; products of at most
 16 rows with row-major B take the small-M path (B read in place, not packed);
 from 2 x 2**18 multiply-adds two threads share the work as
-csrc/kernels/gemm_driver.hpp describes. The shapes below sit on each side of
-those edges (csrc/kernels/gemm_blocked.hpp).
+csrc/kernels/gemm.hpp describes. The shapes below sit on each side of
+those edges (csrc/kernels/gemm_loops.hpp).
 
-The bound is `assert_close(..., k=K)` from helpers.py (see its docstring).
+Each product is compared with the exact one rounded to its dtype by
+`assert_close(..., k=K)` (K products per element), which accepts
+ROUNDING_SLACK * eps * (K + sqrt(K) * |expected|) per element: inputs lie in
+[-1, 1], so that is a few eps per term summed (helpers.py, beside `tolerance`).
 """
 
+import functools
 import os
 import subprocess
 import sys
+import zlib
 
 import denseops
 import numpy as np
 import pytest
 from denseops import matmul
-from helpers import assert_close, in_layout, random_array
+from helpers import assert_close, labelled, matmul_operands
 
 # (M, K, N)
 EDGE_SHAPES = [
@@ -89,7 +94,7 @@ EDGE_SHAPES = [
 ]
 
 # Products big enough for two threads, covering each schedule of
-# csrc/kernels/gemm_driver.hpp and the edges of its chunks (4 per thread).
+# csrc/kernels/gemm.hpp and the edges of its chunks (4 per thread).
 THREADED_SHAPES = [
     (150, 513, 300),  # A read in place: column chunks of 2 panels, last one 12 wide;
     # aT: one packed B, row chunks of 24 (last 6)
@@ -108,17 +113,26 @@ def shape_id(shape):
     return "x".join(map(str, shape))
 
 
-def operands(rng, dtype, shape, trans_a, trans_b, layout):
-    """Stored a, b for matmul(a, b, trans_a=, trans_b=), and the expected product."""
-    m, k, n = shape
-    a = random_array(rng, (m, k), dtype)
-    b = random_array(rng, (k, n), dtype)
-    expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
-    return (
-        in_layout(a.T if trans_a else a, layout),
-        in_layout(b.T if trans_b else b, layout),
-        expected,
+@functools.lru_cache(maxsize=200)  # a test function's cases, ~0.3 GB at most
+def operands(dtype, shape, trans_a, trans_b, layout):
+    """Stored a, b for matmul(a, b, trans_a=, trans_b=), and the expected product.
+
+    Built once per case and shared, read-only, by every SIMD path and thread
+    count: the float64 reference product costs more than the kernel under test.
+    """
+    key = repr((np.dtype(dtype).name, shape, trans_a, trans_b, layout)).encode()
+    arrays = matmul_operands(
+        np.random.default_rng(zlib.crc32(key)), dtype, shape, trans_a, trans_b, layout
     )
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_shared_operands():
+    yield
+    operands.cache_clear()
 
 
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
@@ -127,45 +141,45 @@ def threads(request):
     return request.param
 
 
-@pytest.mark.parametrize("trans_b", [False, True], ids=["b", "bT"])
-@pytest.mark.parametrize("trans_a", [False, True], ids=["a", "aT"])
+# Each test runs every transposition in turn, as one test item (helpers.labelled).
+def assert_every_transposition_matches(dtype, shape, transpositions, layout="C"):
+    for trans_a, trans_b in transpositions:
+        a, b, expected = operands(dtype, shape, trans_a, trans_b, layout)
+        with labelled(trans_a=trans_a, trans_b=trans_b):
+            assert_close(matmul(a, b, trans_a=trans_a, trans_b=trans_b), expected, k=shape[1])
+
+
 @pytest.mark.parametrize("shape", EDGE_SHAPES, ids=shape_id)
-def test_gemm_edge_shapes_match_numpy(rng, dtype, arch, threads, shape, trans_a, trans_b):
-    a, b, expected = operands(rng, dtype, shape, trans_a, trans_b, "C")
-    assert_close(matmul(a, b, trans_a=trans_a, trans_b=trans_b), expected, k=shape[1])
+def test_gemm_edge_shapes_match_numpy(dtype, arch, threads, shape):
+    transpositions = [(False, False), (True, False), (False, True), (True, True)]
+    assert_every_transposition_matches(dtype, shape, transpositions)
 
 
-@pytest.mark.parametrize(
-    "trans_a,trans_b", [(False, False), (True, False), (False, True)], ids=["ab", "aTb", "abT"]
-)
 @pytest.mark.parametrize("shape", THREADED_SHAPES, ids=shape_id)
-def test_gemm_threaded_shapes_match_numpy(rng, dtype, arch, threads, shape, trans_a, trans_b):
-    a, b, expected = operands(rng, dtype, shape, trans_a, trans_b, "C")
-    assert_close(matmul(a, b, trans_a=trans_a, trans_b=trans_b), expected, k=shape[1])
+def test_gemm_threaded_shapes_match_numpy(dtype, arch, threads, shape):
+    assert_every_transposition_matches(dtype, shape, [(False, False), (True, False), (False, True)])
 
 
 @pytest.mark.parametrize("layout", ["F", "strided", "reversed", "sliced"])
 @pytest.mark.parametrize("shape", [(13, 257, 31), (50, 300, 20), (150, 513, 300)], ids=shape_id)
-def test_gemm_strided_inputs_match_numpy(rng, dtype, arch, threads, shape, layout):
+def test_gemm_strided_inputs_match_numpy(dtype, arch, threads, shape, layout):
     # Both transposes at once: every packing routine sees a non-unit stride.
-    for trans_a, trans_b in [(False, False), (True, True)]:
-        a, b, expected = operands(rng, dtype, shape, trans_a, trans_b, layout)
-        assert_close(matmul(a, b, trans_a=trans_a, trans_b=trans_b), expected, k=shape[1])
+    assert_every_transposition_matches(dtype, shape, [(False, False), (True, True)], layout)
 
 
-def test_gemm_overwrites_out_whatever_it_held(rng, dtype, arch, threads):
+def test_gemm_overwrites_out_whatever_it_held(dtype, arch, threads):
     # The first K block must write C, not add to it.
-    a, b, expected = operands(rng, dtype, (145, 513, 41), False, False, "C")
+    a, b, expected = operands(dtype, (145, 513, 41), False, False, "C")
     out = np.full(expected.shape, np.nan, dtype)
     assert matmul(a, b, out=out) is out
     assert_close(out, expected, k=513)
 
 
-def test_gemm_edge_tiles_do_not_write_outside_c(rng, dtype, arch, threads):
+def test_gemm_edge_tiles_do_not_write_outside_c(dtype, arch, threads):
     # out is a C-contiguous window of a bigger buffer: the guard cells on
     # either side must keep their value (a full tile stored at an edge would not).
     m, k, n, guard = 13, 257, 33, 64
-    a, b, expected = operands(rng, dtype, (m, k, n), False, False, "C")
+    a, b, expected = operands(dtype, (m, k, n), False, False, "C")
     canvas = np.full(guard + m * n + guard, 7.0, dtype)
     out = canvas[guard : guard + m * n].reshape(m, n)
     matmul(a, b, out=out)
@@ -203,9 +217,9 @@ def test_gemm_covers_every_chunk_when_the_team_is_smaller_than_asked(tmp_path):
     assert done.stdout.strip() == "ok"
 
 
-def test_gemm_is_deterministic_across_thread_counts(rng, dtype, arch):
+def test_gemm_is_deterministic_across_thread_counts(dtype, arch):
     # Each C element is summed in the same order whatever the split.
-    a, b, _ = operands(rng, dtype, (150, 513, 300), False, False, "C")
+    a, b, _ = operands(dtype, (150, 513, 300), False, False, "C")
     denseops.set_num_threads(1)
     one = matmul(a, b)
     denseops.set_num_threads(2)

@@ -1,16 +1,27 @@
 """Every kernel against NumPy: dtypes x shapes x memory layouts x SIMD paths, and out=.
 
-Expected values come from NumPy (in float64 where a sum is involved, then
-rounded to the kernel's dtype); `assert_close` in helpers.py holds the
-tolerances. Deep GEMM sizes and forced GEMM paths live in test_gemm.py; here
+Expected values come from denseops.reference (NumPy, in float64 where a sum
+is involved, then rounded to the kernel's dtype); `assert_close` in
+helpers.py holds the tolerances. Deep GEMM sizes and forced GEMM paths live in test_gemm.py; here
 matmul is tested at the API level.
 """
+
+import itertools
 
 import denseops
 import numpy as np
 import pytest
-from denseops import add, column_sums, dot, matmul, relu, relu_backward
-from helpers import assert_close, in_layout, random_array
+from denseops import add, column_sums, dot, matmul, reference, relu, relu_backward
+from helpers import (
+    LAYOUTS,
+    assert_close,
+    assert_unchanged,
+    in_layout,
+    labelled,
+    matmul_operands,
+    random_array,
+    snapshot,
+)
 
 # Elementwise shapes: empty, single element, odd sizes that leave SIMD tails,
 # N-D, and one above the size where the kernels start OpenMP threads (2**17).
@@ -38,45 +49,36 @@ def shape_id(shape):
     return "x".join(map(str, shape)) if shape else "scalar"
 
 
-def snapshot(*arrays):
-    """Copies to check later that a kernel did not write to its inputs."""
-    return [a.copy() for a in arrays]
-
-
-def assert_unchanged(arrays, copies):
-    for a, c in zip(arrays, copies):
-        np.testing.assert_array_equal(a, c, err_msg="an input was modified")
-
-
 # ------------------------------------------------------------------- relu
 
 
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=shape_id)
-def test_relu_matches_numpy(rng, dtype, shape, layout):
-    x = in_layout(random_array(rng, shape, dtype), layout)
-    before = snapshot(x)
-    got = relu(x)
-    # dtype(0), not 0: NumPy 1.x promotes a 0-d float32 array and a Python int to float64.
-    assert_close(got, np.maximum(x, dtype(0)), k=0)
-    assert got.flags.c_contiguous
-    assert_unchanged([x], before)
+def test_relu_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, shape, dtype), layout)
+            before = snapshot(x)
+            got = relu(x)
+            assert_close(got, reference.relu(x), k=0)
+            assert got.flags.c_contiguous
+            assert_unchanged([x], before)
 
 
 @pytest.mark.parametrize("n", [1, 8, 37, 1000])
 def test_relu_propagates_nan_and_inf_like_numpy(dtype, arch, n):
     specials = np.array([np.nan, -np.nan, np.inf, -np.inf, -1.0, 1.0, 0.0], dtype)
     x = np.resize(specials, n)
-    assert_close(relu(x), np.maximum(x, 0), k=0)
+    assert_close(relu(x), reference.relu(x), k=0)
 
 
 @pytest.mark.parametrize("n", [1, 8, 37, 1000])
 def test_relu_negative_zero_gives_the_sign_numpy_gives(dtype, arch, n):
     x = np.full(n, -0.0, dtype)
-    got, expected = relu(x), np.maximum(x, 0)
+    got, expected = relu(x), reference.relu(x)
     np.testing.assert_array_equal(
         np.signbit(got),
         np.signbit(expected),
-        err_msg=f"relu(-0.0) = {got[0]!r} but np.maximum(-0.0, 0) = {expected[0]!r}",
+        err_msg=f"relu(-0.0) = {got[0]!r} but reference.relu(-0.0) = {expected[0]!r}",
     )
 
 
@@ -84,34 +86,40 @@ def test_relu_negative_zero_gives_the_sign_numpy_gives(dtype, arch, n):
 
 
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=shape_id)
-def test_relu_backward_matches_numpy(rng, dtype, shape, layout):
-    y = in_layout(np.asarray(np.maximum(random_array(rng, shape, dtype), dtype(0))), layout)
-    dout = in_layout(random_array(rng, shape, dtype), layout)
-    before = snapshot(dout, y)
-    got = relu_backward(dout, y)
-    assert_close(got, np.where(y > 0, dout, dtype(0)), k=0)
-    assert_unchanged([dout, y], before)
+def test_relu_backward_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            y = in_layout(reference.relu(random_array(rng, shape, dtype)), layout)
+            dout = in_layout(random_array(rng, shape, dtype), layout)
+            before = snapshot(dout, y)
+            got = relu_backward(dout, y)
+            assert_close(got, reference.relu_backward(dout, y), k=0)
+            assert_unchanged([dout, y], before)
 
 
 # -------------------------------------------------------------------- add
 
 
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=shape_id)
-def test_add_same_shapes_matches_numpy(rng, dtype, shape, layout):
-    x = in_layout(random_array(rng, shape, dtype), layout)
-    y = in_layout(random_array(rng, shape, dtype), "reversed" if layout == "C" else "C")
-    before = snapshot(x, y)
-    assert_close(add(x, y), x + y, k=0)
-    assert_unchanged([x, y], before)
+def test_add_same_shapes_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, shape, dtype), layout)
+            y = in_layout(random_array(rng, shape, dtype), "reversed" if layout == "C" else "C")
+            before = snapshot(x, y)
+            assert_close(add(x, y), reference.add(x, y), k=0)
+            assert_unchanged([x, y], before)
 
 
 @pytest.mark.parametrize("shape", MATRIX_SHAPES + [(2, 3, 5), (4, 1, 7)], ids=shape_id)
-def test_add_bias_matches_numpy(rng, dtype, shape, layout):
-    x = in_layout(random_array(rng, shape, dtype), layout)
-    bias = in_layout(random_array(rng, shape[-1:], dtype), layout)
-    before = snapshot(x, bias)
-    assert_close(add(x, bias), x + bias, k=0)
-    assert_unchanged([x, bias], before)
+def test_add_bias_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, shape, dtype), layout)
+            bias = in_layout(random_array(rng, shape[-1:], dtype), layout)
+            before = snapshot(x, bias)
+            assert_close(add(x, bias), reference.add(x, bias), k=0)
+            assert_unchanged([x, bias], before)
 
 
 def test_add_propagates_nan_and_inf_like_numpy(dtype, arch):
@@ -128,12 +136,14 @@ def test_add_propagates_nan_and_inf_like_numpy(dtype, arch):
 
 
 @pytest.mark.parametrize("n", DOT_LENGTHS)
-def test_dot_matches_numpy(rng, dtype, n, layout):
-    x = in_layout(random_array(rng, (n,), dtype), layout)
-    y = in_layout(random_array(rng, (n,), dtype), layout)
-    got = dot(x, y)
-    expected = np.dot(x.astype(np.float64), y.astype(np.float64))
-    assert_close(np.asarray(got, dtype), np.asarray(expected, dtype), k=n)
+def test_dot_matches_numpy(rng, dtype, n):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, (n,), dtype), layout)
+            y = in_layout(random_array(rng, (n,), dtype), layout)
+            got = dot(x, y)
+            expected = reference.dot(x, y)
+            assert_close(np.asarray(got, dtype), np.asarray(expected, dtype), k=n)
 
 
 def test_dot_returns_python_float(rng, dtype):
@@ -158,42 +168,31 @@ def test_dot_propagates_nan_and_inf(dtype, arch):
 
 
 @pytest.mark.parametrize("shape", MATRIX_SHAPES, ids=shape_id)
-def test_column_sums_matches_numpy(rng, dtype, shape, layout):
-    x = in_layout(random_array(rng, shape, dtype), layout)
-    before = snapshot(x)
-    got = column_sums(x)
-    assert_close(got, x.astype(np.float64).sum(axis=0).astype(dtype), k=shape[0])
-    assert_unchanged([x], before)
+def test_column_sums_matches_numpy(rng, dtype, shape):
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            x = in_layout(random_array(rng, shape, dtype), layout)
+            before = snapshot(x)
+            got = column_sums(x)
+            assert_close(got, reference.column_sums(x).astype(dtype), k=shape[0])
+            assert_unchanged([x], before)
 
 
 # ----------------------------------------------------------------- matmul
 
 
-def matmul_operands(rng, dtype, shape, trans_a, trans_b, layout_a, layout_b):
-    """Stored operands for matmul(a, b, trans_a=, trans_b=) and the float64 product.
-
-    With trans_a the caller holds a as (K, M) and asks for a.T @ b; likewise b.
-    """
-    m, k, n = shape
-    a = random_array(rng, (m, k), dtype)
-    b = random_array(rng, (k, n), dtype)
-    expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
-    stored_a = in_layout(a.T if trans_a else a, layout_a)
-    stored_b = in_layout(b.T if trans_b else b, layout_b)
-    return stored_a, stored_b, expected
-
-
-@pytest.mark.parametrize("layout", ["C", "F", "strided", "reversed"])
-@pytest.mark.parametrize("trans_b", [False, True], ids=["b", "bT"])
-@pytest.mark.parametrize("trans_a", [False, True], ids=["a", "aT"])
 @pytest.mark.parametrize("shape", MATMUL_SHAPES, ids=shape_id)
-def test_matmul_matches_numpy(rng, dtype, shape, trans_a, trans_b, layout):
-    a, b, expected = matmul_operands(rng, dtype, shape, trans_a, trans_b, layout, layout)
-    before = snapshot(a, b)
-    got = matmul(a, b, trans_a=trans_a, trans_b=trans_b)
-    assert_close(got, expected, k=shape[1])
-    assert got.flags.c_contiguous
-    assert_unchanged([a, b], before)
+def test_matmul_matches_numpy(rng, dtype, shape):
+    for layout, trans_a, trans_b in itertools.product(
+        ["C", "F", "strided", "reversed"], [False, True], [False, True]
+    ):
+        with labelled(layout=layout, trans_a=trans_a, trans_b=trans_b):
+            a, b, expected = matmul_operands(rng, dtype, shape, trans_a, trans_b, layout, layout)
+            before = snapshot(a, b)
+            got = matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+            assert_close(got, expected, k=shape[1])
+            assert got.flags.c_contiguous
+            assert_unchanged([a, b], before)
 
 
 @pytest.mark.parametrize("layout_b", ["C", "F", "strided", "reversed", "unaligned"])
@@ -223,7 +222,7 @@ def test_matmul_propagates_nan_and_inf_like_numpy(rng, dtype):
     b = random_array(rng, (9, 5), dtype)
     a[1, 4], a[3, 0], b[2, 3] = np.nan, np.inf, np.inf  # inf * 0 is NaN too
     with np.errstate(invalid="ignore"):
-        expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
+        expected = reference.matmul(a, b).astype(dtype)
     assert_close(matmul(a, b), expected, k=9)
 
 
@@ -236,22 +235,22 @@ def test_matmul_propagates_nan_and_inf_like_numpy(rng, dtype):
 def test_elementwise_kernels_match_numpy_on_each_simd_path(rng, dtype, shape, arch):
     x, y = random_array(rng, shape, dtype), random_array(rng, shape, dtype)
     bias = random_array(rng, shape[-1:], dtype)
-    assert_close(relu(x), np.maximum(x, 0), k=0)
-    assert_close(relu_backward(y, relu(x)), np.where(x > 0, y, dtype(0)), k=0)
-    assert_close(add(x, y), x + y, k=0)
-    assert_close(add(x, bias), x + bias, k=0)
+    assert_close(relu(x), reference.relu(x), k=0)
+    assert_close(relu_backward(y, relu(x)), reference.relu_backward(y, x), k=0)
+    assert_close(add(x, y), reference.add(x, y), k=0)
+    assert_close(add(x, bias), reference.add(x, bias), k=0)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (17, 31), (513, 300)], ids=shape_id)
 def test_column_sums_matches_numpy_on_each_simd_path(rng, dtype, shape, arch):
     x = random_array(rng, shape, dtype)
-    assert_close(column_sums(x), x.astype(np.float64).sum(axis=0).astype(dtype), k=shape[0])
+    assert_close(column_sums(x), reference.column_sums(x).astype(dtype), k=shape[0])
 
 
 @pytest.mark.parametrize("n", DOT_LENGTHS)
 def test_dot_matches_numpy_on_each_simd_path(rng, dtype, n, arch):
     x, y = random_array(rng, (n,), dtype), random_array(rng, (n,), dtype)
-    expected = np.dot(x.astype(np.float64), y.astype(np.float64))
+    expected = reference.dot(x, y)
     assert_close(np.asarray(dot(x, y), dtype), np.asarray(expected, dtype), k=n)
 
 
@@ -263,15 +262,15 @@ def test_dot_matches_numpy_on_each_simd_path(rng, dtype, n, arch):
 
 def _relu_case(rng, shape, dtype):
     x = random_array(rng, shape, dtype)
-    return [x], lambda x, out=None: relu(x, out=out), lambda x: np.maximum(x, 0)
+    return [x], lambda x, out=None: relu(x, out=out), lambda x: reference.relu(x)
 
 
 def _relu_backward_case(rng, shape, dtype):
-    dout, y = random_array(rng, shape, dtype), np.maximum(random_array(rng, shape, dtype), 0)
+    dout, y = random_array(rng, shape, dtype), reference.relu(random_array(rng, shape, dtype))
     return (
         [dout, y],
         lambda d, y, out=None: relu_backward(d, y, out=out),
-        lambda d, y: np.where(y > 0, d, dtype(0)),
+        lambda d, y: reference.relu_backward(d, y),
     )
 
 
@@ -350,13 +349,13 @@ def test_column_sums_out_is_filled_and_returned(rng, dtype):
     x = random_array(rng, (9, 4), dtype)
     out = np.full(4, np.nan, dtype)
     assert column_sums(x, out=out) is out
-    assert_close(out, x.astype(np.float64).sum(axis=0).astype(dtype), k=9)
+    assert_close(out, reference.column_sums(x).astype(dtype), k=9)
 
 
 @pytest.mark.parametrize("row", [0, 5, 8])
 def test_column_sums_out_overlapping_input(rng, dtype, row):
     x = random_array(rng, (9, 4), dtype)
-    expected = x.astype(np.float64).sum(axis=0).astype(dtype)
+    expected = reference.column_sums(x).astype(dtype)
     out = x[row]
     assert column_sums(x, out=out) is out
     assert_close(out, expected, k=9)
@@ -381,10 +380,7 @@ def test_matmul_out_aliasing_an_input(rng, dtype, which, trans_a, trans_b):
     a, b, expected = matmul_operands(rng, dtype, (n, n, n), trans_a, trans_b, "C", "C")
     if which == "both":
         b = a
-        expected = (
-            ((a.T if trans_a else a).astype(np.float64))
-            @ (b.T if trans_b else b).astype(np.float64)
-        ).astype(dtype)
+        expected = reference.matmul(a, b, trans_a, trans_b).astype(dtype)
     out = a if which in ("a", "both") else b
     got = matmul(a, b, out=out, trans_a=trans_a, trans_b=trans_b)
     assert got is out
@@ -397,7 +393,7 @@ def test_matmul_out_partially_overlapping_an_input(rng, dtype, shift):
     buffer = random_array(rng, (m * k + 2 * abs(shift) + m * n,), dtype)
     a = buffer[abs(shift) : abs(shift) + m * k].reshape(m, k)
     b = random_array(rng, (k, n), dtype)
-    expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(dtype)
+    expected = reference.matmul(a, b).astype(dtype)
     out = buffer[abs(shift) + shift : abs(shift) + shift + m * n].reshape(m, n)
     assert np.shares_memory(out, a)
     got = matmul(a, b, out=out)
@@ -414,21 +410,21 @@ def test_kernels_accept_read_only_inputs(rng, dtype):
     v = random_array(rng, (4,), dtype)
     for arr in (x, w, v):
         arr.flags.writeable = False
-    assert_close(relu(x), np.maximum(x, 0), k=0)
+    assert_close(relu(x), reference.relu(x), k=0)
     assert_close(add(x, v), x + v, k=0)
-    assert_close(matmul(x, w), (x.astype(np.float64) @ w).astype(dtype), k=4)
-    assert_close(
-        np.asarray(dot(v, v), dtype), np.asarray(np.dot(v.astype(np.float64), v), dtype), k=4
-    )
+    assert_close(matmul(x, w), reference.matmul(x, w).astype(dtype), k=4)
+    assert_close(np.asarray(dot(v, v), dtype), np.asarray(reference.dot(v, v), dtype), k=4)
 
 
 def test_kernels_accept_broadcast_views(rng, dtype):
     # Zero strides: one row repeated, as np.broadcast_to makes.
     row = random_array(rng, (6,), dtype)
     x = np.broadcast_to(row, (5, 6))
-    assert_close(relu(x), np.maximum(x, 0), k=0)
-    assert_close(column_sums(x), (5 * row.astype(np.float64)).astype(dtype), k=5)
-    assert_close(matmul(x, x, trans_b=True), (x.astype(np.float64) @ x.T).astype(dtype), k=6)
+    assert_close(relu(x), reference.relu(x), k=0)
+    assert_close(column_sums(x), reference.column_sums(x).astype(dtype), k=5)
+    assert_close(
+        matmul(x, x, trans_b=True), reference.matmul(x, x, trans_b=True).astype(dtype), k=6
+    )
 
 
 def test_kernels_are_exported_from_the_package():

@@ -1,47 +1,60 @@
-"""The fused softmax + cross-entropy kernels and the Loss classes: values vs a
-NumPy statement of the formulas (mean loss, correct count, dlogits), and
-their errors. Their gradients vs finite differences are in test_layers.py."""
+"""Softmax, its backward, the fused softmax + cross-entropy kernels and the
+Loss classes: values (mean loss, correct count, dlogits) vs their twins in
+denseops.reference, and their errors. (The references' gradients are checked
+against finite differences in test_reference.py; the nn `loss` kernel's
+kinds are in test_nn_kernels.py.)"""
 
 import inspect
 
 import denseops
 import numpy as np
 import pytest
+from denseops import reference
 from denseops.nn import losses
-from helpers import assert_close, tolerance
-
-
-def log_softmax(logits):
-    z = logits.astype(np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
-def assert_loss_close(actual, expected, dtype, classes):
-    """The loss is summed in double but each row's terms are in `dtype`."""
-    assert isinstance(actual, float), f"loss should be a Python float, got {type(actual)}"
-    bound = tolerance(dtype, classes + 4) * (1 + abs(expected))
-    assert abs(actual - expected) <= bound, (
-        f"loss {actual!r} vs expected {expected!r}: difference {abs(actual - expected):.3e} "
-        f"> bound {bound:.3e}"
-    )
-
+from helpers import assert_close, assert_loss_close, tolerance
 
 SHAPES = [(1, 1), (1, 10), (7, 3), (128, 10), (3, 1000)]
 
 
+# ------------------------------------------------------------------ softmax
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (64, 10), (3, 300)])
+def test_softmax_matches_the_reference(rng, dtype, shape):
+    z = (rng.normal(size=shape) * 5).astype(dtype)
+    assert_close(denseops.softmax(z), reference.softmax(z).astype(dtype), k=shape[1] + 4)
+
+
+def test_softmax_of_huge_logits_stays_finite(dtype):
+    # exp(1000) overflows; subtracting the row max first must keep it exact.
+    z = np.array([[1000.0, 0.0, -1000.0], [1e4, 1e4, 1e4]], dtype)
+    out = denseops.softmax(z)
+    expected = np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], dtype)
+    assert_close(out, expected, k=4)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (4, 5), (64, 10)])
+def test_softmax_backward_matches_the_reference(rng, dtype, shape):
+    y = denseops.softmax(rng.normal(size=shape).astype(dtype))
+    dout = rng.normal(size=shape).astype(dtype)
+    expected = reference.softmax_backward(dout, y)
+    assert_close(denseops.softmax_backward(dout, y), expected.astype(dtype), k=shape[1] + 4)
+
+
+# ------------------------------------------------------------ cross-entropy
+
+
 @pytest.mark.parametrize("batch, classes", SHAPES)
-def test_sparse_cross_entropy_matches_numpy(rng, dtype, batch, classes):
+def test_sparse_cross_entropy_matches_the_reference(rng, dtype, batch, classes):
     logits = (rng.normal(size=(batch, classes)) * 3).astype(dtype)
     labels = rng.integers(0, classes, size=batch)
     dlogits = np.full_like(logits, np.nan)
     loss, correct = denseops.sparse_softmax_cross_entropy(logits, labels, dlogits)
 
-    logp = log_softmax(logits)
-    expected_loss = float(-logp[np.arange(batch), labels].mean())
-    expected_correct = int((logits.argmax(axis=1) == labels).sum())
-    expected_dlogits = (np.exp(logp) - np.eye(classes)[labels]) / batch
-    assert_loss_close(loss, expected_loss, dtype, classes)
+    expected_loss, expected_correct, expected_dlogits = reference.sparse_softmax_cross_entropy(
+        logits, labels
+    )
+    assert_loss_close(loss, expected_loss, dtype, classes + 4)
     assert isinstance(correct, int) and correct == expected_correct
     assert_close(dlogits, expected_dlogits.astype(dtype), k=classes + 4)
 
@@ -81,26 +94,27 @@ def test_sparse_cross_entropy_of_huge_logits_is_finite_and_exact(dtype):
 
 
 @pytest.mark.parametrize("batch, classes", SHAPES)
-@pytest.mark.parametrize("kind", ["one_hot", "soft"])
-def test_categorical_cross_entropy_matches_numpy(rng, dtype, batch, classes, kind):
+@pytest.mark.parametrize("kind", ["one_hot", "soft", "unnormalised"])
+def test_categorical_cross_entropy_matches_the_reference(rng, dtype, batch, classes, kind):
     logits = (rng.normal(size=(batch, classes)) * 3).astype(dtype)
     if kind == "one_hot":
         targets = np.eye(classes)[rng.integers(0, classes, size=batch)]
     else:
-        targets = rng.uniform(0, 1, size=(batch, classes))
-        targets /= targets.sum(axis=1, keepdims=True)
+        targets = rng.uniform(0.1, 1, size=(batch, classes))
+        if kind == "soft":
+            targets /= targets.sum(axis=1, keepdims=True)
     targets = targets.astype(dtype)
     dlogits = np.full_like(logits, np.nan)
     loss, correct = denseops.softmax_cross_entropy(logits, targets, dlogits)
 
-    logp = log_softmax(logits)
-    t = targets.astype(np.float64)
-    expected_loss = float(-(t * logp).sum(axis=1).mean())
-    expected_correct = int((logits.argmax(axis=1) == targets.argmax(axis=1)).sum())
-    expected_dlogits = (np.exp(logp) * t.sum(axis=1, keepdims=True) - t) / batch
-    assert_loss_close(loss, expected_loss, dtype, classes)
+    expected_loss, expected_correct, expected_dlogits = reference.softmax_cross_entropy(
+        logits, targets
+    )
+    # Unnormalised rows sum to up to `classes`: the loss and gradient scale with them.
+    scale = float(targets.astype(np.float64).sum(axis=1).max()) if kind == "unnormalised" else 1.0
+    assert_loss_close(loss, expected_loss, dtype, (classes + 4) * max(scale, 1.0))
     assert isinstance(correct, int) and correct == expected_correct
-    assert_close(dlogits, expected_dlogits.astype(dtype), k=classes + 4)
+    assert_close(dlogits, expected_dlogits.astype(dtype), k=classes + 4, scale=max(scale, 1.0))
 
 
 def test_categorical_and_sparse_cross_entropy_agree_on_one_hot_targets(rng, dtype):
@@ -260,12 +274,16 @@ def test_positional_loss_arguments_mean_what_they_mean_in_keras():
 
 def test_loss_functions_return_one_loss_per_sample_as_keras_does(rng):
     y_true, y_pred = rng.uniform(size=(5, 3)), rng.uniform(size=(5, 3))
+
+    def reference_per_sample(kind, y_true, y_pred):
+        return [reference.loss(p[None], t[None], kind)[0] for t, p in zip(y_true, y_pred)]
+
     per_sample = losses.mean_squared_error(y_true, y_pred)
     assert per_sample.shape == (5,)
-    np.testing.assert_allclose(per_sample, np.mean((y_pred - y_true) ** 2, axis=-1), rtol=1e-12)
-    np.testing.assert_allclose(
-        losses.mae(y_true, y_pred), np.mean(np.abs(y_pred - y_true), axis=-1), rtol=1e-12
-    )
+    expected = reference_per_sample("mean_squared_error", y_true, y_pred)
+    np.testing.assert_allclose(per_sample, expected, rtol=1e-12)
+    expected = reference_per_sample("mean_absolute_error", y_true, y_pred)
+    np.testing.assert_allclose(losses.mae(y_true, y_pred), expected, rtol=1e-12)
     # 1-D arrays are the outputs of one sample: one number.
     assert losses.mse(y_true[0], y_pred[0]) == pytest.approx(per_sample[0])
     probabilities = np.array([[0.6, 0.4], [0.3, 0.7]])

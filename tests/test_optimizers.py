@@ -1,8 +1,6 @@
-"""Optimizers vs a NumPy re-statement of Keras 3's published update rules,
-over several steps, float32 and float64; hyperparameter validation.
-
-The references below are written from the Keras 3 sources' formulas, not
-from denseops' kernels, and run in float64 whatever the weights' dtype.
+"""Optimizers vs their twins in denseops.reference (Keras 3's update rules,
+in float64 whatever the weights' dtype) over several steps, float32 and
+float64; hyperparameter validation; the update kernels' own checks.
 """
 
 import math
@@ -10,6 +8,7 @@ import math
 import denseops
 import numpy as np
 import pytest
+from denseops import reference
 from denseops.nn import SGD, Adam, RMSprop, optimizers
 from helpers import assert_close
 
@@ -17,42 +16,17 @@ STEPS = 6
 SHAPES = [(3,), (784, 16), (1, 1), (5, 7)]
 
 
-def sgd_reference(w, grads, learning_rate, momentum=0.0, nesterov=False):
-    """keras.optimizers.SGD: m = momentum*m - lr*g; w += m (or momentum*m - lr*g)."""
-    w = w.astype(np.float64)
-    m = np.zeros_like(w)
-    for g in grads:
-        g = g.astype(np.float64)
-        if momentum == 0:
-            w = w - learning_rate * g
-            continue
-        m = momentum * m - learning_rate * g
-        w = w + (momentum * m - learning_rate * g if nesterov else m)
-    return w, m
-
-
-def rmsprop_reference(w, grads, learning_rate=0.001, rho=0.9, epsilon=1e-7):
-    """keras.optimizers.RMSprop: v = rho*v + (1-rho)*g^2; w -= lr*g / sqrt(v + epsilon)."""
-    w = w.astype(np.float64)
-    v = np.zeros_like(w)
-    for g in grads:
-        g = g.astype(np.float64)
-        v = rho * v + (1 - rho) * g**2
-        w = w - learning_rate * g / np.sqrt(v + epsilon)
-    return w, v
-
-
-def adam_reference(w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    """keras.optimizers.Adam: bias-corrected step lr*sqrt(1-b2^t)/(1-b1^t)."""
-    w = w.astype(np.float64)
-    m, v = np.zeros_like(w), np.zeros_like(w)
-    for t, g in enumerate(grads, start=1):
-        g = g.astype(np.float64)
-        alpha = learning_rate * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        m = m + (g - m) * (1 - beta_1)
-        v = v + (g**2 - v) * (1 - beta_2)
-        w = w - alpha * m / (np.sqrt(v) + epsilon)
-    return w, m, v
+def reference_run(name, w, grads, **hyperparameters):
+    """reference.<name>_update once per gradient, from zero state; returns
+    the final weights and state (a tuple: velocity, or m and v)."""
+    state = {"sgd": 1, "rmsprop": 1, "adam": 2}[name] * (np.zeros(w.shape),)
+    if name == "sgd" and not hyperparameters.get("momentum"):
+        state = (None,)
+    update = getattr(reference, f"{name}_update")
+    for step, g in enumerate(grads, start=1):
+        extra = {"step": step} if name == "adam" else {}
+        w, *state = update(w, g, *state, **hyperparameters, **extra)
+    return w, state
 
 
 def run(optimizer, weights, grads_per_step):
@@ -61,6 +35,14 @@ def run(optimizer, weights, grads_per_step):
     for grads in grads_per_step:
         optimizer.apply(grads, weights)
     return weights
+
+
+# keras.optimizers' defaults: the reference runs take every hyperparameter explicitly.
+KERAS_DEFAULTS = {
+    SGD: {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
+    RMSprop: {"learning_rate": 0.001, "rho": 0.9, "epsilon": 1e-7},
+    Adam: {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+}
 
 
 def problem(rng, dtype, shapes=SHAPES):
@@ -87,7 +69,14 @@ def test_sgd_matches_keras_formula(rng, dtype, momentum, nesterov):
     optimizer = SGD(learning_rate=0.05, momentum=momentum, nesterov=nesterov)
     updated = run(optimizer, weights, grads)
     for i, (w, w_new) in enumerate(zip(weights, updated)):
-        expected, velocity = sgd_reference(w, [g[i] for g in grads], 0.05, momentum, nesterov)
+        expected, (velocity,) = reference_run(
+            "sgd",
+            w,
+            [g[i] for g in grads],
+            learning_rate=0.05,
+            momentum=momentum,
+            nesterov=nesterov,
+        )
         assert_close(w_new, expected.astype(dtype), k=K)
         if momentum > 0:
             assert_close(optimizer.state[i]["velocity"], velocity.astype(dtype), k=K)
@@ -102,7 +91,9 @@ def test_rmsprop_matches_keras_formula(rng, dtype, kwargs):
     optimizer = RMSprop(**kwargs)
     updated = run(optimizer, weights, grads)
     for i, (w, w_new) in enumerate(zip(weights, updated)):
-        expected, v = rmsprop_reference(w, [g[i] for g in grads], **kwargs)
+        expected, (v,) = reference_run(
+            "rmsprop", w, [g[i] for g in grads], **{**KERAS_DEFAULTS[type(optimizer)], **kwargs}
+        )
         assert_close(w_new, expected.astype(dtype), k=K)
         assert_close(optimizer.state[i]["velocity"], v.astype(dtype), k=K)
 
@@ -116,7 +107,9 @@ def test_adam_matches_keras_formula(rng, dtype, kwargs):
     optimizer = Adam(**kwargs)
     updated = run(optimizer, weights, grads)
     for i, (w, w_new) in enumerate(zip(weights, updated)):
-        expected, m, v = adam_reference(w, [g[i] for g in grads], **kwargs)
+        expected, (m, v) = reference_run(
+            "adam", w, [g[i] for g in grads], **{**KERAS_DEFAULTS[type(optimizer)], **kwargs}
+        )
         assert_close(w_new, expected.astype(dtype), k=K)
         assert_close(optimizer.state[i]["m"], m.astype(dtype), k=K)
         assert_close(optimizer.state[i]["v"], v.astype(dtype), k=K)
@@ -190,12 +183,7 @@ def test_optimizer_build_creates_zeroed_slots_named_by_get_slot_names(optimizer,
 
 
 @pytest.mark.parametrize(
-    "cls, defaults",
-    [
-        (SGD, {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False}),
-        (RMSprop, {"learning_rate": 0.001, "rho": 0.9, "epsilon": 1e-7}),
-        (Adam, {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
-    ],
+    "cls, defaults", KERAS_DEFAULTS.items(), ids=[cls.__name__ for cls in KERAS_DEFAULTS]
 )
 def test_keras_defaults_and_config_round_trip(cls, defaults):
     optimizer = cls()
@@ -304,10 +292,11 @@ def test_update_kernels_check_shapes_and_dtypes():
             np.zeros((2, 3)),
             np.zeros((2, 3), np.float32),
             np.zeros((2, 3)),
-            alpha=0.1,
-            beta1=0.9,
-            beta2=0.999,
+            learning_rate=0.1,
+            beta_1=0.9,
+            beta_2=0.999,
             epsilon=1e-7,
+            step=1,
         )
 
 

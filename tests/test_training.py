@@ -1,22 +1,21 @@
 """Sequential's Keras workflow: building, fit / evaluate / predict, History,
-output, reproducibility, errors, save / load, Ctrl-C and NaN handling, and
-end-to-end training on the real MNIST (marked slow)."""
+output, reproducibility, errors, save / load, Ctrl-C and NaN handling.
+(End-to-end training on the real MNIST: the README's examples, run by
+test_readme.py.)"""
 
 import os
 import signal
 import threading
 
+import helpers
 import numpy as np
 import pytest
-from denseops.datasets import DataNotFoundError, mnist
-from denseops.mnist_mlp import build_mlp, load_flat
 from denseops.nn import (
     SGD,
     Adam,
     CategoricalCrossentropy,
     Dense,
     History,
-    RMSprop,
     Sequential,
     TrainingInterrupted,
     load,
@@ -27,11 +26,7 @@ FEATURES, CLASSES = 20, 4
 
 
 def blobs(rng, samples=512, features=FEATURES, classes=CLASSES):
-    """Gaussian clusters around random centres: learnable in a few epochs."""
-    centres = rng.normal(size=(classes, features)) * 2
-    labels = rng.integers(0, classes, size=samples)
-    x = centres[labels] + rng.normal(size=(samples, features))
-    return x.astype(np.float32), labels
+    return helpers.blobs(rng, samples, features, classes)
 
 
 def mlp(dtype="float32", hidden=16, optimizer="rmsprop", metrics=("accuracy",)):
@@ -257,9 +252,12 @@ def test_verbose_2_prints_one_line_per_epoch(data, capsys):
 
 def test_verbose_1_shows_a_progress_bar_per_epoch(data, capsys):
     x, y = data
-    mlp().fit(x, y, epochs=2, verbose=1, seed=0)
+    history = mlp().fit(x, y, epochs=2, verbose=1, seed=0)
     out = capsys.readouterr().out
-    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss=" in out
+    # Each epoch's bar ends full, showing that epoch's figures as History records them.
+    for epoch in range(2):
+        figures = ", ".join(f"{k}={v[epoch]:.4f}" for k, v in history.history.items())
+        assert f"Epoch {epoch + 1}/2: 100%" in out and figures + "]" in out, (figures, out)
 
 
 # ------------------------------------------------------------ reproducibility
@@ -697,50 +695,3 @@ def test_overflowing_inputs_stop_at_the_first_batch_before_any_update(data):
     for w, w0 in zip(model.weights, initial):
         np.testing.assert_array_equal(w, w0)
     assert model.optimizer.iterations == 0
-
-
-# ------------------------------------------------------------ real MNIST
-
-
-@pytest.fixture(scope="module")
-def mnist_data():
-    try:
-        return load_flat(mnist)
-    except DataNotFoundError as error:
-        pytest.skip(f"MNIST not found (set DENSEOPS_DATA to the folder holding mnist/): {error}")
-
-
-@pytest.mark.slow
-def test_mnist_keras_example_reaches_keras_accuracy(mnist_data):
-    # Keras's MNIST MLP example reaches 0.9796 after these 5 epochs.
-    (x_train, y_train), (x_test, y_test) = mnist_data
-    model = build_mlp()
-    model.compile(optimizer=RMSprop(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x_train, y_train, epochs=5, batch_size=128, verbose=0, seed=0)
-    loss, accuracy = model.evaluate(x_test, y_test)
-    assert accuracy >= 0.978, f"test accuracy {accuracy:.4f}, loss {loss:.4f}; {history.history}"
-
-
-@pytest.mark.slow
-def test_mnist_textbook_loop_learns(mnist_data):
-    # The from-scratch textbook: uniform [0, 0.1) weights, zero bias, plain SGD
-    # with lr 1e-3, batches of 128 in order, an own loop. It reached 0.82 after
-    # 10 epochs; after 2 it must be well above chance (0.1).
-    (x_train, y_train), (x_test, y_test) = mnist_data
-    model = Sequential(
-        [
-            Dense(784, 512, activation="relu", kernel_initializer="textbook_uniform", seed=0),
-            Dense(512, 10, activation="softmax", kernel_initializer="textbook_uniform", seed=1),
-        ]
-    )
-    assert not model.layers[0].bias.any() and not model.layers[1].bias.any()
-    model.compile(
-        optimizer=SGD(learning_rate=1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    for _ in range(2):
-        for start in range(0, len(x_train), 128):
-            model.train_step(x_train[start : start + 128], y_train[start : start + 128])
-    loss, accuracy = model.evaluate(x_test, y_test)
-    assert accuracy >= 0.5, f"test accuracy {accuracy:.4f}, loss {loss:.4f} after 2 epochs"

@@ -1,9 +1,9 @@
 // Which micro-kernel and which cache blocks each arch build uses. Included
 // inside an arch namespace; arch_<name>.cpp sets DENSEOPS_ARCH_IS_<NAME>.
-// The blocked driver (gemm_blocked.hpp, gemm_driver.hpp) is the same for
+// The blocked GEMM (gemm_loops.hpp, gemm.hpp) is the same for
 // every path: GemmKernel<T> is all that differs.
 //
-// The loops keep three things resident (gemm_blocked.hpp):
+// The loops keep three things resident (gemm_loops.hpp):
 //   KC: the B micro-panel (KC x NR) in L1 while every A micro-panel of the
 //       block streams past it; K is cut into equal blocks <= KC.
 //   MC: the packed A block (MC x KC) in L2, at most about a third of it, so

@@ -24,7 +24,8 @@ struct KernelTable {
   T (*dot)(const T* x, const T* y, index_t n);
   void (*column_sums)(const T* x, T* out, index_t rows, index_t cols);
 
-  // C (M, N) = A (M, K) @ B (K, N) with element strides; see gemm_naive.hpp.
+  // matmul's kernel, under BLAS's name (gemm.hpp): C (M, N) = A (M, K) @ B (K, N) with
+  // element strides as in gemm_naive.hpp.
   void (*gemm)(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
                const T* B, index_t rsb, index_t csb, T* C, index_t ldc);
 
@@ -32,15 +33,15 @@ struct KernelTable {
   void (*softmax)(const T* x, T* out, index_t B, index_t C);
   void (*softmax_backward)(const T* dout, const T* y, T* dx, index_t B, index_t C);
   // Fused softmax + cross-entropy: summed loss; dlogits may be null.
-  double (*sparse_cross_entropy)(const T* logits, const std::int64_t* labels, T* dlogits,
-                                 index_t B, index_t C, index_t* correct);
-  double (*dense_cross_entropy)(const T* logits, const T* targets, T* dlogits, index_t B,
-                                index_t C, index_t* correct);
+  double (*sparse_softmax_cross_entropy)(const T* logits, const std::int64_t* labels,
+                                         T* dlogits, index_t B, index_t C, index_t* correct);
+  double (*softmax_cross_entropy)(const T* logits, const T* targets, T* dlogits, index_t B,
+                                  index_t C, index_t* correct);
 
   // In-place optimizer updates over n weights; see optim.hpp.
   void (*sgd_update)(T* w, const T* g, T* velocity, index_t n, T lr, T momentum, bool nesterov);
   void (*rmsprop_update)(T* w, const T* g, T* v, index_t n, T lr, T rho, T epsilon);
-  void (*adam_update)(T* w, const T* g, T* m, T* v, index_t n, T alpha, T beta1, T beta2,
+  void (*adam_update)(T* w, const T* g, T* m, T* v, index_t n, T step_size, T beta_1, T beta_2,
                       T epsilon);
 
   // Peak-rate probe: `threads` threads each run `iterations` steps of
@@ -51,8 +52,8 @@ struct KernelTable {
   // (nn_kinds.hpp) passed as an int; see activations.hpp, losses.hpp,
   // nn_metrics.hpp, dropout.hpp and regularizers.hpp for the formulas.
   // out (rows, cols) = act(x + bias); bias (cols,) may be null; out may be x.
-  void (*activation_forward)(int kind, const T* x, const T* bias, T* out, index_t rows,
-                             index_t cols, T alpha);
+  void (*activation)(int kind, const T* x, const T* bias, T* out, index_t rows,
+                     index_t cols, T alpha);
   // dx (n,) = dout * act'(z); z may be null unless the kind needs it.
   void (*activation_backward)(int kind, const T* dout, const T* z, const T* y, T* dx, index_t n,
                               T alpha);
@@ -72,6 +73,10 @@ struct KernelTable {
   double (*link_loss)(int link, const T* z, const T* y, const T* w, T* dz, index_t B, index_t K,
                       T scale);
   void (*axpy)(T alpha, const T* x, T* y, index_t n);
+  // The textbook GEMM of gemm_naive.hpp, same arguments as gemm: the
+  // reference the tests hold the blocked one to (_kernels._gemm_naive).
+  void (*gemm_naive)(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
+                     const T* B, index_t rsb, index_t csb, T* C, index_t ldc);
 };
 
 namespace generic {

@@ -3,10 +3,9 @@
 // Sizes: B rows (the batch), C columns (the classes).
 
 // One row: out = exp(x - max(x)) / sum(exp(x - max(x))). Subtracting the max
-// keeps every exponent <= 0, so nothing overflows, and returns log(sum) + max
-// (the row's log-sum-exp), which the loss needs anyway.
+// keeps every exponent <= 0, so nothing overflows.
 template <class T>
-T softmax_row(const T* x, T* out, index_t C) {
+void softmax_row(const T* x, T* out, index_t C) {
   T peak = x[0];
   for (index_t c = 1; c < C; ++c) peak = x[c] > peak ? x[c] : peak;
   T sum = 0;
@@ -16,7 +15,6 @@ T softmax_row(const T* x, T* out, index_t C) {
   }
   const T inv = T(1) / sum;
   for (index_t c = 0; c < C; ++c) out[c] *= inv;
-  return std::log(sum) + peak;
 }
 
 // x is (B, C), out is (B, C); out may be x.
@@ -54,7 +52,8 @@ index_t argmax_row(const T* x, index_t C) {
 }
 
 // log(sum(exp(x))) of one row, computed as max + log(sum(exp(x - max))) so
-// no exponent is positive. Stores nothing: evaluation needs only the loss.
+// no exponent is positive. The cross-entropies below take it from here and
+// form their gradients as exp(x - lse), so they need no softmax_row.
 template <class T>
 T log_sum_exp_row(const T* x, index_t C) {
   T peak = x[0];
@@ -70,8 +69,8 @@ T log_sum_exp_row(const T* x, index_t C) {
 // The gradient of the *mean* loss w.r.t. the logits is (softmax - onehot) / B;
 // fusing avoids the 1/p blow-up of differentiating log(softmax) separately.
 template <class T>
-double sparse_cross_entropy(const T* logits, const std::int64_t* labels, T* dlogits, index_t B,
-                            index_t C, index_t* correct) {
+double sparse_softmax_cross_entropy(const T* logits, const std::int64_t* labels, T* dlogits,
+                                    index_t B, index_t C, index_t* correct) {
   double total = 0;
   index_t hits = 0;
   const T inv_batch = T(1) / static_cast<T>(B);
@@ -95,8 +94,8 @@ double sparse_cross_entropy(const T* logits, const std::int64_t* labels, T* dlog
 // (one-hot or soft) of shape (B, C): loss = -sum(t * log softmax(x)) per row,
 // gradient of the mean loss = (softmax * sum(t) - t) / B.
 template <class T>
-double dense_cross_entropy(const T* logits, const T* targets, T* dlogits, index_t B, index_t C,
-                           index_t* correct) {
+double softmax_cross_entropy(const T* logits, const T* targets, T* dlogits, index_t B, index_t C,
+                             index_t* correct) {
   double total = 0;
   index_t hits = 0;
   const T inv_batch = T(1) / static_cast<T>(B);

@@ -32,18 +32,18 @@ void rmsprop_update(T* w, const T* g, T* v, index_t n, T lr, T rho, T epsilon) {
 }
 
 // Keras Adam, with the bias corrections folded into the step size by the
-// caller: alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t).
-//   m += (g - m) * (1 - beta1);  v += (g^2 - v) * (1 - beta2)
-//   w -= alpha * m / (sqrt(v) + epsilon)
+// caller: step_size = learning_rate * sqrt(1 - beta_2^t) / (1 - beta_1^t).
+//   m += (g - m) * (1 - beta_1);  v += (g^2 - v) * (1 - beta_2)
+//   w -= step_size * m / (sqrt(v) + epsilon)
 template <class T>
-void adam_update(T* w, const T* g, T* m, T* v, index_t n, T alpha, T beta1, T beta2,
+void adam_update(T* w, const T* g, T* m, T* v, index_t n, T step_size, T beta_1, T beta_2,
                  T epsilon) {
-  const T one_minus_b1 = T(1) - beta1, one_minus_b2 = T(1) - beta2;
+  const T one_minus_b1 = T(1) - beta_1, one_minus_b2 = T(1) - beta_2;
   for (index_t i = 0; i < n; ++i) {
     const T mi = m[i] + (g[i] - m[i]) * one_minus_b1;
     const T vi = v[i] + (g[i] * g[i] - v[i]) * one_minus_b2;
     m[i] = mi;
     v[i] = vi;
-    w[i] -= alpha * mi / (std::sqrt(vi) + epsilon);
+    w[i] -= step_size * mi / (std::sqrt(vi) + epsilon);
   }
 }

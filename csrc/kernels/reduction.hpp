@@ -21,13 +21,14 @@ T dot(const T* x, const T* y, index_t n) {
   return acc[0] + tail;
 }
 
-// x is (rows, cols), out is (cols,): out[c] = sum over r of x[r, c].
-// Row by row, so each step is a contiguous vector add.
+// x is (rows, cols) with row stride ldx (a column slice of a wider matrix
+// when threads split the columns), out is (cols,): out[c] = sum over r of
+// x[r, c]. Row by row, so each step is a contiguous vector add.
 template <class T>
-void column_sums(const T* x, T* out, index_t rows, index_t cols) {
+void column_sums(const T* x, T* out, index_t rows, index_t cols, index_t ldx) {
   for (index_t c = 0; c < cols; ++c) out[c] = 0;
   for (index_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * cols;
+    const T* xr = x + r * ldx;
     for (index_t c = 0; c < cols; ++c) out[c] += xr[c];
   }
 }

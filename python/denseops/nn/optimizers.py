@@ -191,17 +191,16 @@ class Adam(Optimizer):
         return ["m", "v"]
 
     def _update(self, weight, grad, state):
-        t = self.iterations
-        alpha = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         ops.adam_update(
             weight,
             grad,
             state["m"],
             state["v"],
-            alpha=alpha,
-            beta1=self.beta_1,
-            beta2=self.beta_2,
+            learning_rate=self.learning_rate,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
             epsilon=self.epsilon,
+            step=self.iterations,
         )
 
     def get_config(self):

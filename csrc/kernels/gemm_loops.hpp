@@ -1,5 +1,5 @@
 // The BLIS/GotoBLAS GEMM loops: five loops around a micro-kernel. How a
-// team of threads shares them is in gemm_driver.hpp.
+// team of threads shares them is in gemm.hpp.
 //
 // Sizes: A is (M, K), B is (K, N), C is (M, N); strides as in
 // gemm_naive.hpp (elements, any sign; C row-major, overwritten: C = A @ B).
@@ -20,25 +20,32 @@
 constexpr index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 constexpr index_t round_up(index_t a, index_t b) { return ceil_div(a, b) * b; }
 
-// Rows [0, mc) x depth [0, kc) of A into MR-row micro-panels: panel p holds
-// A[p*MR + r, k] at dst[p*MR*kc + k*MR + r], zero for rows past mc.
-template <index_t MR, class T>
-void gemm_pack_a(index_t mc, index_t kc, const T* a, index_t rsa, index_t csa, T* dst) {
-  for (index_t i = 0; i < mc; i += MR, dst += MR * kc) {
-    const index_t rows = mc - i < MR ? mc - i : MR;
-    const T* src = a + i * rsa;
-    if (rows == MR && csa == 1) {  // row-major A: MR sequential streams
+// Rows [0, rows) x depth [0, kc) of a matrix X (X[i, k] at x[i * rsx +
+// k * csx]) into R-row micro-panels: panel p holds X[p*R + r, k] at
+// dst[p*R*kc + k*R + r], zero for rows past `rows`. A packs as itself (R =
+// MR); B packs as B^T (R = NR: B's columns are the rows, rsx = csb, csx = rsb).
+template <index_t R, class T>
+void gemm_pack_panels(index_t rows, index_t kc, const T* x, index_t rsx, index_t csx, T* dst) {
+  for (index_t i = 0; i < rows; i += R, dst += R * kc) {
+    const index_t live = rows - i < R ? rows - i : R;
+    const T* src = x + i * rsx;
+    if (live == R && csx == 1) {  // R sequential streams (row-major A, transposed B)
       for (index_t k = 0; k < kc; ++k)
-        for (index_t r = 0; r < MR; ++r) dst[k * MR + r] = src[r * rsa + k];
-    } else if (rows == MR && rsa == 1) {  // transposed A: MR contiguous values per k
+        for (index_t r = 0; r < R; ++r) dst[k * R + r] = src[r * rsx + k];
+    } else if (live == R && rsx == 1) {  // R contiguous values per k (transposed A, row-major B)
       for (index_t k = 0; k < kc; ++k)
-        for (index_t r = 0; r < MR; ++r) dst[k * MR + r] = src[r + k * csa];
+        for (index_t r = 0; r < R; ++r) dst[k * R + r] = src[r + k * csx];
     } else {
       for (index_t k = 0; k < kc; ++k)
-        for (index_t r = 0; r < MR; ++r)
-          dst[k * MR + r] = r < rows ? src[r * rsa + k * csa] : T(0);
+        for (index_t r = 0; r < R; ++r) dst[k * R + r] = r < live ? src[r * rsx + k * csx] : T(0);
     }
   }
+}
+
+// Rows [0, mc) x depth [0, kc) of A into MR-row micro-panels.
+template <index_t MR, class T>
+void gemm_pack_a(index_t mc, index_t kc, const T* a, index_t rsa, index_t csa, T* dst) {
+  gemm_pack_panels<MR>(mc, kc, a, rsa, csa, dst);
 }
 
 // Micro-panels [p_begin, p_end) of the depth-kc, width-nc panel of B: panel
@@ -46,22 +53,8 @@ void gemm_pack_a(index_t mc, index_t kc, const T* a, index_t rsa, index_t csa, T
 template <index_t NR, class T>
 void gemm_pack_b(index_t kc, index_t nc, index_t p_begin, index_t p_end, const T* b,
                  index_t rsb, index_t csb, T* dst) {
-  for (index_t p = p_begin; p < p_end; ++p) {
-    const index_t j0 = p * NR, cols = nc - j0 < NR ? nc - j0 : NR;
-    const T* src = b + j0 * csb;
-    T* out = dst + p * NR * kc;
-    if (cols == NR && csb == 1) {  // row-major B: NR contiguous values per k
-      for (index_t k = 0; k < kc; ++k)
-        for (index_t j = 0; j < NR; ++j) out[k * NR + j] = src[k * rsb + j];
-    } else if (cols == NR && rsb == 1) {  // transposed B: NR sequential streams
-      for (index_t k = 0; k < kc; ++k)
-        for (index_t j = 0; j < NR; ++j) out[k * NR + j] = src[k + j * csb];
-    } else {
-      for (index_t k = 0; k < kc; ++k)
-        for (index_t j = 0; j < NR; ++j)
-          out[k * NR + j] = j < cols ? src[k * rsb + j * csb] : T(0);
-    }
-  }
+  const index_t j0 = p_begin * NR, j1 = nc < p_end * NR ? nc : p_end * NR;
+  gemm_pack_panels<NR>(j1 - j0, kc, b + j0 * csb, csb, rsb, dst + j0 * kc);
 }
 
 // One problem (or one thread's slice of it) as the loops see it.
@@ -79,7 +72,7 @@ struct GemmProblem {
 
 // Packing all of K for a column panel at once makes one phase per panel
 // instead of one per K block, and so fewer points where a thread waits for
-// another (gemm_driver.hpp), which matters when another process holds a
+// another (gemm.hpp), which matters when another process holds a
 // core. Allowed while the packed panel stays well inside L3 (the MNIST
 // shapes and 1024^2 f32 qualify).
 constexpr index_t kGemmWholeKBytes = 4 << 20;
