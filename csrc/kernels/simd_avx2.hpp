@@ -3,11 +3,24 @@
 // Included inside the avx2 arch namespace (compiled with -mavx2 -mfma);
 // <immintrin.h> is included at file scope by arch_impl.inc.
 
+// The register type for T. Specializations, not std::conditional_t: __m256 as
+// a template argument loses its vector attributes (GCC: -Wignored-attributes).
+template <class T>
+struct YmmRegister;
+template <>
+struct YmmRegister<float> {
+  using type = __m256;
+};
+template <>
+struct YmmRegister<double> {
+  using type = __m256d;
+};
+
 template <class Elem>
 struct Ymm {
   using T = Elem;
   static constexpr bool kF32 = std::is_same_v<T, float>;
-  using V = std::conditional_t<kF32, __m256, __m256d>;
+  using V = typename YmmRegister<T>::type;
   // Lane i is live when its 32-bit (float) or 64-bit (double) integer is negative.
   using Mask = __m256i;
   static constexpr index_t kLanes = 32 / sizeof(T);

@@ -5,11 +5,24 @@
 // Included inside the avx512 arch namespace (compiled with -mavx512f ...);
 // <immintrin.h> is included at file scope by arch_impl.inc.
 
+// The register type for T. Specializations, not std::conditional_t: __m512 as
+// a template argument loses its vector attributes (GCC: -Wignored-attributes).
+template <class T>
+struct ZmmRegister;
+template <>
+struct ZmmRegister<float> {
+  using type = __m512;
+};
+template <>
+struct ZmmRegister<double> {
+  using type = __m512d;
+};
+
 template <class Elem>
 struct Zmm {
   using T = Elem;
   static constexpr bool kF32 = std::is_same_v<T, float>;
-  using V = std::conditional_t<kF32, __m512, __m512d>;
+  using V = typename ZmmRegister<T>::type;
   using Mask = std::conditional_t<kF32, __mmask16, __mmask8>;
   static constexpr index_t kLanes = 64 / sizeof(T);
 
