@@ -471,3 +471,26 @@ def test_every_exported_kernel_keeps_its_documented_signature():
         documented = function.__doc__.splitlines()[0]
         assert f"{name}{inspect.signature(function)}" == documented
         assert getattr(denseops._kernels, name).__doc__ == function.__doc__
+
+
+def _documented(first_line):
+    def function():
+        pass
+
+    function.__name__, function.__doc__ = first_line.split("(")[0], first_line + "\n\nMore."
+    return function
+
+
+def test_documented_signatures_are_read_as_data_with_literal_defaults_only():
+    from denseops.argument_errors import parameters_from_docstring
+
+    assert parameters_from_docstring(_documented("f(a, b=None, *, c=-1.5e-3, d='x', e=True)")) == (
+        ["a", "b"],
+        ["c", "d", "e"],
+        "a, b=None, *, c=-1.5e-3, d='x', e=True",
+    )
+    for bad in ["f(a, b=os.system('x'))", "f(*args)", "f(a, **kw)", "f(a, *, *, b)", "f(a, /)"]:
+        with pytest.raises(ValueError, match="literal defaults"):
+            parameters_from_docstring(_documented(bad))
+    with pytest.raises(ValueError, match="does not start with its signature"):
+        parameters_from_docstring(_documented("g"))

@@ -10,7 +10,15 @@ import pytest
 from denseops.nn import Dense, Sequential
 
 # Each costs tens of milliseconds or more at import and serves only some calls.
-DEFERRED = ["tqdm", "matplotlib", "sklearn", "scipy", "denseops.datasets", "denseops.plotting"]
+DEFERRED = [
+    "tqdm",
+    "matplotlib",
+    "sklearn",
+    "scipy",
+    "denseops.datasets",
+    "denseops.plotting",
+    "denseops.nn.serialization",
+]
 
 
 @pytest.mark.parametrize("module", ["denseops", "denseops.nn"])

@@ -23,7 +23,6 @@ go through ``check_count``, so every one says the same thing, the Keras way:
 "units must be a positive integer. Received: units=-3".
 """
 
-import ast
 import re
 
 import numpy as np
@@ -38,24 +37,37 @@ _ACCEPTS = {
 }
 
 
+# One parameter of a documented signature: a name, and a literal default
+# (None, True, False, a number or a plain string) if any. The docstring line
+# is data, never evaluated; a regex also keeps `ast` out of the import.
+_PARAMETER = re.compile(r"(\w+)(?:=(?:None|True|False|-?\d+(?:\.\d+)?(?:e-?\d+)?|'[\w-]*'))?")
+
+
 def parameters_from_docstring(function):
     """(positional, keyword_only) parameter names and the parameter list's source.
 
     Read from the first line of ``function.__doc__``, e.g.
-    ``matmul(a, b, out=None, *, trans_a=False, trans_b=False)``; only
-    literal defaults are allowed, so the line is data, not code.
+    ``matmul(a, b, out=None, *, trans_a=False, trans_b=False)``; only plain
+    and keyword-only parameters with literal defaults are allowed.
     """
     name = function.__name__
     first_line = (function.__doc__ or "").splitlines()[0] if function.__doc__ else ""
     match = re.fullmatch(rf"{name}\((.*)\)", first_line)
     if not match:
         raise ValueError(f"{name}'s docstring does not start with its signature: {first_line!r}")
-    args = ast.parse(f"def f({match.group(1)}): pass").body[0].args
-    if args.vararg or args.kwarg or args.posonlyargs:
-        raise ValueError(f"{name}: only plain and keyword-only parameters are supported")
-    for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
-        ast.literal_eval(default)  # raises ValueError for anything but a literal
-    return [a.arg for a in args.args], [a.arg for a in args.kwonlyargs], match.group(1)
+    positional, keyword_only, after_star = [], [], False
+    for item in (part.strip() for part in match.group(1).split(",") if part.strip()):
+        if item == "*" and not after_star:
+            after_star = True
+            continue
+        parameter = _PARAMETER.fullmatch(item)
+        if not parameter:
+            raise ValueError(
+                f"{name}: only plain and keyword-only parameters with literal defaults are "
+                f"supported. Received: {item!r}"
+            )
+        (keyword_only if after_star else positional).append(parameter.group(1))
+    return positional, keyword_only, match.group(1)
 
 
 def _declared_types(message):

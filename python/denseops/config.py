@@ -1,7 +1,6 @@
 """What this build of denseops is and which code paths it runs."""
 
 import os
-import platform
 
 from denseops import _kernels
 
@@ -33,6 +32,8 @@ def show_config() -> None:
         >>> denseops.show_config()  # doctest: +SKIP
         denseops 0.1.0 ...
     """
+    import platform  # only here: it costs more at import than the rest of this module
+
     c = _kernels._config()
     simd = c["arch"]
     lines = [

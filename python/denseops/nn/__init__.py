@@ -35,10 +35,18 @@ from denseops.nn.losses import (
 )
 from denseops.nn.model import Sequential, TrainingInterrupted
 from denseops.nn.optimizers import SGD, Adam, RMSprop
-from denseops.nn.serialization import load
 from denseops.nn.utils import to_categorical
 
-load_model = load  # Keras's name
+
+def __getattr__(name):
+    # load / load_model import the checkpoint code (zipfile, json, tempfile)
+    # on first use, so `import denseops.nn` does not pay for it.
+    if name in ("load", "load_model"):  # load_model: Keras's name
+        from denseops.nn.serialization import load
+
+        return load
+    raise AttributeError(f"module 'denseops.nn' has no attribute {name!r}")
+
 
 __all__ = [
     "Adam",
