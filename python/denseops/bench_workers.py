@@ -109,6 +109,8 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout:  # an unclosed pipe is a ResourceWarning when collected
+            self.process.stdout.close()
         self.stderr.close()
 
 
