@@ -304,3 +304,17 @@ def matmul_operands(rng, dtype, shape, trans_a, trans_b, layout_a, layout_b=None
     stored_a = in_layout(a.T if trans_a else a, layout_a)
     stored_b = in_layout(b.T if trans_b else b, layout_a if layout_b is None else layout_b)
     return stored_a, stored_b, expected
+
+
+# Every kind of the `loss` kernel, with and without logits where it takes them.
+LOSS_CASES = [
+    ("mean_squared_error", False),
+    ("mean_absolute_error", False),
+    ("huber", False),
+    ("binary_crossentropy", False),
+    ("binary_crossentropy", True),
+    ("categorical_crossentropy", False),
+    ("categorical_crossentropy", True),
+    ("sparse_categorical_crossentropy", False),
+    ("sparse_categorical_crossentropy", True),
+]

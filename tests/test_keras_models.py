@@ -506,18 +506,7 @@ class RecordGradients(optimizers.Optimizer):
         self.recorded = [g.copy() for g in grads]
 
 
-HIDDEN = [
-    "relu",
-    "sigmoid",
-    "tanh",
-    "elu",
-    "selu",
-    "gelu",
-    "leaky_relu",
-    "softplus",
-    "swish",
-    "linear",
-]
+HIDDEN = list(reference.ACTIVATIONS)  # every activation a hidden layer can have
 HEADS = [  # (last activation, units, loss, target kind)
     ("sigmoid", 1, "binary_crossentropy", "binary"),
     ("linear", 1, BinaryCrossentropy(from_logits=True), "binary"),

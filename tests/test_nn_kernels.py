@@ -9,7 +9,7 @@ import denseops
 import numpy as np
 import pytest
 from denseops import reference
-from helpers import assert_close, away_from_zero, labelled, loss_operands
+from helpers import LOSS_CASES, assert_close, away_from_zero, labelled, loss_operands
 
 ACTIVATIONS = reference.ACTIVATIONS
 
@@ -104,19 +104,6 @@ def test_activation_kernels_reject_bad_input(call, error, message):
 
 
 # ------------------------------------------------------------------ losses
-
-
-LOSS_CASES = [
-    ("mean_squared_error", False),
-    ("mean_absolute_error", False),
-    ("huber", False),
-    ("binary_crossentropy", False),
-    ("binary_crossentropy", True),
-    ("categorical_crossentropy", False),
-    ("categorical_crossentropy", True),
-    ("sparse_categorical_crossentropy", False),
-    ("sparse_categorical_crossentropy", True),
-]
 
 
 @pytest.mark.parametrize("kind, from_logits", LOSS_CASES)

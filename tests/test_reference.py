@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from denseops import _naive_cy, reference
 from helpers import (
+    LOSS_CASES,
     assert_close,
     assert_gradient_close,
     away_from_zero,
@@ -191,19 +192,6 @@ def test_reference_activations_match_their_textbook_definitions(rng):
         act(z, "selu"), 1.0507009873554805 * act(z, "elu", alpha=1.6732632423543772)
     )
     np.testing.assert_allclose(act(np.array([0.0, 1.0]), "gelu"), [0.0, 0.8413447460685429])
-
-
-LOSS_CASES = [
-    ("mean_squared_error", False),
-    ("mean_absolute_error", False),
-    ("huber", False),
-    ("binary_crossentropy", False),
-    ("binary_crossentropy", True),
-    ("categorical_crossentropy", False),
-    ("categorical_crossentropy", True),
-    ("sparse_categorical_crossentropy", False),
-    ("sparse_categorical_crossentropy", True),
-]
 
 
 @pytest.mark.parametrize("kind, from_logits", LOSS_CASES)
