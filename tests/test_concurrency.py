@@ -341,16 +341,20 @@ def test_labels_rewritten_by_another_thread_during_the_kernel_are_not_read_again
         while not stop.is_set():
             labels[::7] = 1 << 40
             labels[::7] = 0
-            # Hand the GIL over with good labels in place: otherwise the switch
-            # tends to fall right after the first write, every check sees the
-            # bad value and no call reaches the kernel.
-            time.sleep(0)
+            # Sleep with good labels in place, a fraction of a kernel call (about
+            # 1 ms): the next bad write lands in a later call, mostly while the
+            # kernel runs. Writing without pause left the bad value visible to
+            # nearly every check, and on some Python versions to every one.
+            time.sleep(0.0003)
 
     thread = threading.Thread(target=vandal)
     thread.start()
     refused = accepted = 0
+    deadline = time.monotonic() + 20.0
     try:
-        for _ in range(300):
+        # Enough calls for both outcomes to happen: refusals show the bad value
+        # raced the check; accepted calls show kernels ran while it was written.
+        while (accepted < 100 or refused < 1) and time.monotonic() < deadline:
             try:
                 loss, _ = denseops.sparse_softmax_cross_entropy(logits, labels)
             except ValueError:
