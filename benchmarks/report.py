@@ -26,6 +26,11 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # epoch comparison, docs/benchmarks.md every full report.
 DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "benchmarks.md"]
 
+# The ladder's plot is one file per CPU class, like its figures block.
+CPU = bench_machine.cpu_class()
+LADDER_PLOT_NAME = f"bench-{CPU}.png"
+LADDER_PLOT = f"docs/{LADDER_PLOT_NAME}"
+
 # name -> (command as shown, argv); every command runs from the repository root.
 SUITE = [
     "benchmarks/test_bench_textbook.py",
@@ -64,8 +69,8 @@ SECTIONS = {
         [sys.executable, "benchmarks/targets.py", "--rounds", "9", "--threads", "1,2"],
     ),
     "ladder": (
-        "denseops bench --plot docs/bench.png",
-        [sys.executable, "-m", "denseops", "bench", "--plot", "docs/bench.png"],
+        f"denseops bench --plot {LADDER_PLOT}",
+        [sys.executable, "-m", "denseops", "bench", "--plot", LADDER_PLOT],
     ),
     "suite": ("pytest " + " ".join(SUITE), [sys.executable, "-m", "pytest", *SUITE]),
     "import": (
@@ -81,6 +86,8 @@ SECTIONS = {
 KEEP_FROM = {"suite": re.compile(r"^-+ benchmark ")}
 # Progress lines a section drops (the table after them says what they did).
 DROP = {"epoch": re.compile(r"^\s+round \d+/\d+: \w+ \.\.\.$")}
+# Images a section's block shows after its output (paths relative to docs/).
+FIGURES = {"ladder": f"![time per call against size, one panel per operation]({LADDER_PLOT_NAME})"}
 
 
 def run_section(name):
@@ -101,7 +108,8 @@ def run_section(name):
         lines = [line for line in lines if not drop.match(line)]
     output = "\n".join(lines)
     machine = bench_machine.summary(bench_machine.machine_info())
-    return f"Measured {machine}:\n\n```text\n$ {shown}\n{output}\n```"
+    body = f"Measured {machine}:\n\n```text\n$ {shown}\n{output}\n```"
+    return body + (f"\n\n{FIGURES[name]}" if name in FIGURES else "")
 
 
 def replace_section(text, name, body, cpu):
@@ -149,9 +157,7 @@ def main(argv=None):
     for name in args.only or list(SECTIONS):
         document = document_with(name)
         body = run_section(name)
-        document.write_text(
-            replace_section(document.read_text(), name, body, bench_machine.cpu_class())
-        )
+        document.write_text(replace_section(document.read_text(), name, body, CPU))
         print(f"updated section {name!r} of {document.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -3,6 +3,7 @@ exactly one document, and a run on one CPU class never touches another's block."
 
 import importlib.util
 import pathlib
+import re
 
 import pytest
 
@@ -44,3 +45,18 @@ def test_a_run_replaces_only_its_own_cpu_class_block(report):
 def test_a_section_without_markers_is_an_error(report):
     with pytest.raises(ValueError, match="figures:epoch:CLASS"):
         report.replace_section(TEXT, "epoch", "body", "avx2")
+
+
+def test_the_ladder_plot_is_one_file_per_cpu_class(report):
+    shown, argv = report.SECTIONS["ladder"]
+    assert argv[-1] == f"docs/bench-{report.CPU}.png"
+    assert shown.endswith(argv[-1])
+    assert report.FIGURES["ladder"].endswith(f"(bench-{report.CPU}.png)")
+
+
+def test_every_image_the_documents_show_exists(report):
+    for document in report.DOCUMENTS:
+        images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", document.read_text())
+        assert images, f"{document.name} shows no image"
+        for image in images:
+            assert (document.parent / image).is_file(), f"{document.name}: {image} is missing"
