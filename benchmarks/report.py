@@ -72,6 +72,10 @@ SECTIONS = {
         f"denseops bench --plot {LADDER_PLOT}",
         [sys.executable, "-m", "denseops", "bench", "--plot", LADDER_PLOT],
     ),
+    "idle": (
+        "python benchmarks/idle_gaps.py --rounds 2",
+        [sys.executable, "benchmarks/idle_gaps.py", "--rounds", "2"],
+    ),
     "suite": ("pytest " + " ".join(SUITE), [sys.executable, "-m", "pytest", *SUITE]),
     "import": (
         "python benchmarks/import_time.py --rounds 21",
