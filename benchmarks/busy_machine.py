@@ -49,6 +49,24 @@ def parse_config(text):
     return name.strip(), env
 
 
+def add_config_argument(parser):
+    """The repeatable --config option of the scripts that compare wait settings."""
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="NAME:VAR=VALUE,...",
+        help="a configuration to time (repeatable); default: denseops default, "
+        "libgomp default (before), passive",
+    )
+
+
+def worker_env(env_changes):
+    """This process's environment without the OpenMP wait variables, plus `env_changes`."""
+    env = {k: v for k, v in os.environ.items() if k not in WAIT_VARIABLES}
+    env.update(env_changes)
+    return env
+
+
 # ---------------------------------------------------------------- worker
 
 
@@ -86,8 +104,6 @@ def worker(args):
 
 
 def run_worker(env_changes, args):
-    env = {k: v for k, v in os.environ.items() if k not in WAIT_VARIABLES}
-    env.update(env_changes)
     command = [
         sys.executable,
         os.path.abspath(__file__),
@@ -99,7 +115,7 @@ def run_worker(env_changes, args):
     ]
     if args.threads:
         command += ["--threads", str(args.threads)]
-    return bench_workers.run_once(command, env)
+    return bench_workers.run_once(command, worker_env(env_changes))
 
 
 def busy_process():
@@ -165,13 +181,7 @@ def main(argv=None):
         default=None,
         help="denseops threads (default: its own default, all cores)",
     )
-    p.add_argument(
-        "--config",
-        action="append",
-        metavar="NAME:VAR=VALUE,...",
-        help="a configuration to time (repeatable); default: denseops default, "
-        "libgomp default (before), passive",
-    )
+    add_config_argument(p)
     p.add_argument("--json", default=None, help="save the epoch times to this file")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

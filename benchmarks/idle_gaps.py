@@ -28,7 +28,12 @@ import statistics
 import sys
 
 import numpy as np
-from busy_machine import DEFAULT_CONFIGS, WAIT_VARIABLES, parse_config  # beside this script
+from busy_machine import (  # beside this script
+    DEFAULT_CONFIGS,
+    add_config_argument,
+    parse_config,
+    worker_env,
+)
 from denseops import bench_machine, bench_timing, bench_workers
 
 PAUSE_S = bench_timing.IDLE_PAUSE_S
@@ -77,11 +82,9 @@ def worker(args):
 
 
 def run_worker(env_changes, args):
-    env = {k: v for k, v in os.environ.items() if k not in WAIT_VARIABLES}
-    env.update(env_changes)
     command = [sys.executable, os.path.abspath(__file__), "--worker"]
     command += ["--samples", str(args.samples)]
-    return bench_workers.run_once(command, env)
+    return bench_workers.run_once(command, worker_env(env_changes))
 
 
 def parent(args):
@@ -117,13 +120,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=2, help="processes per configuration")
     p.add_argument("--samples", type=int, default=7, help="samples per kernel and mode")
-    p.add_argument(
-        "--config",
-        action="append",
-        metavar="NAME:VAR=VALUE,...",
-        help="a configuration to time (repeatable); default: denseops default, "
-        "libgomp default (before), passive",
-    )
+    add_config_argument(p)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     return worker(args) if args.worker else parent(args)
