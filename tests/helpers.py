@@ -9,6 +9,8 @@ scalar losses summed in double (`assert_loss_close`). Tests of whole models
 """
 
 import contextlib
+import importlib.util
+import pathlib
 
 import denseops
 import numpy as np
@@ -318,3 +320,16 @@ LOSS_CASES = [
     ("sparse_categorical_crossentropy", False),
     ("sparse_categorical_crossentropy", True),
 ]
+
+
+# ---------------------------------------------------------- benchmark scripts
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load_benchmark_script(name):
+    """benchmarks/<name>.py imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_script", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

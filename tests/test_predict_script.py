@@ -3,26 +3,23 @@ probabilities (on a tiny MLP), the ONNX graph is Gemm-Relu-Gemm-Softmax, the tab
 a column per library with the right ratios, and a short real run prints it. No
 assertion on speed."""
 
-import importlib.util
-import pathlib
 import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers import BENCHMARKS, load_benchmark_script
 
-SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "predict.py"
+SCRIPT = BENCHMARKS / "predict.py"
 TINY = dict(inputs=12, hidden=8, classes=3)
 
 
 @pytest.fixture(scope="module")
 def predict():
+    # predict.py puts its folder on sys.path for its lazily imported siblings.
     saved_path = list(sys.path)
-    spec = importlib.util.spec_from_file_location("predict_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
+    yield load_benchmark_script("predict")
     sys.path[:] = saved_path
 
 

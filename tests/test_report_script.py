@@ -1,21 +1,17 @@
 """benchmarks/report.py, which writes every figures block: each section lives in
 exactly one document, and a run on one CPU class never touches another's block."""
 
-import importlib.util
-import pathlib
 import re
 
 import pytest
+from helpers import BENCHMARKS, load_benchmark_script
 
-SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "report.py"
+SCRIPT = BENCHMARKS / "report.py"
 
 
 @pytest.fixture(scope="module")
 def report():
-    spec = importlib.util.spec_from_file_location("report_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("report")
 
 
 def test_every_section_has_its_markers_in_exactly_one_document(report):

@@ -1,23 +1,19 @@
 """benchmarks/targets.py, the speed-target table: how it pairs, orders and
 summarises rounds, and that it prints a row per case. No assertion on speed."""
 
-import importlib.util
-import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers import BENCHMARKS, load_benchmark_script
 
-SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "targets.py"
+SCRIPT = BENCHMARKS / "targets.py"
 
 
 @pytest.fixture(scope="module")
 def targets():
-    spec = importlib.util.spec_from_file_location("targets_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("targets")
 
 
 def test_paired_ratios_put_numpy_over_ours_for_throughput_and_ours_over_numpy_for_time(targets):
