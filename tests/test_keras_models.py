@@ -582,7 +582,7 @@ def test_save_and_load_round_trip_every_new_piece(tmp_path, rng):
     )
     model.compile(
         optimizer=Adam(0.003),
-        loss=losses.CategoricalCrossentropy(label_smoothing=0.1),
+        loss=losses.CategoricalCrossentropy(label_smoothing=0.1, dtype="float32"),
         metrics=["acc", metrics.TopKCategoricalAccuracy(k=2, name="top2")],
     )
     model.fit(x, to_categorical(y), epochs=2, verbose=0, seed=0)
@@ -590,7 +590,7 @@ def test_save_and_load_round_trip_every_new_piece(tmp_path, rng):
     loaded = load(tmp_path / "m.npz")
     assert [repr(layer) for layer in loaded.layers] == [repr(layer) for layer in model.layers]
     assert loaded.layers[2].activation.alpha == 0.1
-    assert loaded.loss.label_smoothing == 0.1
+    assert loaded.loss.label_smoothing == 0.1 and loaded.loss.dtype == np.float32
     assert loaded.layers[0].kernel_regularizer.get_config() == {"l1": 0.001, "l2": 0.002}
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     # Training resumes exactly: optimizer state, dropout generator and metrics all restored.

@@ -10,7 +10,7 @@ import denseops
 import numpy as np
 import pytest
 from denseops import reference
-from denseops.nn import losses
+from denseops.nn import Dense, Sequential, losses
 from helpers import assert_close, assert_loss_close, tolerance
 
 SHAPES = [(1, 1), (1, 10), (7, 3), (128, 10), (3, 1000)]
@@ -233,18 +233,26 @@ def test_loss_objects_take_keras_argument_order(rng):
     assert dense == pytest.approx(denseops.softmax_cross_entropy(logits, one_hot)[0])
 
 
-# Keras 3's constructor parameters, in order (its trailing `dtype` is not offered).
+# Keras 3's constructor parameters, in order.
 KERAS_PARAMETERS = {
-    losses.MeanSquaredError: ["reduction", "name"],
-    losses.MeanAbsoluteError: ["reduction", "name"],
-    losses.Huber: ["delta", "reduction", "name"],
-    losses.BinaryCrossentropy: ["from_logits", "label_smoothing", "axis", "reduction", "name"],
+    losses.MeanSquaredError: ["reduction", "name", "dtype"],
+    losses.MeanAbsoluteError: ["reduction", "name", "dtype"],
+    losses.Huber: ["delta", "reduction", "name", "dtype"],
+    losses.BinaryCrossentropy: [
+        "from_logits",
+        "label_smoothing",
+        "axis",
+        "reduction",
+        "name",
+        "dtype",
+    ],
     losses.CategoricalCrossentropy: [
         "from_logits",
         "label_smoothing",
         "axis",
         "reduction",
         "name",
+        "dtype",
     ],
     losses.SparseCategoricalCrossentropy: [
         "from_logits",
@@ -252,6 +260,7 @@ KERAS_PARAMETERS = {
         "reduction",
         "axis",
         "name",
+        "dtype",
     ],
 }
 
@@ -270,6 +279,37 @@ def test_positional_loss_arguments_mean_what_they_mean_in_keras():
     with pytest.raises(ValueError, match="ignore_class is not supported"):
         losses.SparseCategoricalCrossentropy(True, 3)
     assert losses.CategoricalCrossentropy(axis=1).get_config()["axis"] == -1
+
+
+@pytest.mark.parametrize("cls", list(KERAS_PARAMETERS))
+def test_a_loss_built_with_a_dtype_computes_in_it(cls, rng):
+    y_pred = rng.uniform(0.05, 0.95, size=(6, 3))
+    y_true = rng.integers(0, 3, size=6) if cls is losses.SparseCategoricalCrossentropy else None
+    if y_true is None:
+        y_true = np.eye(3)[rng.integers(0, 3, size=6)]
+    in_float32 = cls(dtype="float32")(y_true, y_pred)
+    assert in_float32 == cls()(y_true, y_pred.astype(np.float32))
+    assert in_float32 != cls()(y_true, y_pred)  # float64 rounds differently
+    assert cls(dtype=np.float64)(y_true, y_pred) == cls()(y_true, y_pred)
+    assert cls(dtype="float32").get_config()["dtype"] == "float32"
+    assert cls().get_config()["dtype"] is None
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "mixed_float16", 3])
+def test_a_loss_dtype_the_kernels_cannot_compute_in_is_refused(dtype):
+    with pytest.raises(ValueError, match=r"dtype must be None, 'float32' or 'float64'\. "):
+        losses.MeanSquaredError(dtype=dtype)
+
+
+def test_a_model_refuses_a_loss_built_for_another_dtype(rng):
+    x = rng.normal(size=(16, 4)).astype(np.float32)
+    y = rng.integers(0, 3, size=16)
+    model = Sequential([Dense(3, activation="softmax")])
+    model.compile(loss=losses.SparseCategoricalCrossentropy(dtype="float64"))
+    with pytest.raises(ValueError, match=r"dtype='float64', but the model computes in float32"):
+        model.fit(x, y, epochs=1, verbose=0)
+    model.compile(loss=losses.SparseCategoricalCrossentropy(dtype="float32"))
+    model.fit(x, y, epochs=1, verbose=0)
 
 
 def test_loss_functions_return_one_loss_per_sample_as_keras_does(rng):

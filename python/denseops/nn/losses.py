@@ -25,6 +25,17 @@ import denseops as ops
 from denseops.nn.call_arrays import prediction_rows, sample_weights_for
 
 
+def _float_dtype(dtype):
+    """``dtype`` as a NumPy float32 or float64 dtype, the two the kernels compute in."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be None, 'float32' or 'float64'. Received: dtype={dtype!r}")
+    return resolved
+
+
 class Loss:
     """Base class of the Keras losses.
 
@@ -36,7 +47,7 @@ class Loss:
     kernel: str | None = None
     fuses_with: str | None = None
 
-    def __init__(self, name=None, reduction="sum_over_batch_size"):
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if reduction != "sum_over_batch_size":
             raise ValueError(
                 f"Only reduction='sum_over_batch_size' (Keras's default) is supported. "
@@ -45,6 +56,19 @@ class Loss:
         if name is not None:
             self.name = name
         self.from_logits = False
+        # The dtype the loss computes in; None: that of the predictions (a
+        # model's own dtype in training).
+        self.dtype = None if dtype is None else _float_dtype(dtype)
+
+    def check_dtype(self, dtype):
+        """Refuses a model of another ``dtype`` than the one this loss was built with:
+        the model computes its loss in its own dtype."""
+        if self.dtype is not None and self.dtype != np.dtype(dtype):
+            raise ValueError(
+                f"{self.name} was built with dtype={self.dtype.name!r}, but the model "
+                f"computes in {np.dtype(dtype).name}; the loss is computed in the model's "
+                f"dtype. Build the loss with dtype=None or dtype={np.dtype(dtype).name!r}."
+            )
 
     # --------------------------------------------------------------- targets
 
@@ -95,13 +119,16 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Keras's call: the reduced loss of ``y_pred`` against ``y_true``."""
         y_pred = prediction_rows(y_pred)
+        if self.dtype is not None:
+            y_pred = y_pred.astype(self.dtype, copy=False)
         targets = self.prepare_targets(
             np.asarray(y_true), len(y_pred), y_pred.shape[1], y_pred.dtype
         )
         return self.compute(y_pred, self.smooth(targets), sample_weights_for(y_pred, sample_weight))
 
     def get_config(self):
-        return {"name": self.name, "class": type(self).__name__}
+        dtype = None if self.dtype is None else self.dtype.name
+        return {"name": self.name, "class": type(self).__name__, "dtype": dtype}
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "class")
@@ -114,8 +141,8 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
     kernel = "mean_squared_error"
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
-        super().__init__(name, reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(name, reduction, dtype)
 
 
 class MeanAbsoluteError(Loss):
@@ -124,8 +151,8 @@ class MeanAbsoluteError(Loss):
     name = "mean_absolute_error"
     kernel = "mean_absolute_error"
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
-        super().__init__(name, reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+        super().__init__(name, reduction, dtype)
 
 
 class Huber(Loss):
@@ -139,8 +166,8 @@ class Huber(Loss):
     name = "huber_loss"
     kernel = "huber"
 
-    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
-        super().__init__(name, reduction)
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        super().__init__(name, reduction, dtype)
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
             raise ValueError(f"delta must be a number > 0. Received: delta={delta!r}")
         self.delta = float(delta)
@@ -166,8 +193,9 @@ class _CrossEntropy(Loss):
         axis=-1,
         reduction="sum_over_batch_size",
         name=None,
+        dtype=None,
     ):
-        super().__init__(name, reduction)
+        super().__init__(name, reduction, dtype)
         if isinstance(axis, bool) or axis not in (-1, 1):
             raise ValueError(
                 "Only axis=-1 (the class axis of (samples, classes) predictions) is "
@@ -274,13 +302,14 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         reduction="sum_over_batch_size",
         axis=-1,
         name="sparse_categorical_crossentropy",
+        dtype=None,
     ):
         if ignore_class is not None:
             raise ValueError(
                 "ignore_class is not supported: every label must be a class of the last "
                 f"layer. Received: ignore_class={ignore_class!r}"
             )
-        super().__init__(from_logits, 0.0, axis, reduction, name)
+        super().__init__(from_logits, 0.0, axis, reduction, name, dtype)
         self.ignore_class = None
 
     def prepare_targets(self, targets, num_samples, outputs, dtype):

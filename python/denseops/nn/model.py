@@ -267,6 +267,7 @@ class Sequential:
 
     def _targets(self, y):
         """(targets for the loss, targets for the metrics), checked against the outputs."""
+        self.loss.check_dtype(self.dtype)
         targets = self.loss.prepare_targets(y, len(y), self.output_dim, self.dtype)
         return self.loss.smooth(targets), targets
 
