@@ -301,3 +301,17 @@ def test_terminate_on_nan_stops_training_instead_of_raising(capsys):
     assert "Invalid loss, terminating training" in capsys.readouterr().out
     with pytest.raises(FloatingPointError, match=r"loss is (nan|inf)"):
         model(learning_rate=1e8).fit(x, y, epochs=5, batch_size=16, verbose=0)
+
+
+def test_terminate_on_nan_with_raise_error_raises_at_once_without_on_train_end():
+    x, y = data()
+    m = model(learning_rate=1e8)
+    ended = []
+    watcher = callbacks.LambdaCallback(on_train_end=lambda logs: ended.append(logs))
+    stop = callbacks.TerminateOnNaN(raise_error=True)
+    with pytest.raises(RuntimeError, match=r"NaN or Inf loss encountered at batch \d+\. Loss"):
+        m.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[stop, watcher])
+    assert ended == []  # as in Keras: the error bypasses the callbacks' clean-up
+    assert all(np.isfinite(w).all() for w in m.get_weights())  # the bad update was skipped
+    with pytest.raises(TypeError, match=r"raise_error must be True or False"):
+        callbacks.TerminateOnNaN(raise_error="no")

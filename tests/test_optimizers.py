@@ -3,6 +3,7 @@ in float64 whatever the weights' dtype) over several steps, float32 and
 float64; hyperparameter validation; the update kernels' own checks.
 """
 
+import inspect
 import math
 
 import denseops
@@ -307,3 +308,28 @@ def test_update_kernels_accept_a_non_contiguous_gradient(rng, dtype):
     expected = w.astype(np.float64) - 0.5 * g.astype(np.float64)
     denseops.sgd_update(w, g, learning_rate=0.5)
     assert_close(w, expected.astype(dtype), k=2)
+
+
+# Keras 3's leading constructor parameters, in order (its later ones, from
+# weight_decay on, are not offered and are a TypeError here).
+KERAS_PARAMETERS = {
+    SGD: ["learning_rate", "momentum", "nesterov"],
+    RMSprop: ["learning_rate", "rho", "momentum", "epsilon", "centered"],
+    Adam: ["learning_rate", "beta_1", "beta_2", "epsilon"],
+}
+
+
+@pytest.mark.parametrize("cls", list(KERAS_PARAMETERS))
+def test_optimizer_constructors_take_keras_parameters_in_keras_order(cls):
+    assert list(inspect.signature(cls).parameters) == KERAS_PARAMETERS[cls]
+
+
+def test_positional_rmsprop_arguments_mean_what_they_mean_in_keras():
+    optimizer = RMSprop(0.01, 0.8, 0.0, 1e-5)
+    assert (optimizer.learning_rate, optimizer.rho, optimizer.epsilon) == (0.01, 0.8, 1e-5)
+    with pytest.raises(ValueError, match=r"momentum is not supported.*Received: momentum=0.5"):
+        RMSprop(0.001, 0.9, 0.5)  # Keras's third argument is the momentum, not epsilon
+    with pytest.raises(ValueError, match=r"centered variant is not supported"):
+        RMSprop(centered=True)
+    with pytest.raises(ValueError, match=r"momentum must be a number"):
+        RMSprop(momentum="0")

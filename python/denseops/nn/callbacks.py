@@ -452,12 +452,31 @@ class TerminateOnNaN(Callback):
     """Stops training when a batch's loss is NaN or infinite.
 
     Without it, ``fit`` raises ``FloatingPointError`` at such a batch; with
-    it, ``fit`` skips that update and returns normally, as in Keras.
+    it, ``fit`` skips that update and stops as Keras does: by default
+    gracefully (``fit`` returns, every callback's ``on_train_end`` runs),
+    with ``raise_error=True`` by raising ``RuntimeError`` at once (no
+    ``on_train_end``: a backup another callback keeps is left as it was).
+
+    Args:
+        raise_error: raise instead of stopping gracefully. Default False.
     """
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        if not isinstance(raise_error, (bool, np.bool_)):
+            raise TypeError(
+                f"raise_error must be True or False. Received: raise_error={raise_error!r}"
+            )
+        self.raise_error = bool(raise_error)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
+            if self.raise_error:
+                raise RuntimeError(
+                    f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                    "Terminating training immediately."
+                )
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
 

@@ -139,15 +139,29 @@ class RMSprop(Optimizer):
     Args:
         learning_rate: step size, > 0. Default 0.001.
         rho: decay of the running mean of squared gradients, in [0, 1). Default 0.9.
+        momentum: Keras's momentum on the updates; only 0.0 (its default) is
+            supported. It stands third, as in Keras, so that
+            ``RMSprop(0.001, 0.9, 0.5)`` is refused rather than read as epsilon.
         epsilon: > 0, keeps the division finite. Default 1e-7.
+        centered: Keras's centered variant; only False (its default) is supported.
     """
 
     name = "rmsprop"
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
         super().__init__(learning_rate)
         self.rho = _check("rho", rho, low=0.0, high=1.0, high_open=True)
+        if _check("momentum", momentum) != 0.0:
+            raise ValueError(
+                "RMSprop's momentum is not supported: only momentum=0.0 (Keras's default). "
+                f"Received: momentum={momentum!r}"
+            )
         self.epsilon = _check("epsilon", epsilon, low=0.0, low_open=True)
+        if centered is not False:
+            raise ValueError(
+                "RMSprop's centered variant is not supported: only centered=False (Keras's "
+                f"default). Received: centered={centered!r}"
+            )
 
     def get_slot_names(self):
         return ["velocity"]
