@@ -234,26 +234,13 @@ def test_loss_objects_take_keras_argument_order(rng):
 
 
 # Keras 3's constructor parameters, in order.
+_CROSSENTROPY_PARAMETERS = ["from_logits", "label_smoothing", "axis", "reduction", "name", "dtype"]
 KERAS_PARAMETERS = {
     losses.MeanSquaredError: ["reduction", "name", "dtype"],
     losses.MeanAbsoluteError: ["reduction", "name", "dtype"],
     losses.Huber: ["delta", "reduction", "name", "dtype"],
-    losses.BinaryCrossentropy: [
-        "from_logits",
-        "label_smoothing",
-        "axis",
-        "reduction",
-        "name",
-        "dtype",
-    ],
-    losses.CategoricalCrossentropy: [
-        "from_logits",
-        "label_smoothing",
-        "axis",
-        "reduction",
-        "name",
-        "dtype",
-    ],
+    losses.BinaryCrossentropy: _CROSSENTROPY_PARAMETERS,
+    losses.CategoricalCrossentropy: _CROSSENTROPY_PARAMETERS,
     losses.SparseCategoricalCrossentropy: [
         "from_logits",
         "ignore_class",
