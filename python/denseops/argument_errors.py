@@ -135,3 +135,13 @@ def check_count(argument, value, minimum=1):
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(f"{argument} must be {kind}. Received: {argument}={value!r}")
     return int(value)
+
+
+def kernel_dtype(dtype):
+    """``dtype`` as a NumPy dtype when the kernels compute in it (float32 or
+    float64), else None, for the caller to raise its own error."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        return None
+    return resolved if resolved in (np.float32, np.float64) else None

@@ -8,7 +8,7 @@ what one optimizer step per batch needs.
 import numpy as np
 
 import denseops as ops
-from denseops.argument_errors import check_count
+from denseops.argument_errors import check_count, kernel_dtype
 from denseops.nn import activations, initializers, regularizers
 
 
@@ -159,8 +159,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
+        self.dtype = kernel_dtype(dtype)
+        if self.dtype is None:
             raise TypeError(f"Dense dtype must be float32 or float64. Received: dtype={dtype}")
         self.input_dim = None
         self.kernel = self.bias = None
@@ -412,8 +412,8 @@ class InputLayer:
         if shape is None:
             raise ValueError("Input needs shape=(features,)")
         self.input_dim = input_size_from_shape("shape", shape)
-        self.dtype = None if dtype is None else np.dtype(dtype)
-        if self.dtype is not None and self.dtype not in (np.float32, np.float64):
+        self.dtype = None if dtype is None else kernel_dtype(dtype)
+        if dtype is not None and self.dtype is None:
             raise TypeError(f"Input dtype must be float32 or float64. Received: dtype={dtype}")
         self.name = name
 

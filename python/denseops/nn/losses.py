@@ -22,18 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 import denseops as ops
+from denseops.argument_errors import kernel_dtype
 from denseops.nn.call_arrays import prediction_rows, sample_weights_for
-
-
-def _float_dtype(dtype):
-    """``dtype`` as a NumPy float32 or float64 dtype, the two the kernels compute in."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be None, 'float32' or 'float64'. Received: dtype={dtype!r}")
-    return resolved
 
 
 class Loss:
@@ -58,7 +48,11 @@ class Loss:
         self.from_logits = False
         # The dtype the loss computes in; None: that of the predictions (a
         # model's own dtype in training).
-        self.dtype = None if dtype is None else _float_dtype(dtype)
+        self.dtype = None if dtype is None else kernel_dtype(dtype)
+        if dtype is not None and self.dtype is None:
+            raise ValueError(
+                f"dtype must be None, 'float32' or 'float64'. Received: dtype={dtype!r}"
+            )
 
     def check_dtype(self, dtype):
         """Refuses a model of another ``dtype`` than the one this loss was built with:
