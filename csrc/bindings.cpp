@@ -601,18 +601,29 @@ double link_loss(const py::object& z_obj, const py::object& y_obj, const std::st
 
 // ---------------------------------------------------------------- config
 
-void set_num_threads(py::object n) {
+// A thread count from Python: an int in [lowest, 1024]; anything else names fn.
+int thread_count(const char* fn, const py::object& n, long long lowest) {
   if (!py::isinstance<py::int_>(n) || py::isinstance<py::bool_>(n)) {
-    throw py::type_error("set_num_threads: n must be an int >= 1, got " + type_name(n));
+    throw py::type_error(std::string(fn) + ": n must be an int >= " + std::to_string(lowest) +
+                         ", got " + type_name(n));
   }
   // Not n.cast<long long>(): an int beyond 64 bits (2**70) would be a pybind11 cast error.
   int overflow = 0;
   const long long value = PyLong_AsLongLongAndOverflow(n.ptr(), &overflow);
-  if (overflow != 0 || value < 1 || value > 1024) {
-    throw py::value_error("set_num_threads: n must be between 1 and 1024, got " +
-                          py::str(n).cast<std::string>());
+  if (overflow != 0 || value < lowest || value > 1024) {
+    throw py::value_error(std::string(fn) + ": n must be between " + std::to_string(lowest) +
+                          " and 1024, got " + py::str(n).cast<std::string>());
   }
-  denseops::set_num_threads(static_cast<int>(value));
+  return static_cast<int>(value);
+}
+
+void set_num_threads(const py::object& n) {
+  denseops::set_num_threads(thread_count("set_num_threads", n, 1));
+}
+
+// 0 clears the calling thread's own count; denseops.local_threads() wraps it.
+int set_thread_local_threads(const py::object& n) {
+  return denseops::set_thread_local_threads(thread_count("local_threads", n, 0));
 }
 
 void set_arch(const std::string& name) {
@@ -666,10 +677,18 @@ int kind_index(const char* fn, const char* what, const std::string& name,
                                         "; expected one of " + allowed));
 }
 
+// alpha scales a branch of elu and leaky_relu: any finite number (the gradient
+// of a negative one is exact too, from z); NaN or inf would poison every output.
+void check_alpha(const char* fn, double alpha) {
+  if (!std::isfinite(alpha))
+    throw py::value_error(message(fn, "alpha must be finite, got " + std::to_string(alpha)));
+}
+
 py::array activation(const py::object& x_obj, const std::string& kind_name,
                      const py::object& bias_obj, const py::object& out, double alpha) {
   const char* fn = "activation";
   const int kind = kind_index(fn, "activation", kind_name, denseops::kActivationNames);
+  check_alpha(fn, alpha);
   py::array x = take_array(fn, "x", x_obj);
   const py::ssize_t cols = x.ndim() == 0 ? 1 : x.shape(x.ndim() - 1);
   const bool has_bias = !bias_obj.is_none();
@@ -700,11 +719,13 @@ py::array activation_backward(const py::object& dout_obj, const py::object& y_ob
                               const py::object& out, double alpha) {
   const char* fn = "activation_backward";
   const int kind = kind_index(fn, "activation", kind_name, denseops::kActivationNames);
+  check_alpha(fn, alpha);
   py::array y = take_array(fn, "y", y_obj);
-  const bool needs_z = denseops::activation_needs_input(static_cast<ActivationKind>(kind));
+  const bool needs_z = denseops::activation_needs_input(static_cast<ActivationKind>(kind), alpha);
   if (needs_z && z_obj.is_none()) {
     throw py::value_error(message(
-        fn, "the gradient of " + kind_name + " needs its input: pass z, the pre-activation"));
+        fn, "the gradient of " + kind_name + (alpha < 0 ? " with alpha < 0" : "") +
+                " needs its input: pass z, the pre-activation"));
   }
   return by_dtype(y, [&](auto tag) {
     using T = decltype(tag);
@@ -931,6 +952,7 @@ PYBIND11_MODULE(_kernels, m) {
 
   m.def("set_num_threads", &set_num_threads, doc::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &denseops::num_threads, doc::get_num_threads);
+  m.def("_set_thread_local_threads", &set_thread_local_threads, py::arg("n"));
   m.def("set_arch", &set_arch, doc::set_arch, py::arg("name"));
   m.def("get_arch", &denseops::arch, doc::get_arch);
   m.def("_fma_probe", &fma_probe, py::arg("dtype"), py::arg("iterations"), py::arg("threads"));

@@ -175,14 +175,16 @@ Args:
 
 constexpr const char* set_num_threads = R"(set_num_threads(n)
 
-Use at most n >= 1 threads in the kernels (default: OMP_NUM_THREADS, or all
-cores). Small inputs always run on one thread.
+Use at most n >= 1 threads in the kernels: the process default (initially
+OMP_NUM_THREADS, or all cores). A thread inside ``local_threads(m)`` uses its
+own m instead. Small inputs always run on one thread.
 )";
 
 constexpr const char* get_num_threads = R"(get_num_threads()
 
-The number of threads the kernels may use (1 in a process forked after
-OpenMP started, where threads could deadlock).
+The number of threads the kernels called from this thread may use: its
+``local_threads`` count inside such a block, else the process default (1 in
+a process forked after OpenMP started, where threads could deadlock).
 )";
 
 constexpr const char* set_arch = R"(set_arch(name)
@@ -218,7 +220,7 @@ Args:
     kind: the activation's name.
     bias: optional (n,) array of x's dtype added to every row first.
     out: optional C-contiguous ndarray of x's shape and dtype; may be x.
-    alpha: elu's alpha or leaky_relu's negative slope.
+    alpha: elu's alpha or leaky_relu's negative slope; any finite number.
 
 Example:
     >>> import numpy as np, denseops
@@ -230,13 +232,16 @@ constexpr const char* activation_backward =
     R"(activation_backward(dout, y, kind, *, z=None, out=None, alpha=0.0)
 
 Gradient of an activation: ``dout * act'(z)``, computed from the output
-``y = act(z)`` for every kind but "gelu" and "swish", which need ``z`` too.
+``y = act(z)`` for every kind but "gelu" and "swish", which need ``z`` too,
+as do "elu" and "leaky_relu" with ``alpha < 0`` (their negative branch then
+gives positive outputs, so y's sign no longer tells the branch).
 
 Args:
     dout: gradient w.r.t. the activation's output; y's shape and dtype.
     y: the activation's output.
     kind: the activation's name (see ``activation``).
-    z: the pre-activation (required for "gelu" and "swish").
+    z: the pre-activation (required for "gelu" and "swish", and for "elu"
+        and "leaky_relu" with alpha < 0).
     out: optional C-contiguous output; may be dout.
     alpha: as given to ``activation``.
 )";

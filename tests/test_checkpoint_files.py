@@ -9,6 +9,7 @@ allocations too) measures.
 """
 
 import json
+import math
 import os
 import re
 import stat
@@ -19,6 +20,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from denseops import nn
 from denseops.nn import SGD, Dense, Sequential, load
 
 FEATURES, CLASSES = 12, 3
@@ -248,6 +250,16 @@ MALFORMED = {
         set_config(lambda c: c["layers"][0].update(activation="swishh")),
         r"layer 0 config: Unknown activation",
     ),
+    "alpha-nan": (
+        set_config(
+            lambda c: c["layers"][0].update(activation={"name": "leaky_relu", "alpha": math.nan})
+        ),
+        r"layer 0 config: leaky_relu: alpha must be finite",
+    ),
+    "alpha-a-string": (
+        set_config(lambda c: c["layers"][0].update(activation={"name": "elu", "alpha": "1"})),
+        r"layer 0 config activation: 'alpha' must be int or float. Received: '1'",
+    ),
     "bad-dtype": (
         set_config(lambda c: c["layers"][0].update(dtype="int8")),
         r"layer 0 config: Dense dtype must be float32 or float64",
@@ -465,3 +477,28 @@ def test_a_failed_save_names_the_callers_path_not_a_temporary_file(data, checkpo
         trained(data).save(checkpoint)
     assert str(raised.value) == f"[Errno 18] Invalid cross-device link: '{checkpoint}'"
     assert ".tmp" not in str(raised.value)
+
+
+@pytest.mark.parametrize("kind", ["elu", "leaky_relu"])
+def test_a_negative_alpha_survives_save_and_load_with_its_exact_gradient(data, tmp_path, kind):
+    def model_with(alpha):
+        model = Sequential(
+            [
+                Dense(8, activation=nn.activations.ElementwiseActivation(kind, alpha=alpha)),
+                Dense(CLASSES, activation="softmax"),
+            ]
+        )
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        return model
+
+    original = model_with(-0.5)
+    original.fit(*data, epochs=1, batch_size=16, verbose=0, seed=0)
+    original.save(tmp_path / "m.npz")
+    loaded = nn.load_model(tmp_path / "m.npz")
+    activation = loaded.layers[0].activation
+    assert (activation.name, activation.alpha, activation.needs_input) == (kind, -0.5, True)
+    # One more epoch on each gives the same weights: the same gradients.
+    for model in (original, loaded):
+        model.fit(*data, epochs=1, batch_size=16, verbose=0, seed=1)
+    for a, b in zip(original.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)

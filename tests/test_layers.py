@@ -118,6 +118,35 @@ def test_dense_gradients_match_finite_differences(rng, activation, use_bias):
         assert_gradient_close(g, numeric_gradient(f, w), f"Dense({activation}) {name}")
 
 
+@pytest.mark.parametrize("kind", ["elu", "leaky_relu"])
+@pytest.mark.parametrize("alpha", [-1.5, -0.5, 0.0, 0.3])
+def test_dense_gradients_are_exact_for_every_alpha(rng, kind, alpha):
+    # A negative alpha makes the negative branch's outputs positive: the layer
+    # keeps z for the backward pass (from y alone the slope would be 1).
+    activation = activations.ElementwiseActivation(kind, alpha=alpha)
+    assert activation.needs_input == (alpha < 0)
+    layer = Dense(5, 4, activation=activation, dtype="float64", seed=3)
+    x = rng.uniform(-1, 1, size=(6, 5))
+    assert_away_from_relu_kink(layer.forward(x, return_logits=True))
+    upstream = rng.normal(size=(6, 4))
+
+    def f():
+        return float(np.sum(upstream * layer.forward(x)))
+
+    f()
+    dx = layer.backward(upstream).copy()
+    assert_gradient_close(dx, numeric_gradient(f, x), f"Dense({kind}, alpha={alpha}) dx")
+    assert_gradient_close(
+        layer.d_kernel.copy(), numeric_gradient(f, layer.kernel), f"{kind} d_kernel"
+    )
+
+
+@pytest.mark.parametrize("alpha", [float("nan"), float("inf"), "0.5", True])
+def test_activation_alpha_must_be_a_finite_number(alpha):
+    with pytest.raises((TypeError, ValueError), match=r"alpha must be (finite|a number)"):
+        activations.ElementwiseActivation("leaky_relu", alpha=alpha)
+
+
 def test_dense_backward_overwrites_gradients(rng):
     # The documented contract: each backward replaces grads, nothing accumulates.
     layer = Dense(3, 2, dtype="float64", seed=0)

@@ -47,6 +47,46 @@ def test_activation_gradient_matches_the_reference(arch, rng, kind):
     assert_close(dz, expected, k=16, scale=max(1.0, float(np.abs(expected).max())))
 
 
+# Every value elu's alpha and leaky_relu's negative slope accept: negative
+# ones flip the sign of the negative branch's outputs, so the branch must come
+# from z, not from y.
+ALPHAS = [-2.5, -0.5, -1e-3, 0.0, 0.2, 1.0, 3.0]
+
+
+@pytest.mark.parametrize("kind", ["elu", "leaky_relu"])
+@pytest.mark.parametrize("alpha", ALPHAS)
+def test_alpha_kinds_are_exact_for_every_alpha(arch, rng, kind, alpha):
+    z = away_from_zero(rng, (6, 9))
+    upstream = rng.normal(size=z.shape)
+    y = denseops.activation(z, kind, alpha=alpha)
+    np.testing.assert_allclose(y, reference.activation(z, kind, alpha=alpha), rtol=1e-14)
+    expected = reference.activation_backward(upstream, z, kind, alpha=alpha)
+    with_z = denseops.activation_backward(upstream, y, kind, z=z, alpha=alpha)
+    np.testing.assert_allclose(with_z, expected, rtol=1e-14, atol=1e-300)
+    # Central differences of the kernel's own forward pass.
+    h = 1e-6
+    numeric = (
+        denseops.activation(z + h, kind, alpha=alpha)
+        - denseops.activation(z - h, kind, alpha=alpha)
+    ) / (2 * h)
+    np.testing.assert_allclose(with_z, upstream * numeric, rtol=1e-6, atol=1e-8)
+    if alpha >= 0:  # y alone tells the branch: z is optional
+        from_y = denseops.activation_backward(upstream, y, kind, alpha=alpha)
+        np.testing.assert_allclose(from_y, expected, rtol=1e-12, atol=1e-300)
+    else:
+        with pytest.raises(ValueError, match=rf"{kind} with alpha < 0 needs its input: pass z"):
+            denseops.activation_backward(upstream, y, kind, alpha=alpha)
+
+
+@pytest.mark.parametrize("call", ["activation", "activation_backward"])
+@pytest.mark.parametrize("alpha", [math.nan, math.inf, -math.inf])
+def test_activation_kernels_refuse_a_non_finite_alpha(call, alpha):
+    z = np.ones((2, 3))
+    args = (z, "elu") if call == "activation" else (z, z, "elu")
+    with pytest.raises(ValueError, match=r"alpha must be finite, got"):
+        getattr(denseops, call)(*args, alpha=alpha)
+
+
 def test_activation_is_stable_for_huge_inputs(dtype):
     z = np.array([[-1e4, -100.0, 0.0, 100.0, 1e4]], dtype)
     with np.errstate(all="raise"):

@@ -35,9 +35,14 @@ struct TanhOp {
   template <class T> static T value(T z, T) { return std::tanh(z); }
   template <class T> static T slope(T, T y, T) { return T(1) - y * y; }
 };
+// From y while alpha >= 0 (y > 0 exactly where z > 0); the FromInput twin
+// below takes the branch from z, for alpha < 0 (see activation_needs_input).
 struct EluOp {
   template <class T> static T value(T z, T alpha) { return z > T(0) ? z : alpha * std::expm1(z); }
   template <class T> static T slope(T, T y, T alpha) { return y > T(0) ? T(1) : y + alpha; }  // alpha e^z
+};
+struct EluFromInputOp : EluOp {
+  template <class T> static T slope(T z, T, T alpha) { return z > T(0) ? T(1) : alpha * std::exp(z); }
 };
 struct SeluOp {
   template <class T> static T value(T z, T) {
@@ -59,6 +64,9 @@ struct GeluOp {  // Phi(z) z, exact; slope Phi(z) + z phi(z), phi the normal den
 struct LeakyReluOp {
   template <class T> static T value(T z, T alpha) { return z > T(0) ? z : alpha * z; }
   template <class T> static T slope(T, T y, T alpha) { return y > T(0) ? T(1) : alpha; }
+};
+struct LeakyReluFromInputOp : LeakyReluOp {
+  template <class T> static T slope(T z, T, T alpha) { return z > T(0) ? T(1) : alpha; }
 };
 struct SoftplusOp {  // log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z
   template <class T> static T value(T z, T) {
@@ -115,17 +123,19 @@ void activation_backward_op(const T* dout, const T* z, const T* y, T* dx, index_
   }
 }
 
-// Calls f(Op{}) for the struct of `kind`.
+// Calls f(Op{}) for the struct of `kind` (and of alpha's sign, for the two
+// kinds whose gradient then needs z).
 template <class F>
-void with_activation_op(ActivationKind kind, F&& f) {
+void with_activation_op(ActivationKind kind, double alpha, F&& f) {
   switch (kind) {
     case ActivationKind::relu: return f(ReluOp{});
     case ActivationKind::sigmoid: return f(SigmoidOp{});
     case ActivationKind::tanh: return f(TanhOp{});
-    case ActivationKind::elu: return f(EluOp{});
+    case ActivationKind::elu: return alpha < 0 ? f(EluFromInputOp{}) : f(EluOp{});
     case ActivationKind::selu: return f(SeluOp{});
     case ActivationKind::gelu: return f(GeluOp{});
-    case ActivationKind::leaky_relu: return f(LeakyReluOp{});
+    case ActivationKind::leaky_relu:
+      return alpha < 0 ? f(LeakyReluFromInputOp{}) : f(LeakyReluOp{});
     case ActivationKind::softplus: return f(SoftplusOp{});
     case ActivationKind::swish: return f(SwishOp{});
     default: return f(LinearOp{});
@@ -135,7 +145,7 @@ void with_activation_op(ActivationKind kind, F&& f) {
 template <class T>
 void activation_forward(ActivationKind kind, const T* x, const T* bias, T* out, index_t rows,
                         index_t cols, T alpha) {
-  with_activation_op(kind, [&](auto op) {
+  with_activation_op(kind, alpha, [&](auto op) {
     activation_forward_op<decltype(op)>(x, bias, out, rows, cols, alpha);
   });
 }
@@ -143,7 +153,7 @@ void activation_forward(ActivationKind kind, const T* x, const T* bias, T* out, 
 template <class T>
 void activation_backward(ActivationKind kind, const T* dout, const T* z, const T* y, T* dx,
                          index_t n, T alpha) {
-  with_activation_op(kind, [&](auto op) {
+  with_activation_op(kind, alpha, [&](auto op) {
     activation_backward_op<decltype(op)>(dout, z, y, dx, n, alpha);
   });
 }

@@ -20,9 +20,13 @@ enum class ActivationKind : int {
 };
 
 // Whether the backward pass needs the pre-activation z; every other kind
-// differentiates from its output y alone.
-constexpr bool activation_needs_input(ActivationKind k) {
-  return k == ActivationKind::gelu || k == ActivationKind::swish;
+// differentiates from its output y alone. elu and leaky_relu tell their
+// branch from the sign of y only while alpha >= 0: with alpha < 0 the
+// negative branch gives positive outputs too (leaky_relu(-1) = -alpha > 0),
+// so the branch must come from z.
+constexpr bool activation_needs_input(ActivationKind k, double alpha) {
+  return k == ActivationKind::gelu || k == ActivationKind::swish ||
+         ((k == ActivationKind::elu || k == ActivationKind::leaky_relu) && alpha < 0);
 }
 
 enum class LossKind : int {

@@ -13,6 +13,7 @@ namespace {
 
 std::atomic<int> g_requested{0};  // 0: not set, use OpenMP's default
 std::atomic<bool> g_forked{false};
+thread_local int t_local_threads = 0;  // 0: not set in this thread
 
 int default_threads() {
 #ifdef DENSEOPS_OPENMP
@@ -31,11 +32,18 @@ struct ForkGuard {
 
 int num_threads() {
   if (g_forked.load(std::memory_order_relaxed)) return 1;
+  if (t_local_threads > 0) return t_local_threads;
   const int requested = g_requested.load(std::memory_order_relaxed);
   return requested > 0 ? requested : default_threads();
 }
 
 void set_num_threads(int n) { g_requested.store(n); }
+
+int set_thread_local_threads(int n) {
+  const int previous = t_local_threads;
+  t_local_threads = n;
+  return previous;
+}
 
 bool openmp_enabled() {
 #ifdef DENSEOPS_OPENMP

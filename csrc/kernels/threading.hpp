@@ -4,12 +4,20 @@
 
 namespace denseops {
 
-// Threads a kernel may use: set_num_threads() if called, else OpenMP's default
-// (which honours OMP_NUM_THREADS). Always 1 in a child forked after the
-// parent used OpenMP: GNU libgomp's thread pool does not survive fork() and
-// entering a parallel region there can deadlock.
+// Threads a kernel may use: the calling thread's own count if one is set
+// (set_thread_local_threads), else the process default: set_num_threads() if
+// called, else OpenMP's default (which honours OMP_NUM_THREADS). Always 1 in a
+// child forked after the parent used OpenMP: GNU libgomp's thread pool does
+// not survive fork() and entering a parallel region there can deadlock.
+// Kernels read it in the calling thread, before they open a parallel region.
 int num_threads();
 void set_num_threads(int n);
+
+// The calling thread's own count (0: none, follow the process default).
+// It belongs to that thread alone, so concurrent callers with different
+// counts (two estimators' n_threads) never change each other's or the
+// process's setting. Returns the previous value, for restoring it.
+int set_thread_local_threads(int n);
 bool openmp_enabled();
 bool in_forked_child();
 

@@ -55,6 +55,7 @@ from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
 )
 from denseops.argument_errors import explain_argument_errors as _explain_argument_errors
 from denseops.config import apply_arch_from_environment, show_config
+from denseops.threads import local_threads
 
 apply_arch_from_environment()
 
@@ -69,6 +70,7 @@ __all__ = [
     "dropout",
     "get_arch",
     "get_num_threads",
+    "local_threads",
     "loss",
     "matmul",
     "metric",
@@ -91,6 +93,6 @@ __all__ = [
 
 # A missing or mistyped argument says which one, instead of pybind11's dump of every array.
 for _name in __all__:
-    if _name not in ("__version__", "show_config"):
+    if _name not in ("__version__", "show_config", "local_threads"):
         globals()[_name] = _explain_argument_errors(globals()[_name])
 del _name

@@ -48,12 +48,21 @@ class Activation:
 
 
 class ElementwiseActivation(Activation):
-    """An activation computed by the ``activation`` kernel (see its docstring)."""
+    """An activation computed by the ``activation`` kernel (see its docstring).
+
+    ``alpha`` (elu's alpha, leaky_relu's negative slope) may be any finite
+    number; with a negative one, elu and leaky_relu keep the pre-activation
+    for their gradient (their output's sign no longer tells the branch).
+    """
 
     def __init__(self, name, alpha=0.0, needs_input=False):
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating, np.integer)):
+            raise TypeError(f"{name}: alpha must be a number. Received: alpha={alpha!r}")
+        if not np.isfinite(alpha):
+            raise ValueError(f"{name}: alpha must be finite. Received: alpha={alpha!r}")
         self.name = name
         self.alpha = float(alpha)
-        self.needs_input = needs_input
+        self.needs_input = needs_input or (name in ("elu", "leaky_relu") and self.alpha < 0)
 
     def forward(self, z, out=None, bias=None):
         return ops.activation(z, self.name, bias=bias, out=out, alpha=self.alpha)

@@ -34,24 +34,6 @@ from denseops.sklearn._solvers import AdamSolver, SGDSolver
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
-class _Threads:
-    """Runs a block with the kernels capped at ``n`` threads (None: leave as is)."""
-
-    def __init__(self, n):
-        self.n = n
-        self.previous = None
-
-    def __enter__(self):
-        if self.n is not None:
-            self.previous = ops.get_num_threads()
-            ops.set_num_threads(int(self.n))
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            ops.set_num_threads(self.previous)
-
-
 def _signature_with_first(init, name, default):
     """``init``'s signature with one more positional ``name=default`` right after ``self``."""
     signature = inspect.signature(init)
@@ -189,7 +171,7 @@ class _BaseMLP(BaseEstimator):
             X = self._input(X)
         else:
             X = np.ascontiguousarray(X, dtype=self.coefs_[0].dtype)
-        with _Threads(self.n_threads):
+        with ops.local_threads(self.n_threads):
             return self._network().predict(X)
 
     # ------------------------------------------------------------ initialisation
@@ -266,7 +248,7 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, dtype)
 
-        with _Threads(self.n_threads):
+        with ops.local_threads(self.n_threads):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, incremental)
             else:
@@ -526,8 +508,10 @@ _COMMON_DOC = """
         choice for array-likes such as lists), float32 otherwise (integers,
         uint8 images, float32), which is about twice as fast.
     n_threads : int or None, default=None
-        Cap on the kernels' threads during fit and predict; None leaves
-        ``denseops.get_num_threads()`` as it is.
+        Threads of the kernels during this estimator's fit and predict, in
+        the calling thread only (``denseops.local_threads``): concurrent
+        calls with other counts and the process default are unaffected.
+        None: the calling thread's current count (``get_num_threads()``).
 
     Differences: input must be dense (sparse matrices are refused with
     scikit-learn's message); the maths runs in denseops' C++ kernels.
