@@ -31,7 +31,10 @@ def blobs(rng, samples=512, features=FEATURES, classes=CLASSES):
 
 def mlp(dtype="float32", hidden=16, optimizer="rmsprop", metrics=("accuracy",)):
     model = Sequential(
-        [Dense(hidden, activation="relu", dtype=dtype), Dense(CLASSES, activation="softmax")]
+        [
+            Dense(hidden, activation="relu", dtype=dtype),
+            Dense(CLASSES, activation="softmax", dtype=dtype),
+        ]
     )
     model.compile(
         optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=list(metrics)

@@ -8,6 +8,7 @@ so the second caller gets a RuntimeError instead. The lock is per object
 weak dictionary, so models stay picklable and copyable.
 """
 
+import contextlib
 import functools
 import threading
 import weakref
@@ -43,3 +44,19 @@ def one_call_at_a_time(method):
             lock.release()
 
     return wrapper
+
+
+@contextlib.contextmanager
+def one_call_lock(obj, what):
+    """The lock of ``one_call_at_a_time`` as a ``with`` block, for a call that
+    needs it only in one of its modes (``model(x, training=True)``)."""
+    lock = _lock_of(obj)
+    if not lock.acquire(blocking=False):
+        raise RuntimeError(
+            f"{what} cannot run while fit() or train_step() runs on this model; give each "
+            "thread its own model"
+        )
+    try:
+        yield
+    finally:
+        lock.release()

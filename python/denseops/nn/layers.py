@@ -48,7 +48,17 @@ class Layer:
         """Creates the weights for inputs of ``input_dim`` features."""
         self.built = True
 
+    def unbuild(self):
+        """Drops what ``build`` made (the model undoing a build that failed later)."""
+        self.built = False
+
     def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def infer(self, x):
+        """The inference output for ``x`` in new arrays, leaving the layer's saved
+        state and buffers alone: safe beside a training step, or another call,
+        in another thread (the weights themselves are guarded by the model)."""
         raise NotImplementedError
 
     def backward(self, dout, need_dx=True):
@@ -174,17 +184,30 @@ class Dense(Layer):
         self.input_dim = input_dim
         self.dtype = np.dtype(dtype)
         shape = (input_dim, self.units)
-        self.kernel = np.ascontiguousarray(
-            self.kernel_initializer(shape, self.dtype, rng), dtype=self.dtype
-        )
-        self.d_kernel = np.zeros_like(self.kernel)
-        if self.use_bias:
-            self.bias = np.ascontiguousarray(
-                self.bias_initializer((self.units,), self.dtype, rng), dtype=self.dtype
+        try:
+            self.kernel = np.ascontiguousarray(
+                self.kernel_initializer(shape, self.dtype, rng), dtype=self.dtype
             )
-            self.d_bias = np.zeros_like(self.bias)
+            self.d_kernel = np.zeros_like(self.kernel)
+            if self.use_bias:
+                self.bias = np.ascontiguousarray(
+                    self.bias_initializer((self.units,), self.dtype, rng), dtype=self.dtype
+                )
+                self.d_bias = np.zeros_like(self.bias)
+        except (MemoryError, ValueError) as error:
+            self.unbuild()
+            gib = 2 * input_dim * self.units * self.dtype.itemsize / 2**30
+            raise type(error)(
+                f"Dense layer {self.name!r} cannot allocate its kernel of shape {shape} "
+                f"{self.dtype.name} and its gradient ({gib:.3g} GiB): {error}"
+            ) from error
         self._buffers.clear()
         self.built = True
+
+    def unbuild(self):
+        self.kernel = self.bias = self.d_kernel = self.d_bias = None
+        self._buffers.clear()
+        self.built = False
 
     @property
     def weights(self):
@@ -248,6 +271,16 @@ class Dense(Layer):
             # The bias add and the activation in one pass over z.
             self._y = self.activation.forward(z, out=z, bias=self.bias)
         return self._y
+
+    def infer(self, x, return_logits=False):
+        self.check_input(x)
+        # z (batch, units) = x (batch, input_dim) @ kernel (input_dim, units), a new array
+        z = ops.matmul(x, self.kernel)
+        if return_logits or self.activation.needs_input:
+            if self.use_bias:
+                ops.add(z, self.bias, out=z)
+            return z if return_logits else self.activation.forward(z, out=z)
+        return self.activation.forward(z, out=z, bias=self.bias)
 
     def backward(self, dout, need_dx=True, from_logits=False):
         """Fills ``grads`` from ``dout`` = d(loss)/d(output) and returns d(loss)/dx.
@@ -375,6 +408,9 @@ class Dropout(Layer):
         return ops.dropout(
             x, self.rate, seed=self.seed, counter=self.calls, out=self._buffer("y", x.shape)
         )
+
+    def infer(self, x):
+        return x  # the identity outside training
 
     def backward(self, dout, need_dx=True):
         if not need_dx:

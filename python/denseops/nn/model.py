@@ -12,9 +12,10 @@ from denseops.argument_errors import check_count
 from denseops.nn import losses, optimizers
 from denseops.nn import metrics as metrics_module
 from denseops.nn.callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
-from denseops.nn.exclusive import one_call_at_a_time
+from denseops.nn.exclusive import one_call_at_a_time, one_call_lock
 from denseops.nn.layers import InputLayer, Layer, input_size_from_shape, set_weight_list
 from denseops.nn.progress import format_logs
+from denseops.nn.weights_lock import weights_lock
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -65,6 +66,7 @@ class Sequential:
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes denseops.nn layers. Received: {layer!r}")
+        self._check_same_dtype(layer)
         # input_shape counts on the first layer only, as in Keras.
         if not self.layers and self._input_dim is None and layer.declared_input_dim is not None:
             self._input_dim = layer.declared_input_dim
@@ -77,6 +79,22 @@ class Sequential:
             )
         self.layers.append(layer)
         self._buffers.clear()
+
+    def _check_same_dtype(self, layer):
+        """Refuses a layer whose dtype differs from the model's: a model computes in
+        one dtype. Each Dense keeps the dtype it was given (float32 unless said
+        otherwise, as in Keras), so none is silently turned into another."""
+        if not hasattr(layer, "kernel"):
+            return  # Dropout: no weights, takes the model's dtype when built
+        for other in self.layers:
+            if hasattr(other, "kernel") and other.dtype != layer.dtype:
+                raise ValueError(
+                    f"Layer {layer.name or type(layer).__name__!r} has dtype "
+                    f"{layer.dtype.name} but layer {other.name!r} has {other.dtype.name}: all "
+                    f"the Dense layers of a model share one dtype. Pass "
+                    f"dtype={other.dtype.name!r} to every Dense (Input's dtype only says what "
+                    "the data are; they are cast to the model's dtype)"
+                )
 
     # ------------------------------------------------------------ building
 
@@ -123,17 +141,29 @@ class Sequential:
             input_dim = self._input_dim
         else:
             input_dim = input_size_from_shape("input_shape", input_shape)
-        rng = np.random.default_rng(seed)
-        size, dtype = input_dim, self._input_dtype or self.dtype
-        for layer in self.layers:
-            if not layer.built:
-                layer.build(size, dtype, rng)
-            elif layer.input_dim != size:
-                raise ValueError(
-                    f"Layer {layer.name!r} expects {layer.input_dim} input features but the "
-                    f"previous layer gives {size}"
-                )
-            size, dtype = layer.units, layer.dtype
+        with weights_lock(self).writing("build()"):
+            self._build_layers(input_dim, np.random.default_rng(seed))
+
+    def _build_layers(self, input_dim, rng):
+        """Builds the unbuilt layers in the model's dtype, all or none: a layer
+        that cannot be built leaves the model as it was."""
+        size, dtype = input_dim, self.dtype
+        built_here = []
+        try:
+            for layer in self.layers:
+                if not layer.built:
+                    layer.build(size, dtype, rng)
+                    built_here.append(layer)
+                elif layer.input_dim != size:
+                    raise ValueError(
+                        f"Layer {layer.name!r} expects {layer.input_dim} input features but "
+                        f"the previous layer gives {size}"
+                    )
+                size = layer.units
+        except BaseException:
+            for layer in built_here:
+                layer.unbuild()
+            raise
         self._buffers.clear()
 
     @property
@@ -152,7 +182,8 @@ class Sequential:
         """Copies arrays of the shapes ``get_weights()`` returns into the model."""
         if not self.built:
             raise ValueError("set_weights() needs a built model: build it or fit it first")
-        set_weight_list(f"Model {self.name!r}", self.weights, weights)
+        with weights_lock(self).writing("set_weights()"):
+            set_weight_list(f"Model {self.name!r}", self.weights, weights)
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
@@ -330,6 +361,16 @@ class Sequential:
 
     # ------------------------------------------------------------ one step
 
+    def _infer(self, x, logits=False):
+        """Inference into new arrays: the layers' saved state and buffers, which a
+        training step in another thread may be using, are left alone. Call it
+        holding the weights lock for reading."""
+        inputs = x
+        for layer in self.layers[:-1]:
+            x = layer.infer(x)
+        x = self.layers[-1].infer(x, return_logits=True) if logits else self.layers[-1].infer(x)
+        return x.copy() if x is inputs else x  # a model of identity layers: never the input
+
     def _forward(self, x, training=False, logits=False):
         for layer in self.layers[:-1]:
             x = layer.forward(x, training=training)
@@ -385,9 +426,11 @@ class Sequential:
         for i in range(depth - 2, -1, -1):
             g = self.layers[i].backward(g, need_dx=i > 0)
         penalty = self._penalty(add_gradients=True)
-        self.optimizer.apply(self.grads, self.weights)
+        with weights_lock(self).writing("the optimizer step"):
+            self.optimizer.apply(self.grads, self.weights)
         return loss + penalty
 
+    @one_call_at_a_time
     def train_step(self, x_batch, y_batch, sample_weight=None):
         """One forward/backward/update on a batch; returns its logs (loss and metrics).
 
@@ -624,7 +667,7 @@ class Sequential:
             if callback_list:
                 callback_list.call("on_test_batch_begin", step, {})
             end = start + batch_size
-            out = self._forward(x[start:end], logits=self._fused)
+            out = self._infer(x[start:end], logits=self._fused)
             wb = None if weights is None else weights[start:end]
             loss_sum += self.loss.compute(out, y_loss[start:end], wb, logits=self._fused) * len(out)
             self._update_metrics(metric_list, out, y_metric[start:end], wb)
@@ -666,15 +709,16 @@ class Sequential:
         callback_list = CallbackList(callbacks or [], self, {"verbose": verbose})
         callback_list.call("on_test_begin", {})
         start = time.perf_counter()
-        logs = self._evaluate(
-            x,
-            y_loss,
-            y_metric,
-            weights,
-            batch_size,
-            self._new_metrics(y),
-            callback_list if callbacks else None,
-        )
+        with weights_lock(self).reading():
+            logs = self._evaluate(
+                x,
+                y_loss,
+                y_metric,
+                weights,
+                batch_size,
+                self._new_metrics(y),
+                callback_list if callbacks else None,
+            )
         callback_list.call("on_test_end", logs)
         if verbose:
             steps_run = -(-len(x) // batch_size)
@@ -690,9 +734,12 @@ class Sequential:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The last layer's outputs for ``x`` (probabilities after softmax/sigmoid).
 
-        One batch (``len(x) <= batch_size``) costs its matmuls and one copy
-        of the result: layer buffers are reused between calls and the input
-        is not scanned for NaN.
+        One batch (``len(x) <= batch_size``) costs its matmuls and the
+        arrays they write; the input is not scanned for NaN. Safe from several
+        threads at once, and beside ``fit`` in another thread: each call
+        computes in arrays of its own, on the weights as they are between two
+        updates (an update waits for running predictions, and the other way
+        round).
 
         ``batch_size=None`` (here and in ``evaluate``) runs chunks of up to
         1024 rows rather than Keras's 32: the batch size of inference changes
@@ -710,17 +757,18 @@ class Sequential:
         if callback_list:
             callback_list.call("on_predict_begin", {})
         start = time.perf_counter()
-        if len(x) <= batch_size and not callback_list:
-            out = self._forward(x).copy()  # the last layer's buffer is reused next call
-        else:
-            out = np.empty((len(x), self.output_dim), self.dtype)
-            for step, first in enumerate(range(0, len(x), batch_size)):
-                if callback_list:
-                    callback_list.call("on_predict_batch_begin", step, {})
-                batch = out[first : first + batch_size]
-                batch[...] = self._forward(x[first : first + batch_size])
-                if callback_list:  # Keras hands the batch's predictions over as "outputs"
-                    callback_list.call("on_predict_batch_end", step, {"outputs": batch})
+        with weights_lock(self).reading():
+            if len(x) <= batch_size and not callback_list:
+                out = self._infer(x)
+            else:
+                out = np.empty((len(x), self.output_dim), self.dtype)
+                for step, first in enumerate(range(0, len(x), batch_size)):
+                    if callback_list:
+                        callback_list.call("on_predict_batch_begin", step, {})
+                    batch = out[first : first + batch_size]
+                    batch[...] = self._infer(x[first : first + batch_size])
+                    if callback_list:  # Keras hands the batch's predictions over as "outputs"
+                        callback_list.call("on_predict_batch_end", step, {"outputs": batch})
         if callback_list:
             callback_list.call("on_predict_end", {})
         if verbose:
@@ -734,11 +782,20 @@ class Sequential:
         return out
 
     def __call__(self, x, training=False):
-        """The model's output for a batch ``x``, as ``model(x)`` in Keras."""
+        """The model's output for a batch ``x``, as ``model(x)`` in Keras.
+
+        ``training=False`` is inference, as safe as ``predict``;
+        ``training=True`` runs the training forward pass (Dropout masks) on
+        the layers' own state, so it is refused while ``fit`` runs.
+        """
         x = self._check_x(x, scan=False)
         if not self.built:
             self.build(x.shape[1])
-        return self._forward(x, training=training).copy()
+        if not training:
+            with weights_lock(self).reading():
+                return self._infer(x)
+        with one_call_lock(self, "__call__(training=True)"):
+            return self._forward(x, training=True).copy()
 
     # ------------------------------------------------------------ display and files
 
@@ -787,7 +844,8 @@ class Sequential:
         """Reads weights written by ``save_weights`` into this (built) model."""
         from denseops.nn.serialization import load_weights
 
-        load_weights(self, path)
+        with weights_lock(self).writing("load_weights()"):
+            load_weights(self, path)
 
 
 # Rows per chunk of predict/evaluate when batch_size is None: large enough for

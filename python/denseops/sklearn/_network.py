@@ -86,13 +86,18 @@ class Network:
         return self.layers[-1].forward(x, return_logits=True)
 
     def predict(self, X):
-        """Output-layer activations for X (n_samples, n_features), block by block."""
+        """Output-layer activations for X (n_samples, n_features), block by block.
+
+        Computed in arrays of its own (``Dense.infer``), never the layers'
+        training buffers: any number of threads may predict at once.
+        """
         out = np.empty((X.shape[0], self.layers[-1].units), self.dtype)
         for start in range(0, X.shape[0], _PREDICT_ROWS):
             block = X[start : start + _PREDICT_ROWS]
-            ops.link_activation(
-                self._logits(block), self.out_activation, out=out[start : start + len(block)]
-            )
+            for layer in self.layers[:-1]:
+                block = layer.infer(block)
+            logits = self.layers[-1].infer(block, return_logits=True)
+            ops.link_activation(logits, self.out_activation, out=out[start : start + len(block)])
         return out
 
     def loss_grad(self, X, Y, alpha, sample_weight=None):
