@@ -7,6 +7,7 @@ exactly when the quantity improves."""
 
 import csv
 import math
+import re
 
 import numpy as np
 import pytest
@@ -224,6 +225,38 @@ def test_model_checkpoint_every_epoch_and_weights_only(tmp_path):
         model().fit(
             x, y, verbose=0, callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "{val_loss}.npz"))]
         )
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("run{}/m.npz", r"Format string contains positional fields"),
+        ("run{0}/m.npz", r"Format string contains positional fields"),
+        ("m-{epoch:q}.npz", r"Unknown format code 'q'"),
+        ("m-{loss:d}.npz", r"Unknown format code 'd' for object of type 'float'"),
+        ("m-{epoch.npz", r"expected '\}' before end of string"),
+        ("m-}.npz", r"Single '\}' encountered"),
+        ("m-{epoch!z}.npz", r"Unknown conversion specifier z"),
+    ],
+)
+def test_model_checkpoint_path_that_cannot_be_filled_is_refused_at_creation(
+    tmp_path, template, reason
+):
+    path = str(tmp_path / template)
+    with pytest.raises(ValueError, match=re.escape(repr(path)) + r" cannot be filled .*" + reason):
+        callbacks.ModelCheckpoint(path)
+
+
+def test_model_checkpoint_path_with_literal_braces_works(tmp_path):
+    x, y = data()
+    model().fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "{{run}}-{epoch}.npz"))],
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["{run}-1.npz", "{run}-2.npz"]
 
 
 # ------------------------------------------------------------ learning rate

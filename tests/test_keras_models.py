@@ -279,6 +279,77 @@ def test_get_and_set_weights_on_models_and_layers(rng):
         other.set_weights(weights[:2])
 
 
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (np.ones((16, 3)) * (1 + 2j), TypeError, r"weight 2 must hold real numbers. .*complex128"),
+        (np.array([["a"] * 3] * 16), TypeError, r"weight 2 must hold real numbers"),
+        (
+            np.full((16, 3), 1e300),
+            ValueError,
+            r"weight 2 holds 48 value\(s\) that are not finite in float32; the first, "
+            r"np.float64\(1e\+300\) at index \(0, 0\), overflows float32 \(largest 3.403e\+38\)",
+        ),
+        (
+            np.where(np.eye(16, 3) > 0, np.nan, 0.5),
+            ValueError,
+            r"weight 2 holds 3 value\(s\) that are not finite .* at index \(0, 0\), is not finite",
+        ),
+        (np.full((16, 3), -np.inf), ValueError, r"is not finite"),
+    ],
+)
+def test_set_weights_refuses_complex_and_non_finite_values_and_changes_nothing(
+    rng, bad, error, message
+):
+    model = classifier()
+    model.build((None, 6), seed=0)
+    before = model.get_weights()
+    weights = [*before[:2], bad, before[3]]
+    with pytest.raises(error, match=message):
+        model.set_weights(weights)
+    with pytest.raises(error, match=message.replace("weight 2", "weight 0")):
+        model.layers[1].set_weights([bad, before[3]])
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # nothing half-set
+
+
+def test_an_input_dtype_does_not_change_the_layers_dtype_as_in_keras(rng):
+    # Keras: Input's dtype is the data's; each layer computes in its own
+    # (float32 unless given), casting its input.
+    x = rng.normal(size=(40, 4))
+    y = rng.normal(size=40)
+    model = Sequential([Input((4,), dtype="float64"), Dense(8, activation="relu"), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.predict(x, verbose=0).dtype == np.float32  # first call: predict
+    model.fit(x, y, verbose=0)
+    assert [w.dtype for w in model.weights] == [np.float32] * 4
+    fresh = Sequential([Input((4,), dtype="float64"), Dense(8), Dense(1)])
+    fresh.compile(optimizer="sgd", loss="mse")
+    fresh.fit(x, y, verbose=0)  # first call: fit
+    assert fresh.predict(x, verbose=0).dtype == np.float32
+
+
+def test_dense_layers_of_other_dtypes_in_one_model_are_refused_when_added():
+    with pytest.raises(
+        ValueError,
+        match=r"Layer 'dense_2' has dtype float32 but layer 'dense_0' has float64: all the Dense "
+        r"layers of a model share one dtype. Pass dtype='float64' to every Dense",
+    ):
+        Sequential([Dense(4, dtype="float64"), Dropout(0.1), Dense(2)])
+    model = Sequential([Dense(4, dtype="float64"), Dropout(0.1), Dense(2, dtype="float64")])
+    model.build((None, 3))
+    assert [w.dtype for w in model.weights] == [np.float64] * 4
+    assert model.layers[1].dtype == np.float64  # Dropout takes the model's
+
+
+def test_a_layer_that_cannot_be_built_names_itself_and_leaves_the_model_unbuilt(rng):
+    model = Sequential([Dense(4), Dense(2**62)])
+    with pytest.raises(ValueError, match=r"Dense layer 'dense_1' cannot allocate its kernel "):
+        model.predict(rng.normal(size=(2, 3)), verbose=0)
+    assert not model.built and not any(layer.built for layer in model.layers)
+    assert model.layers[0].kernel is None
+
+
 def test_to_categorical_as_keras():
     np.testing.assert_array_equal(to_categorical([0, 2, 1]), np.eye(3)[[0, 2, 1]])
     assert to_categorical(np.array([[1], [0]]), num_classes=4).shape == (2, 4)
@@ -287,6 +358,11 @@ def test_to_categorical_as_keras():
         ValueError, match=r"labels must be in \[0, 2\). Received: labels from 0 to 5"
     ):
         to_categorical([0, 5], num_classes=2)
+    for labels, shown in (([0.0, 1e20], r"0.0 to 1e\+20"), ([0.0, np.inf], r"0.0 to inf")):
+        with pytest.raises(
+            ValueError, match=r"class indices >= 0 .*Received: labels from " + shown
+        ):
+            to_categorical(labels)
 
 
 def test_dense_accepts_keras_positional_activation_and_rejects_the_unsupported():

@@ -339,6 +339,11 @@ def test_loss_functions_return_one_loss_per_sample_as_keras_does(rng):
             r"Received: labels from 0 to 10",
         ),
         (np.array([-2, 1, 3]), r"Received: labels from -2 to 3"),
+        # Whole-number floats: the values as given, not wrapped by a cast to int64.
+        (np.array([0.0, 1e20, 2.0]), r"Received: labels from 0.0 to 1e\+20"),
+        (np.array([-1e19, 1.0, 2.0]), r"Received: labels from -1e\+19 to 2.0"),
+        (np.array([0.0, np.inf, 2.0]), r"Received: labels from 0.0 to inf"),
+        (np.array([0, 2**63, 1], np.uint64), r"Received: labels from 0 to 9223372036854775808"),
         ([0, 1, 2], r"needs integer class labels. Received: y of dtype list"),
     ],
 )

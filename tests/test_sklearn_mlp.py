@@ -310,3 +310,31 @@ def test_sklearn_mlp_signature_is_scikit_learns_plus_dtype_and_n_threads(ours, t
     ]
     assert [p.name for p in ours_parameters[-2:]] == ["dtype", "n_threads"]
     assert ours().get_params() == {**theirs().get_params(), "dtype": None, "n_threads": None}
+
+
+def test_sklearn_mlp_pickle_carries_the_denseops_version_and_warns_on_another(digits):
+    import pickle
+
+    from denseops.sklearn import InconsistentVersionWarning
+
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    state = clf.__getstate__()
+    assert state["_denseops_version"] == denseops.__version__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same release loads it silently
+        same = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(same.predict(X), clf.predict(X))
+    for stored, shown in (("0.0.1", "0.0.1"), (None, "unknown")):
+        changed = dict(state)
+        if stored is None:
+            del changed["_denseops_version"]
+        else:
+            changed["_denseops_version"] = stored
+        other = MLPClassifier.__new__(MLPClassifier)
+        with pytest.warns(InconsistentVersionWarning, match=rf"from denseops version {shown}"):
+            other.__setstate__(changed)
+        assert "_denseops_version" not in other.__dict__
+        np.testing.assert_array_equal(other.predict(X), clf.predict(X))

@@ -252,7 +252,7 @@ class ModelCheckpoint(Callback):
                 f"ModelCheckpoint supports save_freq='epoch' only. "
                 f"Received: save_freq={save_freq!r}"
             )
-        self.filepath = os.fspath(filepath)
+        self.filepath = _checked_path_template(os.fspath(filepath))
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
@@ -291,6 +291,31 @@ class ModelCheckpoint(Callback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+
+
+class _SampleLogs(dict):
+    """Stands for the logs of an epoch: every key a float, as the real ones are."""
+
+    def __missing__(self, key):
+        return 0.5
+
+
+def _checked_path_template(filepath):
+    """Refuses a ModelCheckpoint path that ``str.format`` could never fill (positional
+    fields, a bad format spec or conversion) now, not after the first epoch's training.
+    A log key the run does not produce can only show at the end of an epoch."""
+    if not isinstance(filepath, str):
+        raise TypeError(f"ModelCheckpoint filepath must be a str or path. Received: {filepath!r}")
+    try:
+        filepath.format_map(_SampleLogs(epoch=1))
+    except (ValueError, TypeError, IndexError, AttributeError) as error:
+        raise ValueError(
+            f"ModelCheckpoint filepath {filepath!r} cannot be filled in by str.format: "
+            f"{error}. It may name {{epoch}} (an int) and log keys such as {{val_loss}} "
+            "(floats), with format specs such as {epoch:02d} or {val_loss:.4f}; write a "
+            "literal brace as {{ or }}"
+        ) from None
+    return filepath
 
 
 class ReduceLROnPlateau(Callback):

@@ -485,17 +485,42 @@ def input_size_from_shape(argument, shape):
 
 
 def set_weight_list(owner, targets, weights):
-    """Copies arrays into ``targets`` after checking count and shapes."""
+    """Copies arrays into ``targets`` after checking count, shapes and values.
+
+    Real numbers only (a complex array would lose its imaginary part), and
+    every value must be finite once in the target's dtype: NaN and inf are
+    refused, and so are values that overflow it (``1e300`` into float32), so
+    a model never holds weights that poison every prediction.
+    """
     weights = list(weights)
     if len(weights) != len(targets):
         raise ValueError(f"{owner} expects {len(targets)} weight arrays. Received: {len(weights)}")
     arrays = []
     for i, (target, w) in enumerate(zip(targets, weights)):
         w = np.asarray(w)
+        if w.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{owner}: weight {i} must hold real numbers. Received: dtype {w.dtype}"
+            )
         if w.shape != target.shape:
             raise ValueError(
                 f"{owner}: weight {i} must have shape {target.shape}. Received: shape {w.shape}"
             )
-        arrays.append(w)
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = w.astype(target.dtype)
+        bad = ~np.isfinite(cast)
+        if bad.any():
+            where = tuple(int(j) for j in np.argwhere(bad)[0])
+            value = w[where]
+            reason = (
+                f"overflows {target.dtype.name} (largest {np.finfo(target.dtype).max:.4g})"
+                if np.isfinite(value)
+                else "is not finite"
+            )
+            raise ValueError(
+                f"{owner}: weight {i} holds {int(bad.sum())} value(s) that are not finite in "
+                f"{target.dtype.name}; the first, {value!r} at index {where}, {reason}"
+            )
+        arrays.append(cast)
     for target, w in zip(targets, arrays):  # all checked first: nothing half-set
         target[...] = w

@@ -315,7 +315,10 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
             and targets.size
             and np.array_equal(targets, np.round(targets))
         ):
-            targets = targets.astype(np.int64)  # whole numbers stored as floats, as Keras allows
+            # Whole numbers stored as floats, as Keras allows; checked before the
+            # cast, which would wrap 1e20 or inf into some other number.
+            self._check_label_range(targets, outputs)
+            targets = targets.astype(np.int64)
         if not isinstance(targets, np.ndarray) or targets.dtype.kind not in "iu":
             kind = targets.dtype if isinstance(targets, np.ndarray) else type(targets).__name__
             raise ValueError(f"{self.name} needs integer class labels. Received: y of dtype {kind}")
@@ -324,12 +327,16 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
                 f"{self.name} needs labels of shape ({num_samples},), one per sample. "
                 f"Received: y of shape {targets.shape}"
             )
-        if targets.size and (targets.min() < 0 or targets.max() >= outputs):
+        self._check_label_range(targets, outputs)
+        return targets
+
+    @staticmethod
+    def _check_label_range(labels, outputs):
+        if labels.size and (labels.min() < 0 or labels.max() >= outputs):
             raise ValueError(
                 f"Labels must be in [0, {outputs}) for a last layer of {outputs} units. "
-                f"Received: labels from {targets.min()} to {targets.max()}"
+                f"Received: labels from {labels.min().item()!r} to {labels.max().item()!r}"
             )
-        return targets
 
     def get_config(self):
         config = super().get_config()

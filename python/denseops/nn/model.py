@@ -66,7 +66,6 @@ class Sequential:
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes denseops.nn layers. Received: {layer!r}")
-        self._check_same_dtype(layer)
         # input_shape counts on the first layer only, as in Keras.
         if not self.layers and self._input_dim is None and layer.declared_input_dim is not None:
             self._input_dim = layer.declared_input_dim
@@ -77,6 +76,7 @@ class Sequential:
                 if kind in ("dense", "dropout")
                 else f"layer_{len(self.layers)}"
             )
+        self._check_same_dtype(layer)
         self.layers.append(layer)
         self._buffers.clear()
 
@@ -89,7 +89,7 @@ class Sequential:
         for other in self.layers:
             if hasattr(other, "kernel") and other.dtype != layer.dtype:
                 raise ValueError(
-                    f"Layer {layer.name or type(layer).__name__!r} has dtype "
+                    f"Layer {layer.name!r} has dtype "
                     f"{layer.dtype.name} but layer {other.name!r} has {other.dtype.name}: all "
                     f"the Dense layers of a model share one dtype. Pass "
                     f"dtype={other.dtype.name!r} to every Dense (Input's dtype only says what "

@@ -28,6 +28,11 @@ def to_categorical(x, num_classes=None):
         )
     if x.dtype.kind not in "iuf" and x.size:
         raise ValueError(f"to_categorical needs integer class labels. Received: dtype {x.dtype}")
+    if x.size and (x.min() < 0 or x.max() >= 2**62):  # before the cast, which would wrap them
+        raise ValueError(
+            "to_categorical: labels must be class indices >= 0 (and below 2**62). Received: "
+            f"labels from {x.min().item()!r} to {x.max().item()!r}"
+        )
     x = x.astype(np.int64)
     shape = x.shape
     if len(shape) > 1 and shape[-1] == 1:

@@ -17,5 +17,6 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from denseops.sklearn._mlp import MLPClassifier, MLPRegressor
+from denseops.sklearn._versions import InconsistentVersionWarning
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["InconsistentVersionWarning", "MLPClassifier", "MLPRegressor"]

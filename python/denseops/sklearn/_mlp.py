@@ -30,6 +30,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 import denseops as ops
 from denseops.sklearn._network import Network
 from denseops.sklearn._solvers import AdamSolver, SGDSolver
+from denseops.sklearn._versions import VersionedPickle
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -42,7 +43,7 @@ def _signature_with_first(init, name, default):
     return signature.replace(parameters=[self_parameter, first, *rest])
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(VersionedPickle, BaseEstimator):
     """What MLPClassifier and MLPRegressor share (scikit-learn's BaseMultilayerPerceptron)."""
 
     _parameter_constraints: dict = {
