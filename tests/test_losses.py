@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from denseops import reference
 from denseops.nn import Dense, Sequential, losses
-from helpers import assert_close, assert_loss_close, tolerance
+from helpers import assert_close, assert_loss_close, loss_operands, tolerance
 
 SHAPES = [(1, 1), (1, 10), (7, 3), (128, 10), (3, 1000)]
 
@@ -408,3 +408,23 @@ def test_categorical_crossentropy_refuses_negative_or_non_finite_targets(bad, sh
         model.fit(x, targets, verbose=0)
     with pytest.raises(ValueError, match=r"y\[2, 1\]"):
         model.evaluate(x, targets)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5, 1.0])
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize(
+    "cls, kind, spread",
+    [
+        (losses.BinaryCrossentropy, "binary_crossentropy", lambda classes: 0.5),
+        (losses.CategoricalCrossentropy, "categorical_crossentropy", lambda classes: 1 / classes),
+    ],
+)
+def test_label_smoothing_over_its_whole_range_is_keras_formula(
+    rng, cls, kind, spread, smoothing, from_logits
+):
+    # Keras: targets become t * (1 - s) + s * 0.5 (binary) or s / classes.
+    pred, target = loss_operands(rng, kind, from_logits)
+    smoothed = target * (1 - smoothing) + smoothing * spread(target.shape[1])
+    expected, _ = reference.loss(pred, smoothed, kind, from_logits=from_logits)
+    got = cls(from_logits=from_logits, label_smoothing=smoothing)(target, pred)
+    assert got == pytest.approx(expected, rel=1e-12)

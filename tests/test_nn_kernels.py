@@ -160,14 +160,29 @@ def test_loss_value_and_gradient_match_the_reference(arch, rng, kind, from_logit
     assert_close(grad, expected_grad, k=pred.shape[1] + 8)
 
 
-@pytest.mark.parametrize("delta", [0.8, 2.5])
+# Every delta the kernel accepts (> 0): tiny ones make every error linear,
+# huge ones and inf every error quadratic.
+@pytest.mark.parametrize("delta", [1e-3, 0.8, 2.5, 1e6, math.inf])
 def test_huber_loss_matches_the_reference_for_any_delta(arch, rng, delta):
     pred, target = loss_operands(rng, "huber", False)
+    # Errors clear of the kink at |e| = delta, for the finite differences.
+    pred = np.where(np.abs(np.abs(pred - target) - delta) < 0.01, pred + 0.05, pred)
     grad = np.full_like(pred, np.nan)
     value = denseops.loss(pred, target, "huber", delta=delta, grad=grad)
     expected, expected_grad = reference.loss(pred, target, "huber", delta=delta)
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
     assert_close(grad, expected_grad, k=pred.shape[1] + 8)
+    h = 1e-7
+    numeric = np.empty_like(pred)
+    for i in np.ndindex(pred.shape):
+        up, down = pred.copy(), pred.copy()
+        up[i] += h
+        down[i] -= h
+        numeric[i] = (
+            denseops.loss(up, target, "huber", delta=delta)
+            - denseops.loss(down, target, "huber", delta=delta)
+        ) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
 @pytest.mark.parametrize("kind, from_logits", LOSS_CASES)

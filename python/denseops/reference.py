@@ -289,7 +289,9 @@ def _per_sample_loss(kind, p, t, from_logits, delta):
     if kind == "huber":
         e = p - t
         inside = np.abs(e) <= delta
-        value = np.where(inside, 0.5 * e**2, delta * np.abs(e) - 0.5 * delta**2)
+        # The linear piece only where it applies: with delta = inf it is inf - inf.
+        linear = np.abs(e) if math.isinf(delta) else delta * np.abs(e) - 0.5 * delta**2
+        value = np.where(inside, 0.5 * e**2, linear)
         return np.mean(value, axis=1), np.where(inside, e, delta * np.sign(e)) / outputs
     if kind == "binary_crossentropy":
         if from_logits:
