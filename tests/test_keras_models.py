@@ -251,7 +251,7 @@ def test_build_takes_keras_input_shapes_and_input_declares_the_size(rng):
         Sequential([Dense(2)]).build()
     with pytest.raises(ValueError, match=r"must be \(features,\) for a Dense model"):
         Sequential([Dense(2)]).build((None, 28, 28))
-    with pytest.raises(ValueError, match=r"declared as \(None, 64\). Received: x of shape"):
+    with pytest.raises(ValueError, match=r"expects input of shape \(batch, 64\). Received: shape"):
         model = Sequential([Input(shape=(64,)), Dense(2, activation="softmax")])
         model.compile(loss="sparse_categorical_crossentropy")
         model.fit(np.zeros((4, 63), np.float32), np.zeros(4, int), verbose=0)
@@ -746,3 +746,63 @@ def test_predict_and_evaluate_do_not_scan_for_nan_but_fit_does(rng):
     assert math.isnan(model.evaluate(bad, y, verbose=0)[0])
     with pytest.raises(ValueError, match=r"x contains NaN or Inf, first at index \(3, 2\)"):
         model.fit(bad, y, verbose=0)
+
+
+# ------------------------------------------------------------ built at declaration
+
+
+def test_a_declared_input_builds_the_model_at_once_as_in_keras(tmp_path):
+    declared = Sequential([Input(shape=(3,)), Dense(64)])
+    assert declared.built and declared.count_params() == 256  # Keras's figures
+    first_layer = Sequential([Dense(16, input_shape=(20,)), Dense(1)])
+    assert first_layer.count_params() == 353
+    assert [w.shape for w in first_layer.layers[0].get_weights()] == [(20, 16), (16,)]
+    lines = []
+    first_layer.summary(print_fn=lines.append)
+    assert lines[-3].startswith("Total params: 353 ")
+    # Weights can be set, saved and loaded before any fit or predict.
+    first_layer.set_weights([np.full(w.shape, 0.5, np.float32) for w in first_layer.weights])
+    first_layer.save_weights(tmp_path / "w.npz")
+    other = Sequential([Input(shape=(20,)), Dense(16), Dense(1)])
+    other.load_weights(tmp_path / "w.npz")
+    assert all((w == 0.5).all() for w in other.get_weights())
+    # A layer added later is built too.
+    declared.add(Dense(2))
+    assert declared.layers[-1].kernel.shape == (64, 2)
+
+
+def test_an_unbuilt_model_behaves_as_keras_s():
+    model = Sequential([Dense(4), Dense(2)])
+    assert model.get_weights() == [] and model.weights == []
+    assert model.layers[0].get_weights() == []
+    with pytest.raises(
+        ValueError, match=r"You tried to call `count_params` on layer 'sequential', "
+    ):
+        model.count_params()
+    with pytest.raises(ValueError, match=r"on layer 'dense_0', but the layer isn't built"):
+        model.layers[0].count_params()
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert any("0 (unbuilt)" in line for line in lines)
+    assert lines[-3] == "Total params: 0 (0.00 B)"
+
+
+def test_set_random_seed_makes_declared_models_reproducible():
+    from denseops.nn import utils
+
+    def weights():
+        model = Sequential([Input(shape=(5,)), Dense(8, activation="relu"), Dropout(0.5), Dense(2)])
+        return model.get_weights(), model.layers[1].seed
+
+    utils.set_random_seed(7)
+    first = weights()
+    utils.set_random_seed(7)
+    second = weights()
+    assert first[1] == second[1]
+    for a, b in zip(first[0], second[0]):
+        np.testing.assert_array_equal(a, b)
+    utils.set_random_seed(8)
+    assert not np.array_equal(weights()[0][0], first[0][0])
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(ValueError, match=r"seed must be an integer >= 0"):
+            utils.set_random_seed(bad)

@@ -174,7 +174,7 @@ def test_dense_backward_need_dx_false_returns_none_and_fills_grads(rng):
 def test_dense_two_constructor_styles():
     lazy = Dense(512, activation="relu")
     assert not lazy.built and lazy.units == 512 and lazy.input_dim is None
-    assert lazy.weights == [None, None]
+    assert lazy.weights == [] and lazy.get_weights() == []  # Keras: no variables yet
     eager = Dense(784, 512, activation="relu")
     assert eager.built and eager.input_dim == 784 and eager.units == 512
     assert eager.kernel.shape == (784, 512) and eager.bias.shape == (512,)

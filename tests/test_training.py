@@ -65,10 +65,11 @@ def test_the_two_dense_styles_mix_in_one_model(data):
     model = Sequential(
         [Dense(FEATURES, 8, activation="relu"), Dense(CLASSES, activation="softmax")]
     )
-    assert model.layers[0].built and not model.layers[1].built
+    # The first layer's sizes declare the input, so the model is built at once.
+    assert model.layers[0].built and model.layers[1].built
+    assert model.layers[1].kernel.shape == (8, CLASSES)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
-    assert model.layers[1].kernel.shape == (8, CLASSES)
 
 
 def test_layers_get_default_names_and_summary_counts_parameters(capsys):
@@ -85,7 +86,13 @@ def test_layers_get_default_names_and_summary_counts_parameters(capsys):
     dense_1 = next(line for line in lines if line.startswith("dense_1"))
     assert "(None, 16)" in dense_0 and dense_0.split()[-1] == f"{FEATURES * 16 + 16:,}"
     assert "(None, 4)" in dense_1 and dense_1.split()[-1] == f"{16 * 4 + 4:,}"
-    assert lines[-1] == f"Total params: {FEATURES * 16 + 16 + 16 * 4 + 4:,}"
+    total = FEATURES * 16 + 16 + 16 * 4 + 4  # float32: 4 bytes each, Keras's size line
+    assert total * 4 > 1024
+    assert lines[-3:] == [
+        f"Total params: {total:,} ({total * 4 / 1024:.2f} KB)",
+        f"Trainable params: {total:,} ({total * 4 / 1024:.2f} KB)",
+        "Non-trainable params: 0 (0.00 B)",
+    ]
     recorded = []
     model.summary(print_fn=recorded.append)
     assert recorded == lines
@@ -473,14 +480,13 @@ def test_sequential_rejects_non_layers_and_empty_models():
         Sequential().compile()
 
 
-def test_mismatched_eager_layers_are_reported_when_building():
-    model = Sequential([Dense(784, 16), Dense(32, 10, activation="softmax")])
+def test_mismatched_eager_layers_are_reported_when_declared():
     with pytest.raises(
         ValueError,
         match=r"Layer 'dense_1' expects 32 input features but the "
         r"previous layer gives 16",
     ):
-        model.build(784)
+        Sequential([Dense(784, 16), Dense(32, 10, activation="softmax")])
 
 
 # ------------------------------------------------------------ save / load

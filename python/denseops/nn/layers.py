@@ -78,7 +78,13 @@ class Layer:
         set_weight_list(self.name, self.weights, weights)
 
     def count_params(self):
-        return 0 if not self.built else sum(w.size for w in self.weights)
+        """The number of weights; a ValueError before the layer is built, as in Keras."""
+        if not self.built:
+            raise ValueError(
+                f"You tried to call `count_params` on layer '{self.name}', but the layer isn't "
+                f"built. You can build it manually via: `{self.name}.build(batch_input_shape)`."
+            )
+        return sum(w.size for w in self.weights)
 
 
 class Dense(Layer):
@@ -211,10 +217,14 @@ class Dense(Layer):
 
     @property
     def weights(self):
+        if not self.built:
+            return []  # Keras: no variables before build
         return [self.kernel, self.bias] if self.use_bias else [self.kernel]
 
     @property
     def grads(self):
+        if not self.built:
+            return []
         return [self.d_kernel, self.d_bias] if self.use_bias else [self.d_kernel]
 
     def _scratch(self, batch):

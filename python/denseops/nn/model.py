@@ -15,6 +15,7 @@ from denseops.nn.callbacks import Callback, CallbackList, History, ProgbarLogger
 from denseops.nn.exclusive import one_call_at_a_time, one_call_lock
 from denseops.nn.layers import InputLayer, Layer, input_size_from_shape, set_weight_list
 from denseops.nn.progress import format_logs
+from denseops.nn.utils import global_generator
 from denseops.nn.weights_lock import weights_lock
 
 
@@ -79,6 +80,14 @@ class Sequential:
         self._check_same_dtype(layer)
         self.layers.append(layer)
         self._buffers.clear()
+        if self._input_dim is not None:
+            # A declared input builds the model at once, as in Keras: weights,
+            # count_params() and summary() are there before any data.
+            try:
+                self.build()
+            except BaseException:
+                self.layers.pop()
+                raise
 
     def _check_same_dtype(self, layer):
         """Refuses a layer whose dtype differs from the model's: a model computes in
@@ -141,8 +150,9 @@ class Sequential:
             input_dim = self._input_dim
         else:
             input_dim = input_size_from_shape("input_shape", input_shape)
+        rng = global_generator() if seed is None else np.random.default_rng(seed)
         with weights_lock(self).writing("build()"):
-            self._build_layers(input_dim, np.random.default_rng(seed))
+            self._build_layers(input_dim, rng)
 
     def _build_layers(self, input_dim, rng):
         """Builds the unbuilt layers in the model's dtype, all or none: a layer
@@ -186,6 +196,12 @@ class Sequential:
             set_weight_list(f"Model {self.name!r}", self.weights, weights)
 
     def count_params(self):
+        """The number of weights; a ValueError before the model is built, as in Keras."""
+        if not self.built:
+            raise ValueError(
+                f"You tried to call `count_params` on layer '{self.name}', but the layer isn't "
+                f"built. You can build it manually via: `{self.name}.build(batch_input_shape)`."
+            )
         return sum(layer.count_params() for layer in self.layers)
 
     # ------------------------------------------------------------ compile
@@ -800,12 +816,13 @@ class Sequential:
     # ------------------------------------------------------------ display and files
 
     def summary(self, print_fn=print):
-        """Prints each layer's output shape and parameter count."""
+        """Prints each layer's output shape and parameter count, then Keras's
+        total / trainable / non-trainable lines (every weight here trains)."""
         rows = [
             (
                 f"{layer.name} ({type(layer).__name__})",
-                f"(None, {layer.units})",
-                f"{layer.count_params():,}",
+                f"(None, {layer.units if layer.units is not None else '?'})",
+                f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
             )
             for layer in self.layers
         ]
@@ -822,7 +839,11 @@ class Sequential:
         for row in rows:
             print_fn("  ".join(c.ljust(w) for c, w in zip(row, widths)))
         print_fn("=" * len(line))
-        print_fn(f"Total params: {self.count_params():,}")
+        total = self.count_params() if self.built else 0
+        size = _byte_size(total * (self.dtype.itemsize if self.built else 4))
+        print_fn(f"Total params: {total:,} ({size})")
+        print_fn(f"Trainable params: {total:,} ({size})")
+        print_fn(f"Non-trainable params: 0 ({_byte_size(0)})")
 
     # The file format lives in serialization.py, which builds Sequential models
     # when loading and so imports this module: these three methods import it
@@ -852,6 +873,15 @@ class Sequential:
 # the GEMM to run at full speed, small enough that the layers' buffers stay a
 # few MB (1024 x 512 float32 = 2 MB).
 INFERENCE_BATCH = 1024
+
+
+def _byte_size(count):
+    """Keras's summary sizes: 1.55 MB, 0.00 B (powers of 1024)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.2f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
 
 
 def resolve_verbose(verbose):

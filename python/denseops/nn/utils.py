@@ -1,5 +1,7 @@
 """Keras's ``utils`` that Dense models use."""
 
+import random
+
 import numpy as np
 
 from denseops.argument_errors import check_count
@@ -49,3 +51,39 @@ def to_categorical(x, num_classes=None):
     categorical = np.zeros((len(x), num_classes))
     categorical[np.arange(len(x)), x] = 1
     return categorical.reshape(shape + (num_classes,))
+
+
+# Draws the initial weights (and Dropout seeds) of models built without an
+# explicit seed: at declaration (Input / input_shape), on a first predict, or
+# by build(). set_random_seed makes them reproducible, as in Keras.
+_generator = np.random.default_rng()
+
+
+def global_generator():
+    """The generator that unseeded builds draw from (see ``set_random_seed``)."""
+    return _generator
+
+
+def set_random_seed(seed):
+    """Seeds every generator a script's randomness comes from, as
+    ``keras.utils.set_random_seed``: Python's ``random``, NumPy's global
+    generator and the one denseops builds unseeded models from.
+
+    Args:
+        seed: an int >= 0.
+
+    Example:
+        >>> from denseops.nn import Sequential, Input, Dense, utils
+        >>> utils.set_random_seed(0)
+        >>> a = Sequential([Input(shape=(3,)), Dense(2)]).get_weights()[0]
+        >>> utils.set_random_seed(0)
+        >>> b = Sequential([Input(shape=(3,)), Dense(2)]).get_weights()[0]
+        >>> bool((a == b).all())
+        True
+    """
+    global _generator
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0. Received: seed={seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)  # NumPy's legacy seed takes 32 bits
+    _generator = np.random.default_rng(int(seed))
