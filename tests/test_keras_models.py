@@ -806,3 +806,127 @@ def test_set_random_seed_makes_declared_models_reproducible():
     for bad in (-1, 1.5, True, "3"):
         with pytest.raises(ValueError, match=r"seed must be an integer >= 0"):
             utils.set_random_seed(bad)
+
+
+# ------------------------------------------------------------ the rest of the Sequential API
+
+
+def small_classifier(**compile_kwargs):
+    model = Sequential(
+        [Input(shape=(3,)), Dense(4, activation="relu"), Dense(2, activation="softmax")]
+    )
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", **compile_kwargs)
+    return model
+
+
+def test_get_layer_shapes_and_pop_as_keras(rng):
+    model = small_classifier(metrics=["accuracy"])
+    assert model.get_layer(index=0) is model.layers[0]
+    assert model.get_layer(index=-1) is model.layers[1]
+    assert model.get_layer("dense_1") is model.layers[1]
+    with pytest.raises(
+        ValueError, match=r"No such layer: nope. Existing layers are: \['dense_0', "
+    ):
+        model.get_layer("nope")
+    with pytest.raises(
+        ValueError, match=r"Provide either a layer name or layer index at `get_layer`"
+    ):
+        model.get_layer()
+    with pytest.raises(ValueError, match=r"retrieve layer at index 5 but model only has 2 layers"):
+        model.get_layer(index=5)
+    assert (model.input_shape, model.output_shape) == ((None, 3), (None, 2))
+    assert model.metrics_names == ["loss", "compile_metrics"]  # Keras 3's grouping
+    last = model.pop()
+    assert last.units == 2 and len(model.layers) == 1 and model.output_shape == (None, 4)
+    with pytest.raises(AttributeError, match=r"has no defined input shape yet"):
+        _ = Sequential([Dense(2)]).input_shape
+    empty = Sequential([Dense(2)])
+    empty.pop()
+    with pytest.raises(IndexError, match=r"has no layers to pop"):
+        empty.pop()
+    assert Sequential([Dense(2)]).metrics_names == []
+
+
+def test_train_test_and_predict_on_batch_as_keras(rng):
+    x = rng.normal(size=(8, 3)).astype(np.float32)
+    y = np.arange(8) % 2
+    model = small_classifier(metrics=["accuracy"])
+    twin = small_classifier(metrics=["accuracy"])
+    twin.set_weights(model.get_weights())
+    before = model.test_on_batch(x, y)
+    assert before == pytest.approx(model.evaluate(x, y, verbose=0))  # no update
+    loss, accuracy = model.train_on_batch(x, y)
+    assert loss == pytest.approx(before[0]) and accuracy == before[1]  # the batch before its update
+    twin.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)  # one update, as fit's
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert set(logs) == {"loss", "accuracy"} and logs["loss"] < loss
+    np.testing.assert_array_equal(model.predict_on_batch(x), model.predict(x, verbose=0))
+    weighted = model.train_on_batch(x, y, class_weight={0: 1.0, 1: 3.0})
+    assert weighted[0] > model.test_on_batch(x, y)[0]  # class 1 counts three times
+
+
+def test_metrics_ignore_sample_weights_and_weighted_metrics_use_them(rng):
+    x = rng.normal(size=(8, 3)).astype(np.float32)
+    y = np.arange(8) % 2
+    weights = np.array([5.0, 0, 0, 0, 0, 0, 0, 1])
+    model = small_classifier(metrics=["accuracy"], weighted_metrics=["accuracy"])
+    logs = model.evaluate(x, y, sample_weight=weights, verbose=0, return_dict=True)
+    hits = model.predict(x, verbose=0).argmax(axis=1) == y
+    assert logs["accuracy"] == pytest.approx(hits.mean())  # Keras: metrics are unweighted
+    assert logs["weighted_accuracy"] == pytest.approx((hits * weights).sum() / weights.sum())
+    history = model.fit(
+        x, y, sample_weight=weights, validation_data=(x, y, weights), verbose=0, epochs=1
+    )
+    assert set(history.history) == {
+        "loss", "accuracy", "weighted_accuracy", "val_loss", "val_accuracy",
+        "val_weighted_accuracy",
+    }  # fmt: skip
+    only_weighted = small_classifier(weighted_metrics=["accuracy"])
+    logs = only_weighted.evaluate(x, y, sample_weight=weights, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "accuracy"}  # no clash, no prefix
+
+
+def test_weighted_metrics_survive_save_and_load(tmp_path):
+    model = small_classifier(metrics=["accuracy"], weighted_metrics=["accuracy"])
+    model.save(tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    assert loaded.metrics == ["accuracy"] and loaded.weighted_metrics == ["accuracy"]
+
+
+def test_the_keras_modules_a_reader_imports(tmp_path, rng):
+    from denseops import nn as keras
+
+    assert keras.__version__ == denseops.__version__
+    model = keras.models.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
+    model.compile(loss="mse", metrics=[keras.metrics.mean_absolute_error])
+    keras.saving.save_model(model, tmp_path / "m.npz")
+    with pytest.raises(FileExistsError, match=r"overwrite=False"):
+        keras.saving.save_model(model, tmp_path / "m.npz", overwrite=False)
+    again = keras.models.load_model(tmp_path / "m.npz")
+    assert again.metrics == ["mean_absolute_error"]
+    assert keras.saving.load_model(tmp_path / "m.npz", compile=False).loss is None
+    y_true = rng.normal(size=(4, 2))
+    y_pred = rng.normal(size=(4, 2))
+    np.testing.assert_allclose(
+        keras.metrics.mean_absolute_error(y_true, y_pred), np.abs(y_true - y_pred).mean(axis=1)
+    )
+    np.testing.assert_allclose(
+        keras.metrics.mean_squared_error(y_true, y_pred), ((y_true - y_pred) ** 2).mean(axis=1)
+    )
+    labels = np.array([1, 0, 1, 1])
+    np.testing.assert_array_equal(
+        keras.metrics.sparse_categorical_accuracy(labels, y_pred),
+        (y_pred.argmax(axis=1) == labels).astype(float),
+    )
+    np.testing.assert_array_equal(
+        keras.metrics.binary_accuracy(np.array([[1.0], [0.0]]), np.array([[0.7], [0.7]])), [1, 0]
+    )
+    p = np.clip(np.abs(y_pred[:, :1]), 0.05, 0.95)
+    t = (y_true[:, :1] > 0).astype(float)
+    np.testing.assert_allclose(
+        keras.losses.binary_crossentropy(t, p),
+        -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(axis=1),
+        rtol=1e-6,
+    )

@@ -5,6 +5,10 @@ Explicit backpropagation, no autograd tape: every layer has ``forward`` and
 denseops kernel. Names, signatures and defaults are Keras 3's, so a Keras
 script for a Dense network runs with ``from denseops.nn import ...``.
 
+``from denseops import nn as keras`` stands for ``import keras``: ``keras.models``,
+``keras.layers``-style names, ``keras.losses``, ``keras.metrics``,
+``keras.saving``, ``keras.utils`` and ``keras.__version__`` are all here.
+
 Example:
     >>> from denseops.nn import Sequential, Dense
     >>> model = Sequential([Dense(512, activation="relu"),
@@ -13,14 +17,17 @@ Example:
     ...               metrics=["accuracy"])
 """
 
+from denseops import __version__
 from denseops.nn import (
     activations,
     callbacks,
     initializers,
     losses,
     metrics,
+    models,
     optimizers,
     regularizers,
+    saving,
     utils,
 )
 from denseops.nn.callbacks import History
@@ -49,6 +56,7 @@ def __getattr__(name):
 
 
 __all__ = [
+    "__version__",
     "Adam",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
@@ -73,8 +81,10 @@ __all__ = [
     "load_model",
     "losses",
     "metrics",
+    "models",
     "optimizers",
     "regularizers",
+    "saving",
     "to_categorical",
     "utils",
 ]

@@ -31,6 +31,7 @@ class Metric:
     default_name: str | None = None
     sparse = False
     needs_probabilities = False
+    weighted = False  # set by the model: from compile's weighted_metrics
 
     def __init__(self, name=None, dtype=None):
         self.name = name or self.default_name
@@ -179,6 +180,55 @@ _BY_NAME = {
 _CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
 
 
+def _function(cls, name):
+    """Keras's function form of a metric: its value for each sample, unreduced."""
+
+    def metric(y_true, y_pred, **kwargs):
+        y_pred = np.asarray(y_pred)
+        # As the loss functions: the last axis is reduced, so a 1-D array is
+        # the outputs of one sample (for sparse labels, one score row).
+        one_sample = y_pred.ndim == 1 and not cls.sparse
+        rows = prediction_rows(y_pred.reshape(1, -1) if one_sample else y_pred)
+        y_true = np.asarray(y_true)
+        y_true = y_true.reshape(len(rows), -1) if not cls.sparse else y_true.reshape(len(rows))
+        per_sample = np.empty(len(rows), rows.dtype)
+        for i in range(len(rows)):  # the kernel reduces over its rows: one call a sample
+            instance = cls(**kwargs)
+            instance.update_state(y_true[i : i + 1], rows[i : i + 1])
+            per_sample[i] = instance.result()
+        return per_sample[0] if one_sample else per_sample
+
+    metric.__name__ = metric.__qualname__ = name
+    metric.metric_class = cls
+    metric.__doc__ = (
+        f"Keras's ``{name}(y_true, y_pred)``: {cls.__name__} of each sample (shape "
+        "(samples,)), unreduced; keyword arguments go to the class (threshold, k)."
+    )
+    return metric
+
+
+binary_accuracy = _function(BinaryAccuracy, "binary_accuracy")
+categorical_accuracy = _function(CategoricalAccuracy, "categorical_accuracy")
+sparse_categorical_accuracy = _function(SparseCategoricalAccuracy, "sparse_categorical_accuracy")
+top_k_categorical_accuracy = _function(TopKCategoricalAccuracy, "top_k_categorical_accuracy")
+sparse_top_k_categorical_accuracy = _function(
+    SparseTopKCategoricalAccuracy, "sparse_top_k_categorical_accuracy"
+)
+mean_absolute_error = _function(MeanAbsoluteError, "mean_absolute_error")
+mean_squared_error = _function(MeanSquaredError, "mean_squared_error")
+
+
+def _named(identifier):
+    """A metric or loss function of these modules (``metrics=[metrics.mae]``, as Keras
+    takes them) stands for its name; anything else is returned as it is."""
+    if callable(identifier) and (
+        hasattr(identifier, "metric_class") or hasattr(identifier, "loss_class")
+    ):
+        if identifier.__name__ in _BY_NAME:
+            return identifier.__name__
+    return identifier
+
+
 def resolve(identifier, targets, outputs):
     """The Metric for a compile() entry, given the fit's targets and the model's outputs.
 
@@ -187,6 +237,7 @@ def resolve(identifier, targets, outputs):
         targets: the raw targets (their rank decides sparse vs one-hot).
         outputs: units of the last layer.
     """
+    identifier = _named(identifier)
     if isinstance(identifier, Metric):
         return identifier
     if not isinstance(identifier, str):
@@ -212,6 +263,7 @@ def resolve(identifier, targets, outputs):
 
 def check_identifier(identifier):
     """Raises at compile() time for a metric that resolve() could never accept."""
+    identifier = _named(identifier)
     if isinstance(identifier, Metric):
         return
     if not isinstance(identifier, str) or identifier.lower() not in {*_BY_NAME, "accuracy", "acc"}:
@@ -222,6 +274,7 @@ def check_identifier(identifier):
 
 
 def serialize(identifier):
+    identifier = _named(identifier)
     if isinstance(identifier, str):
         return identifier
     if type(identifier).__name__ in _CLASSES:

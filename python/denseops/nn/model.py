@@ -52,6 +52,7 @@ class Sequential:
         self._buffers = {}
         self.optimizer = self.loss = None
         self.metrics = []
+        self.weighted_metrics = []
         self.history = None
         self.stop_training = False
         self._fused = False
@@ -230,28 +231,23 @@ class Sequential:
             optimizer: name ("rmsprop", "adam", "sgd") or an Optimizer.
             loss: name ("mse", "binary_crossentropy", ...), a loss function
                 of ``denseops.nn.losses``, or a Loss.
-            metrics: list of names ("accuracy", "mae", ...) or Metric objects.
+            metrics: list of names ("accuracy", "mae", ...), metric functions
+                or Metric objects; computed without sample weights, as in Keras.
+            weighted_metrics: the same, weighted by ``sample_weight`` /
+                ``class_weight``; one also in ``metrics`` is logged as
+                ``weighted_<name>``.
         """
         if not self.layers:
             raise ValueError("Sequential model has no layers to compile")
-        if loss_weights is not None or weighted_metrics is not None:
+        if loss_weights is not None:
             raise ValueError(
-                "loss_weights and weighted_metrics are for several outputs; a "
-                "Sequential model has one (pass sample_weight to fit instead)"
+                "loss_weights weighs the losses of several outputs; a Sequential model has "
+                "one (pass sample_weight to fit to weigh samples)"
             )
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, (str, metrics_module.Metric)):
-            raise ValueError(
-                f"metrics must be a list, as in Keras. Received: metrics={metrics!r}; "
-                f"use metrics=[{metrics!r}]"
-            )
-        metrics = list(metrics)
-        for metric in metrics:
-            metrics_module.check_identifier(metric)
         self.optimizer = optimizers.get(optimizer)
         self.loss = None if loss is None else losses.get(loss)  # fit() then asks for one
-        self.metrics = metrics
+        self.metrics = _metric_list("metrics", metrics)
+        self.weighted_metrics = _metric_list("weighted_metrics", weighted_metrics)
 
     def _require_compiled(self, method):
         if self.loss is None:
@@ -356,15 +352,20 @@ class Sequential:
         return np.ascontiguousarray(weights, dtype=self.dtype)
 
     def _new_metrics(self, y):
-        """Fresh Metric objects for the compiled identifiers, checked against y."""
+        """Fresh Metric objects for the compiled identifiers, checked against y:
+        those of ``metrics`` unweighted, then those of ``weighted_metrics``."""
         resolved = []
         sparse_targets = isinstance(self.loss, losses.SparseCategoricalCrossentropy)
-        for identifier in self.metrics:
+        plain = len(self.metrics)
+        for i, identifier in enumerate([*self.metrics, *self.weighted_metrics]):
             metric = metrics_module.resolve(identifier, y, self.output_dim)
             if isinstance(identifier, metrics_module.Metric):
                 metric = type(metric)(
                     **{k: v for k, v in metric.get_config().items() if k != "class"}
                 )
+            metric.weighted = i >= plain
+            if metric.weighted and any(m.name == metric.name for m in resolved):
+                metric.name = f"weighted_{metric.name}"  # Keras's name beside the unweighted one
             if metric.sparse != sparse_targets:
                 raise ValueError(
                     f"Metric {metric.name!r} needs "
@@ -402,18 +403,21 @@ class Sequential:
         return buf
 
     def _update_metrics(self, metric_list, out, targets, weights):
-        """Adds a batch to the metrics; ``out`` is logits when the loss is fused."""
+        """Adds a batch to the metrics; ``out`` is logits when the loss is fused.
+        Only the weighted metrics see ``weights`` (Keras: ``metrics`` ignore them)."""
         later = []
         for metric in metric_list:
             if self._fused and metric.needs_probabilities:
                 later.append(metric)
             else:
-                metric.update(out, targets, weights, logits=self._fused)
+                metric.update(
+                    out, targets, weights if metric.weighted else None, logits=self._fused
+                )
         if later:
             # The loss has read the logits already: turn them into probabilities in place.
             probabilities = self.layers[-1].activation.forward(out, out=out)
             for metric in later:
-                metric.update(probabilities, targets, weights)
+                metric.update(probabilities, targets, weights if metric.weighted else None)
 
     def _penalty(self, add_gradients=False):
         return sum(layer.regularization_penalty(add_gradients) for layer in self.layers)
@@ -813,6 +817,90 @@ class Sequential:
         with one_call_lock(self, "__call__(training=True)"):
             return self._forward(x, training=True).copy()
 
+    # ------------------------------------------------------------ Keras's Sequential API
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or at ``index``, with Keras's errors."""
+        if index is not None:
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise TypeError(f"index must be an int. Received: index={index!r}")
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index} but model only has "
+                    f"{len(self.layers)} layers."
+                )
+            return self.layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No such layer: {name}. Existing layers are: {[layer.name for layer in self.layers]}."
+        )
+
+    @property
+    def input_shape(self):
+        """``(None, features)``; an AttributeError until the input size is known, as in Keras."""
+        if self.input_dim is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input shape yet.")
+        return (None, self.input_dim)
+
+    @property
+    def output_shape(self):
+        """``(None, units)`` of the last layer; an AttributeError while that is unknown."""
+        units = self.layers[-1].units if self.layers else None
+        if units is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output shape yet.")
+        return (None, units)
+
+    @property
+    def metrics_names(self):
+        """Keras 3's names of the logged groups: ``["loss", "compile_metrics"]`` once
+        compiled with metrics, ``["loss"]`` without, ``[]`` before compile."""
+        if self.loss is None:
+            return []
+        return ["loss", "compile_metrics"] if self.metrics else ["loss"]
+
+    def pop(self, rebuild=True):
+        """Removes and returns the last layer, as Keras's ``Sequential.pop``."""
+        if not self.layers:
+            raise IndexError(f"Sequential model '{self.name}' has no layers to pop.")
+        layer = self.layers.pop()
+        self._buffers.clear()
+        return layer
+
+    @staticmethod
+    def _keras_result(logs, return_dict):
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values if len(values) > 1 else values[0]
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One update on one batch; returns its loss (and metrics), as Keras's.
+
+        Returns:
+            The loss alone without metrics, else ``[loss, metric, ...]``; a
+            dict with ``return_dict``.
+        """
+        self._require_compiled("train_on_batch")
+        if class_weight is not None:
+            _, y_checked = self._check_xy(x, y)
+            sample_weight = self._sample_weights(y_checked, None, class_weight)
+        return self._keras_result(self.train_step(x, y, sample_weight), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics of one batch without updating, as Keras's."""
+        logs = self.evaluate(
+            x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight, return_dict=True
+        )
+        return self._keras_result(logs, return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch, as Keras's (``predict`` without chunks or output)."""
+        return self.predict(x, batch_size=max(len(x), 1), verbose=0)
+
     # ------------------------------------------------------------ display and files
 
     def summary(self, print_fn=print):
@@ -873,6 +961,21 @@ class Sequential:
 # the GEMM to run at full speed, small enough that the layers' buffers stay a
 # few MB (1024 x 512 float32 = 2 MB).
 INFERENCE_BATCH = 1024
+
+
+def _metric_list(argument, metrics):
+    """compile()'s metrics or weighted_metrics as a checked list."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+        raise ValueError(
+            f"{argument} must be a list, as in Keras. Received: {argument}={metrics!r}; "
+            f"use {argument}=[{metrics!r}]"
+        )
+    metrics = list(metrics)
+    for metric in metrics:
+        metrics_module.check_identifier(metric)
+    return metrics
 
 
 def _byte_size(count):

@@ -53,6 +53,7 @@ def save_model(model, path):
         "layers": [_layer_config(layer) for layer in model.layers],
         "loss": _loss_config(model.loss) if model.loss else None,
         "metrics": [metrics_module.serialize(m) for m in model.metrics],
+        "weighted_metrics": [metrics_module.serialize(m) for m in model.weighted_metrics],
         "optimizer": _optimizer_config(model.optimizer) if model.optimizer else None,
         "optimizer_iterations": model.optimizer.iterations if model.optimizer else 0,
     }
@@ -313,7 +314,7 @@ def _load_checkpoint(f):
     archive = _open_archive(f)
     config = _read_config(archive)
     layers, weight_entries = _layers_from_config(config)
-    loss, optimizer, metrics, iterations = _training_from_config(config)
+    loss, optimizer, metrics, weighted_metrics, iterations = _training_from_config(config)
     state_entries = _optimizer_state_entries(archive, optimizer, weight_entries)
     _check_entries(archive, {**weight_entries, **state_entries})
 
@@ -326,7 +327,9 @@ def _load_checkpoint(f):
         w[...] = _read_array(archive, key)
     if loss is not None:
         try:
-            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+            model.compile(
+                optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics
+            )
         except (ValueError, TypeError) as error:
             raise _Malformed(f"the training config does not fit the layers ({error})") from None
         if state_entries:
@@ -529,7 +532,7 @@ def _layers_from_config(config):
 def _training_from_config(config):
     loss_config = config.get("loss")
     if loss_config is None:
-        return None, None, [], 0
+        return None, None, [], [], 0
     try:
         _require(loss_config, "loss config", "name", str)
         loss = losses.from_config(loss_config)
@@ -539,6 +542,11 @@ def _training_from_config(config):
         metrics = [
             metrics_module.deserialize(m) for m in _require(config, "config", "metrics", list)
         ]
+        # Files from before weighted_metrics have none.
+        weighted = config.get("weighted_metrics", [])
+        if not isinstance(weighted, list):
+            raise ValueError(f"'weighted_metrics' must be list. Received: {weighted!r:.100}")
+        weighted_metrics = [metrics_module.deserialize(m) for m in weighted]
     except (ValueError, TypeError) as error:
         raise _Malformed(f"metrics config: {error}") from None
     optimizer_config = _require(config, "config", "optimizer", dict)
@@ -552,7 +560,7 @@ def _training_from_config(config):
     iterations = _require(config, "config", "optimizer_iterations", int)
     if iterations < 0:
         raise _Malformed(f"optimizer_iterations must be >= 0. Received: {iterations}")
-    return loss, optimizer, metrics, iterations
+    return loss, optimizer, metrics, weighted_metrics, iterations
 
 
 # Step 5: the optimizer state, all of it or none (a fresh optimizer): the
