@@ -1,5 +1,6 @@
 """Sequential: a stack of layers with Keras 3's compile / fit / evaluate / predict."""
 
+import contextlib
 import math
 import signal
 import sys
@@ -11,8 +12,11 @@ import numpy as np
 from denseops.argument_errors import check_count
 from denseops.nn import losses, optimizers
 from denseops.nn import metrics as metrics_module
-from denseops.nn.callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
+from denseops.nn.batches import EvalSource, array_eval_batches, stream_eval_batches
+from denseops.nn.callbacks import CallbackList, History, ProgbarLogger
+from denseops.nn.data_adapters import StreamBatches, array_chunks, is_memory_mapped, is_stream
 from denseops.nn.exclusive import one_call_at_a_time, one_call_lock
+from denseops.nn.fit_plan import make_plan
 from denseops.nn.layers import InputLayer, Layer, input_size_from_shape, set_weight_list
 from denseops.nn.progress import format_logs
 from denseops.nn.utils import global_generator
@@ -274,7 +278,8 @@ class Sequential:
         ``scan`` looks for NaN and Inf: fit does (one bad sample would spoil
         the weights); predict and evaluate do not read the data twice.
         """
-        x = np.asarray(x)
+        mapped = is_memory_mapped(x)
+        x = x if mapped else np.asarray(x)
         if x.dtype.kind not in "fiub":
             raise TypeError(f"{argument} must hold real numbers. Received: dtype {x.dtype}")
         if x.ndim != 2 or x.shape[0] == 0:
@@ -290,10 +295,15 @@ class Sequential:
                 f"The model's input is declared as (None, {self._input_dim}). "
                 f"Received: {argument} of shape {x.shape}"
             )
+        if mapped:
+            # Left on disk: its rows are read (and converted) a batch at a time.
+            if scan and x.dtype.kind == "f":
+                for start, rows in array_chunks(x, INFERENCE_BATCH):
+                    _refuse_non_finite(argument, rows, start)
+            return x
         x = np.ascontiguousarray(x, dtype=self.dtype)
-        if scan and x.dtype.kind == "f" and not np.isfinite(x).all():
-            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
-            raise ValueError(f"{argument} contains NaN or Inf, first at index {bad}")
+        if scan and x.dtype.kind == "f":
+            _refuse_non_finite(argument, x, 0)
         return x
 
     def _check_xy(self, x, y, argument="x", scan=True):
@@ -496,10 +506,14 @@ class Sequential:
         Keras 3's signature and behaviour; the arguments in Keras's order.
 
         Args:
-            x: (samples, features) real array.
+            x: (samples, features) real array (a memory-mapped one, from
+                ``np.memmap`` or ``np.load(path, mmap_mode="r")``, is read
+                batch by batch), or a generator of ``(x, y)`` /
+                ``(x, y, sample_weight)`` batches, or a ``PyDataset``.
             y: targets: (samples,) integer labels for sparse categorical
                 cross-entropy; (samples, classes) one-hot for categorical;
-                (samples,) or (samples, outputs) for the others.
+                (samples,) or (samples, outputs) for the others. None when
+                x is a generator or PyDataset.
             batch_size: samples per update. Default 32.
             epochs: the index of the last epoch (from ``initial_epoch``).
             verbose: "auto" (1 in a terminal, 2 otherwise), 0 silent,
@@ -508,11 +522,16 @@ class Sequential:
             validation_split: fraction in [0, 1) of the *last* samples held
                 out for validation (taken before shuffling, as Keras does).
             validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, weights)``,
-                evaluated after each epoch; logged with a ``val_`` prefix.
+                or a generator or PyDataset, evaluated after each epoch;
+                logged with a ``val_`` prefix.
             shuffle: reshuffle the samples every epoch.
             class_weight: ``{class: weight}`` scaling each sample's loss by its class.
             sample_weight: (samples,) weights of each sample's loss.
             initial_epoch: epoch to start from (to resume a run).
+            steps_per_epoch: batches per epoch of a generator or PyDataset
+                (default: a PyDataset's length; a generator until it ends).
+            validation_steps: batches per validation of a generator or
+                PyDataset ``validation_data``.
             validation_batch_size: default ``batch_size``.
             validation_freq: validate every this many epochs.
             seed: (denseops) seeds weight initialization (if not built yet),
@@ -526,145 +545,73 @@ class Sequential:
         ``TerminateOnNaN`` callback asks to stop instead.
         """
         self._require_compiled("fit")
-        batch_size = 32 if batch_size is None else check_count("batch_size", batch_size)
-        epochs = check_count("epochs", epochs)
-        verbose = resolve_verbose(verbose)
-        initial_epoch = check_count("initial_epoch", initial_epoch, minimum=0)
-        validation_freq = check_count("validation_freq", validation_freq)
-        validation_batch_size = (
-            batch_size
-            if validation_batch_size is None
-            else check_count("validation_batch_size", validation_batch_size)
-        )
-        _arrays_only("fit", steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
-        if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
-            raise ValueError(
-                "validation_split must be in [0, 1). "
-                f"Received: validation_split={validation_split!r}"
-            )
-        callbacks = list(callbacks or [])
-        for callback in callbacks:
-            if not isinstance(callback, Callback):
-                raise TypeError(
-                    f"callbacks must be denseops.nn.callbacks.Callback objects. "
-                    f"Received: {callback!r}"
-                )
-        x, y = self._check_xy(x, y)
-        weights = self._sample_weights(y, sample_weight, class_weight)
-        val_weights = None
-        if validation_data is None and validation_split > 0:
-            keep = len(x) - int(len(x) * validation_split)
-            if keep <= 0 or keep == len(x):
-                raise ValueError(
-                    f"validation_split={validation_split} of {len(x)} samples leaves an empty "
-                    "training or validation set"
-                )
-            validation_data = (x[keep:], y[keep:])
-            x, y = x[:keep], y[:keep]
-            if weights is not None:
-                weights, val_weights = weights[:keep], weights[keep:]
-        rng = np.random.default_rng(seed)
-        if not self.built:
-            self.build(x.shape[1], seed=rng.integers(2**63))
-        self._plan_fusion()
-        y_loss, y_metric = self._targets(y)
-        metric_list = self._new_metrics(y)
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "validation_data must be (x_val, y_val) or (x_val, y_val, val_sample_weight)"
-                )
-            x_val, y_val = self._check_xy(*validation_data[:2], argument="validation x")
-            if len(validation_data) == 3:
-                val_weights = self._sample_weights(
-                    y_val, validation_data[2], None, "validation sample_weight"
-                )
-            val_targets = self._targets(y_val)
-            val_metrics = self._new_metrics(y_val)
-
+        arguments = dict(locals())
+        del arguments["self"]
+        plan = make_plan(self, arguments, resolve_verbose(verbose))
         history = History()
         self.history = history
-        progress = [ProgbarLogger(verbose)] if verbose else []
-        callback_list = CallbackList(
-            [*callbacks, history, *progress],
-            self,  # Keras: History after the user's
-            {
-                "verbose": verbose,
-                "epochs": epochs,
-                "steps": -(-len(x) // batch_size),
-                "batch_size": batch_size,
-                "samples": len(x),
-            },
-        )
-        skip_non_finite = any(isinstance(c, TerminateOnNaN) for c in callbacks)
-        samples = len(x)
-        x_batch = np.empty((min(batch_size, samples), x.shape[1]), self.dtype)
+        progress = [ProgbarLogger(plan.verbose)] if plan.verbose else []
+        # Keras's order: the user's callbacks, then History, then the progress bar.
+        callback_list = CallbackList([*plan.callbacks, history, *progress], self, plan.params)
         self.stop_training = False
-        finished = False
-        with _StopOnInterrupt() as interrupt:
-            try:
-                callback_list.call("on_train_begin", {})
-                for epoch in range(initial_epoch, epochs):
-                    for metric in metric_list:
-                        metric.reset_state()
-                    callback_list.call("on_epoch_begin", epoch, {})
-                    order = rng.permutation(samples) if shuffle else np.arange(samples)
-                    loss_sum = 0.0
-                    seen = 0
-                    for step, start in enumerate(range(0, samples, batch_size)):
-                        if interrupt.requested:
-                            raise TrainingInterrupted(
-                                f"training interrupted in epoch {epoch + 1}, before batch "
-                                f"{step + 1}; {len(history.epoch)} whole epoch(s) recorded",
-                                history,
-                            )
-                        callback_list.call("on_train_batch_begin", step, {})
-                        idx = order[start : start + batch_size]
-                        # mode="clip": idx is a permutation slice, always in range, and
-                        # skipping the bounds pass makes the gather ~10x faster.
-                        xb = np.take(x, idx, axis=0, out=x_batch[: len(idx)], mode="clip")
-                        wb = None if weights is None else weights[idx]
-                        try:
-                            loss = self._train_batch(
-                                xb, y_loss[idx], y_metric[idx], wb, metric_list, skip_non_finite
-                            )
-                        except FloatingPointError as error:
-                            raise FloatingPointError(
-                                f"training stopped in epoch {epoch + 1}, batch {step + 1}: "
-                                f"{error}; the weights are those before this batch (try a lower "
-                                "learning_rate)"
-                            ) from None
-                        loss_sum += loss * len(idx)
-                        seen += len(idx)
-                        logs = self._logs(loss_sum / seen, metric_list)
-                        callback_list.call("on_train_batch_end", step, logs)
-                        if self.stop_training:
-                            break
-                    logs = self._logs(loss_sum / max(seen, 1), metric_list)
-                    if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                        val_logs = self._evaluate(
-                            x_val, *val_targets, val_weights, validation_batch_size, val_metrics
-                        )
-                        logs.update({f"val_{k}": v for k, v in val_logs.items()})
-                    callback_list.call("on_epoch_end", epoch, logs)
-                    if self.stop_training:
-                        break
-                if interrupt.requested:
-                    # Ctrl-C during the last batch or the last validation: nothing
-                    # is left to train, but the user still asked to stop.
-                    raise TrainingInterrupted(
-                        f"training interrupted after the last epoch; {len(history.epoch)} whole "
-                        "epoch(s) recorded",
-                        history,
-                    )
-                finished = True
-            finally:
-                if not finished:  # an exception: close bars and files, nothing else
-                    for callback in callback_list.callbacks:
-                        if hasattr(callback, "close"):
-                            callback.close()
+        with _StopOnInterrupt() as interrupt, _closed_on_error(callback_list):
+            callback_list.call("on_train_begin", {})
+            for epoch in range(plan.initial_epoch, plan.epochs):
+                logs = self._fit_epoch(epoch, plan, callback_list, interrupt, history)
+                if logs is None:  # a generator with nothing left: no epoch to record
+                    break
+                if plan.validates_after(epoch):
+                    val_logs = self._evaluate_source(plan.validation)
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                callback_list.call("on_epoch_end", epoch, logs)
+                if self.stop_training or plan.data.exhausted:
+                    break
+            if interrupt.requested:
+                # Ctrl-C during the last batch or the last validation: nothing
+                # is left to train, but the user still asked to stop.
+                raise TrainingInterrupted(
+                    f"training interrupted after the last epoch; {len(history.epoch)} whole "
+                    "epoch(s) recorded",
+                    history,
+                )
         callback_list.call("on_train_end", {})
         return history
+
+    def _fit_epoch(self, epoch, plan, callback_list, interrupt, history):
+        """One pass over the plan's batches; returns the epoch's logs (None if the
+        data had no batch left)."""
+        for metric in plan.metrics or []:
+            metric.reset_state()
+        callback_list.call("on_epoch_begin", epoch, {})
+        loss_sum = 0.0
+        seen = 0
+        metric_list = plan.metrics
+        for step, batch in enumerate(plan.data.epoch(plan.rng)):
+            if interrupt.requested:
+                raise TrainingInterrupted(
+                    f"training interrupted in epoch {epoch + 1}, before batch "
+                    f"{step + 1}; {len(history.epoch)} whole epoch(s) recorded",
+                    history,
+                )
+            if metric_list is None:  # a stream: its first batch resolved them
+                metric_list = plan.metrics = plan.data.metrics
+            callback_list.call("on_train_batch_begin", step, {})
+            try:
+                loss = self._train_batch(*batch, metric_list, plan.skip_non_finite)
+            except FloatingPointError as error:
+                raise FloatingPointError(
+                    f"training stopped in epoch {epoch + 1}, batch {step + 1}: "
+                    f"{error}; the weights are those before this batch (try a lower "
+                    "learning_rate)"
+                ) from None
+            loss_sum += loss * len(batch.x)
+            seen += len(batch.x)
+            callback_list.call("on_train_batch_end", step, self._logs(loss_sum / seen, metric_list))
+            if self.stop_training:
+                break
+        if not seen and plan.data.exhausted:
+            return None
+        return self._logs(loss_sum / max(seen, 1), metric_list or [])
 
     def _logs(self, loss, metric_list):
         logs = {"loss": float(loss)}
@@ -674,27 +621,87 @@ class Sequential:
 
     # ------------------------------------------------------------ inference
 
-    def _evaluate(self, x, y_loss, y_metric, weights, batch_size, metric_list, callback_list=None):
-        """Mean loss (with the weight penalties) and metrics over (x, y).
+    def _eval_source(self, x, y, sample_weight, batch_size, steps, what, scan=False):
+        """What ``evaluate`` (or fit's validation) runs over, checked now: arrays, or
+        a generator or PyDataset whose batches are checked as they come."""
+        if is_stream(x):
+            for argument, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(
+                        f"{argument} must be None when {what} is a generator or PyDataset (its "
+                        f"batches carry targets and weights). Received: {argument} of type "
+                        f"{type(value).__name__}"
+                    )
+            stream = StreamBatches(x, steps, what)
+            holder = {"metrics": None}
+            return EvalSource(lambda: stream_eval_batches(self, stream, holder), holder)
+        if steps is not None:
+            raise ValueError(
+                f"steps is for generators and PyDataset inputs; {what} is arrays, which are "
+                f"always used whole. Received: steps={steps!r}"
+            )
+        argument = "x" if what == "x" else f"{what} x"
+        x, y = self._check_xy(x, y, argument, scan=scan)
+        weights = self._sample_weights(
+            y, sample_weight, None, "sample_weight" if what == "x" else f"{what} sample_weight"
+        )
+        y_loss, y_metric = self._targets(y)
+        holder = {"metrics": self._new_metrics(y)}
+        return EvalSource(
+            lambda: array_eval_batches(self, x, y_loss, y_metric, weights, batch_size), holder
+        )
+
+    def _validation_source(self, validation_data, steps, batch_size):
+        """fit()'s validation data as an EvalSource (None: no validation)."""
+        if validation_data is None:
+            return None
+        if is_stream(validation_data):
+            return self._eval_source(
+                validation_data, None, None, batch_size, steps, "validation_data"
+            )
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be (x_val, y_val), (x_val, y_val, val_sample_weight), "
+                "a generator or a PyDataset"
+            )
+        x_val, y_val, *weights = validation_data
+        return self._eval_source(
+            x_val,
+            y_val,
+            weights[0] if weights else None,
+            batch_size,
+            steps,
+            "validation",
+            scan=True,
+        )
+
+    def _evaluate_source(self, source, callback_list=None):
+        """Mean loss (with the weight penalties) and metrics over a source's batches.
 
         With ``callback_list``, each batch calls Keras's ``on_test_batch_begin``
-        and ``on_test_batch_end`` (with the running loss and metrics).
+        and ``on_test_batch_end`` (with the running loss and metrics). Call it
+        holding the weights lock for reading.
         """
-        for metric in metric_list:
+        for metric in source.metrics or []:
             metric.reset_state()
         loss_sum = 0.0
-        for step, start in enumerate(range(0, len(x), batch_size)):
+        count = 0
+        for step, batch in enumerate(source.batches()):
             if callback_list:
                 callback_list.call("on_test_batch_begin", step, {})
-            end = start + batch_size
-            out = self._infer(x[start:end], logits=self._fused)
-            wb = None if weights is None else weights[start:end]
-            loss_sum += self.loss.compute(out, y_loss[start:end], wb, logits=self._fused) * len(out)
-            self._update_metrics(metric_list, out, y_metric[start:end], wb)
+            out = self._infer(batch.x, logits=self._fused)
+            loss_sum += self.loss.compute(
+                out, batch.y_loss, batch.weights, logits=self._fused
+            ) * len(out)
+            count += len(out)
+            self._update_metrics(source.metrics, out, batch.y_metric, batch.weights)
             if callback_list:
-                running = self._logs(loss_sum / min(end, len(x)), metric_list)
-                callback_list.call("on_test_batch_end", step, running)
-        return self._logs(loss_sum / len(x) + self._penalty(), metric_list)
+                callback_list.call(
+                    "on_test_batch_end", step, self._logs(loss_sum / count, source.metrics)
+                )
+        if count == 0:
+            raise ValueError("there was nothing to evaluate: the data gave no batch")
+        return self._logs(loss_sum / count + self._penalty(), source.metrics)
 
     def evaluate(
         self,
@@ -709,6 +716,11 @@ class Sequential:
     ):
         """Loss and metrics on ``(x, y)``, as Keras 3 returns them.
 
+        ``x`` may also be a memory-mapped array (read batch by batch), or a
+        generator or PyDataset of ``(x, y)`` / ``(x, y, sample_weight)``
+        batches, with ``steps`` batches (default: a PyDataset's length, a
+        generator until it ends).
+
         Returns:
             The loss alone when no metrics were compiled, else
             ``[loss, metric, ...]`` in compile order; a dict with ``return_dict``.
@@ -719,29 +731,19 @@ class Sequential:
             INFERENCE_BATCH if batch_size is None else check_count("batch_size", batch_size)
         )
         verbose = resolve_verbose(verbose)
-        _arrays_only("evaluate", steps=steps)
-        x, y = self._check_xy(x, y, scan=False)
+        steps = None if steps is None else check_count("steps", steps)
         if not self.built:
             raise ValueError("evaluate() needs a built model: fit it or build(input_dim) first")
         self._plan_fusion()
-        y_loss, y_metric = self._targets(y)
-        weights = self._sample_weights(y, sample_weight, None)
+        source = self._eval_source(x, y, sample_weight, batch_size, steps, "x")
         callback_list = CallbackList(callbacks or [], self, {"verbose": verbose})
         callback_list.call("on_test_begin", {})
         start = time.perf_counter()
         with weights_lock(self).reading():
-            logs = self._evaluate(
-                x,
-                y_loss,
-                y_metric,
-                weights,
-                batch_size,
-                self._new_metrics(y),
-                callback_list if callbacks else None,
-            )
+            logs = self._evaluate_source(source, callback_list if callbacks else None)
         callback_list.call("on_test_end", logs)
         if verbose:
-            steps_run = -(-len(x) // batch_size)
+            steps_run = source.steps_run
             print(
                 f"{steps_run}/{steps_run} - {time.perf_counter() - start:.2f}s - "
                 f"{format_logs(logs)}",
@@ -751,15 +753,24 @@ class Sequential:
             return logs
         return list(logs.values()) if len(logs) > 1 else logs["loss"]
 
+    def _rows(self, x):
+        """A block of rows as the kernels take it (a memory map's rows are read here)."""
+        return np.ascontiguousarray(x, dtype=self.dtype)
+
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The last layer's outputs for ``x`` (probabilities after softmax/sigmoid).
+
+        ``x``: an array (a memory-mapped one is read ``batch_size`` rows at a
+        time), or a generator or PyDataset of batches (``x``, ``(x,)`` or
+        ``(x, y...)``; ``steps`` of them, default a PyDataset's length or a
+        generator until it ends).
 
         One batch (``len(x) <= batch_size``) costs its matmuls and the
         arrays they write; the input is not scanned for NaN. Safe from several
         threads at once, and beside ``fit`` in another thread: each call
         computes in arrays of its own, on the weights as they are between two
         updates (an update waits for running predictions, and the other way
-        round).
+        round; a stream's batches each see the weights of their moment).
 
         ``batch_size=None`` (here and in ``evaluate``) runs chunks of up to
         1024 rows rather than Keras's 32: the batch size of inference changes
@@ -769,24 +780,31 @@ class Sequential:
             INFERENCE_BATCH if batch_size is None else check_count("batch_size", batch_size)
         )
         verbose = resolve_verbose(verbose)
-        _arrays_only("predict", steps=steps)
+        steps = None if steps is None else check_count("steps", steps)
+        callback_list = CallbackList(callbacks, self, {"verbose": verbose}) if callbacks else None
+        if is_stream(x):
+            return self._predict_stream(StreamBatches(x, steps, "x"), callback_list)
+        if steps is not None:
+            raise ValueError(
+                "steps is for generators and PyDataset inputs; predict() on arrays uses all "
+                f"of them. Received: steps={steps!r}"
+            )
         x = self._check_x(x, scan=False)
         if not self.built:
             self.build(x.shape[1])
-        callback_list = CallbackList(callbacks, self, {"verbose": verbose}) if callbacks else None
         if callback_list:
             callback_list.call("on_predict_begin", {})
         start = time.perf_counter()
         with weights_lock(self).reading():
             if len(x) <= batch_size and not callback_list:
-                out = self._infer(x)
+                out = self._infer(self._rows(x))
             else:
                 out = np.empty((len(x), self.output_dim), self.dtype)
-                for step, first in enumerate(range(0, len(x), batch_size)):
+                for step, (first, rows) in enumerate(array_chunks(x, batch_size)):
                     if callback_list:
                         callback_list.call("on_predict_batch_begin", step, {})
-                    batch = out[first : first + batch_size]
-                    batch[...] = self._infer(x[first : first + batch_size])
+                    batch = out[first : first + len(rows)]
+                    batch[...] = self._infer(self._rows(rows))
                     if callback_list:  # Keras hands the batch's predictions over as "outputs"
                         callback_list.call("on_predict_batch_end", step, {"outputs": batch})
         if callback_list:
@@ -800,6 +818,27 @@ class Sequential:
                 flush=True,
             )
         return out
+
+    def _predict_stream(self, stream, callback_list):
+        """predict() over a generator or PyDataset: the batches' outputs, concatenated."""
+        if callback_list:
+            callback_list.call("on_predict_begin", {})
+        outputs = []
+        for step, (x, _, _) in enumerate(stream.epoch()):
+            x = self._check_x(x, scan=False)
+            if not self.built:
+                self.build(x.shape[1])
+            if callback_list:
+                callback_list.call("on_predict_batch_begin", step, {})
+            with weights_lock(self).reading():
+                outputs.append(self._infer(x))
+            if callback_list:
+                callback_list.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
+        if callback_list:
+            callback_list.call("on_predict_end", {})
+        if not outputs:
+            raise ValueError("there was nothing to predict: the data gave no batch")
+        return np.concatenate(outputs)
 
     def __call__(self, x, training=False):
         """The model's output for a batch ``x``, as ``model(x)`` in Keras.
@@ -997,14 +1036,24 @@ def resolve_verbose(verbose):
     return int(verbose)
 
 
-def _arrays_only(method, **step_counts):
-    """Refuses Keras's step counts: they are for generators and datasets."""
-    for argument, value in step_counts.items():
-        if value is not None:
-            raise ValueError(
-                f"{argument} is for generators and datasets; {method}() here takes arrays "
-                f"and always uses all of them. Received: {argument}={value!r}"
-            )
+def _refuse_non_finite(argument, rows, first_row):
+    """A ValueError naming the first NaN or Inf of ``rows`` (row ``first_row`` onwards)."""
+    if not np.isfinite(rows).all():
+        bad = np.argwhere(~np.isfinite(rows))[0]
+        index = (int(bad[0]) + first_row, *(int(i) for i in bad[1:]))
+        raise ValueError(f"{argument} contains NaN or Inf, first at index {index}")
+
+
+@contextlib.contextmanager
+def _closed_on_error(callback_list):
+    """Closes the callbacks' bars and files when fit ends with an exception."""
+    try:
+        yield
+    except BaseException:
+        for callback in callback_list.callbacks:
+            if hasattr(callback, "close"):
+                callback.close()
+        raise
 
 
 class _StopOnInterrupt:
