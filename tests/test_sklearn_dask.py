@@ -120,3 +120,78 @@ def test_dask_array_map_blocks_predict_proba_equals_in_memory(client, digits):
     np.testing.assert_allclose(result, model.predict_proba(X), rtol=1e-6, atol=1e-7)
     labels = X_big.map_blocks(model.predict, dtype=model.classes_.dtype, drop_axis=1).compute()
     np.testing.assert_array_equal(labels, model.predict(X))
+
+
+# ------------------------------------------------------------ dask-ml wrappers
+
+
+def test_incremental_streams_blocks_of_a_dask_array_through_partial_fit(client, digits):
+    wrappers = pytest.importorskip("dask_ml.wrappers", reason="dask-ml is not installed")
+    X, y = digits
+    blocks = da.from_array(X, chunks=(300, X.shape[1]))
+    labels = da.from_array(y, chunks=300)
+    incremental = wrappers.Incremental(
+        MLPClassifier(hidden_layer_sizes=(32,), learning_rate_init=0.01, random_state=0),
+        scoring="accuracy",
+        shuffle_blocks=False,  # the blocks in order, as the loop below takes them
+    )
+    incremental.fit(blocks, labels, classes=np.unique(y))  # one pass over the blocks
+    for _ in range(7):  # seven more, continuing from the first
+        incremental.partial_fit(blocks, labels, classes=np.unique(y))
+    # The same passes, block by block, by hand: the wrapper adds nothing else.
+    by_hand = MLPClassifier(hidden_layer_sizes=(32,), learning_rate_init=0.01, random_state=0)
+    for _ in range(8):
+        for start in range(0, len(X), 300):
+            by_hand.partial_fit(
+                X[start : start + 300], y[start : start + 300], classes=np.unique(y)
+            )
+    for a, b in zip(incremental.estimator_.coefs_, by_hand.coefs_):
+        np.testing.assert_array_equal(a, b)
+    assert incremental.score(blocks, labels) > 0.8
+
+
+def test_parallel_post_fit_predicts_a_dask_array_on_the_cluster(client, digits):
+    wrappers = pytest.importorskip("dask_ml.wrappers", reason="dask-ml is not installed")
+    X, y = digits
+    fitted = MLPClassifier(hidden_layer_sizes=(32,), max_iter=30, random_state=0).fit(X, y)
+    wrapped = wrappers.ParallelPostFit(fitted)
+    lazy = wrapped.predict_proba(da.from_array(X, chunks=(400, X.shape[1])))
+    np.testing.assert_allclose(lazy.compute(), fitted.predict_proba(X), rtol=1e-6)
+
+
+def test_incremental_trains_on_a_dask_array_larger_than_the_memory_it_uses(tmp_path):
+    pytest.importorskip("dask_ml.wrappers", reason="dask-ml is not installed")
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    # 1 GiB of float32 features, made block by block on demand and never held
+    # whole; the process may grow by a small fraction of it.
+    script = textwrap.dedent(
+        """
+        import json, resource, warnings
+        import dask, dask.array as da, numpy as np
+        from dask_ml.wrappers import Incremental
+        from denseops.sklearn import MLPClassifier
+        warnings.simplefilter("ignore")
+        dask.config.set(scheduler="synchronous")  # one block at a time
+        rows, features, chunk = 1 << 20, 256, 1 << 14
+        X = da.random.RandomState(0).random_sample((rows, features), chunks=(chunk, features))
+        X = X.astype(np.float32)
+        y = (X[:, 0] > 0.5).astype(np.int64)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        model = Incremental(MLPClassifier((16,), learning_rate_init=0.01, random_state=0))
+        model.fit(X, y, classes=[0, 1])
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps({"data": rows * features * 4, "before": before, "peak": peak,
+                          "trained": int(model.estimator_.n_iter_)}))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=900, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["data"] == 1 << 30 and figures["trained"] >= 1
+    assert figures["peak"] - figures["before"] < figures["data"] / 8, figures

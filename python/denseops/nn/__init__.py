@@ -31,6 +31,7 @@ from denseops.nn import (
     utils,
 )
 from denseops.nn.callbacks import History
+from denseops.nn.data_adapters import PyDataset
 from denseops.nn.layers import Dense, Dropout, Input, InputLayer, Layer
 from denseops.nn.losses import (
     BinaryCrossentropy,
@@ -69,6 +70,7 @@ __all__ = [
     "Layer",
     "MeanAbsoluteError",
     "MeanSquaredError",
+    "PyDataset",
     "RMSprop",
     "SGD",
     "Sequential",

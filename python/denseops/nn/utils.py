@@ -5,6 +5,9 @@ import random
 import numpy as np
 
 from denseops.argument_errors import check_count
+from denseops.nn.data_adapters import PyDataset
+
+__all__ = ["PyDataset", "set_random_seed", "to_categorical"]
 
 
 def to_categorical(x, num_classes=None):
