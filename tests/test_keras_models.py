@@ -930,3 +930,58 @@ def test_the_keras_modules_a_reader_imports(tmp_path, rng):
         -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(axis=1),
         rtol=1e-6,
     )
+
+
+# ------------------------------------------------------------ Activation layers
+
+
+@pytest.mark.parametrize("hidden", ["relu", "gelu", "tanh"])
+@pytest.mark.parametrize("last", ["softmax", "sigmoid", None])
+def test_activation_layers_train_exactly_as_dense_activations(rng, tmp_path, hidden, last):
+    from denseops.nn import Activation
+
+    x = rng.normal(size=(48, 5)).astype(np.float32)
+    classes = 1 if last in ("sigmoid", None) else 3
+    y = rng.integers(0, 2 if last == "sigmoid" else 3, size=48)
+    loss = {
+        "softmax": "sparse_categorical_crossentropy",
+        "sigmoid": "binary_crossentropy",
+        None: "mse",
+    }[last]
+    separate = Sequential(
+        [Input(shape=(5,)), Dense(8), Activation(hidden), Dense(classes), Activation(last)]
+    )
+    fused = Sequential(
+        [Input(shape=(5,)), Dense(8, activation=hidden), Dense(classes, activation=last)]
+    )
+    for model in (separate, fused):
+        model.compile(optimizer="sgd", loss=loss)
+    fused.set_weights(separate.get_weights())
+    targets = y.astype(np.float32) if last is None else y
+    a = separate.fit(x, targets, epochs=2, batch_size=16, verbose=0, seed=1)
+    b = fused.fit(x, targets, epochs=2, batch_size=16, verbose=0, seed=1)
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-6)
+    for wa, wb in zip(separate.get_weights(), fused.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-7)
+    separate.save(tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    assert [type(layer).__name__ for layer in loaded.layers] == [
+        "Dense", "Activation", "Dense", "Activation",
+    ]  # fmt: skip
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), separate.predict(x, verbose=0))
+
+
+def test_activation_layer_gradient_matches_finite_differences(rng):
+    from denseops.nn import Activation, activations
+
+    layer = Activation(activations.ElementwiseActivation("elu", alpha=-0.7))
+    layer.build(4, np.float64, None)
+    x = helpers.away_from_zero(rng, (3, 4))
+    upstream = rng.normal(size=(3, 4))
+
+    def f():
+        return float(np.sum(upstream * layer.forward(x)))
+
+    f()
+    helpers.assert_gradient_close(layer.backward(upstream), numeric_gradient(f, x), "Activation")
+    assert layer.count_params() == 0 and layer.weights == []

@@ -32,7 +32,7 @@ from denseops.nn import (
 )
 from denseops.nn.callbacks import History
 from denseops.nn.data_adapters import PyDataset
-from denseops.nn.layers import Dense, Dropout, Input, InputLayer, Layer
+from denseops.nn.layers import Activation, Dense, Dropout, Input, InputLayer, Layer
 from denseops.nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -58,6 +58,7 @@ def __getattr__(name):
 
 __all__ = [
     "__version__",
+    "Activation",
     "Adam",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",

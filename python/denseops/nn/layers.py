@@ -52,6 +52,15 @@ class Layer:
         """Drops what ``build`` made (the model undoing a build that failed later)."""
         self.built = False
 
+    def check_input(self, x):
+        """Raises a ValueError unless ``x`` is (batch, input_dim)."""
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(
+                f"{type(self).__name__} layer {self.name!r} expects input of shape (batch, "
+                f"{self.input_dim}). Received: shape {x.shape}"
+                + ("; flatten images first, e.g. x.reshape(len(x), -1)" if x.ndim > 2 else "")
+            )
+
     def forward(self, x, training=False):
         raise NotImplementedError
 
@@ -445,6 +454,67 @@ class Dropout(Layer):
 
     def __repr__(self):
         return f"Dropout(rate={self.rate})"
+
+
+class Activation(Layer):
+    """Applies an activation to its input, as ``keras.layers.Activation``.
+
+    ``Dense(10), Activation("softmax")`` is ``Dense(10, activation="softmax")``
+    (and fuses with the cross-entropy the same way when it comes last).
+
+    Args:
+        activation: a Keras name, None (linear) or an ``Activation`` object.
+        name: the layer's name.
+        input_shape: ``(features,)``, for the first layer of a model.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = Activation("relu")
+        >>> layer.build(3, np.float64, None)
+        >>> layer.forward(np.array([[-1.0, 0.5, 2.0]]))
+        array([[0. , 0.5, 2. ]])
+    """
+
+    def __init__(self, activation, name=None, input_shape=None):
+        super().__init__(name, input_shape=input_shape)
+        self.activation = activations.get(activation)
+        self.units = self.input_dim = None
+        self.dtype = np.dtype(np.float32)
+        self._x = self._y = None
+
+    def build(self, input_dim, dtype, rng):
+        self.input_dim = self.units = input_dim
+        self.dtype = np.dtype(dtype)
+        self.built = True
+
+    def forward(self, x, training=False, return_logits=False):
+        # The input stays as it is (a buffer of the layer before) until backward.
+        self._x = x
+        self._y = x if return_logits else self.activation.forward(x)
+        return self._y
+
+    def infer(self, x, return_logits=False):
+        return x if return_logits else self.activation.forward(x)
+
+    def backward(self, dout, need_dx=True, from_logits=False):
+        """``dout * act'(x)``; with ``from_logits`` (the fused loss) ``dout`` is that already."""
+        if not need_dx:
+            return None
+        if from_logits:
+            return dout
+        return self.activation.backward(dout, self._y, z=self._x)
+
+    def get_config(self):
+        return {
+            "class": "Activation",
+            "name": self.name,
+            "activation": activations.serialize(self.activation),
+            "input_dim": self.input_dim,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self):
+        return f"Activation({self.activation.name!r})"
 
 
 class InputLayer:

@@ -79,7 +79,7 @@ class Sequential:
             kind = type(layer).__name__.lower()
             layer.name = (
                 f"{kind}_{len(self.layers)}"
-                if kind in ("dense", "dropout")
+                if kind in ("dense", "dropout", "activation")
                 else f"layer_{len(self.layers)}"
             )
         self._check_same_dtype(layer)

@@ -32,7 +32,7 @@ import numpy as np
 from denseops import npz_entries
 from denseops.nn import activations, losses, optimizers, regularizers
 from denseops.nn import metrics as metrics_module
-from denseops.nn.layers import Dense, Dropout
+from denseops.nn.layers import Activation, Dense, Dropout
 from denseops.nn.model import Sequential
 
 FORMAT = "denseops.Sequential"
@@ -74,7 +74,11 @@ def save_model(model, path):
 
 
 def _layer_config(layer):
-    if type(layer).__name__ not in _LAYER_READERS or type(layer) not in (Dense, Dropout):
+    if type(layer).__name__ not in _LAYER_READERS or type(layer) not in (
+        Dense,
+        Dropout,
+        Activation,
+    ):
         raise ValueError(
             f"Cannot save layer {layer.name!r} of class {type(layer).__name__}: "
             f"load() can restore {sorted(_LAYER_READERS)} only"
@@ -497,7 +501,23 @@ def _dropout_from_config(config, where, input_dim):
     return layer, [], input_dim
 
 
-_LAYER_READERS = {"Dense": _dense_from_config, "Dropout": _dropout_from_config}
+def _activation_from_config(config, where, input_dim):
+    """(layer, [], output_dim) for an Activation layer's config."""
+    activation = _require(config, where, "activation", (str, dict, type(None)))
+    if isinstance(activation, dict):
+        _require(activation, f"{where} activation", "name", str)
+        _require(activation, f"{where} activation", "alpha", (int, float))
+    layer = Activation(
+        activations.deserialize(activation), name=_require(config, where, "name", (str, type(None)))
+    )
+    return layer, [], input_dim
+
+
+_LAYER_READERS = {
+    "Dense": _dense_from_config,
+    "Dropout": _dropout_from_config,
+    "Activation": _activation_from_config,
+}
 
 
 def _layers_from_config(config):
