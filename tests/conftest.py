@@ -19,6 +19,15 @@ def layout(request):
     return request.param
 
 
+@pytest.fixture(autouse=True)
+def _fresh_layer_names():
+    """Each test names its layers from the start (dense, dense_1, ...), as a new
+    Keras session does: names then do not depend on the tests run before."""
+    from denseops.nn import utils
+
+    utils.clear_session()
+
+
 @pytest.fixture
 def rng(request):
     """A generator seeded from the test's id: reproducible, different per test."""

@@ -332,7 +332,7 @@ def test_an_input_dtype_does_not_change_the_layers_dtype_as_in_keras(rng):
 def test_dense_layers_of_other_dtypes_in_one_model_are_refused_when_added():
     with pytest.raises(
         ValueError,
-        match=r"Layer 'dense_2' has dtype float32 but layer 'dense_0' has float64: all the Dense "
+        match=r"Layer 'dense_1' has dtype float32 but layer 'dense' has float64: all the Dense "
         r"layers of a model share one dtype. Pass dtype='float64' to every Dense",
     ):
         Sequential([Dense(4, dtype="float64"), Dropout(0.1), Dense(2)])
@@ -779,7 +779,7 @@ def test_an_unbuilt_model_behaves_as_keras_s():
         ValueError, match=r"You tried to call `count_params` on layer 'sequential', "
     ):
         model.count_params()
-    with pytest.raises(ValueError, match=r"on layer 'dense_0', but the layer isn't built"):
+    with pytest.raises(ValueError, match=r"on layer 'dense', but the layer isn't built"):
         model.layers[0].count_params()
     lines = []
     model.summary(print_fn=lines.append)
@@ -824,9 +824,7 @@ def test_get_layer_shapes_and_pop_as_keras(rng):
     assert model.get_layer(index=0) is model.layers[0]
     assert model.get_layer(index=-1) is model.layers[1]
     assert model.get_layer("dense_1") is model.layers[1]
-    with pytest.raises(
-        ValueError, match=r"No such layer: nope. Existing layers are: \['dense_0', "
-    ):
+    with pytest.raises(ValueError, match=r"No such layer: nope. Existing layers are: \['dense', "):
         model.get_layer("nope")
     with pytest.raises(
         ValueError, match=r"Provide either a layer name or layer index at `get_layer`"
@@ -985,3 +983,39 @@ def test_activation_layer_gradient_matches_finite_differences(rng):
     f()
     helpers.assert_gradient_close(layer.backward(upstream), numeric_gradient(f, x), "Activation")
     assert layer.count_params() == 0 and layer.weights == []
+
+
+# ------------------------------------------------------------ Keras's names
+
+
+def build_names_sequence(keras):
+    """The same declarations in either library; returns (model names, layer names)."""
+    first = keras.Sequential(
+        [keras.layers.Dense(4), keras.layers.Dropout(0.1), keras.layers.Dense(2)]
+    )
+    second = keras.Sequential([keras.layers.Dense(3), keras.layers.Activation("relu")])
+    return [first.name, second.name], [layer.name for layer in [*first.layers, *second.layers]]
+
+
+def test_layers_and_models_get_keras_s_automatic_names():
+    from denseops import nn
+
+    models, layers = build_names_sequence(nn)
+    assert models == ["sequential", "sequential_1"]
+    assert layers == ["dense", "dropout", "dense_1", "dense_2", "activation"]
+    nn.utils.clear_session()
+    assert build_names_sequence(nn)[1][0] == "dense"  # numbering starts again
+    from denseops.nn.naming import snake_case
+
+    assert snake_case("BatchNormalization") == "batch_normalization"
+    assert snake_case("InputLayer") == "input_layer"
+    with pytest.raises(ValueError, match=r"should have unique names. Name 'a' is already"):
+        Sequential([Dense(2, name="a"), Dense(2, name="a")])
+
+
+def test_automatic_names_are_those_of_real_keras():
+    keras = pytest.importorskip("keras", reason="Keras 3 is not installed (the interop extra)")
+    from denseops import nn
+
+    keras.utils.clear_session()
+    assert build_names_sequence(nn) == build_names_sequence(keras)

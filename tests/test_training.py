@@ -77,12 +77,12 @@ def test_layers_get_default_names_and_summary_counts_parameters(capsys):
         [Dense(FEATURES, 16, activation="relu"), Dense(16, 4, activation="softmax")],
         name="blobs_mlp",
     )
-    assert [layer.name for layer in model.layers] == ["dense_0", "dense_1"]
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1"]  # Keras's names
     model.summary()
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == 'Model: "blobs_mlp"'
-    dense_0 = next(line for line in lines if line.startswith("dense_0"))
+    dense_0 = next(line for line in lines if line.startswith("dense "))
     dense_1 = next(line for line in lines if line.startswith("dense_1"))
     assert "(None, 16)" in dense_0 and dense_0.split()[-1] == f"{FEATURES * 16 + 16:,}"
     assert "(None, 4)" in dense_1 and dense_1.split()[-1] == f"{16 * 4 + 4:,}"
@@ -339,7 +339,7 @@ def with_nan(x):
             Y_OK,
             {},
             ValueError,
-            r"Dense layer 'dense_0' expects input of shape \(batch, 784\). "
+            r"Dense layer 'dense' expects input of shape \(batch, 784\). "
             r"Received: shape \(8, 783\)",
         ),
         (
@@ -603,7 +603,7 @@ def test_load_of_weights_with_the_wrong_shape_names_path_and_weights(data, tmp_p
     np.savez(path, **arrays)
     with pytest.raises(
         ValueError,
-        match=rf"{path}: weights 'layer0/weight0' of layer 'dense_0' "
+        match=rf"{path}: weights 'layer0/weight0' of layer 'dense' "
         rf"have shape \({FEATURES}, 5\)",
     ):
         load(path)

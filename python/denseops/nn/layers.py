@@ -10,6 +10,7 @@ import numpy as np
 import denseops as ops
 from denseops.argument_errors import check_count, kernel_dtype
 from denseops.nn import activations, initializers, regularizers
+from denseops.nn.naming import snake_case, unique_name
 
 
 class Layer:
@@ -26,7 +27,8 @@ class Layer:
     """
 
     def __init__(self, name=None, input_shape=None, input_dim=None):
-        self.name = name
+        # Keras's automatic name (dense, dense_1, ...) unless one is given.
+        self.name = name if name is not None else unique_name(snake_case(type(self).__name__))
         self.built = False
         self.declared_input_dim = None
         if input_shape is not None:

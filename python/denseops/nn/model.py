@@ -18,6 +18,7 @@ from denseops.nn.data_adapters import StreamBatches, array_chunks, is_memory_map
 from denseops.nn.exclusive import one_call_at_a_time, one_call_lock
 from denseops.nn.fit_plan import make_plan
 from denseops.nn.layers import InputLayer, Layer, input_size_from_shape, set_weight_list
+from denseops.nn.naming import unique_name
 from denseops.nn.progress import format_logs
 from denseops.nn.utils import global_generator
 from denseops.nn.weights_lock import weights_lock
@@ -48,8 +49,10 @@ class Sequential:
         >>> # model.fit(x_train, y_train, epochs=5, batch_size=128)
     """
 
-    def __init__(self, layers=None, name="sequential"):
-        self.name = name
+    def __init__(self, layers=None, trainable=True, name=None):
+        if not trainable:
+            raise ValueError("Sequential(trainable=False) is not supported: every weight trains")
+        self.name = name if name is not None else unique_name("sequential")
         self.layers = []
         self._input_dim = None
         self._input_dtype = None
@@ -75,12 +78,11 @@ class Sequential:
         # input_shape counts on the first layer only, as in Keras.
         if not self.layers and self._input_dim is None and layer.declared_input_dim is not None:
             self._input_dim = layer.declared_input_dim
-        if layer.name is None:
-            kind = type(layer).__name__.lower()
-            layer.name = (
-                f"{kind}_{len(self.layers)}"
-                if kind in ("dense", "dropout", "activation")
-                else f"layer_{len(self.layers)}"
+        if any(other.name == layer.name for other in self.layers):
+            raise ValueError(
+                "All layers added to a Sequential model should have unique names. Name "
+                f"{layer.name!r} is already the name of a layer in this model. Update the "
+                "`name` argument to pass a unique name."
             )
         self._check_same_dtype(layer)
         self.layers.append(layer)

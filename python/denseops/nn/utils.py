@@ -6,8 +6,9 @@ import numpy as np
 
 from denseops.argument_errors import check_count
 from denseops.nn.data_adapters import PyDataset
+from denseops.nn.naming import clear_session
 
-__all__ = ["PyDataset", "set_random_seed", "to_categorical"]
+__all__ = ["PyDataset", "clear_session", "set_random_seed", "to_categorical"]
 
 
 def to_categorical(x, num_classes=None):
