@@ -249,7 +249,11 @@ def test_build_takes_keras_input_shapes_and_input_declares_the_size(rng):
         assert model.layers[0].kernel.shape == (64, 8) and len(model.layers) == 2
     with pytest.raises(ValueError, match=r"build\(\) needs input_shape=\(None, features\)"):
         Sequential([Dense(2)]).build()
-    with pytest.raises(ValueError, match=r"must be \(features,\) for a Dense model"):
+    with pytest.raises(
+        ValueError,
+        match=r"takes \(batch, features\) inputs; the layer before "
+        r"gives \(batch, 28, 28\). Put a Flatten\(\) layer before it",
+    ):
         Sequential([Dense(2)]).build((None, 28, 28))
     with pytest.raises(ValueError, match=r"expects input of shape \(batch, 64\). Received: shape"):
         model = Sequential([Input(shape=(64,)), Dense(2, activation="softmax")])
@@ -1019,3 +1023,86 @@ def test_automatic_names_are_those_of_real_keras():
 
     keras.utils.clear_session()
     assert build_names_sequence(nn) == build_names_sequence(keras)
+
+
+# ------------------------------------------------------------ images: Flatten and Reshape
+
+
+def images(rng, n=48):
+    x = rng.uniform(0, 1, size=(n, 6, 5)).astype(np.float32)
+    return x, rng.integers(0, 3, size=n)
+
+
+def test_flatten_first_trains_on_images_exactly_as_flat_rows(rng, tmp_path):
+    from denseops.nn import Flatten
+
+    x, y = images(rng)
+    on_images = Sequential([Flatten(input_shape=(6, 5)), Dense(8, activation="relu"), Dense(3)])
+    on_rows = Sequential([Input(shape=(30,)), Dense(8, activation="relu"), Dense(3)])
+    for model in (on_images, on_rows):
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    on_rows.set_weights(on_images.get_weights())
+    assert on_images.input_shape == (None, 6, 5) and on_images.layers[0].output_shape == (None, 30)
+    a = on_images.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0)
+    b = on_rows.fit(x.reshape(len(x), -1), y, epochs=2, batch_size=16, verbose=0, seed=0)
+    assert a.history == b.history
+    for wa, wb in zip(on_images.get_weights(), on_rows.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    on_images.save(tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    assert loaded.input_shape == (None, 6, 5)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), on_images.predict(x, verbose=0))
+    with pytest.raises(ValueError, match=r"Flatten layer 'flatten' expects input of shape "):
+        on_images.predict(x[:, :5], verbose=0)
+
+
+def test_reshape_and_flatten_shapes_and_errors(rng, tmp_path):
+    from denseops.nn import Flatten, Reshape
+
+    x, y = images(rng)
+    model = Sequential(
+        [Input(shape=(6, 5)), Reshape((-1,)), Dropout(0.2), Reshape((3, 10)), Flatten(), Dense(3)]
+    )
+    assert [layer.output_shape for layer in model.layers] == [
+        (None, 30), (None, 30), (None, 3, 10), (None, 30), (None, 3),
+    ]  # fmt: skip
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0, seed=0)
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(
+        load(tmp_path / "m.npz").predict(x, verbose=0), model.predict(x, verbose=0)
+    )
+    with pytest.raises(ValueError, match=r"cannot give samples of 30 values the shape \(7, -1\)"):
+        Sequential([Input(shape=(6, 5)), Reshape((7, -1))])
+    with pytest.raises(ValueError, match=r"target_shape must be a tuple of positive ints"):
+        Reshape((-1, -1))
+    unfinished = Sequential([Input(shape=(30,)), Dense(4), Reshape((2, 2))])
+    with pytest.raises(ValueError, match=r"the losses and predict take rows \(batch, units\)"):
+        unfinished.predict(x.reshape(len(x), -1), verbose=0)
+    with pytest.raises(ValueError, match=r"takes \(batch, features\) inputs.*Put a Flatten"):
+        Sequential([Input(shape=(6, 5)), Dense(4)])
+
+
+def test_flatten_models_are_those_of_real_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras 3 is not installed (the interop extra)")
+    from denseops import nn
+
+    def declare(library):
+        return library.Sequential(
+            [
+                library.Input(shape=(6, 5)),
+                library.layers.Flatten(),
+                library.layers.Dense(4, activation="relu"),
+                library.layers.Reshape((2, 2)),
+                library.layers.Flatten(),
+                library.layers.Dense(3, activation="softmax"),
+            ]
+        )
+
+    ours, theirs = declare(nn), declare(keras)
+    assert [layer.output_shape for layer in ours.layers] == [
+        tuple(layer.output.shape) for layer in theirs.layers
+    ]
+    ours.set_weights(theirs.get_weights())
+    x = images(rng)[0]
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5)

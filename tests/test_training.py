@@ -332,7 +332,7 @@ def with_nan(x):
             ValueError,
             r"x must be a non-empty 2-D array \(samples, features\). "
             r"Received: shape \(8, 28, 28\); "
-            r"flatten images with x.reshape\(len\(x\), -1\)",
+            r"put a Flatten\(\) layer first, or flatten: x.reshape\(len\(x\), -1\)",
         ),
         (
             X_OK[:, :783],

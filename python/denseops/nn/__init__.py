@@ -32,7 +32,16 @@ from denseops.nn import (
 )
 from denseops.nn.callbacks import History
 from denseops.nn.data_adapters import PyDataset
-from denseops.nn.layers import Activation, Dense, Dropout, Input, InputLayer, Layer
+from denseops.nn.layers import (
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    InputLayer,
+    Layer,
+    Reshape,
+)
 from denseops.nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -64,6 +73,7 @@ __all__ = [
     "CategoricalCrossentropy",
     "Dense",
     "Dropout",
+    "Flatten",
     "History",
     "Huber",
     "Input",
@@ -73,6 +83,7 @@ __all__ = [
     "MeanSquaredError",
     "PyDataset",
     "RMSprop",
+    "Reshape",
     "SGD",
     "Sequential",
     "SparseCategoricalCrossentropy",

@@ -35,7 +35,7 @@ class ArrayBatches:
         self.steps = -(-self.samples // batch_size)
         self.exhausted = False
         # One buffer for every batch's rows, of the model's dtype.
-        self._x_batch = np.empty((min(batch_size, self.samples), x.shape[1]), model.dtype)
+        self._x_batch = np.empty((min(batch_size, self.samples), *x.shape[1:]), model.dtype)
 
     def epoch(self, rng):
         order = rng.permutation(self.samples) if self.shuffle else np.arange(self.samples)
@@ -75,7 +75,7 @@ class StreamTrainBatches:
         for x, y, sample_weight in self.stream.epoch():
             x, y = self.model._check_xy(x, y, self.stream.what)
             if not self.model.built:
-                self.model.build(x.shape[1], seed=self.build_seed)
+                self.model.build((None, *x.shape[1:]), seed=self.build_seed)
             weights = self.model._sample_weights(y, sample_weight, self.class_weight)
             y_loss, y_metric = self.model._targets(y)
             if self.metrics is None:

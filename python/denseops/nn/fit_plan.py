@@ -147,7 +147,7 @@ def _array_data(model, x, y, args, batch_size, validation_split, validation_data
         if weights is not None:
             weights = weights[:keep]
     if not model.built:
-        model.build(x.shape[1], seed=rng.integers(2**63))
+        model.build((None, *x.shape[1:]), seed=rng.integers(2**63))
     model._plan_fusion()
     y_loss, y_metric = model._targets(y)
     metrics = model._new_metrics(y)

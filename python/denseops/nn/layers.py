@@ -30,11 +30,52 @@ class Layer:
         # Keras's automatic name (dense, dense_1, ...) unless one is given.
         self.name = name if name is not None else unique_name(snake_case(type(self).__name__))
         self.built = False
-        self.declared_input_dim = None
+        # One sample's shape, declared on the first layer of a model (Keras's input_shape).
+        self.declared_input_shape = None
         if input_shape is not None:
-            self.declared_input_dim = input_size_from_shape("input_shape", input_shape)
+            self.declared_input_shape = input_shape_tuple("input_shape", input_shape)
         elif input_dim is not None:
-            self.declared_input_dim = check_count("input_dim", input_dim)
+            self.declared_input_shape = (check_count("input_dim", input_dim),)
+        self._sample_shape = None  # one input sample's shape, once built
+
+    @property
+    def declared_input_dim(self):
+        """The declared number of input features (None: none declared, or not 1-D)."""
+        shape = self.declared_input_shape
+        return shape[0] if shape is not None and len(shape) == 1 else None
+
+    @property
+    def input_shape(self):
+        """``(None, ...)``: the batch axis, then one input sample's shape."""
+        return (None, *self.sample_input_shape)
+
+    @property
+    def sample_input_shape(self):
+        return self._sample_shape if self._sample_shape is not None else (self.input_dim,)
+
+    @property
+    def output_shape(self):
+        """``(None, units)``: the batch axis, then one output sample's shape."""
+        return (None, self.units)
+
+    def build_shape(self, shape, dtype, rng):
+        """Builds for input samples of ``shape`` (a tuple, no batch axis) and returns
+        the output samples' shape. This base serves layers of (batch, features)
+        inputs: any other shape is refused, naming the Flatten that is missing."""
+        if len(shape) != 1:
+            raise ValueError(
+                f"{type(self).__name__} layer {self.name!r} takes (batch, features) inputs; "
+                f"the layer before gives (batch, {', '.join(map(str, shape))}). Put a "
+                "Flatten() layer before it"
+            )
+        if not self.built:
+            self.build(shape[0], dtype, rng)
+        elif self.input_dim != shape[0]:
+            raise ValueError(
+                f"Layer {self.name!r} expects {self.input_dim} input features but the "
+                f"previous layer gives {shape[0]}"
+            )
+        return (self.units,)
 
     @property
     def weights(self):
@@ -55,12 +96,12 @@ class Layer:
         self.built = False
 
     def check_input(self, x):
-        """Raises a ValueError unless ``x`` is (batch, input_dim)."""
-        if x.ndim != 2 or x.shape[1] != self.input_dim:
+        """Raises a ValueError unless ``x`` is a batch of this layer's input samples."""
+        expected = self.sample_input_shape
+        if x.shape[1:] != tuple(expected):
             raise ValueError(
                 f"{type(self).__name__} layer {self.name!r} expects input of shape (batch, "
-                f"{self.input_dim}). Received: shape {x.shape}"
-                + ("; flatten images first, e.g. x.reshape(len(x), -1)" if x.ndim > 2 else "")
+                f"{', '.join(map(str, expected))}). Received: shape {x.shape}"
             )
 
     def forward(self, x, training=False):
@@ -96,6 +137,24 @@ class Layer:
                 f"built. You can build it manually via: `{self.name}.build(batch_input_shape)`."
             )
         return sum(w.size for w in self.weights)
+
+
+class _AnyShape:
+    """For layers that keep their input's shape (Dropout, Activation): any sample shape."""
+
+    def build_shape(self, shape, dtype, rng):
+        if self.built and tuple(self.sample_input_shape) != tuple(shape):
+            raise ValueError(
+                f"Layer {self.name!r} was built for input samples of shape "
+                f"{tuple(self.sample_input_shape)}; the previous layer gives {tuple(shape)}"
+            )
+        self.build(shape[0] if len(shape) == 1 else None, dtype, rng)
+        self._sample_shape = tuple(shape)
+        return tuple(shape)
+
+    @property
+    def output_shape(self):
+        return self.input_shape
 
 
 class Dense(Layer):
@@ -169,7 +228,8 @@ class Dense(Layer):
                 )
             output_size, activation = None, output_size
         if output_size is not None:
-            self.declared_input_dim, units = check_count("input_size", units), output_size
+            self.declared_input_shape = (check_count("input_size", units),)
+            units = output_size
         for argument, value in (
             ("activity_regularizer", activity_regularizer),
             ("kernel_constraint", kernel_constraint),
@@ -259,7 +319,7 @@ class Dense(Layer):
         if x.ndim != 2 or x.shape[1] != self.input_dim:
             hint = ""
             if x.ndim > 2:
-                hint = "; flatten images first, e.g. x.reshape(len(x), -1)"
+                hint = "; put a Flatten() layer first, or flatten: x.reshape(len(x), -1)"
             raise ValueError(
                 f"Dense layer {self.name!r} expects input of shape (batch, {self.input_dim}). "
                 f"Received: shape {x.shape}{hint}"
@@ -357,7 +417,7 @@ class Dense(Layer):
         )
 
 
-class Dropout(Layer):
+class Dropout(_AnyShape, Layer):
     """Sets a fraction ``rate`` of its inputs to 0 while training, scaling the
     rest by ``1 / (1 - rate)``; the identity in ``evaluate`` and ``predict``.
 
@@ -450,6 +510,7 @@ class Dropout(Layer):
             "rate": self.rate,
             "seed": self.seed,
             "input_dim": self.input_dim,
+            "input_shape": list(self.sample_input_shape),
             "dtype": self.dtype.name,
             "calls": self.calls,
         }
@@ -458,7 +519,7 @@ class Dropout(Layer):
         return f"Dropout(rate={self.rate})"
 
 
-class Activation(Layer):
+class Activation(_AnyShape, Layer):
     """Applies an activation to its input, as ``keras.layers.Activation``.
 
     ``Dense(10), Activation("softmax")`` is ``Dense(10, activation="softmax")``
@@ -512,11 +573,161 @@ class Activation(Layer):
             "name": self.name,
             "activation": activations.serialize(self.activation),
             "input_dim": self.input_dim,
+            "input_shape": list(self.sample_input_shape),
             "dtype": self.dtype.name,
         }
 
     def __repr__(self):
         return f"Activation({self.activation.name!r})"
+
+
+class Flatten(Layer):
+    """Turns each sample into one row of features, as ``keras.layers.Flatten``:
+    (batch, 28, 28) images become (batch, 784) for the Dense layers after it.
+
+    A view of its input, not a copy (the model hands it C-contiguous batches).
+
+    Args:
+        data_format: Keras's argument; only None / "channels_last" (the
+            order makes no difference for Dense models).
+        name: the layer's name.
+        input_shape: one sample's shape, e.g. ``(28, 28)``, on the first layer.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = Flatten()
+        >>> layer.build_shape((2, 3), np.float32, None)
+        (6,)
+        >>> layer.forward(np.zeros((4, 2, 3), np.float32)).shape
+        (4, 6)
+    """
+
+    def __init__(self, data_format=None, name=None, input_shape=None):
+        super().__init__(name, input_shape=input_shape)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(
+                f"Flatten supports data_format=None or 'channels_last' only. "
+                f"Received: data_format={data_format!r}"
+            )
+        self.units = self.input_dim = None
+        self.dtype = np.dtype(np.float32)
+
+    def build(self, input_dim, dtype, rng):
+        self.build_shape((input_dim,), dtype, rng)
+
+    def build_shape(self, shape, dtype, rng):
+        shape = tuple(shape)
+        if self.built and self._sample_shape != shape:
+            raise ValueError(
+                f"Layer {self.name!r} was built for input samples of shape "
+                f"{self._sample_shape}; the previous layer gives {shape}"
+            )
+        self._sample_shape = shape
+        self.input_dim = shape[0] if len(shape) == 1 else None
+        self.units = int(np.prod(shape))
+        self.dtype = np.dtype(dtype)
+        self.built = True
+        return (self.units,)
+
+    def forward(self, x, training=False):
+        return x.reshape(len(x), self.units)
+
+    def infer(self, x):
+        return x.reshape(len(x), self.units)
+
+    def backward(self, dout, need_dx=True):
+        return dout.reshape(len(dout), *self._sample_shape) if need_dx else None
+
+    def get_config(self):
+        return {
+            "class": "Flatten",
+            "name": self.name,
+            "input_shape": list(self._sample_shape),
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self):
+        return "Flatten()"
+
+
+class Reshape(Layer):
+    """Gives each sample the shape ``target_shape``, as ``keras.layers.Reshape``;
+    one entry may be -1 (inferred from the sample's size).
+
+    Args:
+        target_shape: one sample's new shape, e.g. ``(784,)`` or ``(28, 28)``.
+        name: the layer's name.
+        input_shape: one sample's shape, on the first layer of a model.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = Reshape((-1,))
+        >>> layer.build_shape((28, 28), np.float32, None)
+        (784,)
+    """
+
+    def __init__(self, target_shape, name=None, input_shape=None):
+        super().__init__(name, input_shape=input_shape)
+        target = tuple(target_shape) if isinstance(target_shape, (tuple, list)) else None
+        if (
+            not target
+            or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in target)
+            or any(d == 0 or d < -1 for d in target)
+            or target.count(-1) > 1
+        ):
+            raise ValueError(
+                "target_shape must be a tuple of positive ints, one of which may be -1. "
+                f"Received: target_shape={target_shape!r}"
+            )
+        self.target_shape = tuple(int(d) for d in target)
+        self.units = self.input_dim = None
+        self.dtype = np.dtype(np.float32)
+        self._out_shape = None
+
+    def build(self, input_dim, dtype, rng):
+        self.build_shape((input_dim,), dtype, rng)
+
+    def build_shape(self, shape, dtype, rng):
+        shape = tuple(shape)
+        size = int(np.prod(shape))
+        known = int(np.prod([d for d in self.target_shape if d != -1]))
+        out = tuple(size // known if d == -1 else d for d in self.target_shape)
+        if int(np.prod(out)) != size or (-1 in self.target_shape and size % known):
+            raise ValueError(
+                f"Reshape layer {self.name!r} cannot give samples of {size} values the shape "
+                f"{self.target_shape}. Received: input samples of shape {shape}"
+            )
+        self._sample_shape, self._out_shape = shape, out
+        self.input_dim = shape[0] if len(shape) == 1 else None
+        self.units = out[0] if len(out) == 1 else None
+        self.dtype = np.dtype(dtype)
+        self.built = True
+        return out
+
+    @property
+    def output_shape(self):
+        return (None, *self._out_shape)
+
+    def forward(self, x, training=False):
+        return x.reshape(len(x), *self._out_shape)
+
+    def infer(self, x):
+        return x.reshape(len(x), *self._out_shape)
+
+    def backward(self, dout, need_dx=True):
+        return dout.reshape(len(dout), *self._sample_shape) if need_dx else None
+
+    def get_config(self):
+        return {
+            "class": "Reshape",
+            "name": self.name,
+            "target_shape": list(self.target_shape),
+            "input_shape": list(self._sample_shape),
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self):
+        return f"Reshape({self.target_shape})"
 
 
 class InputLayer:
@@ -529,14 +740,15 @@ class InputLayer:
             shape = input_shape
         if shape is None:
             raise ValueError("Input needs shape=(features,)")
-        self.input_dim = input_size_from_shape("shape", shape)
+        self.shape = input_shape_tuple("shape", shape)
+        self.input_dim = self.shape[0] if len(self.shape) == 1 else None
         self.dtype = None if dtype is None else kernel_dtype(dtype)
         if dtype is not None and self.dtype is None:
             raise TypeError(f"Input dtype must be float32 or float64. Received: dtype={dtype}")
         self.name = name
 
     def __repr__(self):
-        return f"Input(shape=({self.input_dim},))"
+        return f"Input(shape={self.shape})"
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None):  # noqa: N802 (Keras's name)
@@ -551,19 +763,31 @@ def Input(shape=None, batch_size=None, dtype=None, name=None):  # noqa: N802 (Ke
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
 
 
+def input_shape_tuple(argument, shape):
+    """One sample's shape from ``(features,)``, ``(28, 28)``, a Keras shape with the
+    batch axis first as None (``(None, 784)``), or ``features``."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        return (check_count(argument, shape),)
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else None
+    if dims and len(dims) >= 2 and dims[0] is None:
+        dims = dims[1:]
+    if not dims:
+        raise ValueError(
+            f"{argument} must be a sample's shape such as (features,) or (28, 28). "
+            f"Received: {argument}={shape!r}"
+        )
+    return tuple(check_count(argument, d) for d in dims)
+
+
 def input_size_from_shape(argument, shape):
     """``features`` from ``(features,)``, ``(None, features)`` or ``features``."""
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        return check_count(argument, shape)
-    dims = tuple(shape) if isinstance(shape, (tuple, list)) else None
-    if dims and len(dims) == 2 and dims[0] is None:
-        dims = dims[1:]
-    if not dims or len(dims) != 1:
+    dims = input_shape_tuple(argument, shape)
+    if len(dims) != 1:
         raise ValueError(
             f"{argument} must be (features,) for a Dense model (flatten images first). "
             f"Received: {argument}={shape!r}"
         )
-    return check_count(argument, dims[0])
+    return dims[0]
 
 
 def set_weight_list(owner, targets, weights):

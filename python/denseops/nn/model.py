@@ -17,7 +17,16 @@ from denseops.nn.callbacks import CallbackList, History, ProgbarLogger
 from denseops.nn.data_adapters import StreamBatches, array_chunks, is_memory_mapped, is_stream
 from denseops.nn.exclusive import one_call_at_a_time, one_call_lock
 from denseops.nn.fit_plan import make_plan
-from denseops.nn.layers import InputLayer, Layer, input_size_from_shape, set_weight_list
+from denseops.nn.layers import (
+    Activation,
+    Dropout,
+    Flatten,
+    InputLayer,
+    Layer,
+    Reshape,
+    input_shape_tuple,
+    set_weight_list,
+)
 from denseops.nn.naming import unique_name
 from denseops.nn.progress import format_logs
 from denseops.nn.utils import global_generator
@@ -54,7 +63,7 @@ class Sequential:
             raise ValueError("Sequential(trainable=False) is not supported: every weight trains")
         self.name = name if name is not None else unique_name("sequential")
         self.layers = []
-        self._input_dim = None
+        self._input_shape = None  # one sample's shape, once declared (Input, input_shape)
         self._input_dtype = None
         self._buffers = {}
         self.optimizer = self.loss = None
@@ -71,13 +80,13 @@ class Sequential:
         if isinstance(layer, InputLayer):
             if self.layers:
                 raise ValueError("Input(shape=...) must be the first element of a Sequential model")
-            self._input_dim, self._input_dtype = layer.input_dim, layer.dtype
+            self._input_shape, self._input_dtype = layer.shape, layer.dtype
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes denseops.nn layers. Received: {layer!r}")
         # input_shape counts on the first layer only, as in Keras.
-        if not self.layers and self._input_dim is None and layer.declared_input_dim is not None:
-            self._input_dim = layer.declared_input_dim
+        if not self.layers and self._input_shape is None:
+            self._input_shape = layer.declared_input_shape
         if any(other.name == layer.name for other in self.layers):
             raise ValueError(
                 "All layers added to a Sequential model should have unique names. Name "
@@ -87,7 +96,7 @@ class Sequential:
         self._check_same_dtype(layer)
         self.layers.append(layer)
         self._buffers.clear()
-        if self._input_dim is not None:
+        if self._input_shape is not None:
             # A declared input builds the model at once, as in Keras: weights,
             # count_params() and summary() are there before any data.
             try:
@@ -132,7 +141,14 @@ class Sequential:
 
     @property
     def input_dim(self):
-        return self.layers[0].input_dim if self.built else self._input_dim
+        """The number of input features (None while unknown, or for N-D samples)."""
+        shape = self._sample_input_shape()
+        return shape[0] if shape is not None and len(shape) == 1 else None
+
+    def _sample_input_shape(self):
+        if self.built:
+            return tuple(self.layers[0].sample_input_shape)
+        return self._input_shape
 
     @property
     def output_dim(self):
@@ -149,37 +165,31 @@ class Sequential:
         if not self.layers:
             raise ValueError("Sequential model has no layers; add some before building it")
         if input_shape is None:
-            if self._input_dim is None:
+            if self._input_shape is None:
                 raise ValueError(
                     "build() needs input_shape=(None, features), or an Input(shape=(features,)) "
                     "first in the model"
                 )
-            input_dim = self._input_dim
+            shape = self._input_shape
         else:
-            input_dim = input_size_from_shape("input_shape", input_shape)
+            shape = input_shape_tuple("input_shape", input_shape)
         rng = global_generator() if seed is None else np.random.default_rng(seed)
         with weights_lock(self).writing("build()"):
-            self._build_layers(input_dim, rng)
+            self._build_layers(shape, rng)
 
-    def _build_layers(self, input_dim, rng):
+    def _build_layers(self, shape, rng):
         """Builds the unbuilt layers in the model's dtype, all or none: a layer
-        that cannot be built leaves the model as it was."""
-        size, dtype = input_dim, self.dtype
-        built_here = []
+        that cannot be built leaves the model as it was. ``shape`` is one input
+        sample's; the model's output samples must be rows of ``units``."""
+        dtype = self.dtype
+        built_before = [layer.built for layer in self.layers]
         try:
             for layer in self.layers:
-                if not layer.built:
-                    layer.build(size, dtype, rng)
-                    built_here.append(layer)
-                elif layer.input_dim != size:
-                    raise ValueError(
-                        f"Layer {layer.name!r} expects {layer.input_dim} input features but "
-                        f"the previous layer gives {size}"
-                    )
-                size = layer.units
+                shape = layer.build_shape(tuple(shape), dtype, rng)
         except BaseException:
-            for layer in built_here:
-                layer.unbuild()
+            for layer, was_built in zip(self.layers, built_before):
+                if not was_built:
+                    layer.unbuild()
             raise
         self._buffers.clear()
 
@@ -284,17 +294,23 @@ class Sequential:
         x = x if mapped else np.asarray(x)
         if x.dtype.kind not in "fiub":
             raise TypeError(f"{argument} must hold real numbers. Received: dtype {x.dtype}")
-        if x.ndim != 2 or x.shape[0] == 0:
-            hint = "; flatten images with x.reshape(len(x), -1)" if x.ndim > 2 else ""
+        first = self.layers[0] if self.layers else None
+        takes_any_shape = isinstance(first, (Flatten, Reshape, Dropout, Activation))
+        if x.ndim < 2 or x.shape[0] == 0 or (x.ndim != 2 and not takes_any_shape):
+            hint = (
+                "; put a Flatten() layer first, or flatten: x.reshape(len(x), -1)"
+                if x.ndim > 2
+                else ""
+            )
             raise ValueError(
                 f"{argument} must be a non-empty 2-D array (samples, features). "
                 f"Received: shape {x.shape}{hint}"
             )
         if self.built:
-            self.layers[0].check_input(x)
-        elif self._input_dim is not None and x.shape[1] != self._input_dim:
+            first.check_input(x)
+        elif self._input_shape is not None and x.shape[1:] != tuple(self._input_shape):
             raise ValueError(
-                f"The model's input is declared as (None, {self._input_dim}). "
+                f"The model's input is declared as {(None, *self._input_shape)}. "
                 f"Received: {argument} of shape {x.shape}"
             )
         if mapped:
@@ -320,8 +336,19 @@ class Sequential:
             )
         return x, y
 
+    def _check_output_rows(self):
+        """Refuses a model whose samples do not come out as rows (batch, units)."""
+        last = self.layers[-1]
+        if last.built and len(last.output_shape) != 2:
+            raise ValueError(
+                f"The model's last layer {last.name!r} gives samples of shape "
+                f"{last.output_shape[1:]}; the losses and predict take rows (batch, units): "
+                "end with Flatten() or Dense"
+            )
+
     def _targets(self, y):
         """(targets for the loss, targets for the metrics), checked against the outputs."""
+        self._check_output_rows()
         self.loss.check_dtype(self.dtype)
         targets = self.loss.prepare_targets(y, len(y), self.output_dim, self.dtype)
         return self.loss.smooth(targets), targets
@@ -398,7 +425,8 @@ class Sequential:
         for layer in self.layers[:-1]:
             x = layer.infer(x)
         x = self.layers[-1].infer(x, return_logits=True) if logits else self.layers[-1].infer(x)
-        return x.copy() if x is inputs else x  # a model of identity layers: never the input
+        # A model of identity and reshaping layers would hand back (a view of) the input.
+        return x.copy() if np.may_share_memory(x, inputs) else x
 
     def _forward(self, x, training=False, logits=False):
         for layer in self.layers[:-1]:
@@ -451,12 +479,16 @@ class Sequential:
         self._update_metrics(metric_list, out, y_metric, weights)
         last = self.layers[-1]
         depth = len(self.layers)
+        # Gradients flow back only as far as the first layer with weights: the
+        # layers before it (Flatten, Dropout...) need no dx, and that layer
+        # skips the matmul that would make one.
+        first = next((i for i, layer in enumerate(self.layers) if layer.weights), depth)
         if self._fused:
-            g = last.backward(grad, need_dx=depth > 1, from_logits=True)
+            g = last.backward(grad, need_dx=depth - 1 > first, from_logits=True)
         else:
-            g = last.backward(grad, need_dx=depth > 1)
-        for i in range(depth - 2, -1, -1):
-            g = self.layers[i].backward(g, need_dx=i > 0)
+            g = last.backward(grad, need_dx=depth - 1 > first)
+        for i in range(depth - 2, first - 1, -1):
+            g = self.layers[i].backward(g, need_dx=i > first)
         penalty = self._penalty(add_gradients=True)
         with weights_lock(self).writing("the optimizer step"):
             self.optimizer.apply(self.grads, self.weights)
@@ -471,7 +503,7 @@ class Sequential:
         self._require_compiled("train_step")
         x_batch, y_batch = self._check_xy(x_batch, y_batch)
         if not self.built:
-            self.build(x_batch.shape[1])
+            self.build((None, *x_batch.shape[1:]))
         self._plan_fusion()
         y_loss, y_metric = self._targets(y_batch)
         weights = self._sample_weights(y_batch, sample_weight, None)
@@ -793,7 +825,8 @@ class Sequential:
             )
         x = self._check_x(x, scan=False)
         if not self.built:
-            self.build(x.shape[1])
+            self.build((None, *x.shape[1:]))
+        self._check_output_rows()
         if callback_list:
             callback_list.call("on_predict_begin", {})
         start = time.perf_counter()
@@ -829,7 +862,7 @@ class Sequential:
         for step, (x, _, _) in enumerate(stream.epoch()):
             x = self._check_x(x, scan=False)
             if not self.built:
-                self.build(x.shape[1])
+                self.build((None, *x.shape[1:]))
             if callback_list:
                 callback_list.call("on_predict_batch_begin", step, {})
             with weights_lock(self).reading():
@@ -851,7 +884,7 @@ class Sequential:
         """
         x = self._check_x(x, scan=False)
         if not self.built:
-            self.build(x.shape[1])
+            self.build((None, *x.shape[1:]))
         if not training:
             with weights_lock(self).reading():
                 return self._infer(x)
@@ -882,10 +915,11 @@ class Sequential:
 
     @property
     def input_shape(self):
-        """``(None, features)``; an AttributeError until the input size is known, as in Keras."""
-        if self.input_dim is None:
+        """``(None, ...)``; an AttributeError until the input size is known, as in Keras."""
+        shape = self._sample_input_shape()
+        if shape is None:
             raise AttributeError(f"Sequential model '{self.name}' has no defined input shape yet.")
-        return (None, self.input_dim)
+        return (None, *shape)
 
     @property
     def output_shape(self):
@@ -950,7 +984,7 @@ class Sequential:
         rows = [
             (
                 f"{layer.name} ({type(layer).__name__})",
-                f"(None, {layer.units if layer.units is not None else '?'})",
+                str(layer.output_shape) if layer.built else f"(None, {layer.units or '?'})",
                 f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
             )
             for layer in self.layers

@@ -32,7 +32,7 @@ import numpy as np
 from denseops import npz_entries
 from denseops.nn import activations, losses, optimizers, regularizers
 from denseops.nn import metrics as metrics_module
-from denseops.nn.layers import Activation, Dense, Dropout
+from denseops.nn.layers import Activation, Dense, Dropout, Flatten, Reshape
 from denseops.nn.model import Sequential
 
 FORMAT = "denseops.Sequential"
@@ -78,6 +78,8 @@ def _layer_config(layer):
         Dense,
         Dropout,
         Activation,
+        Flatten,
+        Reshape,
     ):
         raise ValueError(
             f"Cannot save layer {layer.name!r} of class {type(layer).__name__}: "
@@ -317,14 +319,14 @@ def _open_regular_file(path):
 def _load_checkpoint(f):
     archive = _open_archive(f)
     config = _read_config(archive)
-    layers, weight_entries = _layers_from_config(config)
+    layers, weight_entries, input_shape = _layers_from_config(config)
     loss, optimizer, metrics, weighted_metrics, iterations = _training_from_config(config)
     state_entries = _optimizer_state_entries(archive, optimizer, weight_entries)
     _check_entries(archive, {**weight_entries, **state_entries})
 
     model = Sequential(layers, name=config["name"])
     try:
-        model.build(config["layers"][0]["input_dim"])
+        model.build((None, *input_shape))
     except (ValueError, TypeError) as error:
         raise _Malformed(f"layers do not fit together ({error})") from None
     for key, w in zip(weight_entries, model.weights):
@@ -451,8 +453,11 @@ def _tuple(types):
 # weights (in the order of layer.weights) and its output size.
 
 
-def _dense_from_config(config, where, input_dim):
-    """(layer, [weight shapes], output_dim) for a Dense config."""
+def _dense_from_config(config, where, shape):
+    """(layer, [weight shapes], output sample shape) for a Dense config."""
+    if len(shape) != 1:
+        raise _Malformed(f"{where}: a Dense layer after samples of shape {shape}")
+    (input_dim,) = shape
     if _require(config, where, "input_dim", int) != input_dim:
         raise _Malformed(
             f"{where}: input_dim is {config['input_dim']}, expected {input_dim}, "
@@ -476,7 +481,7 @@ def _dense_from_config(config, where, input_dim):
         bias_regularizer=bias_regularizer,
         name=_require(config, where, "name", (str, type(None))),
     )
-    return layer, [(input_dim, units)] + ([(units,)] if use_bias else []), units
+    return layer, [(input_dim, units)] + ([(units,)] if use_bias else []), (units,)
 
 
 def _regularizer(config, where):
@@ -487,7 +492,7 @@ def _regularizer(config, where):
     return regularizers.deserialize(config)
 
 
-def _dropout_from_config(config, where, input_dim):
+def _dropout_from_config(config, where, shape):
     """(layer, [], output_dim) for a Dropout config; its generator resumes where it was."""
     layer = Dropout(
         _require(config, where, "rate", (int, float)),
@@ -498,10 +503,10 @@ def _dropout_from_config(config, where, input_dim):
     if calls < 0:
         raise _Malformed(f"{where}: calls must be >= 0. Received: {calls}")
     layer.calls = calls
-    return layer, [], input_dim
+    return layer, [], shape
 
 
-def _activation_from_config(config, where, input_dim):
+def _activation_from_config(config, where, shape):
     """(layer, [], output_dim) for an Activation layer's config."""
     activation = _require(config, where, "activation", (str, dict, type(None)))
     if isinstance(activation, dict):
@@ -510,20 +515,56 @@ def _activation_from_config(config, where, input_dim):
     layer = Activation(
         activations.deserialize(activation), name=_require(config, where, "name", (str, type(None)))
     )
-    return layer, [], input_dim
+    return layer, [], shape
+
+
+def _flatten_from_config(config, where, shape):
+    """(layer, [], output sample shape) for a Flatten config."""
+    layer = Flatten(name=_require(config, where, "name", (str, type(None))))
+    return layer, [], (int(np.prod(shape)),)
+
+
+def _reshape_from_config(config, where, shape):
+    """(layer, [], output sample shape) for a Reshape config."""
+    target = _require(config, where, "target_shape", list)
+    if len(target) > 8:
+        raise _Malformed(f"{where}: target_shape has {len(target)} axes, at most 8 expected")
+    layer = Reshape(tuple(target), name=_require(config, where, "name", (str, type(None))))
+    return layer, [], layer.build_shape(shape, np.float32, None)
 
 
 _LAYER_READERS = {
     "Dense": _dense_from_config,
     "Dropout": _dropout_from_config,
     "Activation": _activation_from_config,
+    "Flatten": _flatten_from_config,
+    "Reshape": _reshape_from_config,
 }
 
 
-def _layers_from_config(config):
-    size = _require(config["layers"][0], "layer 0 config", "input_dim", int)
+def _input_shape_from_config(first):
+    """One input sample's shape: the first layer's input_shape, or (input_dim,)
+    (files written before shapes were saved hold input_dim only)."""
+    if "input_shape" in first:
+        shape = _require(first, "layer 0 config", "input_shape", list)
+        if (
+            not shape
+            or len(shape) > 8
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)
+        ):
+            raise _Malformed(
+                f"layer 0 config: input_shape is {shape!r:.100}, expected 1 to 8 positive integers"
+            )
+        return tuple(shape)
+    size = _require(first, "layer 0 config", "input_dim", int)
     if size < 1:
         raise _Malformed(f"layer 0 config: input_dim is {size}, expected a positive integer")
+    return (size,)
+
+
+def _layers_from_config(config):
+    input_shape = _input_shape_from_config(config["layers"][0])
+    size = input_shape  # one sample's shape, carried from layer to layer
     layers, entries = [], {}
     for i, layer_config in enumerate(config["layers"]):
         where = f"layer {i} config"
@@ -543,7 +584,7 @@ def _layers_from_config(config):
         dtype = next((lay.dtype for lay in layers if isinstance(lay, Dense)), layers[0].dtype)
         for j, shape in enumerate(shapes):
             entries[f"layer{i}/weight{j}"] = (shape, dtype, f"of layer {layer.name!r}")
-    return layers, entries
+    return layers, entries, input_shape
 
 
 # Step 4: loss, metrics and optimizer (uncompiled models have none).
