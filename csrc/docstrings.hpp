@@ -295,7 +295,8 @@ the gradient applies the same mask (the backward pass).
 Args:
     x: ndarray of float32 or float64.
     rate: fraction dropped, in [0, 1).
-    seed, counter: ints in [0, 2**64); one counter per call of a layer.
+    seed: an int in [0, 2**64): the layer's generator.
+    counter: an int in [0, 2**64); one counter per call of a layer.
     out: optional C-contiguous output; may be x.
 )";
 

@@ -1,5 +1,5 @@
-"""The README's Python examples run as written, against the installed package, and
-print what the README says they print.
+"""The README's Python examples (and the documentation site's) run as written,
+against the installed package, and print what the page says they print.
 
 An example's output is the ```text block right after its ```python block. The
 lines shown must be the last lines the example prints (a progress bar may come
@@ -16,10 +16,17 @@ import sys
 import numpy as np
 import pytest
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
-EXAMPLES = re.findall(
-    r"```python\n(.*?)```\n\s*(?:```text\n(.*?)```)?", README.read_text(), flags=re.S
-)
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+# The README's examples and those of the documentation site (docs/).
+DOCUMENTS = [README, *sorted((ROOT / "docs").rglob("*.md"))]
+EXAMPLES = [
+    example
+    for document in DOCUMENTS
+    for example in re.findall(
+        r"```python\n(.*?)```\n\s*(?:```text\n(.*?)```)?", document.read_text(), flags=re.S
+    )
+]
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
 # Beyond matching the README within 2 %, the example holding the marker must
 # print a test accuracy of at least the floor: Keras's own MNIST MLP example

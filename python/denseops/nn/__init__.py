@@ -51,14 +51,15 @@ from denseops.nn.losses import (
     SparseCategoricalCrossentropy,
 )
 from denseops.nn.model import Sequential, TrainingInterrupted
+from denseops.nn.models import load_model  # Keras's name; reads files lazily
 from denseops.nn.optimizers import SGD, Adam, RMSprop
 from denseops.nn.utils import to_categorical
 
 
 def __getattr__(name):
-    # load / load_model import the checkpoint code (zipfile, json, tempfile)
+    # load imports the checkpoint code (zipfile, json, tempfile)
     # on first use, so `import denseops.nn` does not pay for it.
-    if name in ("load", "load_model"):  # load_model: Keras's name
+    if name == "load":
         from denseops.nn.serialization import load
 
         return load

@@ -29,9 +29,10 @@ class PyDataset:
     and may override ``on_epoch_end``.
 
     Args:
-        workers, use_multiprocessing, max_queue_size: Keras's parallel
-            loading options; accepted, and batches are read in the calling
-            thread (the kernels are the parallel part here).
+        workers: Keras's parallel loading option; accepted, and batches are
+            read in the calling thread (the kernels are the parallel part).
+        use_multiprocessing: accepted likewise.
+        max_queue_size: accepted likewise.
 
     Example:
         >>> import numpy as np
@@ -41,7 +42,8 @@ class PyDataset:
         ...     def __getitem__(self, i):
         ...         x = np.full((4, 1), float(i), np.float32)
         ...         return x, x**2
-        >>> len(Squares()), Squares()[2][1][0, 0]
+        >>> x, y = Squares()[2]
+        >>> len(Squares()), float(y[0, 0])
         (3, 4.0)
     """
 

@@ -189,7 +189,8 @@ class Adam(Optimizer):
 
     Args:
         learning_rate: step size, > 0. Default 0.001.
-        beta_1, beta_2: decay rates in [0, 1). Defaults 0.9 and 0.999.
+        beta_1: decay rate of the first moment, in [0, 1). Default 0.9.
+        beta_2: decay rate of the second moment, in [0, 1). Default 0.999.
         epsilon: > 0. Default 1e-7.
     """
 
