@@ -117,6 +117,30 @@ CALLS = {
         lambda o: denseops.adam_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
         lambda o: reference.adam_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
     ),
+    "adagrad_update": (
+        lambda o: denseops.adagrad_update(
+            o["kernel"], o["kernel_grad"], o["state"], learning_rate=1e-3, epsilon=1e-7
+        ),
+        lambda o: reference.adagrad_update(
+            o["kernel"], o["kernel_grad"], o["state"], learning_rate=1e-3, epsilon=1e-7
+        ),
+    ),
+    "adamax_update": (
+        lambda o: denseops.adamax_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
+        lambda o: reference.adamax_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
+    ),
+    "nadam_update": (
+        lambda o: denseops.nadam_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
+        lambda o: reference.nadam_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
+    ),
+    "adamw_update": (
+        lambda o: denseops.adamw_update(
+            o["kernel"], o["kernel_grad"], o["m"], o["v"], weight_decay=0.004, **ADAM
+        ),
+        lambda o: reference.adamw_update(
+            o["kernel"], o["kernel_grad"], o["m"], o["v"], weight_decay=0.004, **ADAM
+        ),
+    ),
     "axpy": (
         lambda o: denseops.axpy(-1e-3, o["kernel_grad"], o["state"]),
         lambda o: reference.axpy(-1e-3, o["kernel_grad"], o["state"]),

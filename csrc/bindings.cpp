@@ -502,6 +502,118 @@ void adam_update(const py::object& w_obj, const py::object& g_obj, const py::obj
   });
 }
 
+// ------------------------------------------------------- more optimizers
+// Adagrad, Adamax, Nadam and AdamW (optim_more.hpp): the skeleton above, with
+// the step-dependent scalars computed here in double precision.
+
+void require_step(const char* fn, long long step) {
+  if (step < 1) {
+    throw py::value_error(
+        message(fn, "step must be >= 1 (the first update is step 1), got " + std::to_string(step)));
+  }
+}
+
+void adagrad_update(const py::object& w_obj, const py::object& g_obj,
+                    const py::object& accumulator, double learning_rate, double epsilon) {
+  const char* fn = "adagrad_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    update_in_place<T>(
+        fn, w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pa, index_t n) {
+          kernels<T>().adagrad_update(pw, pg, pa, n, T(learning_rate), T(epsilon));
+        },
+        StateArg{"accumulator", accumulator});
+    return 0;
+  });
+}
+
+void adamax_update(const py::object& w_obj, const py::object& g_obj, const py::object& m_obj,
+                   const py::object& u_obj, double learning_rate, double beta_1, double beta_2,
+                   double epsilon, long long step) {
+  const char* fn = "adamax_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  require_step(fn, step);
+  const double step_size = learning_rate / (1 - std::pow(beta_1, static_cast<double>(step)));
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    update_in_place<T>(
+        fn, w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pm, T* pu, index_t n) {
+          kernels<T>().adamax_update(pw, pg, pm, pu, n, T(step_size), T(beta_1), T(beta_2),
+                                     T(epsilon));
+        },
+        StateArg{"m", m_obj}, StateArg{"u", u_obj});
+    return 0;
+  });
+}
+
+// Keras's Nadam momentum schedule, u_s = beta_1 * (1 - 0.5 * 0.96**s), and
+// the product of its first `step` terms (Keras's u_product variable). From
+// s = 1000 on, 0.5 * 0.96**s < 1e-18 and u_s is beta_1 exactly in double, so
+// the product needs at most 1000 multiplications whatever the step.
+double nadam_momentum(double beta_1, double s) { return beta_1 * (1 - 0.5 * std::pow(0.96, s)); }
+
+double nadam_momentum_product(double beta_1, long long step) {
+  constexpr long long kExact = 1000;
+  double product = 1;
+  for (long long s = 1; s <= std::min(step, kExact); ++s)
+    product *= nadam_momentum(beta_1, static_cast<double>(s));
+  if (step > kExact) product *= std::pow(beta_1, static_cast<double>(step - kExact));
+  return product;
+}
+
+void nadam_update(const py::object& w_obj, const py::object& g_obj, const py::object& m_obj,
+                  const py::object& v_obj, double learning_rate, double beta_1, double beta_2,
+                  double epsilon, long long step) {
+  const char* fn = "nadam_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  require_step(fn, step);
+  const double t = static_cast<double>(step);
+  const double u_t = nadam_momentum(beta_1, t), u_next = nadam_momentum(beta_1, t + 1);
+  const double product = nadam_momentum_product(beta_1, step);
+  const double m_coef = u_next / (1 - product * u_next);
+  const double g_coef = (1 - u_t) / (1 - product);
+  const double v_scale = 1 / (1 - std::pow(beta_2, t));
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    update_in_place<T>(
+        fn, w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pm, T* pv, index_t n) {
+          kernels<T>().nadam_update(pw, pg, pm, pv, n, T(learning_rate), T(beta_1), T(beta_2),
+                                    T(epsilon), T(m_coef), T(g_coef), T(v_scale));
+        },
+        StateArg{"m", m_obj}, StateArg{"v", v_obj});
+    return 0;
+  });
+}
+
+void adamw_update(const py::object& w_obj, const py::object& g_obj, const py::object& m_obj,
+                  const py::object& v_obj, double learning_rate, double weight_decay,
+                  double beta_1, double beta_2, double epsilon, long long step,
+                  const py::object& v_hat) {
+  const char* fn = "adamw_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  require_step(fn, step);
+  // Adam's bias corrections folded into the step size, as in adam_update.
+  const double t = static_cast<double>(step);
+  const double alpha =
+      learning_rate * std::sqrt(1 - std::pow(beta_2, t)) / (1 - std::pow(beta_1, t));
+  const double decay = learning_rate * weight_decay;
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    update_in_place<T>(
+        fn, w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pm, T* pv, T* ph, index_t n) {
+          kernels<T>().adamw_update(pw, pg, pm, pv, ph, n, T(decay), T(alpha), T(beta_1),
+                                    T(beta_2), T(epsilon));
+        },
+        StateArg{"m", m_obj}, StateArg{"v", v_obj}, StateArg{"v_hat", v_hat});
+    return 0;
+  });
+}
+
 void axpy(double alpha, const py::object& x_obj, const py::object& y_obj) {
   const char* fn = "axpy";
   py::array y = take_array(fn, "y", y_obj);
@@ -980,4 +1092,18 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("axpy", &axpy, doc::axpy, py::arg("alpha"), py::arg("x"), py::arg("y"));
   m.def("_gemm_naive", &gemm_naive, doc::gemm_naive, py::arg("a"), py::arg("b"), py::kw_only(),
         py::arg("trans_a").noconvert() = false, py::arg("trans_b").noconvert() = false);
+
+  m.def("adagrad_update", &adagrad_update, doc::adagrad_update, py::arg("weights"),
+        py::arg("grad"), py::arg("accumulator"), py::kw_only(), py::arg("learning_rate"),
+        py::arg("epsilon"));
+  m.def("adamax_update", &adamax_update, doc::adamax_update, py::arg("weights"), py::arg("grad"),
+        py::arg("m"), py::arg("u"), py::kw_only(), py::arg("learning_rate"), py::arg("beta_1"),
+        py::arg("beta_2"), py::arg("epsilon"), py::arg("step"));
+  m.def("nadam_update", &nadam_update, doc::nadam_update, py::arg("weights"), py::arg("grad"),
+        py::arg("m"), py::arg("v"), py::kw_only(), py::arg("learning_rate"), py::arg("beta_1"),
+        py::arg("beta_2"), py::arg("epsilon"), py::arg("step"));
+  m.def("adamw_update", &adamw_update, doc::adamw_update, py::arg("weights"), py::arg("grad"),
+        py::arg("m"), py::arg("v"), py::kw_only(), py::arg("learning_rate"),
+        py::arg("weight_decay"), py::arg("beta_1"), py::arg("beta_2"), py::arg("epsilon"),
+        py::arg("step"), py::arg("v_hat") = none);
 }

@@ -82,6 +82,41 @@ def loss_and_optimizer_calls(dtype=F32):
         "link_activation": (denseops.link_activation, [x], {"link": "softmax"}, ["z"]),
         "link_loss": (denseops.link_loss, [x, x.copy()], {"link": "logistic"}, ["z", "targets"]),
         "axpy": (lambda x, y: denseops.axpy(0.5, x, y), [w, w.copy()], {}, ["x", "y"]),
+        **more_optimizer_calls(w),
+    }
+
+
+def more_optimizer_calls(w):
+    """Adagrad, Adamax, Nadam and AdamW, as the calls above."""
+    moments = {"learning_rate": 0.1, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "step": 1}
+    state = [np.zeros_like(w), np.zeros_like(w)]
+    return {
+        "adagrad_update": (
+            denseops.adagrad_update,
+            [w, w.copy(), np.full_like(w, 0.1)],
+            {"learning_rate": 0.1, "epsilon": 1e-7},
+            ["weights", "grad", "accumulator"],
+        ),
+        "adamax_update": (
+            denseops.adamax_update,
+            [w, w.copy(), *state],
+            moments,
+            ["weights", "grad", "m", "u"],
+        ),
+        "nadam_update": (
+            denseops.nadam_update,
+            [w, w.copy(), *state],
+            moments,
+            ["weights", "grad", "m", "v"],
+        ),
+        "adamw_update": (
+            lambda w, g, m, v, v_hat: denseops.adamw_update(
+                w, g, m, v, **moments, weight_decay=0.004, v_hat=v_hat
+            ),
+            [w, w.copy(), *state, np.zeros_like(w)],
+            {},
+            ["weights", "grad", "m", "v", "v_hat"],
+        ),
     }
 
 

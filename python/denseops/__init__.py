@@ -28,7 +28,10 @@ from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     __version__,
     activation,
     activation_backward,
+    adagrad_update,
     adam_update,
+    adamax_update,
+    adamw_update,
     add,
     axpy,
     column_sums,
@@ -41,6 +44,7 @@ from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     loss,
     matmul,
     metric,
+    nadam_update,
     relu,
     relu_backward,
     rmsprop_update,
@@ -89,6 +93,10 @@ __all__ = [
     "link_activation",
     "link_loss",
     "axpy",
+    "adagrad_update",
+    "adamax_update",
+    "nadam_update",
+    "adamw_update",
 ]
 
 # A missing or mistyped argument says which one, instead of pybind11's dump of every array.

@@ -122,3 +122,49 @@ def axpy(alpha: float, x: _Array, y: _Array) -> None: ...
 def _gemm_naive(
     a: _Array, b: _Array, *, trans_a: bool = False, trans_b: bool = False
 ) -> _Array: ...
+def adagrad_update(
+    weights: _Array,
+    grad: _Array,
+    accumulator: _Array,
+    *,
+    learning_rate: float,
+    epsilon: float,
+) -> None: ...
+def adamax_update(
+    weights: _Array,
+    grad: _Array,
+    m: _Array,
+    u: _Array,
+    *,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+) -> None: ...
+def nadam_update(
+    weights: _Array,
+    grad: _Array,
+    m: _Array,
+    v: _Array,
+    *,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+) -> None: ...
+def adamw_update(
+    weights: _Array,
+    grad: _Array,
+    m: _Array,
+    v: _Array,
+    *,
+    learning_rate: float,
+    weight_decay: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    v_hat: _Array | None = None,
+) -> None: ...

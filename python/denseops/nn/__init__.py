@@ -41,7 +41,7 @@ from denseops.nn.losses import (
     SparseCategoricalCrossentropy,
 )
 from denseops.nn.model import Sequential, TrainingInterrupted
-from denseops.nn.optimizers import SGD, Adam, RMSprop
+from denseops.nn.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from denseops.nn.utils import to_categorical
 
 
@@ -57,7 +57,10 @@ def __getattr__(name):
 
 __all__ = [
     "__version__",
+    "Adagrad",
     "Adam",
+    "AdamW",
+    "Adamax",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "Dense",
@@ -69,6 +72,7 @@ __all__ = [
     "Layer",
     "MeanAbsoluteError",
     "MeanSquaredError",
+    "Nadam",
     "RMSprop",
     "SGD",
     "Sequential",
