@@ -217,6 +217,46 @@ Args:
     step: the number of this update, from 1 (Keras's ``iterations + 1``).
 )";
 
+constexpr const char* batch_normalization =
+    R"(batch_normalization(x, gamma, beta, *, epsilon, mean=None, variance=None)
+
+Keras's batch normalization of x (batch, features), per feature:
+``out = gamma * (x - mean) / sqrt(variance + epsilon) + beta``. Without
+``mean`` and ``variance`` (training) they are the batch's, the variance
+biased (divided by the batch size); with them (inference), those are used.
+Returns ``(out, mean, variance)``, new arrays.
+)";
+
+constexpr const char* batch_normalization_backward =
+    R"(batch_normalization_backward(dout, x, gamma, mean, variance, *, epsilon)
+
+Gradients of ``batch_normalization`` with batch statistics, given
+``dout`` = d(loss)/d(out) and the ``mean`` and ``variance`` it returned.
+With ``xhat = (x - mean) / sqrt(variance + epsilon)``:
+``dbeta = sum(dout)``, ``dgamma = sum(dout * xhat)`` over the batch and
+``dx = gamma / sqrt(variance + epsilon) / B * (B * dout - dbeta - xhat * dgamma)``.
+Returns ``(dx, dgamma, dbeta)``.
+)";
+
+constexpr const char* layer_normalization =
+    R"(layer_normalization(x, gamma, beta, *, epsilon)
+
+Keras's layer normalization of x (batch, features), per row:
+``out = gamma * (x - mean) / sqrt(variance + epsilon) + beta`` with the
+row's mean and biased variance. Returns ``(out, mean, variance)``, the
+statistics of shape (batch,).
+)";
+
+constexpr const char* layer_normalization_backward =
+    R"(layer_normalization_backward(dout, x, gamma, mean, variance, *, epsilon)
+
+Gradients of ``layer_normalization`` given ``dout`` and the row statistics
+it returned. With ``g = dout * gamma`` and xhat as in the forward pass:
+``dx = (F * g - sum(g) - xhat * sum(g * xhat)) / (F * sqrt(variance + epsilon))``
+per row; ``dgamma = sum(dout * xhat)``, ``dbeta = sum(dout)`` over the batch.
+Returns ``(dx, dgamma, dbeta)``.
+)";
+
 constexpr const char* set_num_threads = R"(set_num_threads(n)
 
 Use at most n >= 1 threads in the kernels: the process default (initially

@@ -83,6 +83,39 @@ def loss_and_optimizer_calls(dtype=F32):
         "link_loss": (denseops.link_loss, [x, x.copy()], {"link": "logistic"}, ["z", "targets"]),
         "axpy": (lambda x, y: denseops.axpy(0.5, x, y), [w, w.copy()], {}, ["x", "y"]),
         **more_optimizer_calls(w),
+        **normalization_calls(x),
+    }
+
+
+def normalization_calls(x):
+    """BatchNormalization and LayerNormalization, forward and backward, as the calls above."""
+    features, rows = np.ones(x.shape[1], x.dtype), np.ones(x.shape[0], x.dtype)
+    backward_names = ["dout", "x", "gamma", "mean", "variance"]
+    return {
+        "batch_normalization": (
+            denseops.batch_normalization,
+            [x, features, features.copy()],
+            {"epsilon": 1e-3},
+            ["x", "gamma", "beta"],
+        ),
+        "batch_normalization_backward": (
+            denseops.batch_normalization_backward,
+            [x, x.copy(), features, features.copy(), features.copy()],
+            {"epsilon": 1e-3},
+            backward_names,
+        ),
+        "layer_normalization": (
+            denseops.layer_normalization,
+            [x, features, features.copy()],
+            {"epsilon": 1e-3},
+            ["x", "gamma", "beta"],
+        ),
+        "layer_normalization_backward": (
+            denseops.layer_normalization_backward,
+            [x, x.copy(), features, rows, rows.copy()],
+            {"epsilon": 1e-3},
+            backward_names,
+        ),
     }
 
 

@@ -34,11 +34,15 @@ from denseops._kernels import (  # noqa: E402 - after the OpenMP setting above
     adamw_update,
     add,
     axpy,
+    batch_normalization,
+    batch_normalization_backward,
     column_sums,
     dot,
     dropout,
     get_arch,
     get_num_threads,
+    layer_normalization,
+    layer_normalization_backward,
     link_activation,
     link_loss,
     loss,
@@ -97,6 +101,10 @@ __all__ = [
     "adamax_update",
     "nadam_update",
     "adamw_update",
+    "batch_normalization",
+    "batch_normalization_backward",
+    "layer_normalization",
+    "layer_normalization_backward",
 ]
 
 # A missing or mistyped argument says which one, instead of pybind11's dump of every array.

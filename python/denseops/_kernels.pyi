@@ -168,3 +168,21 @@ def adamw_update(
     step: int,
     v_hat: _Array | None = None,
 ) -> None: ...
+def batch_normalization(
+    x: _Array,
+    gamma: _Array,
+    beta: _Array,
+    *,
+    epsilon: float,
+    mean: _Array | None = None,
+    variance: _Array | None = None,
+) -> tuple[_Array, _Array, _Array]: ...
+def batch_normalization_backward(
+    dout: _Array, x: _Array, gamma: _Array, mean: _Array, variance: _Array, *, epsilon: float
+) -> tuple[_Array, _Array, _Array]: ...
+def layer_normalization(
+    x: _Array, gamma: _Array, beta: _Array, *, epsilon: float
+) -> tuple[_Array, _Array, _Array]: ...
+def layer_normalization_backward(
+    dout: _Array, x: _Array, gamma: _Array, mean: _Array, variance: _Array, *, epsilon: float
+) -> tuple[_Array, _Array, _Array]: ...

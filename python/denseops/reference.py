@@ -479,6 +479,60 @@ def adamw_update(
     return w - alpha * m / (np.sqrt(denominator) + epsilon), m, v, v_hat
 
 
+# ------------------------------------------------------------ normalization
+
+
+def batch_normalization(x, gamma, beta, *, epsilon, mean=None, variance=None):
+    """keras.layers.BatchNormalization on (batch, features); returns ``(out, mean, variance)``.
+
+    Without ``mean`` / ``variance`` (training) they are the batch's, the
+    variance biased; ``out = gamma * (x - mean) / sqrt(variance + epsilon) + beta``.
+    """
+    x = _f64(x)
+    if mean is None:
+        mean, variance = x.mean(axis=0), x.var(axis=0)
+    mean, variance = _f64(mean), _f64(variance)
+    return _f64(gamma) * (x - mean) / np.sqrt(variance + epsilon) + _f64(beta), mean, variance
+
+
+def _normalization_backward(dout, x, gamma, mean, variance, epsilon, axis):
+    """The chain rule through ``(x - mean) / sqrt(variance + epsilon)`` step by
+    step (as in CS231n's batch-norm derivation), statistics taken along `axis`."""
+    dout, x, gamma = _f64(dout), _f64(x), _f64(gamma)
+    keep = (lambda v: _f64(v)) if axis == 0 else (lambda v: _f64(v)[:, None])
+    mean, variance = keep(mean), keep(variance)
+    n = x.shape[axis]
+    centered = x - mean
+    inv_std = 1.0 / np.sqrt(variance + epsilon)
+    xhat = centered * inv_std
+    dxhat = dout * gamma
+    dvariance = np.sum(dxhat * centered, axis=axis, keepdims=True) * -0.5 * inv_std**3
+    dmean = np.sum(-dxhat * inv_std, axis=axis, keepdims=True) + dvariance * np.mean(
+        -2.0 * centered, axis=axis, keepdims=True
+    )
+    dx = dxhat * inv_std + dvariance * 2.0 * centered / n + dmean / n
+    return dx, np.sum(dout * xhat, axis=0), np.sum(dout, axis=0)
+
+
+def batch_normalization_backward(dout, x, gamma, mean, variance, *, epsilon):
+    """``(dx, dgamma, dbeta)`` of :func:`batch_normalization` with batch statistics."""
+    return _normalization_backward(dout, x, gamma, mean, variance, epsilon, axis=0)
+
+
+def layer_normalization(x, gamma, beta, *, epsilon):
+    """keras.layers.LayerNormalization on (batch, features); returns ``(out, mean, variance)``,
+    each row normalized by its own mean and biased variance."""
+    x = _f64(x)
+    mean, variance = x.mean(axis=1), x.var(axis=1)
+    out = _f64(gamma) * (x - mean[:, None]) / np.sqrt(variance[:, None] + epsilon) + _f64(beta)
+    return out, mean, variance
+
+
+def layer_normalization_backward(dout, x, gamma, mean, variance, *, epsilon):
+    """``(dx, dgamma, dbeta)`` of :func:`layer_normalization`."""
+    return _normalization_backward(dout, x, gamma, mean, variance, epsilon, axis=1)
+
+
 # ---------------------------------------------------- dropout and penalties
 
 

@@ -31,7 +31,15 @@ from denseops.nn import (
     utils,
 )
 from denseops.nn.callbacks import History
-from denseops.nn.layers import Dense, Dropout, Input, InputLayer, Layer
+from denseops.nn.layers import (
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Input,
+    InputLayer,
+    Layer,
+    LayerNormalization,
+)
 from denseops.nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -61,6 +69,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "BatchNormalization",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "Dense",
@@ -70,6 +79,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "LayerNormalization",
     "MeanAbsoluteError",
     "MeanSquaredError",
     "Nadam",

@@ -72,12 +72,8 @@ class Sequential:
         if not self.layers and self._input_dim is None and layer.declared_input_dim is not None:
             self._input_dim = layer.declared_input_dim
         if layer.name is None:
-            kind = type(layer).__name__.lower()
-            layer.name = (
-                f"{kind}_{len(self.layers)}"
-                if kind in ("dense", "dropout")
-                else f"layer_{len(self.layers)}"
-            )
+            kind = _KERAS_LAYER_NAMES.get(type(layer).__name__)
+            layer.name = f"{kind or 'layer'}_{len(self.layers)}"
         self._check_same_dtype(layer)
         self.layers.append(layer)
         self._buffers.clear()
@@ -180,6 +176,16 @@ class Sequential:
     @property
     def weights(self):
         return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        """The arrays the optimizer updates, aligned with ``grads``."""
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        """The arrays layers update themselves (BatchNormalization's moving statistics)."""
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     @property
     def grads(self):
@@ -447,7 +453,7 @@ class Sequential:
             g = self.layers[i].backward(g, need_dx=i > 0)
         penalty = self._penalty(add_gradients=True)
         with weights_lock(self).writing("the optimizer step"):
-            self.optimizer.apply(self.grads, self.weights)
+            self.optimizer.apply(self.grads, self.trainable_weights)
         return loss + penalty
 
     @one_call_at_a_time
@@ -905,7 +911,8 @@ class Sequential:
 
     def summary(self, print_fn=print):
         """Prints each layer's output shape and parameter count, then Keras's
-        total / trainable / non-trainable lines (every weight here trains)."""
+        total / trainable / non-trainable lines (non-trainable: BatchNormalization's
+        moving statistics)."""
         rows = [
             (
                 f"{layer.name} ({type(layer).__name__})",
@@ -928,10 +935,11 @@ class Sequential:
             print_fn("  ".join(c.ljust(w) for c, w in zip(row, widths)))
         print_fn("=" * len(line))
         total = self.count_params() if self.built else 0
-        size = _byte_size(total * (self.dtype.itemsize if self.built else 4))
-        print_fn(f"Total params: {total:,} ({size})")
-        print_fn(f"Trainable params: {total:,} ({size})")
-        print_fn(f"Non-trainable params: 0 ({_byte_size(0)})")
+        frozen = sum(w.size for w in self.non_trainable_weights)
+        itemsize = self.dtype.itemsize if self.built else 4
+        for label, count in (("Total", total), ("Trainable", total - frozen)):
+            print_fn(f"{label} params: {count:,} ({_byte_size(count * itemsize)})")
+        print_fn(f"Non-trainable params: {frozen:,} ({_byte_size(frozen * itemsize)})")
 
     # The file format lives in serialization.py, which builds Sequential models
     # when loading and so imports this module: these three methods import it
@@ -976,6 +984,15 @@ def _metric_list(argument, metrics):
     for metric in metrics:
         metrics_module.check_identifier(metric)
     return metrics
+
+
+# The names Keras gives layers of each class (dense, dense_1, ...); others are layer_<n>.
+_KERAS_LAYER_NAMES = {
+    "Dense": "dense",
+    "Dropout": "dropout",
+    "BatchNormalization": "batch_normalization",
+    "LayerNormalization": "layer_normalization",
+}
 
 
 def _byte_size(count):
