@@ -673,8 +673,8 @@ py::tuple batch_normalization(const py::object& x_obj, const py::object& gamma_o
     const T *px = xc.data(), *pg = gc.data(), *pb = bc.data();
     T *po = out.mutable_data(), *pm = mean.mutable_data(), *pv = variance.mutable_data();
     without_gil([&] {
-      if (!given) kernels<T>().batch_norm_stats(px, pm, pv, B, F);
-      kernels<T>().batch_norm_forward(px, pg, pb, pm, pv, po, B, F, T(epsilon));
+      if (!given) kernels<T>().batch_normalization_stats(px, pm, pv, B, F);
+      kernels<T>().batch_normalization(px, pg, pb, pm, pv, po, B, F, T(epsilon));
     });
     return py::tuple(py::make_tuple(out, mean, variance));
   });
@@ -719,7 +719,7 @@ py::tuple batch_normalization_backward(const py::object& dout, const py::object&
       "batch_normalization_backward", dout, x, gamma, mean, variance, true,
       [=](auto tag, auto... args) {
         using T = decltype(tag);
-        kernels<T>().batch_norm_backward(args..., T(epsilon));
+        kernels<T>().batch_normalization_backward(args..., T(epsilon));
       });
 }
 
@@ -737,7 +737,8 @@ py::tuple layer_normalization(const py::object& x_obj, const py::object& gamma_o
     py::array_t<T> out({B, F}), mean(B), variance(B);
     const T *px = xc.data(), *pg = gc.data(), *pb = bc.data();
     T *po = out.mutable_data(), *pm = mean.mutable_data(), *pv = variance.mutable_data();
-    without_gil([&] { kernels<T>().layer_norm_forward(px, pg, pb, po, pm, pv, B, F, T(epsilon)); });
+    without_gil(
+        [&] { kernels<T>().layer_normalization(px, pg, pb, po, pm, pv, B, F, T(epsilon)); });
     return py::tuple(py::make_tuple(out, mean, variance));
   });
 }
@@ -749,7 +750,7 @@ py::tuple layer_normalization_backward(const py::object& dout, const py::object&
       "layer_normalization_backward", dout, x, gamma, mean, variance, false,
       [=](auto tag, auto... args) {
         using T = decltype(tag);
-        kernels<T>().layer_norm_backward(args..., T(epsilon));
+        kernels<T>().layer_normalization_backward(args..., T(epsilon));
       });
 }
 

@@ -340,3 +340,14 @@ def test_model_trains_as_keras_does(rng, cls):
     np.testing.assert_allclose(
         model.predict(x, verbose=0), keras_model.predict(x, verbose=0), rtol=1e-4, atol=1e-5
     )
+
+
+def test_layer_normalization_of_one_row_worked_by_hand():
+    # [1, 2, 3]: mean 2, variance 2/3; out = (x - 2) / sqrt(2/3 + 1e-3) * gamma + beta.
+    x = np.array([[1.0, 2.0, 3.0]])
+    out, mean, variance = denseops.layer_normalization(
+        x, np.array([1.0, 2.0, 1.0]), np.array([0.0, 0.0, 5.0]), epsilon=1e-3
+    )
+    assert mean[0] == 2.0 and variance[0] == pytest.approx(2 / 3, rel=1e-15)
+    s = np.sqrt(2 / 3 + 1e-3)
+    np.testing.assert_allclose(out, [[-1 / s, 0.0, 5 + 1 / s]], rtol=1e-14)

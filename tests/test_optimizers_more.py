@@ -331,3 +331,17 @@ def test_checkpoint_restores_the_state_and_training_continues_identically(tmp_pa
         restored.train_on_batch(x, y)
     for a, b in zip(restored.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_adagrad_and_adamax_first_steps_worked_by_hand():
+    # Adagrad from Keras's 0.1: a = 0.1 + 0.3**2 = 0.19; w = 1 - 0.5 * 0.3 / sqrt(0.19 + 1e-7).
+    w, accumulator = np.array([1.0]), np.array([0.1])
+    denseops.adagrad_update(w, np.array([0.3]), accumulator, learning_rate=0.5, epsilon=1e-7)
+    assert accumulator[0] == pytest.approx(0.19, rel=1e-15)
+    assert w[0] == pytest.approx(1 - 0.15 / np.sqrt(0.19 + 1e-7), rel=1e-15)
+    # Adamax step 1: m = 0.1 * g, u = |g|, w -= lr * m / ((1 - 0.9) * (u + eps)) = lr * sign(g).
+    w, m, u = np.zeros(2), np.zeros(2), np.zeros(2)
+    args = {"learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "step": 1}
+    denseops.adamax_update(w, np.array([2.0, -4.0]), m, u, **args)
+    np.testing.assert_allclose(u, [2.0, 4.0])
+    np.testing.assert_allclose(w, [-0.01, 0.01], rtol=1e-6)

@@ -90,17 +90,17 @@ struct KernelTable {
 
   // Keras's BatchNormalization and LayerNormalization over x (B, F); see
   // normalization.hpp. Batch statistics are (F,), layer statistics (B,).
-  void (*batch_norm_stats)(const T* x, T* mean, T* variance, index_t B, index_t F);
-  void (*batch_norm_forward)(const T* x, const T* gamma, const T* beta, const T* mean,
-                             const T* variance, T* out, index_t B, index_t F, T epsilon);
-  void (*batch_norm_backward)(const T* dout, const T* x, const T* gamma, const T* mean,
-                              const T* variance, T* dx, T* dgamma, T* dbeta, index_t B, index_t F,
-                              T epsilon);
-  void (*layer_norm_forward)(const T* x, const T* gamma, const T* beta, T* out, T* mean,
-                             T* variance, index_t B, index_t F, T epsilon);
-  void (*layer_norm_backward)(const T* dout, const T* x, const T* gamma, const T* mean,
-                              const T* variance, T* dx, T* dgamma, T* dbeta, index_t B, index_t F,
-                              T epsilon);
+  void (*batch_normalization_stats)(const T* x, T* mean, T* variance, index_t B, index_t F);
+  void (*batch_normalization)(const T* x, const T* gamma, const T* beta, const T* mean,
+                              const T* variance, T* out, index_t B, index_t F, T epsilon);
+  void (*batch_normalization_backward)(const T* dout, const T* x, const T* gamma,
+                                       const T* mean, const T* variance, T* dx, T* dgamma,
+                                       T* dbeta, index_t B, index_t F, T epsilon);
+  void (*layer_normalization)(const T* x, const T* gamma, const T* beta, T* out, T* mean,
+                              T* variance, index_t B, index_t F, T epsilon);
+  void (*layer_normalization_backward)(const T* dout, const T* x, const T* gamma,
+                                       const T* mean, const T* variance, T* dx, T* dgamma,
+                                       T* dbeta, index_t B, index_t F, T epsilon);
 };
 
 namespace generic {
