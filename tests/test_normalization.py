@@ -351,3 +351,16 @@ def test_layer_normalization_of_one_row_worked_by_hand():
     assert mean[0] == 2.0 and variance[0] == pytest.approx(2 / 3, rel=1e-15)
     s = np.sqrt(2 / 3 + 1e-3)
     np.testing.assert_allclose(out, [[-1 / s, 0.0, 5 + 1 / s]], rtol=1e-14)
+
+
+def test_normalization_before_the_first_dense_takes_the_model_dtype(rng):
+    # Built at once by Input in the default float32, then rebuilt in float64
+    # when the first Dense (float64) sets the model's dtype.
+    model = Sequential(
+        [Input(shape=(3,)), BatchNormalization(), LayerNormalization(), Dense(2, dtype="float64")]
+    )
+    assert {w.dtype for w in model.get_weights()} == {np.dtype(np.float64)}
+    model.compile(optimizer="sgd", loss="mse")
+    x = rng.normal(size=(8, 3))
+    model.fit(x, x[:, :2], epochs=1, verbose=0)
+    assert model.predict(x, verbose=0).dtype == np.float64

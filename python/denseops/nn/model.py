@@ -75,6 +75,13 @@ class Sequential:
             kind = _KERAS_LAYER_NAMES.get(type(layer).__name__)
             layer.name = f"{kind or 'layer'}_{len(self.layers)}"
         self._check_same_dtype(layer)
+        if self.layers and hasattr(layer, "kernel") and layer.dtype != self.dtype:
+            # The first layer with a kernel sets the model's dtype; the layers before it
+            # (Dropout, BatchNormalization, ...) were built in the default one: build
+            # them again in this one (their weights are still the initial ones).
+            for other in self.layers:
+                if other.built:
+                    other.unbuild()
         self.layers.append(layer)
         self._buffers.clear()
         if self._input_dim is not None:
