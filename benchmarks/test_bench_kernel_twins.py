@@ -40,6 +40,11 @@ def operands():
         "m": rng.normal(size=(INPUTS, HIDDEN)) * 1e-4,
         "v": np.abs(rng.normal(size=(INPUTS, HIDDEN))) * 1e-6,
         "rng": rng,
+        # BatchNormalization / LayerNormalization of the hidden layer (512 features)
+        "gamma": rng.normal(size=HIDDEN),
+        "beta": rng.normal(size=HIDDEN),
+        "batch_stats": (hidden.mean(axis=0), hidden.var(axis=0)),
+        "layer_stats": (hidden.mean(axis=1), hidden.var(axis=1)),
     }
 
 
@@ -116,6 +121,54 @@ CALLS = {
     "adam_update": (
         lambda o: denseops.adam_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
         lambda o: reference.adam_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
+    ),
+    "adagrad_update": (
+        lambda o: denseops.adagrad_update(
+            o["kernel"], o["kernel_grad"], o["state"], learning_rate=1e-3, epsilon=1e-7
+        ),
+        lambda o: reference.adagrad_update(
+            o["kernel"], o["kernel_grad"], o["state"], learning_rate=1e-3, epsilon=1e-7
+        ),
+    ),
+    "adamax_update": (
+        lambda o: denseops.adamax_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
+        lambda o: reference.adamax_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
+    ),
+    "nadam_update": (
+        lambda o: denseops.nadam_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
+        lambda o: reference.nadam_update(o["kernel"], o["kernel_grad"], o["m"], o["v"], **ADAM),
+    ),
+    "adamw_update": (
+        lambda o: denseops.adamw_update(
+            o["kernel"], o["kernel_grad"], o["m"], o["v"], weight_decay=0.004, **ADAM
+        ),
+        lambda o: reference.adamw_update(
+            o["kernel"], o["kernel_grad"], o["m"], o["v"], weight_decay=0.004, **ADAM
+        ),
+    ),
+    "batch_normalization": (
+        lambda o: denseops.batch_normalization(o["hidden"], o["gamma"], o["beta"], epsilon=1e-3),
+        lambda o: reference.batch_normalization(o["hidden"], o["gamma"], o["beta"], epsilon=1e-3),
+    ),
+    "batch_normalization_backward": (
+        lambda o: denseops.batch_normalization_backward(
+            o["relu_hidden"], o["hidden"], o["gamma"], *o["batch_stats"], epsilon=1e-3
+        ),
+        lambda o: reference.batch_normalization_backward(
+            o["relu_hidden"], o["hidden"], o["gamma"], *o["batch_stats"], epsilon=1e-3
+        ),
+    ),
+    "layer_normalization": (
+        lambda o: denseops.layer_normalization(o["hidden"], o["gamma"], o["beta"], epsilon=1e-3),
+        lambda o: reference.layer_normalization(o["hidden"], o["gamma"], o["beta"], epsilon=1e-3),
+    ),
+    "layer_normalization_backward": (
+        lambda o: denseops.layer_normalization_backward(
+            o["relu_hidden"], o["hidden"], o["gamma"], *o["layer_stats"], epsilon=1e-3
+        ),
+        lambda o: reference.layer_normalization_backward(
+            o["relu_hidden"], o["hidden"], o["gamma"], *o["layer_stats"], epsilon=1e-3
+        ),
     ),
     "axpy": (
         lambda o: denseops.axpy(-1e-3, o["kernel_grad"], o["state"]),

@@ -502,6 +502,258 @@ void adam_update(const py::object& w_obj, const py::object& g_obj, const py::obj
   });
 }
 
+// ------------------------------------------------------- more optimizers
+// Adagrad, Adamax, Nadam and AdamW (optim_more.hpp): the skeleton above, with
+// the step-dependent scalars computed here in double precision.
+
+void require_step(const char* fn, long long step) {
+  if (step < 1) {
+    throw py::value_error(
+        message(fn, "step must be >= 1 (the first update is step 1), got " + std::to_string(step)));
+  }
+}
+
+void adagrad_update(const py::object& w_obj, const py::object& g_obj,
+                    const py::object& accumulator, double learning_rate, double epsilon) {
+  const char* fn = "adagrad_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    update_in_place<T>(
+        fn, w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pa, index_t n) {
+          kernels<T>().adagrad_update(pw, pg, pa, n, T(learning_rate), T(epsilon));
+        },
+        StateArg{"accumulator", accumulator});
+    return 0;
+  });
+}
+
+void adamax_update(const py::object& w_obj, const py::object& g_obj, const py::object& m_obj,
+                   const py::object& u_obj, double learning_rate, double beta_1, double beta_2,
+                   double epsilon, long long step) {
+  const char* fn = "adamax_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  require_step(fn, step);
+  const double step_size = learning_rate / (1 - std::pow(beta_1, static_cast<double>(step)));
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    update_in_place<T>(
+        fn, w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pm, T* pu, index_t n) {
+          kernels<T>().adamax_update(pw, pg, pm, pu, n, T(step_size), T(beta_1), T(beta_2),
+                                     T(epsilon));
+        },
+        StateArg{"m", m_obj}, StateArg{"u", u_obj});
+    return 0;
+  });
+}
+
+// Keras's Nadam momentum schedule, u_s = beta_1 * (1 - 0.5 * 0.96**s), and
+// the product of its first `step` terms (Keras's u_product variable). From
+// s = 1000 on, 0.5 * 0.96**s < 1e-18 and u_s is beta_1 exactly in double, so
+// the product needs at most 1000 multiplications whatever the step.
+double nadam_momentum(double beta_1, double s) { return beta_1 * (1 - 0.5 * std::pow(0.96, s)); }
+
+double nadam_momentum_product(double beta_1, long long step) {
+  constexpr long long kExact = 1000;
+  double product = 1;
+  for (long long s = 1; s <= std::min(step, kExact); ++s)
+    product *= nadam_momentum(beta_1, static_cast<double>(s));
+  if (step > kExact) product *= std::pow(beta_1, static_cast<double>(step - kExact));
+  return product;
+}
+
+void nadam_update(const py::object& w_obj, const py::object& g_obj, const py::object& m_obj,
+                  const py::object& v_obj, double learning_rate, double beta_1, double beta_2,
+                  double epsilon, long long step) {
+  const char* fn = "nadam_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  require_step(fn, step);
+  const double t = static_cast<double>(step);
+  const double u_t = nadam_momentum(beta_1, t), u_next = nadam_momentum(beta_1, t + 1);
+  const double product = nadam_momentum_product(beta_1, step);
+  const double m_coef = u_next / (1 - product * u_next);
+  const double g_coef = (1 - u_t) / (1 - product);
+  const double v_scale = 1 / (1 - std::pow(beta_2, t));
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    update_in_place<T>(
+        fn, w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pm, T* pv, index_t n) {
+          kernels<T>().nadam_update(pw, pg, pm, pv, n, T(learning_rate), T(beta_1), T(beta_2),
+                                    T(epsilon), T(m_coef), T(g_coef), T(v_scale));
+        },
+        StateArg{"m", m_obj}, StateArg{"v", v_obj});
+    return 0;
+  });
+}
+
+void adamw_update(const py::object& w_obj, const py::object& g_obj, const py::object& m_obj,
+                  const py::object& v_obj, double learning_rate, double weight_decay,
+                  double beta_1, double beta_2, double epsilon, long long step,
+                  const py::object& v_hat) {
+  const char* fn = "adamw_update";
+  py::array w = take_array(fn, "weights", w_obj);
+  require_step(fn, step);
+  // Adam's bias corrections folded into the step size, as in adam_update.
+  const double t = static_cast<double>(step);
+  const double alpha =
+      learning_rate * std::sqrt(1 - std::pow(beta_2, t)) / (1 - std::pow(beta_1, t));
+  const double decay = learning_rate * weight_decay;
+  by_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    update_in_place<T>(
+        fn, w_obj, w, g_obj,
+        [&](T* pw, const T* pg, T* pm, T* pv, T* ph, index_t n) {
+          kernels<T>().adamw_update(pw, pg, pm, pv, ph, n, T(decay), T(alpha), T(beta_1),
+                                    T(beta_2), T(epsilon));
+        },
+        StateArg{"m", m_obj}, StateArg{"v", v_obj}, StateArg{"v_hat", v_hat});
+    return 0;
+  });
+}
+
+// ------------------------------------------------------- normalization
+// BatchNormalization and LayerNormalization (normalization.hpp): inputs
+// checked and made contiguous, results in fresh arrays (nothing the caller
+// holds is written), statistics returned for the backward pass.
+
+// x (B, F): a 2-D array, the first argument of every normalization kernel.
+py::array take_rows(const char* fn, const char* arg, const py::object& obj) {
+  py::array a = take_array(fn, arg, obj);
+  if (a.ndim() != 2) {
+    throw py::value_error(message(
+        fn, std::string(arg) + " must be 2-D (batch, features), got shape " + shape_str(a)));
+  }
+  return a;
+}
+
+// A (n,) array of x's dtype: one value per feature or per row of x.
+py::array take_vector(const char* fn, const char* arg, const py::object& obj, const py::array& x,
+                      py::ssize_t n, const char* per) {
+  py::array a = take_array(fn, arg, obj);
+  require_same_dtype(fn, "x", x, arg, a);
+  if (a.ndim() != 1 || a.shape(0) != n) {
+    throw py::value_error(message(fn, std::string(arg) + " must have shape (" + std::to_string(n) +
+                                          ",), one value per " + per + " of x " + shape_str(x) +
+                                          ", got " + shape_str(a)));
+  }
+  return a;
+}
+
+// out (B, F), mean (F,), variance (F,): with batch statistics when mean and
+// variance are None (training), else with the given ones (inference).
+py::tuple batch_normalization(const py::object& x_obj, const py::object& gamma_obj,
+                              const py::object& beta_obj, double epsilon,
+                              const py::object& mean_obj, const py::object& variance_obj) {
+  const char* fn = "batch_normalization";
+  py::array x = take_rows(fn, "x", x_obj);
+  const py::ssize_t B = x.shape(0), F = x.shape(1);
+  py::array gamma = take_vector(fn, "gamma", gamma_obj, x, F, "feature");
+  py::array beta = take_vector(fn, "beta", beta_obj, x, F, "feature");
+  if (mean_obj.is_none() != variance_obj.is_none()) {
+    throw py::value_error(message(fn, "mean and variance go together: give both (inference) or "
+                                      "neither (batch statistics)"));
+  }
+  const bool given = !mean_obj.is_none();
+  if (!given && B == 0) {
+    throw py::value_error(message(fn, "batch statistics need at least one row, got x of shape " +
+                                          shape_str(x)));
+  }
+  py::array mean_in = given ? take_vector(fn, "mean", mean_obj, x, F, "feature") : x;
+  py::array var_in = given ? take_vector(fn, "variance", variance_obj, x, F, "feature") : x;
+  return by_dtype(x, [&](auto tag) {
+    using T = decltype(tag);
+    auto xc = contiguous<T>(x), gc = contiguous<T>(gamma), bc = contiguous<T>(beta);
+    // Given statistics come back as copies: the results never alias the inputs.
+    py::array_t<T> out({B, F});
+    auto mean = given ? py::array_t<T>::ensure(copy_of(mean_in)) : py::array_t<T>(F);
+    auto variance = given ? py::array_t<T>::ensure(copy_of(var_in)) : py::array_t<T>(F);
+    const T *px = xc.data(), *pg = gc.data(), *pb = bc.data();
+    T *po = out.mutable_data(), *pm = mean.mutable_data(), *pv = variance.mutable_data();
+    without_gil([&] {
+      if (!given) kernels<T>().batch_normalization_stats(px, pm, pv, B, F);
+      kernels<T>().batch_normalization(px, pg, pb, pm, pv, po, B, F, T(epsilon));
+    });
+    return py::tuple(py::make_tuple(out, mean, variance));
+  });
+}
+
+// The arguments both backward kernels share: dout and x (B, F), gamma (F,),
+// mean and variance (F,) or (B,); returns (dx, dgamma, dbeta).
+template <class Kernel>
+py::tuple normalization_backward(const char* fn, const py::object& dout_obj,
+                                 const py::object& x_obj, const py::object& gamma_obj,
+                                 const py::object& mean_obj, const py::object& variance_obj,
+                                 bool per_feature, Kernel kernel) {
+  py::array x = take_rows(fn, "x", x_obj);
+  const py::ssize_t B = x.shape(0), F = x.shape(1);
+  py::array dout = take_array(fn, "dout", dout_obj);
+  require_same_dtype(fn, "x", x, "dout", dout);
+  if (!same_shape(dout, x)) {
+    throw py::value_error(message(fn, "dout must have the shape of x " + shape_str(x) + ", got " +
+                                          shape_str(dout)));
+  }
+  py::array gamma = take_vector(fn, "gamma", gamma_obj, x, F, "feature");
+  const py::ssize_t n = per_feature ? F : B;
+  const char* per = per_feature ? "feature" : "row";
+  py::array mean = take_vector(fn, "mean", mean_obj, x, n, per);
+  py::array variance = take_vector(fn, "variance", variance_obj, x, n, per);
+  return by_dtype(x, [&](auto tag) {
+    using T = decltype(tag);
+    auto dc = contiguous<T>(dout), xc = contiguous<T>(x), gc = contiguous<T>(gamma);
+    auto mc = contiguous<T>(mean), vc = contiguous<T>(variance);
+    py::array_t<T> dx({B, F}), dgamma(F), dbeta(F);
+    const T *pd = dc.data(), *px = xc.data(), *pg = gc.data(), *pm = mc.data(), *pv = vc.data();
+    T *pdx = dx.mutable_data(), *pdg = dgamma.mutable_data(), *pdb = dbeta.mutable_data();
+    without_gil([&] { kernel(tag, pd, px, pg, pm, pv, pdx, pdg, pdb, B, F); });
+    return py::tuple(py::make_tuple(dx, dgamma, dbeta));
+  });
+}
+
+py::tuple batch_normalization_backward(const py::object& dout, const py::object& x,
+                                       const py::object& gamma, const py::object& mean,
+                                       const py::object& variance, double epsilon) {
+  return normalization_backward(
+      "batch_normalization_backward", dout, x, gamma, mean, variance, true,
+      [=](auto tag, auto... args) {
+        using T = decltype(tag);
+        kernels<T>().batch_normalization_backward(args..., T(epsilon));
+      });
+}
+
+// out (B, F), mean (B,), variance (B,): each row normalized over its features.
+py::tuple layer_normalization(const py::object& x_obj, const py::object& gamma_obj,
+                              const py::object& beta_obj, double epsilon) {
+  const char* fn = "layer_normalization";
+  py::array x = take_rows(fn, "x", x_obj);
+  const py::ssize_t B = x.shape(0), F = x.shape(1);
+  py::array gamma = take_vector(fn, "gamma", gamma_obj, x, F, "feature");
+  py::array beta = take_vector(fn, "beta", beta_obj, x, F, "feature");
+  return by_dtype(x, [&](auto tag) {
+    using T = decltype(tag);
+    auto xc = contiguous<T>(x), gc = contiguous<T>(gamma), bc = contiguous<T>(beta);
+    py::array_t<T> out({B, F}), mean(B), variance(B);
+    const T *px = xc.data(), *pg = gc.data(), *pb = bc.data();
+    T *po = out.mutable_data(), *pm = mean.mutable_data(), *pv = variance.mutable_data();
+    without_gil(
+        [&] { kernels<T>().layer_normalization(px, pg, pb, po, pm, pv, B, F, T(epsilon)); });
+    return py::tuple(py::make_tuple(out, mean, variance));
+  });
+}
+
+py::tuple layer_normalization_backward(const py::object& dout, const py::object& x,
+                                       const py::object& gamma, const py::object& mean,
+                                       const py::object& variance, double epsilon) {
+  return normalization_backward(
+      "layer_normalization_backward", dout, x, gamma, mean, variance, false,
+      [=](auto tag, auto... args) {
+        using T = decltype(tag);
+        kernels<T>().layer_normalization_backward(args..., T(epsilon));
+      });
+}
+
 void axpy(double alpha, const py::object& x_obj, const py::object& y_obj) {
   const char* fn = "axpy";
   py::array y = take_array(fn, "y", y_obj);
@@ -980,4 +1232,30 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("axpy", &axpy, doc::axpy, py::arg("alpha"), py::arg("x"), py::arg("y"));
   m.def("_gemm_naive", &gemm_naive, doc::gemm_naive, py::arg("a"), py::arg("b"), py::kw_only(),
         py::arg("trans_a").noconvert() = false, py::arg("trans_b").noconvert() = false);
+
+  m.def("adagrad_update", &adagrad_update, doc::adagrad_update, py::arg("weights"),
+        py::arg("grad"), py::arg("accumulator"), py::kw_only(), py::arg("learning_rate"),
+        py::arg("epsilon"));
+  m.def("adamax_update", &adamax_update, doc::adamax_update, py::arg("weights"), py::arg("grad"),
+        py::arg("m"), py::arg("u"), py::kw_only(), py::arg("learning_rate"), py::arg("beta_1"),
+        py::arg("beta_2"), py::arg("epsilon"), py::arg("step"));
+  m.def("nadam_update", &nadam_update, doc::nadam_update, py::arg("weights"), py::arg("grad"),
+        py::arg("m"), py::arg("v"), py::kw_only(), py::arg("learning_rate"), py::arg("beta_1"),
+        py::arg("beta_2"), py::arg("epsilon"), py::arg("step"));
+  m.def("adamw_update", &adamw_update, doc::adamw_update, py::arg("weights"), py::arg("grad"),
+        py::arg("m"), py::arg("v"), py::kw_only(), py::arg("learning_rate"),
+        py::arg("weight_decay"), py::arg("beta_1"), py::arg("beta_2"), py::arg("epsilon"),
+        py::arg("step"), py::arg("v_hat") = none);
+
+  m.def("batch_normalization", &batch_normalization, doc::batch_normalization, py::arg("x"),
+        py::arg("gamma"), py::arg("beta"), py::kw_only(), py::arg("epsilon"),
+        py::arg("mean") = none, py::arg("variance") = none);
+  m.def("batch_normalization_backward", &batch_normalization_backward,
+        doc::batch_normalization_backward, py::arg("dout"), py::arg("x"), py::arg("gamma"),
+        py::arg("mean"), py::arg("variance"), py::kw_only(), py::arg("epsilon"));
+  m.def("layer_normalization", &layer_normalization, doc::layer_normalization, py::arg("x"),
+        py::arg("gamma"), py::arg("beta"), py::kw_only(), py::arg("epsilon"));
+  m.def("layer_normalization_backward", &layer_normalization_backward,
+        doc::layer_normalization_backward, py::arg("dout"), py::arg("x"), py::arg("gamma"),
+        py::arg("mean"), py::arg("variance"), py::kw_only(), py::arg("epsilon"));
 }

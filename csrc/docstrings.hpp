@@ -173,6 +173,90 @@ Args:
     step: the number of this update, from 1 (Keras's ``iterations + 1``).
 )";
 
+constexpr const char* adagrad_update =
+    R"(adagrad_update(weights, grad, accumulator, *, learning_rate, epsilon)
+
+In-place Adagrad step (Keras 3): ``accumulator += g**2``;
+``w -= learning_rate * g / sqrt(accumulator + epsilon)``. Keras starts the
+accumulator at ``initial_accumulator_value`` (0.1), not 0.
+)";
+
+constexpr const char* adamax_update =
+    R"(adamax_update(weights, grad, m, u, *, learning_rate, beta_1, beta_2, epsilon, step)
+
+In-place Adamax step (Keras 3): ``m += (g - m) * (1 - beta_1)``;
+``u = max(beta_2 * u, |g|)``;
+``w -= learning_rate / (1 - beta_1**step) * m / (u + epsilon)``.
+
+Args:
+    step: the number of this update, from 1 (Keras's ``iterations + 1``).
+)";
+
+constexpr const char* nadam_update =
+    R"(nadam_update(weights, grad, m, v, *, learning_rate, beta_1, beta_2, epsilon, step)
+
+In-place Nadam step (Keras 3), with Keras's momentum schedule
+``u_s = beta_1 * (1 - 0.5 * 0.96**s)`` and ``P_s = u_1 * ... * u_s``:
+``m += (g - m) * (1 - beta_1)``; ``v += (g**2 - v) * (1 - beta_2)``;
+``m_hat = u_{t+1} * m / (1 - P_{t+1}) + (1 - u_t) * g / (1 - P_t)``;
+``w -= learning_rate * m_hat / (sqrt(v / (1 - beta_2**t)) + epsilon)``, t = step.
+
+Args:
+    step: the number of this update, from 1 (Keras's ``iterations + 1``).
+)";
+
+constexpr const char* adamw_update =
+    R"(adamw_update(weights, grad, m, v, *, learning_rate, weight_decay, beta_1, beta_2, epsilon, step, v_hat=None)
+
+In-place AdamW step (Keras 3): the decoupled decay
+``w -= w * weight_decay * learning_rate``, then Adam's step (see
+``adam_update``). With ``v_hat`` (amsgrad), ``v_hat = max(v_hat, v)`` takes
+v's place in the denominator.
+
+Args:
+    step: the number of this update, from 1 (Keras's ``iterations + 1``).
+)";
+
+constexpr const char* batch_normalization =
+    R"(batch_normalization(x, gamma, beta, *, epsilon, mean=None, variance=None)
+
+Keras's batch normalization of x (batch, features), per feature:
+``out = gamma * (x - mean) / sqrt(variance + epsilon) + beta``. Without
+``mean`` and ``variance`` (training) they are the batch's, the variance
+biased (divided by the batch size); with them (inference), those are used.
+Returns ``(out, mean, variance)``, new arrays.
+)";
+
+constexpr const char* batch_normalization_backward =
+    R"(batch_normalization_backward(dout, x, gamma, mean, variance, *, epsilon)
+
+Gradients of ``batch_normalization`` with batch statistics, given
+``dout`` = d(loss)/d(out) and the ``mean`` and ``variance`` it returned.
+With ``xhat = (x - mean) / sqrt(variance + epsilon)``:
+``dbeta = sum(dout)``, ``dgamma = sum(dout * xhat)`` over the batch and
+``dx = gamma / sqrt(variance + epsilon) / B * (B * dout - dbeta - xhat * dgamma)``.
+Returns ``(dx, dgamma, dbeta)``.
+)";
+
+constexpr const char* layer_normalization =
+    R"(layer_normalization(x, gamma, beta, *, epsilon)
+
+Keras's layer normalization of x (batch, features), per row:
+``out = gamma * (x - mean) / sqrt(variance + epsilon) + beta`` with the
+row's mean and biased variance. Returns ``(out, mean, variance)``, the
+statistics of shape (batch,).
+)";
+
+constexpr const char* layer_normalization_backward =
+    R"(layer_normalization_backward(dout, x, gamma, mean, variance, *, epsilon)
+
+Gradients of ``layer_normalization`` given ``dout`` and the row statistics
+it returned. With ``g = dout * gamma`` and xhat as in the forward pass:
+``dx = (F * g - sum(g) - xhat * sum(g * xhat)) / (F * sqrt(variance + epsilon))``
+per row; ``dgamma = sum(dout * xhat)``, ``dbeta = sum(dout)`` over the batch.
+Returns ``(dx, dgamma, dbeta)``.
+)";
+
 constexpr const char* set_num_threads = R"(set_num_threads(n)
 
 Use at most n >= 1 threads in the kernels: the process default (initially

@@ -273,8 +273,8 @@ MALFORMED = {
         r"loss config .*Unknown loss: \{'name': 'hinge'",
     ),
     "unknown-metric": (
-        set_config(lambda c: c.update(metrics=["auc"])),
-        r"training config does not fit the layers \(Unknown metric: 'auc'",
+        set_config(lambda c: c.update(metrics=["f1_score"])),
+        r"training config does not fit the layers \(Unknown metric: 'f1_score'",
     ),
     "unknown-optimizer": (
         set_config(lambda c: c["optimizer"].update(name="lion")),

@@ -82,6 +82,74 @@ def loss_and_optimizer_calls(dtype=F32):
         "link_activation": (denseops.link_activation, [x], {"link": "softmax"}, ["z"]),
         "link_loss": (denseops.link_loss, [x, x.copy()], {"link": "logistic"}, ["z", "targets"]),
         "axpy": (lambda x, y: denseops.axpy(0.5, x, y), [w, w.copy()], {}, ["x", "y"]),
+        **more_optimizer_calls(w),
+        **normalization_calls(x),
+    }
+
+
+def normalization_calls(x):
+    """BatchNormalization and LayerNormalization, forward and backward, as the calls above."""
+    features, rows = np.ones(x.shape[1], x.dtype), np.ones(x.shape[0], x.dtype)
+    backward_names = ["dout", "x", "gamma", "mean", "variance"]
+    return {
+        "batch_normalization": (
+            denseops.batch_normalization,
+            [x, features, features.copy()],
+            {"epsilon": 1e-3},
+            ["x", "gamma", "beta"],
+        ),
+        "batch_normalization_backward": (
+            denseops.batch_normalization_backward,
+            [x, x.copy(), features, features.copy(), features.copy()],
+            {"epsilon": 1e-3},
+            backward_names,
+        ),
+        "layer_normalization": (
+            denseops.layer_normalization,
+            [x, features, features.copy()],
+            {"epsilon": 1e-3},
+            ["x", "gamma", "beta"],
+        ),
+        "layer_normalization_backward": (
+            denseops.layer_normalization_backward,
+            [x, x.copy(), features, rows, rows.copy()],
+            {"epsilon": 1e-3},
+            backward_names,
+        ),
+    }
+
+
+def more_optimizer_calls(w):
+    """Adagrad, Adamax, Nadam and AdamW, as the calls above."""
+    moments = {"learning_rate": 0.1, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "step": 1}
+    state = [np.zeros_like(w), np.zeros_like(w)]
+    return {
+        "adagrad_update": (
+            denseops.adagrad_update,
+            [w, w.copy(), np.full_like(w, 0.1)],
+            {"learning_rate": 0.1, "epsilon": 1e-7},
+            ["weights", "grad", "accumulator"],
+        ),
+        "adamax_update": (
+            denseops.adamax_update,
+            [w, w.copy(), *state],
+            moments,
+            ["weights", "grad", "m", "u"],
+        ),
+        "nadam_update": (
+            denseops.nadam_update,
+            [w, w.copy(), *state],
+            moments,
+            ["weights", "grad", "m", "v"],
+        ),
+        "adamw_update": (
+            lambda w, g, m, v, v_hat: denseops.adamw_update(
+                w, g, m, v, **moments, weight_decay=0.004, v_hat=v_hat
+            ),
+            [w, w.copy(), *state, np.zeros_like(w)],
+            {},
+            ["weights", "grad", "m", "v", "v_hat"],
+        ),
     }
 
 

@@ -459,7 +459,7 @@ def test_predict_and_evaluate_check_input_too():
 @pytest.mark.parametrize(
     "compile_kwargs, message",
     [
-        ({"optimizer": "adamw"}, r"Unknown optimizer: 'adamw'. Expected one of \['adam', "),
+        ({"optimizer": "lion"}, r"Unknown optimizer: 'lion'. Expected one of \['adagrad', "),
         (
             {"loss": "mean_squared_eror"},
             r"Unknown loss: 'mean_squared_eror'. Expected one of \['binary_crossentropy', ",

@@ -77,6 +77,30 @@ struct KernelTable {
   // reference the tests hold the blocked one to (_kernels._gemm_naive).
   void (*gemm_naive)(index_t M, index_t N, index_t K, const T* A, index_t rsa, index_t csa,
                      const T* B, index_t rsb, index_t csb, T* C, index_t ldc);
+
+  // More of Keras's optimizers, in place over n weights; see optim_more.hpp.
+  void (*adagrad_update)(T* w, const T* g, T* accumulator, index_t n, T lr, T epsilon);
+  void (*adamax_update)(T* w, const T* g, T* m, T* u, index_t n, T step_size, T beta_1,
+                        T beta_2, T epsilon);
+  void (*nadam_update)(T* w, const T* g, T* m, T* v, index_t n, T lr, T beta_1, T beta_2,
+                       T epsilon, T m_coef, T g_coef, T v_scale);
+  // v_hat (amsgrad's running maximum) may be null.
+  void (*adamw_update)(T* w, const T* g, T* m, T* v, T* v_hat, index_t n, T decay, T step_size,
+                       T beta_1, T beta_2, T epsilon);
+
+  // Keras's BatchNormalization and LayerNormalization over x (B, F); see
+  // normalization.hpp. Batch statistics are (F,), layer statistics (B,).
+  void (*batch_normalization_stats)(const T* x, T* mean, T* variance, index_t B, index_t F);
+  void (*batch_normalization)(const T* x, const T* gamma, const T* beta, const T* mean,
+                              const T* variance, T* out, index_t B, index_t F, T epsilon);
+  void (*batch_normalization_backward)(const T* dout, const T* x, const T* gamma,
+                                       const T* mean, const T* variance, T* dx, T* dgamma,
+                                       T* dbeta, index_t B, index_t F, T epsilon);
+  void (*layer_normalization)(const T* x, const T* gamma, const T* beta, T* out, T* mean,
+                              T* variance, index_t B, index_t F, T epsilon);
+  void (*layer_normalization_backward)(const T* dout, const T* x, const T* gamma,
+                                       const T* mean, const T* variance, T* dx, T* dgamma,
+                                       T* dbeta, index_t B, index_t F, T epsilon);
 };
 
 namespace generic {

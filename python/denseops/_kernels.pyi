@@ -122,3 +122,67 @@ def axpy(alpha: float, x: _Array, y: _Array) -> None: ...
 def _gemm_naive(
     a: _Array, b: _Array, *, trans_a: bool = False, trans_b: bool = False
 ) -> _Array: ...
+def adagrad_update(
+    weights: _Array,
+    grad: _Array,
+    accumulator: _Array,
+    *,
+    learning_rate: float,
+    epsilon: float,
+) -> None: ...
+def adamax_update(
+    weights: _Array,
+    grad: _Array,
+    m: _Array,
+    u: _Array,
+    *,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+) -> None: ...
+def nadam_update(
+    weights: _Array,
+    grad: _Array,
+    m: _Array,
+    v: _Array,
+    *,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+) -> None: ...
+def adamw_update(
+    weights: _Array,
+    grad: _Array,
+    m: _Array,
+    v: _Array,
+    *,
+    learning_rate: float,
+    weight_decay: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    v_hat: _Array | None = None,
+) -> None: ...
+def batch_normalization(
+    x: _Array,
+    gamma: _Array,
+    beta: _Array,
+    *,
+    epsilon: float,
+    mean: _Array | None = None,
+    variance: _Array | None = None,
+) -> tuple[_Array, _Array, _Array]: ...
+def batch_normalization_backward(
+    dout: _Array, x: _Array, gamma: _Array, mean: _Array, variance: _Array, *, epsilon: float
+) -> tuple[_Array, _Array, _Array]: ...
+def layer_normalization(
+    x: _Array, gamma: _Array, beta: _Array, *, epsilon: float
+) -> tuple[_Array, _Array, _Array]: ...
+def layer_normalization_backward(
+    dout: _Array, x: _Array, gamma: _Array, mean: _Array, variance: _Array, *, epsilon: float
+) -> tuple[_Array, _Array, _Array]: ...

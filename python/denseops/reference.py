@@ -405,6 +405,134 @@ def adam_update(weights, grad, m, v, *, learning_rate, beta_1, beta_2, epsilon, 
     return w - alpha * m / (np.sqrt(v) + epsilon), m, v
 
 
+def adagrad_update(weights, grad, accumulator, *, learning_rate, epsilon):
+    """One step of keras.optimizers.Adagrad; returns ``(new weights, new accumulator)``.
+
+    ``a += g**2``; ``w - lr * g / sqrt(a + epsilon)`` (Keras starts ``a`` at
+    ``initial_accumulator_value``).
+    """
+    w, g = _f64(weights), _f64(grad)
+    a = _f64(accumulator) + g**2
+    return w - learning_rate * g / np.sqrt(a + epsilon), a
+
+
+def adamax_update(weights, grad, m, u, *, learning_rate, beta_1, beta_2, epsilon, step):
+    """Step number `step` of keras.optimizers.Adamax; returns ``(new weights, new m, new u)``.
+
+    ``m += (g - m) * (1 - beta_1)``; ``u = max(beta_2 * u, |g|)``;
+    ``w -= lr * m / ((1 - beta_1**step) * (u + epsilon))``.
+    """
+    w, g = _f64(weights), _f64(grad)
+    m = _f64(m) + (g - _f64(m)) * (1 - beta_1)
+    u = np.maximum(beta_2 * _f64(u), np.abs(g))
+    return w - learning_rate * m / ((1 - beta_1**step) * (u + epsilon)), m, u
+
+
+def nadam_update(weights, grad, m, v, *, learning_rate, beta_1, beta_2, epsilon, step):
+    """Step number `step` of keras.optimizers.Nadam; returns ``(new weights, new m, new v)``.
+
+    Keras's momentum schedule ``u_s = beta_1 * (1 - 0.5 * 0.96**s)`` and its
+    running product (Keras's ``u_product``), multiplied out term by term:
+    ``m_hat = u_{t+1} * m / (1 - prod u_1..u_{t+1}) + (1 - u_t) * g / (1 - prod u_1..u_t)``,
+    ``v_hat = v / (1 - beta_2**t)``; ``w -= lr * m_hat / (sqrt(v_hat) + epsilon)``.
+    """
+    w, g = _f64(weights), _f64(grad)
+    m = _f64(m) + (g - _f64(m)) * (1 - beta_1)
+    v = _f64(v) + (g**2 - _f64(v)) * (1 - beta_2)
+    u = [beta_1 * (1 - 0.5 * 0.96**s) for s in range(1, step + 2)]  # u_1 .. u_{t+1}
+    product = math.prod(u[:step])
+    m_hat = u[step] * m / (1 - product * u[step]) + (1 - u[step - 1]) * g / (1 - product)
+    v_hat = v / (1 - beta_2**step)
+    return w - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), m, v
+
+
+def adamw_update(
+    weights,
+    grad,
+    m,
+    v,
+    v_hat=None,
+    *,
+    learning_rate,
+    weight_decay,
+    beta_1,
+    beta_2,
+    epsilon,
+    step,
+):
+    """Step number `step` of keras.optimizers.AdamW; returns ``(new weights, new m,
+    new v, new v_hat)`` (v_hat stays None without amsgrad).
+
+    Keras first decays the weights, ``w -= w * weight_decay * lr``, then takes
+    Adam's step (:func:`adam_update`); amsgrad divides by
+    ``sqrt(max(v_hat, v))`` instead of ``sqrt(v)``.
+    """
+    w = _f64(weights)
+    w = w - w * weight_decay * learning_rate
+    g = _f64(grad)
+    m = _f64(m) + (g - _f64(m)) * (1 - beta_1)
+    v = _f64(v) + (g**2 - _f64(v)) * (1 - beta_2)
+    denominator = v
+    if v_hat is not None:
+        v_hat = denominator = np.maximum(_f64(v_hat), v)
+    alpha = learning_rate * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
+    return w - alpha * m / (np.sqrt(denominator) + epsilon), m, v, v_hat
+
+
+# ------------------------------------------------------------ normalization
+
+
+def batch_normalization(x, gamma, beta, *, epsilon, mean=None, variance=None):
+    """keras.layers.BatchNormalization on (batch, features); returns ``(out, mean, variance)``.
+
+    Without ``mean`` / ``variance`` (training) they are the batch's, the
+    variance biased; ``out = gamma * (x - mean) / sqrt(variance + epsilon) + beta``.
+    """
+    x = _f64(x)
+    if mean is None:
+        mean, variance = x.mean(axis=0), x.var(axis=0)
+    mean, variance = _f64(mean), _f64(variance)
+    return _f64(gamma) * (x - mean) / np.sqrt(variance + epsilon) + _f64(beta), mean, variance
+
+
+def _normalization_backward(dout, x, gamma, mean, variance, epsilon, axis):
+    """The chain rule through ``(x - mean) / sqrt(variance + epsilon)`` step by
+    step (as in CS231n's batch-norm derivation), statistics taken along `axis`."""
+    dout, x, gamma = _f64(dout), _f64(x), _f64(gamma)
+    keep = (lambda v: _f64(v)) if axis == 0 else (lambda v: _f64(v)[:, None])
+    mean, variance = keep(mean), keep(variance)
+    n = x.shape[axis]
+    centered = x - mean
+    inv_std = 1.0 / np.sqrt(variance + epsilon)
+    xhat = centered * inv_std
+    dxhat = dout * gamma
+    dvariance = np.sum(dxhat * centered, axis=axis, keepdims=True) * -0.5 * inv_std**3
+    dmean = np.sum(-dxhat * inv_std, axis=axis, keepdims=True) + dvariance * np.mean(
+        -2.0 * centered, axis=axis, keepdims=True
+    )
+    dx = dxhat * inv_std + dvariance * 2.0 * centered / n + dmean / n
+    return dx, np.sum(dout * xhat, axis=0), np.sum(dout, axis=0)
+
+
+def batch_normalization_backward(dout, x, gamma, mean, variance, *, epsilon):
+    """``(dx, dgamma, dbeta)`` of :func:`batch_normalization` with batch statistics."""
+    return _normalization_backward(dout, x, gamma, mean, variance, epsilon, axis=0)
+
+
+def layer_normalization(x, gamma, beta, *, epsilon):
+    """keras.layers.LayerNormalization on (batch, features); returns ``(out, mean, variance)``,
+    each row normalized by its own mean and biased variance."""
+    x = _f64(x)
+    mean, variance = x.mean(axis=1), x.var(axis=1)
+    out = _f64(gamma) * (x - mean[:, None]) / np.sqrt(variance[:, None] + epsilon) + _f64(beta)
+    return out, mean, variance
+
+
+def layer_normalization_backward(dout, x, gamma, mean, variance, *, epsilon):
+    """``(dx, dgamma, dbeta)`` of :func:`layer_normalization`."""
+    return _normalization_backward(dout, x, gamma, mean, variance, epsilon, axis=1)
+
+
 # ---------------------------------------------------- dropout and penalties
 
 

@@ -34,12 +34,14 @@ from denseops.nn.callbacks import History
 from denseops.nn.data_adapters import PyDataset
 from denseops.nn.layers import (
     Activation,
+    BatchNormalization,
     Dense,
     Dropout,
     Flatten,
     Input,
     InputLayer,
     Layer,
+    LayerNormalization,
     Reshape,
 )
 from denseops.nn.losses import (
@@ -52,7 +54,7 @@ from denseops.nn.losses import (
 )
 from denseops.nn.model import Sequential, TrainingInterrupted
 from denseops.nn.models import load_model  # Keras's name; reads files lazily
-from denseops.nn.optimizers import SGD, Adam, RMSprop
+from denseops.nn.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from denseops.nn.utils import to_categorical
 
 
@@ -69,7 +71,11 @@ def __getattr__(name):
 __all__ = [
     "__version__",
     "Activation",
+    "Adagrad",
     "Adam",
+    "AdamW",
+    "Adamax",
+    "BatchNormalization",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "Dense",
@@ -80,8 +86,10 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "LayerNormalization",
     "MeanAbsoluteError",
     "MeanSquaredError",
+    "Nadam",
     "PyDataset",
     "RMSprop",
     "Reshape",

@@ -79,12 +79,24 @@ class Layer:
 
     @property
     def weights(self):
-        """The trainable arrays, updated in place by optimizers."""
+        """Every array of the layer, as Keras's ``weights``: the trainable ones,
+        then the non-trainable ones (BatchNormalization's moving statistics)."""
+        return []
+
+    @property
+    def trainable_weights(self):
+        """The arrays optimizers update in place (all of ``weights`` unless a layer
+        says otherwise)."""
+        return self.weights
+
+    @property
+    def non_trainable_weights(self):
+        """The arrays the layer updates itself, never the optimizer."""
         return []
 
     @property
     def grads(self):
-        """The gradients of the last ``backward`` call, aligned with ``weights``."""
+        """The gradients of the last ``backward`` call, aligned with ``trainable_weights``."""
         return []
 
     def build(self, input_dim, dtype, rng):
@@ -830,3 +842,8 @@ def set_weight_list(owner, targets, weights):
         arrays.append(cast)
     for target, w in zip(targets, arrays):  # all checked first: nothing half-set
         target[...] = w
+
+
+# Keras's layers module holds every layer (keras.layers.BatchNormalization); the
+# normalization layers live in a module of their own, which builds on Layer above.
+from denseops.nn.normalization import BatchNormalization, LayerNormalization  # noqa: E402, F401

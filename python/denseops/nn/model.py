@@ -94,6 +94,13 @@ class Sequential:
                 "`name` argument to pass a unique name."
             )
         self._check_same_dtype(layer)
+        if self.layers and hasattr(layer, "kernel") and layer.dtype != self.dtype:
+            # The first layer with a kernel sets the model's dtype; the layers before it
+            # (Dropout, BatchNormalization, ...) were built in the default one: build
+            # them again in this one (their weights are still the initial ones).
+            for other in self.layers:
+                if other.built:
+                    other.unbuild()
         self.layers.append(layer)
         self._buffers.clear()
         if self._input_shape is not None:
@@ -196,6 +203,16 @@ class Sequential:
     @property
     def weights(self):
         return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        """The arrays the optimizer updates, aligned with ``grads``."""
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        """The arrays layers update themselves (BatchNormalization's moving statistics)."""
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     @property
     def grads(self):
@@ -491,7 +508,7 @@ class Sequential:
             g = self.layers[i].backward(g, need_dx=i > first)
         penalty = self._penalty(add_gradients=True)
         with weights_lock(self).writing("the optimizer step"):
-            self.optimizer.apply(self.grads, self.weights)
+            self.optimizer.apply(self.grads, self.trainable_weights)
         return loss + penalty
 
     @one_call_at_a_time
@@ -980,7 +997,8 @@ class Sequential:
 
     def summary(self, print_fn=print):
         """Prints each layer's output shape and parameter count, then Keras's
-        total / trainable / non-trainable lines (every weight here trains)."""
+        total / trainable / non-trainable lines (non-trainable: BatchNormalization's
+        moving statistics)."""
         rows = [
             (
                 f"{layer.name} ({type(layer).__name__})",
@@ -1003,10 +1021,11 @@ class Sequential:
             print_fn("  ".join(c.ljust(w) for c, w in zip(row, widths)))
         print_fn("=" * len(line))
         total = self.count_params() if self.built else 0
-        size = _byte_size(total * (self.dtype.itemsize if self.built else 4))
-        print_fn(f"Total params: {total:,} ({size})")
-        print_fn(f"Trainable params: {total:,} ({size})")
-        print_fn(f"Non-trainable params: 0 ({_byte_size(0)})")
+        frozen = sum(w.size for w in self.non_trainable_weights)
+        itemsize = self.dtype.itemsize if self.built else 4
+        for label, count in (("Total", total), ("Trainable", total - frozen)):
+            print_fn(f"{label} params: {count:,} ({_byte_size(count * itemsize)})")
+        print_fn(f"Non-trainable params: {frozen:,} ({_byte_size(frozen * itemsize)})")
 
     # The file format lives in serialization.py, which builds Sequential models
     # when loading and so imports this module: these three methods import it
@@ -1053,6 +1072,7 @@ def _metric_list(argument, metrics):
     return metrics
 
 
+# The names Keras gives layers of each class (dense, dense_1, ...); others are layer_<n>.
 def _byte_size(count):
     """Keras's summary sizes: 1.55 MB, 0.00 B (powers of 1024)."""
     for unit in ("B", "KB", "MB", "GB"):

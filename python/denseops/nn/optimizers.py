@@ -227,7 +227,206 @@ class Adam(Optimizer):
         }
 
 
-_BY_NAME = {c.name: c for c in (SGD, RMSprop, Adam)}
+class Adagrad(Optimizer):
+    """Adagrad as in Keras 3.
+
+    ``accumulator += g**2``; ``w -= learning_rate * g / sqrt(accumulator + epsilon)``,
+    with the accumulator starting at ``initial_accumulator_value``.
+
+    Args:
+        learning_rate: step size, > 0. Default 0.001.
+        initial_accumulator_value: where every accumulator starts, >= 0. Default 0.1.
+        epsilon: >= 0, keeps the division finite. Default 1e-7.
+    """
+
+    name = "adagrad"
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.initial_accumulator_value = _check(
+            "initial_accumulator_value", initial_accumulator_value, low=0.0
+        )
+        self.epsilon = _check("epsilon", epsilon, low=0.0)
+
+    def get_slot_names(self):
+        return ["accumulator"]
+
+    def build(self, variables):
+        super().build(variables)
+        for state in self._state:
+            state["accumulator"][...] = self.initial_accumulator_value
+
+    def _update(self, weight, grad, state):
+        ops.adagrad_update(
+            weight,
+            grad,
+            state["accumulator"],
+            learning_rate=self.learning_rate,
+            epsilon=self.epsilon,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
+
+
+class _Moments(Optimizer):
+    """The hyperparameters Adamax and Nadam share with Adam, validated alike."""
+
+    def __init__(self, learning_rate, beta_1, beta_2, epsilon):
+        super().__init__(learning_rate)
+        self.beta_1 = _check("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
+        self.beta_2 = _check("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
+        self.epsilon = _check("epsilon", epsilon, low=0.0, low_open=True)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
+class Adamax(_Moments):
+    """Adamax (Adam with the infinity norm) as in Keras 3.
+
+    ``m += (g - m) * (1 - beta_1)``; ``u = max(beta_2 * u, |g|)``;
+    ``w -= learning_rate * m / ((1 - beta_1**t) * (u + epsilon))``.
+
+    Args:
+        learning_rate: step size, > 0. Default 0.001.
+        beta_1, beta_2: decay rates in [0, 1). Defaults 0.9 and 0.999.
+        epsilon: > 0. Default 1e-7.
+    """
+
+    name = "adamax"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+
+    def get_slot_names(self):
+        return ["m", "u"]
+
+    def _update(self, weight, grad, state):
+        ops.adamax_update(
+            weight,
+            grad,
+            state["m"],
+            state["u"],
+            learning_rate=self.learning_rate,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            step=self.iterations,
+        )
+
+
+class Nadam(_Moments):
+    """Nadam (Adam with Nesterov momentum) as in Keras 3, with its momentum schedule.
+
+    ``u_t = beta_1 * (1 - 0.5 * 0.96**t)``; ``m += (g - m) * (1 - beta_1)``;
+    ``v += (g**2 - v) * (1 - beta_2)``;
+    ``m_hat = u_{t+1} * m / (1 - u_1...u_{t+1}) + (1 - u_t) * g / (1 - u_1...u_t)``;
+    ``w -= learning_rate * m_hat / (sqrt(v / (1 - beta_2**t)) + epsilon)``.
+    The product of the u's (Keras's ``u_product``) follows from the step
+    number, so checkpoints need only ``iterations`` besides ``m`` and ``v``.
+
+    Args:
+        learning_rate: step size, > 0. Default 0.001.
+        beta_1, beta_2: decay rates in [0, 1). Defaults 0.9 and 0.999.
+        epsilon: > 0. Default 1e-7.
+    """
+
+    name = "nadam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+
+    def get_slot_names(self):
+        return ["m", "v"]
+
+    def _update(self, weight, grad, state):
+        ops.nadam_update(
+            weight,
+            grad,
+            state["m"],
+            state["v"],
+            learning_rate=self.learning_rate,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            step=self.iterations,
+        )
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay, as in Keras 3.
+
+    Each step first decays every weight, ``w -= w * weight_decay * learning_rate``,
+    then takes Adam's step. With ``amsgrad``, ``v_hat = max(v_hat, v)``
+    replaces ``v`` in the denominator (Reddi et al., 2018).
+
+    Args:
+        learning_rate: step size, > 0. Default 0.001.
+        weight_decay: >= 0. Default 0.004.
+        beta_1, beta_2: decay rates in [0, 1). Defaults 0.9 and 0.999.
+        epsilon: > 0. Default 1e-7.
+        amsgrad: keep the running maximum of ``v``. Default False.
+    """
+
+    name = "adamw"
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+    ):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+        if weight_decay is None:  # Keras's own check: AdamW without decay is Adam
+            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
+        self.weight_decay = _check("weight_decay", weight_decay, low=0.0)
+        if not isinstance(amsgrad, (bool, np.bool_)):
+            raise ValueError(f"amsgrad must be True or False. Received: amsgrad={amsgrad!r}")
+        self.amsgrad = bool(amsgrad)
+
+    def get_slot_names(self):
+        return ["m", "v", "v_hat"] if self.amsgrad else ["m", "v"]
+
+    def _update(self, weight, grad, state):
+        ops.adamw_update(
+            weight,
+            grad,
+            state["m"],
+            state["v"],
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            step=self.iterations,
+            v_hat=state.get("v_hat"),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        return {
+            "name": config.pop("name"),
+            "learning_rate": config.pop("learning_rate"),
+            "weight_decay": self.weight_decay,
+            **config,
+            "amsgrad": self.amsgrad,
+        }
+
+
+_BY_NAME = {c.name: c for c in (SGD, RMSprop, Adam, Adagrad, Adamax, Nadam, AdamW)}
 
 
 def get(identifier):

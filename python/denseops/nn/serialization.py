@@ -34,6 +34,7 @@ from denseops.nn import activations, losses, optimizers, regularizers
 from denseops.nn import metrics as metrics_module
 from denseops.nn.layers import Activation, Dense, Dropout, Flatten, Reshape
 from denseops.nn.model import Sequential
+from denseops.nn.normalization import BatchNormalization, LayerNormalization
 
 FORMAT = "denseops.Sequential"
 VERSION = 1
@@ -80,6 +81,8 @@ def _layer_config(layer):
         Activation,
         Flatten,
         Reshape,
+        BatchNormalization,
+        LayerNormalization,
     ):
         raise ValueError(
             f"Cannot save layer {layer.name!r} of class {type(layer).__name__}: "
@@ -321,7 +324,10 @@ def _load_checkpoint(f):
     config = _read_config(archive)
     layers, weight_entries, input_shape = _layers_from_config(config)
     loss, optimizer, metrics, weighted_metrics, iterations = _training_from_config(config)
-    state_entries = _optimizer_state_entries(archive, optimizer, weight_entries)
+    # The optimizer keeps state for the trainable weights only: BatchNormalization's
+    # moving statistics (the last two of its entries) have none.
+    trainable = _trainable_entries(layers, weight_entries)
+    state_entries = _optimizer_state_entries(archive, optimizer, trainable)
     _check_entries(archive, {**weight_entries, **state_entries})
 
     model = Sequential(layers, name=config["name"])
@@ -339,7 +345,7 @@ def _load_checkpoint(f):
         except (ValueError, TypeError) as error:
             raise _Malformed(f"the training config does not fit the layers ({error})") from None
         if state_entries:
-            optimizer.build(model.weights)
+            optimizer.build(model.trainable_weights)
             for i, slots in enumerate(optimizer.state):
                 for key, value in slots.items():
                     value[...] = _read_array(archive, f"optimizer/{i}/{key}")
@@ -533,12 +539,45 @@ def _reshape_from_config(config, where, shape):
     return layer, [], layer.build_shape(shape, np.float32, None)
 
 
+def _normalization_from_config(config, where, shape):
+    """(layer, [weight shapes], output sample shape) for a BatchNormalization or
+    LayerNormalization config: gamma, beta (if kept), then BatchNormalization's
+    moving mean and variance, each (features,)."""
+    if len(shape) != 1:
+        raise _Malformed(f"{where}: a normalization layer after samples of shape {shape}")
+    (input_dim,) = shape
+    if _require(config, where, "input_dim", int) != input_dim:
+        raise _Malformed(
+            f"{where}: input_dim is {config['input_dim']}, expected {input_dim}, "
+            "the previous layer's output"
+        )
+    cls = BatchNormalization if config["class"] == "BatchNormalization" else LayerNormalization
+    arguments = {
+        "axis": _require(config, where, "axis", int),
+        "epsilon": _require(config, where, "epsilon", (int, float)),
+        "center": _require(config, where, "center", bool),
+        "scale": _require(config, where, "scale", bool),
+        "beta_regularizer": _regularizer(config.get("beta_regularizer"), where),
+        "gamma_regularizer": _regularizer(config.get("gamma_regularizer"), where),
+        "name": _require(config, where, "name", (str, type(None))),
+    }
+    if cls is BatchNormalization:
+        arguments["momentum"] = _require(config, where, "momentum", (int, float))
+    layer = cls(**arguments)
+    # Its weights come from the file, in the dtype the model had.
+    layer.dtype = np.dtype(_require(config, where, "dtype", str))
+    count = layer.scale + layer.center + (2 if cls is BatchNormalization else 0)
+    return layer, [(input_dim,)] * count, (input_dim,)
+
+
 _LAYER_READERS = {
     "Dense": _dense_from_config,
     "Dropout": _dropout_from_config,
     "Activation": _activation_from_config,
     "Flatten": _flatten_from_config,
     "Reshape": _reshape_from_config,
+    "BatchNormalization": _normalization_from_config,
+    "LayerNormalization": _normalization_from_config,
 }
 
 
@@ -585,6 +624,17 @@ def _layers_from_config(config):
         for j, shape in enumerate(shapes):
             entries[f"layer{i}/weight{j}"] = (shape, dtype, f"of layer {layer.name!r}")
     return layers, entries, input_shape
+
+
+def _trainable_entries(layers, entries):
+    """The entries of the trainable weights, in the model's trainable_weights order."""
+    frozen = {
+        f"layer{i}/weight{j}"
+        for i, layer in enumerate(layers)
+        if isinstance(layer, BatchNormalization)
+        for j in range(layer.scale + layer.center, layer.scale + layer.center + 2)
+    }
+    return {key: value for key, value in entries.items() if key not in frozen}
 
 
 # Step 4: loss, metrics and optimizer (uncompiled models have none).
