@@ -122,3 +122,9 @@ def axpy(alpha: float, x: _Array, y: _Array) -> None: ...
 def _gemm_naive(
     a: _Array, b: _Array, *, trans_a: bool = False, trans_b: bool = False
 ) -> _Array: ...
+def _network_forward(
+    x: _Array,
+    layers: list[tuple[_Array, _Array | None, str, float]],
+    *,
+    chunk: int = 1024,
+) -> _Array: ...
