@@ -227,6 +227,7 @@ def replaced(steps, index, position, value):
         (lambda s: replaced(s, 0, 2, 3), TypeError, r"layers\[0\] activation must be a str"),
         (lambda s: replaced(s, 0, 3, float("nan")), ValueError, "alpha must be finite"),
         (lambda s: replaced(s, 0, 3, "0.1"), TypeError, r"layers\[0\] alpha must be a float"),
+        (lambda s: replaced(s, 0, 3, True), TypeError, r"layers\[0\] alpha must be a float"),
         (lambda s: [list(s[0])], TypeError, r"layers\[0\] must be a tuple"),
         (lambda s: [], ValueError, "layers must not be empty"),
         (lambda s: {"a": 1}, TypeError, "layers must be a list"),

@@ -8,9 +8,10 @@
 // It calls the same table entries, in the same order and on the same row
 // ranges, as the per-layer path (Dense.infer: matmul, then the activation
 // with the bias fused, or bias_add then softmax), so its results are
-// bit-identical to that path's for the same chunking and thread count; the
-// tests hold it to that. Threads: each entry decides its own (threads_for),
-// as it does when called from Python.
+// bit-identical to that path's for the same chunking and thread count:
+// Sequential._infer_layers is its twin, and tests/test_fused_inference.py
+// holds the two to the same bits. Threads: each entry decides its own
+// (threads_for), as it does when called from Python.
 #pragma once
 #include <algorithm>
 
