@@ -11,7 +11,7 @@ import denseops
 import numpy as np
 import pytest
 from denseops import _kernels, reference
-from denseops.nn import Dense, Dropout, Sequential, activations
+from denseops.nn import Dense, Dropout, Flatten, Sequential, activations
 from denseops.nn.fused_inference import network_steps
 from denseops.nn.model import INFERENCE_BATCH
 from helpers import assert_close, random_array
@@ -116,6 +116,32 @@ def test_fused_predict_runs_stacks_with_dropout(rng, arch, dtype, depth):
         "logits",
     )
     assert_close(model.predict(x, verbose=0), numpy_forward(model, x).astype(dtype), k=4 * FEATURES)
+
+
+def test_images_through_a_leading_flatten_are_fused(rng, arch, dtype):
+    model = Sequential(
+        [
+            Flatten(),
+            Dense(16, activation="relu", dtype=dtype),
+            Dense(5, activation="softmax", dtype=dtype),
+        ]
+    )
+    model.build((None, 4, 5), seed=0)
+    x = random_array(rng, (60, 4, 5), dtype)
+    assert network_steps(model.layers, ndim=3) is not None
+    for chunk in (7, 60):
+        assert_same_bits(
+            model.predict(x, batch_size=chunk, verbose=0),
+            per_layer(model, x, chunk=chunk),
+            "predict",
+        )
+
+
+def test_rows_of_more_than_two_axes_need_a_flatten_first():
+    dense = Dense(3, 2)
+    assert network_steps([Dropout(0.5), dense], ndim=3) is None
+    assert network_steps([dense, Flatten()], ndim=2) is None  # a Flatten after a Dense: per layer
+    assert network_steps([Dropout(0.5), Flatten(), dense], ndim=3) is not None
 
 
 def test_predict_crosses_into_the_kernels_once(rng, monkeypatch):

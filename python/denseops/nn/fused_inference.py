@@ -10,27 +10,33 @@ another type, a subclass, a custom activation) keep that path.
 
 from denseops import _kernels
 from denseops.nn.activations import ElementwiseActivation, Linear, Softmax
-from denseops.nn.layers import Dense, Dropout
+from denseops.nn.layers import Dense, Dropout, Flatten
 
 # The exact classes the kernel knows: a subclass may compute something else.
 _ELEMENTWISE = (ElementwiseActivation, Linear)
 
 
-def network_steps(layers, logits=False):
+def network_steps(layers, logits=False, ndim=2):
     """``[(kernel, bias, activation, alpha)]`` of the Dense layers, or None.
 
-    Dropout is the identity at inference and is skipped. None means the
-    per-layer path must run: a layer other than Dense or Dropout, an
+    Dropout is the identity at inference and is skipped; Flatten layers
+    before the first Dense are a reshape of the rows the caller makes
+    (``ndim`` is that of the input: above 2 needs such a Flatten). None
+    means the per-layer path must run: a layer of another kind, an
     activation the kernel does not know, or no Dense layer at all. With
     ``logits`` the last layer's activation is left out (the fused loss
     applies it), as ``Dense.infer(return_logits=True)`` does.
     """
     steps = []
+    flattened = ndim == 2
     for layer in layers:  # plain loops and type checks: this runs on every predict
         kind = type(layer)
         if kind is Dropout:
             continue
-        if kind is not Dense:
+        if kind is Flatten and not steps:
+            flattened = True
+            continue
+        if kind is not Dense or not flattened:
             return None
         activation = layer.activation
         if type(activation) in _ELEMENTWISE:

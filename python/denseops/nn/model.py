@@ -423,17 +423,18 @@ class Sequential:
         training step in another thread may be using, are left alone. Call it
         holding the weights lock for reading.
 
-        A stack of Dense (and Dropout) layers runs in one kernel call
-        (fused_inference.py), ``chunk`` rows at a time through the whole
-        network (default: all of ``x`` at once); other models run layer by
-        layer, chunk by chunk. Both give the same bits.
+        A stack of Dense layers (with Dropout, and Flatten in front) runs in
+        one kernel call (fused_inference.py), ``chunk`` rows at a time through
+        the whole network (default: all of ``x`` at once); other models run
+        layer by layer, chunk by chunk. Both give the same bits.
         """
-        steps = network_steps(self.layers, logits)
+        steps = network_steps(self.layers, logits, x.ndim)
         rows = len(x)
         if chunk is None or chunk > rows:
             chunk = rows
-        if steps is not None and x.ndim == 2 and x.dtype.char in "fd":
-            return network_forward(x, steps, chunk)
+        if steps is not None and x.dtype.char in "fd":
+            # A leading Flatten: the same view of the rows that Flatten.infer makes
+            return network_forward(x.reshape(rows, -1), steps, chunk)
         if chunk == rows:
             return self._infer_layers(x, logits)
         out = np.empty((rows, self.output_dim), self.dtype)
