@@ -444,4 +444,16 @@ Private, for tests: ``a @ b`` (either transposed) by the textbook triple loop
 the blocked GEMM behind ``matmul`` is checked against, on the active path.
 )";
 
+constexpr const char* network_forward = R"(_network_forward(x, layers, *, chunk=1024)
+
+Private, for Sequential's inference: ``x`` (batch, features) through a stack
+of Dense layers in one call, with the GIL released. ``layers`` is a list of
+``(kernel, bias, activation, alpha)``: kernel (width, units), bias (units,)
+or None, a Keras activation name of ``activation`` or "softmax", and its
+alpha. Rows run ``chunk`` at a time through the whole stack; each layer calls
+the same kernels as ``matmul`` and ``activation`` (or ``add`` and
+``softmax``), so the result is bit-identical to the layer-by-layer path on
+the same chunks.
+)";
+
 }  // namespace denseops::doc

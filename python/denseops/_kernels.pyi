@@ -186,3 +186,9 @@ def layer_normalization(
 def layer_normalization_backward(
     dout: _Array, x: _Array, gamma: _Array, mean: _Array, variance: _Array, *, epsilon: float
 ) -> tuple[_Array, _Array, _Array]: ...
+def _network_forward(
+    x: _Array,
+    layers: list[tuple[_Array, _Array | None, str, float]],
+    *,
+    chunk: int = 1024,
+) -> _Array: ...

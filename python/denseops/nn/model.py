@@ -17,6 +17,7 @@ from denseops.nn.callbacks import CallbackList, History, ProgbarLogger
 from denseops.nn.data_adapters import StreamBatches, array_chunks, is_memory_mapped, is_stream
 from denseops.nn.exclusive import one_call_at_a_time, one_call_lock
 from denseops.nn.fit_plan import make_plan
+from denseops.nn.fused_inference import network_forward, network_steps
 from denseops.nn.layers import (
     Activation,
     Dropout,
@@ -434,10 +435,32 @@ class Sequential:
 
     # ------------------------------------------------------------ one step
 
-    def _infer(self, x, logits=False):
+    def _infer(self, x, logits=False, chunk=None):
         """Inference into new arrays: the layers' saved state and buffers, which a
         training step in another thread may be using, are left alone. Call it
-        holding the weights lock for reading."""
+        holding the weights lock for reading.
+
+        A stack of Dense layers (with Dropout, and Flatten in front) runs in
+        one kernel call (fused_inference.py), ``chunk`` rows at a time through
+        the whole network (default: all of ``x`` at once); other models run
+        layer by layer, chunk by chunk. Both give the same bits.
+        """
+        steps = network_steps(self.layers, logits, x.ndim)
+        rows = len(x)
+        if chunk is None or chunk > rows:
+            chunk = rows
+        if steps is not None and x.dtype.char in "fd":
+            # A leading Flatten: the same view of the rows that Flatten.infer makes
+            return network_forward(x.reshape(rows, -1), steps, chunk)
+        if chunk == rows:
+            return self._infer_layers(x, logits)
+        out = np.empty((rows, self.output_dim), self.dtype)
+        for first in range(0, rows, chunk):
+            out[first : first + chunk] = self._infer_layers(x[first : first + chunk], logits)
+        return out
+
+    def _infer_layers(self, x, logits=False):
+        """``_infer`` one layer at a time: each layer's ``infer`` on the whole of ``x``."""
         inputs = x
         for layer in self.layers[:-1]:
             x = layer.infer(x)
@@ -848,8 +871,9 @@ class Sequential:
             callback_list.call("on_predict_begin", {})
         start = time.perf_counter()
         with weights_lock(self).reading():
-            if len(x) <= batch_size and not callback_list:
-                out = self._infer(self._rows(x))
+            if not callback_list and not is_memory_mapped(x):
+                # One call, batch_size rows at a time through the whole network.
+                out = self._infer(self._rows(x), chunk=batch_size)
             else:
                 out = np.empty((len(x), self.output_dim), self.dtype)
                 for step, (first, rows) in enumerate(array_chunks(x, batch_size)):
