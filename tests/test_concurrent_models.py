@@ -109,26 +109,34 @@ def test_estimators_with_other_n_threads_in_other_threads_leave_every_count_alon
         ]
     expected = [e.predict_proba(x) for e in estimators]
     denseops.set_num_threads(2)
-    done = threading.Event()
+    watching = threading.Event()
+    finished = []
     seen_here = set()
 
     def predicting(estimator, want):
         def run():
-            for _ in range(150):
-                np.testing.assert_array_equal(estimator.predict_proba(x), want)
-            done.set()
+            try:
+                assert watching.wait(60), "the watcher never started"
+                for _ in range(150):
+                    np.testing.assert_array_equal(estimator.predict_proba(x), want)
+            finally:  # done, or failed: either way the watcher may stop
+                finished.append(True)
 
         return run
 
-    def watching():
+    def watching_loop():
         # The process default, read from a thread with no count of its own,
-        # all the while the estimators run with theirs.
-        while not done.is_set():
+        # all the while the estimators run with theirs (at least once, even
+        # if they are done before this thread gets a turn).
+        watching.set()
+        while True:
             seen_here.add(denseops.get_num_threads())
+            if len(finished) == 4:
+                break
 
     # Two threads on each estimator: one estimator's predictions never mix.
     pairs = [*zip(estimators, expected), *zip(estimators, expected)]
-    run_threads(*(predicting(e, w) for e, w in pairs), watching)
+    run_threads(*(predicting(e, w) for e, w in pairs), watching_loop)
     assert seen_here == {2}
     assert denseops.get_num_threads() == 2
 

@@ -829,7 +829,7 @@ def set_weight_list(owner, targets, weights):
         bad = ~np.isfinite(cast)
         if bad.any():
             where = tuple(int(j) for j in np.argwhere(bad)[0])
-            value = w[where]
+            value = w[where].item()  # a Python number: the same text with any NumPy
             reason = (
                 f"overflows {target.dtype.name} (largest {np.finfo(target.dtype).max:.4g})"
                 if np.isfinite(value)
