@@ -1,4 +1,4 @@
-"""Regenerates every figure in README.md and docs/benchmarks.md from real runs on this machine.
+"""Regenerates every figure in README.md and docs/ (performance.md, benchmarks.md) from real runs.
 
     DENSEOPS_DATA=../shared/datasets python benchmarks/report.py            # all, ~8 min
     DENSEOPS_DATA=../shared/datasets python benchmarks/report.py --only targets
@@ -22,9 +22,14 @@ import sys
 from denseops import bench_machine
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# The documents that hold figures blocks: the README has the main job and the
-# epoch comparison, docs/benchmarks.md every full report.
-DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "benchmarks.md"]
+# The documents that hold figures blocks: the README has the main job,
+# docs/performance.md the epoch comparison and import time, docs/benchmarks.md
+# every full report.
+DOCUMENTS = [
+    ROOT / "README.md",
+    ROOT / "docs" / "performance.md",
+    ROOT / "docs" / "benchmarks.md",
+]
 
 # The ladder's plot is one file per CPU class, like its figures block.
 CPU = bench_machine.cpu_class()
