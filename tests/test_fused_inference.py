@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from denseops import _kernels, reference
 from denseops.nn import Dense, Dropout, Flatten, Sequential, activations
+from denseops.nn.data_adapters import INFERENCE_BATCH
 from denseops.nn.fused_inference import network_steps
-from denseops.nn.model import INFERENCE_BATCH
 from helpers import assert_close, random_array
 
 # (name, activation): every kind the kernel knows, with Keras's alphas and

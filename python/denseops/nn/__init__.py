@@ -52,9 +52,10 @@ from denseops.nn.losses import (
     MeanSquaredError,
     SparseCategoricalCrossentropy,
 )
-from denseops.nn.model import Sequential, TrainingInterrupted
+from denseops.nn.model import Sequential
 from denseops.nn.models import load_model  # Keras's name; reads files lazily
 from denseops.nn.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
+from denseops.nn.trainer import TrainingInterrupted
 from denseops.nn.utils import to_categorical
 
 
