@@ -112,14 +112,23 @@ inline py::dtype bf16_dtype() {
   return py::reinterpret_borrow<py::dtype>(d);
 }
 
+// By type number and byte order, not dtype.equal(): NumPy's equivalence test
+// between a user dtype and another one goes through its casting tables, which
+// cost several microseconds per call (a third of a 1 x 784 x 512 bf16 product).
 inline bool is_bf16(const py::array& a) {
   if (a.itemsize() != 2) return false;
   py::object d = bf16_dtype_or_none();
-  return !d.is_none() && a.dtype().equal(py::reinterpret_borrow<py::dtype>(d));
+  if (d.is_none()) return false;
+  const auto bf16 = py::reinterpret_borrow<py::dtype>(d);
+  const char order = a.dtype().byteorder();
+  return a.dtype().num() == bf16.num() && (order == '=' || order == '|' || order == bf16.byteorder());
 }
 
+// Only arrays of 4- or 8-byte items are compared with float32 / float64 (see above).
 inline bool is_float(const py::array& a) {
-  return a.dtype().equal(py::dtype::of<float>()) || a.dtype().equal(py::dtype::of<double>());
+  const py::ssize_t item = a.itemsize();
+  return (item == 4 && a.dtype().equal(py::dtype::of<float>())) ||
+         (item == 8 && a.dtype().equal(py::dtype::of<double>()));
 }
 
 // Which dtypes an argument may have: every kernel takes float32 and float64;

@@ -315,7 +315,8 @@ py::array bf16_product_output(const char* fn, const py::object& out, py::ssize_t
   if (out.is_none()) return bf16_inputs ? py::array(bf16_dtype(), shape) : py::array_t<float>(shape);
   if (py::isinstance<py::array>(out)) {
     auto o = py::reinterpret_borrow<py::array>(out);
-    if (!o.dtype().equal(py::dtype::of<float>()) && !(bf16_inputs && is_bf16(o))) {
+    const bool f32_out = o.itemsize() == 4 && o.dtype().equal(py::dtype::of<float>());
+    if (!f32_out && !(bf16_inputs && is_bf16(o))) {
       throw py::type_error(message(
           fn, bf16_inputs ? "out must have dtype bfloat16 (the inputs' dtype) or float32 (the "
                             "accumulators unrounded), got " + dtype_str(o)
@@ -366,7 +367,7 @@ py::array matmul(const py::object& a_obj, const py::object& b_obj, const py::obj
                  bool trans_a, bool trans_b, const py::object& precision_obj) {
   const Precision precision = take_precision("matmul", precision_obj);
   const Product p = take_product("matmul", a_obj, b_obj, trans_a, trans_b, Dtypes::floats_and_bf16);
-  const bool f64 = p.a.dtype().equal(py::dtype::of<double>());
+  const bool f64 = p.a.itemsize() == 8;  // take_product allowed float32, float64 and bfloat16
   if (f64 && precision != Precision::inputs) {
     throw py::value_error(message(
         "matmul", std::string("precision='") +

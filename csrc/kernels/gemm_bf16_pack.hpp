@@ -30,7 +30,12 @@ void bf16_pack_a_panel(index_t rows, index_t R, index_t K, index_t kpad, const S
       for (index_t k = 0; k < K; ++k) d[k] = bf16_from(src[k]);
     }
   } else {  // a.T (rs == 1) and other strides: read along rows, write down columns
-    for (index_t k = 0; k < K; ++k)
+    index_t k = 0;
+#if DENSEOPS_BF16_NATIVE
+    if (rs == 1 && rows == 32 && R == 32)
+      for (; k + 32 <= K; k += 32) bf16_pack_a_transposed_avx512(k, x, cs, kpad, dst);
+#endif
+    for (; k < K; ++k)
       for (index_t r = 0; r < rows; ++r) dst[r * kpad + k] = bf16_from(x[r * rs + k * cs]);
   }
   for (index_t r = 0; r < R; ++r)
@@ -38,13 +43,15 @@ void bf16_pack_a_panel(index_t rows, index_t R, index_t K, index_t kpad, const S
 }
 
 // cols (<= 32) live columns of B (B[k, j] at x[k * rs + j * cs]), K deep.
+// pairs_done: the whole pair rows of a full row-major panel are already
+// packed (bf16_pack_b_pair_rows_avx512); only the odd row and padding remain.
 template <class Src>
 void bf16_pack_b_panel(index_t cols, index_t K, index_t kpad, const Src* x, index_t rs,
-                       index_t cs, bf16_t* dst) {
+                       index_t cs, bf16_t* dst, bool pairs_done = false) {
   constexpr index_t W = kBf16PanelCols;
   const index_t k_even = K & ~index_t(1);
   if (cs == 1 && cols == W) {  // row-major B: interleave rows 2t and 2t + 1
-    for (index_t k = 0; k < k_even; k += 2) {
+    for (index_t k = 0; k < (pairs_done ? 0 : k_even); k += 2) {
       const Src *r0 = x + k * rs, *r1 = r0 + rs;
       bf16_t* d = dst + k * W;
       for (index_t j = 0; j < W; ++j) d[2 * j] = bf16_from(r0[j]), d[2 * j + 1] = bf16_from(r1[j]);

@@ -48,13 +48,8 @@ struct AmxKernel {
         if constexpr (TN == 2) amx.dp(3, 5, 7);
       }
     }
-    if (C.f32 && rows == MR && cols == NR) {  // a whole block of float32: tiles straight to C
-      const index_t ldc = C.ldc * index_t(sizeof(float));
-      float* c = C.f32 + i * C.ldc + j;
-      amx.store(0, c, ldc), amx.store(1, c + 16, ldc);
-      amx.store(2, c + 16 * C.ldc, ldc), amx.store(3, c + 16 * C.ldc + 16, ldc);
-      return;
-    }
+    // Through an L1 buffer even for whole float32 blocks: tile stores
+    // straight to C measured 30 % slower (784 x 128 x 512, float32 out).
     alignas(64) float tile[MR * NR];
     for (int im = 0; im < TM; ++im)
       for (int jn = 0; jn < TN; ++jn)
