@@ -2,8 +2,8 @@
 // their emulations): only the micro-kernel Kern differs. Included inside a
 // bf16 arch namespace, after gemm_bf16_tiles.hpp.
 //
-//   pack all of B once into 32-column VNNI panels (rounding float32 inputs)
-//   pack all of A once into MR-row panels
+//   each panel of B and A packed once, when first needed: B into 32-column
+//   VNNI panels, A into MR-row panels (float32 inputs rounded on the way)
 //   for each group of A panels:         (512 KiB, kept in L2)
 //     for each B panel q:               (kpad x 32 bf16: 50 KiB at K = 784)
 //       for each A panel p of the group: (MR x kpad, from L2)
@@ -12,8 +12,8 @@
 // K is not blocked: the accumulators stay in registers (tiles) across all of
 // K and C is written once, rounded to bf16 there if asked. A and B packed
 // whole take (M + N) * K * 2 bytes (4 MiB at 1024^3), within L2 + L3.
-// Threads pack B's panels, then A's, between two barriers, then claim blocks
-// in that order, so consecutive claims share a B panel.
+// Threads claim blocks one at a time in that order (consecutive claims share
+// a B panel) and pack the panels a block needs on first use (bf16_packed).
 
 constexpr index_t bf16_ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 
@@ -21,6 +21,36 @@ constexpr index_t bf16_ceil_div(index_t a, index_t b) { return (a + b - 1) / b; 
 // than it saves: the float32 GEMM's 2^18 times 4, as a bf16 multiply-add
 // costs about a quarter of a float32 one on AMX.
 constexpr double kBf16MacsPerThread = 1 << 20;
+
+// B panels packed together by a team of threads: 8 x 32 columns, so each row
+// of a row-major B is read 512 bytes at a time (64-byte pieces, panel by
+// panel, ran at a third of the speed of whole rows: the prefetchers follow
+// them poorly), and the team shares the packing of a B of 512 columns.
+constexpr index_t kBf16SlabPanels = 8;
+
+constexpr int kBf16Unpacked = 0, kBf16Packing = 1, kBf16Packed = 2;
+
+// Runs pack() if `state` is unpacked and no other thread has started it;
+// returns once the panel is packed, by this thread or another. A wait spins,
+// then yields, then sleeps, as gemm_wait_for does for the float32 GEMM.
+template <class Pack>
+void bf16_packed(std::atomic<int>& state, Pack&& pack) {
+  if (state.load(std::memory_order_acquire) == kBf16Packed) return;
+  int expected = kBf16Unpacked;
+  if (state.compare_exchange_strong(expected, kBf16Packing, std::memory_order_acq_rel)) {
+    pack();
+    state.store(kBf16Packed, std::memory_order_release);
+    return;
+  }
+  for (int round = 0; state.load(std::memory_order_acquire) != kBf16Packed; ++round) {
+    if (round < 4096)
+      gemm_detail::spin_pause();
+    else if (round < 4096 + 256)
+      gemm_detail::yield_core();
+    else
+      gemm_detail::sleep_briefly();
+  }
+}
 
 // 512 KiB of packed A per group: a quarter of a 2 MiB L2 (Sapphire and
 // Emerald Rapids), leaving room for the B panel streaming past and C. With
@@ -45,33 +75,40 @@ void bf16_gemm_blocked(index_t M, index_t N, index_t K, const Bf16Operand& A,
       sizeof(bf16_t) * static_cast<std::size_t>(a_panel * m_panels + b_panel * n_panels)));
   bf16_t* const a_packed = b_packed + b_panel * n_panels;
 
-  // Row-major B on a native path: the whole pair rows of all full panels
-  // first, row pair by row pair (bf16_pack_b_pair_rows_avx512), then each
-  // panel's odd row and padding. Threads split the pair rows.
-  const index_t full_panels = DENSEOPS_BF16_NATIVE && B.cs == 1 ? N / NR : 0;
-  const index_t pair_rows = full_panels ? K / 2 : 0;
-  const auto pack_b_pairs = [&](index_t t0, index_t t1) {
+  // B is packed in slabs of kBf16SlabPanels panels. Row-major B on a native
+  // path: a slab's whole pair rows first, row pair by row pair across its
+  // full panels (bf16_pack_b_pair_rows_avx512), then each panel's odd row
+  // and padding.
+  const index_t blocks = m_panels * n_panels;
+  const double macs = static_cast<double>(M) * N * K;
+  const int threads =
+      static_cast<int>(std::min<index_t>(threads_for(macs, kBf16MacsPerThread), blocks));
+  // One thread packs all of B as one slab: whole rows, read once, in order
+  // (7 % faster on 128 x 784 x 512 than slabs of 8 panels).
+  const index_t slab_panels = threads <= 1 ? n_panels : kBf16SlabPanels;
+  const index_t slabs = bf16_ceil_div(n_panels, slab_panels);
+  const auto pack_b_slab = [&](index_t s) {
+    const index_t q0 = s * slab_panels, q1 = std::min(n_panels, q0 + slab_panels);
+    const index_t full = DENSEOPS_BF16_NATIVE && B.cs == 1 ? std::min(q1, N / NR) - q0 : 0;
 #if DENSEOPS_BF16_NATIVE
-    if (B.is_f32)
-      bf16_pack_b_pair_rows_avx512(t0, t1, full_panels, static_cast<const float*>(B.data), B.rs,
-                                   b_panel, b_packed);
-    else
-      bf16_pack_b_pair_rows_avx512(t0, t1, full_panels, static_cast<const bf16_t*>(B.data),
-                                   B.rs, b_panel, b_packed);
-#else
-    (void)t0, (void)t1;
+    if (full > 0 && B.is_f32)
+      bf16_pack_b_pair_rows_avx512(0, K / 2, full, static_cast<const float*>(B.data) + q0 * NR,
+                                   B.rs, b_panel, b_packed + q0 * b_panel);
+    else if (full > 0)
+      bf16_pack_b_pair_rows_avx512(0, K / 2, full, static_cast<const bf16_t*>(B.data) + q0 * NR,
+                                   B.rs, b_panel, b_packed + q0 * b_panel);
 #endif
-  };
-  const auto pack_b = [&](index_t q) {
-    const index_t j = q * NR, cols = std::min(NR, N - j);
-    bf16_t* dst = b_packed + q * b_panel;
-    const bool pairs_done = q < full_panels;
-    if (B.is_f32)
-      bf16_pack_b_panel(cols, K, kpad, static_cast<const float*>(B.data) + j * B.cs, B.rs, B.cs,
-                        dst, pairs_done);
-    else
-      bf16_pack_b_panel(cols, K, kpad, static_cast<const bf16_t*>(B.data) + j * B.cs, B.rs,
-                        B.cs, dst, pairs_done);
+    for (index_t q = q0; q < q1; ++q) {
+      const index_t j = q * NR, cols = std::min(NR, N - j);
+      bf16_t* dst = b_packed + q * b_panel;
+      const bool pairs_done = q < q0 + full;
+      if (B.is_f32)
+        bf16_pack_b_panel(cols, K, kpad, static_cast<const float*>(B.data) + j * B.cs, B.rs,
+                          B.cs, dst, pairs_done);
+      else
+        bf16_pack_b_panel(cols, K, kpad, static_cast<const bf16_t*>(B.data) + j * B.cs, B.rs,
+                          B.cs, dst, pairs_done);
+    }
   };
   const auto pack_a = [&](index_t p) {
     const index_t i = p * MR, rows = std::min(MR, M - i);
@@ -83,6 +120,16 @@ void bf16_gemm_blocked(index_t M, index_t N, index_t K, const Bf16Operand& A,
       bf16_pack_a_panel(rows, MR, K, kpad, static_cast<const bf16_t*>(A.data) + i * A.rs, A.rs,
                         A.cs, dst);
   };
+
+  // Panels are packed when a block first needs them, by the thread that
+  // claims them first; a thread that finds one being packed waits for it.
+  // There is no barrier: on a shared machine a thread that lost its core
+  // holds up the others only for the panel it is packing.
+  std::unique_ptr<std::atomic<int>[]> a_state(new std::atomic<int>[m_panels]),
+      b_state(new std::atomic<int>[slabs]);
+  for (index_t p = 0; p < m_panels; ++p) a_state[p].store(kBf16Unpacked);
+  for (index_t s = 0; s < slabs; ++s) b_state[s].store(kBf16Unpacked);
+
   // Blocks in groups of A panels that stay in L2 together (kBf16AGroupBytes):
   // group by group, and within a group B panel by B panel, so each B panel
   // streams in once per group and is reused by every A panel of the group.
@@ -92,40 +139,26 @@ void bf16_gemm_blocked(index_t M, index_t N, index_t K, const Bf16Operand& A,
     const index_t per_group = group * n_panels, g = block / per_group, r = block % per_group;
     const index_t rows_in_group = std::min(group, m_panels - g * group);
     const index_t q = r / rows_in_group, p = g * group + r % rows_in_group;
+    bf16_packed(b_state[q / slab_panels], [&] { pack_b_slab(q / slab_panels); });
+    bf16_packed(a_state[p], [&] { pack_a(p); });
     const index_t i = p * MR, j = q * NR;
     kern.block(std::min(MR, M - i), std::min(NR, N - j), kpad, a_packed + p * a_panel,
                b_packed + q * b_panel, C, i, j);
   };
-  const index_t blocks = m_panels * n_panels;
-
-  const double macs = static_cast<double>(M) * N * K;
-  const int threads = static_cast<int>(std::min<index_t>(threads_for(macs, kBf16MacsPerThread), blocks));
   if (threads <= 1) {
-    pack_b_pairs(0, pair_rows);
-    for (index_t q = 0; q < n_panels; ++q) pack_b(q);
-    for (index_t p = 0; p < m_panels; ++p) pack_a(p);
     Kern kern;
     kern.begin();
     for (index_t b = 0; b < blocks; ++b) multiply(kern, b);
     kern.end();
     return;
   }
+  std::atomic<index_t> next_block{0};
 #pragma omp parallel num_threads(threads)
   {
-    // Chunks of 16 pair rows (32 rows of B), then the panels' tails: the two
-    // write different pair rows, so neither waits for the other.
-    constexpr index_t kPairChunk = 16;
-#pragma omp for schedule(static) nowait
-    for (index_t t = 0; t < pair_rows; t += kPairChunk)
-      pack_b_pairs(t, std::min(pair_rows, t + kPairChunk));
-#pragma omp for schedule(static) nowait
-    for (index_t q = 0; q < n_panels; ++q) pack_b(q);
-#pragma omp for schedule(static)
-    for (index_t p = 0; p < m_panels; ++p) pack_a(p);
     Kern kern;
     kern.begin();
-#pragma omp for schedule(dynamic, 1)
-    for (index_t b = 0; b < blocks; ++b) multiply(kern, b);
+    for (index_t b; (b = next_block.fetch_add(1, std::memory_order_relaxed)) < blocks;)
+      multiply(kern, b);
     kern.end();
   }
 }
