@@ -103,3 +103,22 @@ void bf16_pack_a_transposed_avx512(index_t k0, const Src* x, index_t cs, index_t
     _mm512_storeu_si512(dst + (16 + r) * kpad + k0, hi[r]);
   }
 }
+
+// A full-width (32-column) C tile of `rows` rows into C: float32 copied, or
+// rounded to bf16 16 lanes at a time.
+inline void bf16_store_rows_avx512(index_t rows, const float* tile, index_t ld, float* c32,
+                                   bf16_t* c16, index_t ldc) {
+  for (index_t r = 0; r < rows; ++r) {
+    const __m512i lo = _mm512_loadu_si512(tile + r * ld);
+    const __m512i hi = _mm512_loadu_si512(tile + r * ld + 16);
+    if (c32) {
+      _mm512_storeu_si512(c32 + r * ldc, lo);
+      _mm512_storeu_si512(c32 + r * ldc + 16, hi);
+    } else {
+      const __m256i l16 = _mm512_cvtepi32_epi16(bf16_round16(lo));
+      const __m256i h16 = _mm512_cvtepi32_epi16(bf16_round16(hi));
+      _mm512_storeu_si512(c16 + r * ldc,
+                          _mm512_inserti64x4(_mm512_castsi256_si512(l16), h16, 1));
+    }
+  }
+}

@@ -82,6 +82,11 @@ void bf16_pack_b_panel(index_t cols, index_t K, index_t kpad, const Src* x, inde
 // at row i, column j: copied, or rounded to bf16.
 inline void bf16_store_tile(index_t rows, index_t cols, const float* tile, index_t ld,
                             const Bf16Result& C, index_t i, index_t j) {
+#if DENSEOPS_BF16_NATIVE
+  if (cols == kBf16PanelCols)
+    return bf16_store_rows_avx512(rows, tile, ld, C.f32 ? C.f32 + i * C.ldc + j : nullptr,
+                                  C.bf16 ? C.bf16 + i * C.ldc + j : nullptr, C.ldc);
+#endif
   for (index_t r = 0; r < rows; ++r) {
     const float* t = tile + r * ld;
     if (C.f32) {
