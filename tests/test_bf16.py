@@ -5,8 +5,9 @@ The paths (csrc/kernels/gemm_bf16.hpp; the `bf16_arch` fixture runs each):
   avx512-bf16             12 x 32 tiles of vdpbf16ps, A in 12-row panels, K padded to 2
   amx                     32 x 32 blocks of 2 x 2 AMX tiles, A in 32-row panels, K padded to 32
   *-emulated              the two above on plain arrays, on any CPU
-Both packed paths put B in 32-column VNNI panels. The shapes below sit on
-each side of those sizes (1, odd, 2, 12, 16, 31, 32, 33 ...).
+Both packed paths put B in 32-column VNNI panels (packed 8 at a time by a
+team of threads) and group A panels by 512 KiB. The shapes below sit on each
+side of those sizes (1, odd, 2, 12, 16, 31, 32, 33 ...).
 
 How close a result must be, derived rather than guessed. The reference is
 the float64 product of the operands rounded to bf16 (`bf16_exact`): each
@@ -47,6 +48,9 @@ SHAPES = [
     (24, 65, 40),
     (1, 300, 47),
     (45, 100, 1),
+    # K past 1024, and more rows than one group of A panels holds (512 KiB of
+    # packed A: 7 AMX panels, 19 AVX512-BF16 ones at this K)
+    (250, 1100, 40),
 ]
 EMPTY_SHAPES = [(0, 5, 3), (4, 0, 3), (3, 5, 0), (0, 0, 0), (2, 0, 0)]
 
@@ -169,11 +173,11 @@ def test_matmul_bf16_empty_and_zero_depth(bf16_arch, shape):
 def test_matmul_bf16_two_threads_give_the_one_thread_bits(rng, bf16_arch):
     """Each block of C is summed by one thread in one order: the thread count
     must not change a single bit."""
-    a, b = operands(rng, 130, 300, 200)
+    a, b = operands(rng, 130, 300, 300)  # 10 B panels: two slabs for a team
     set_num_threads(1)
-    one = matmul(a, b, out=np.empty((130, 200), np.float32))
+    one = matmul(a, b, out=np.empty((130, 300), np.float32))
     set_num_threads(2)
-    two = matmul(a, b, out=np.empty((130, 200), np.float32))
+    two = matmul(a, b, out=np.empty((130, 300), np.float32))
     np.testing.assert_array_equal(one, two)
 
 

@@ -37,11 +37,15 @@ struct AmxKernel {
       for (int jn = 0; jn < TN; ++jn) amx.zero(2 * im + jn);
     for (index_t k = 0; k < kpad; k += KSTEP) {
       const bf16_t* bk = b + k * NR;  // pair row k / 2
+      // Each load as late as its first use: tiles are not renamed, so a
+      // load waits for the products still reading the tile it overwrites.
       amx.load(4, a + k, a_stride);
       amx.load(6, bk, b_stride);
-      if constexpr (TN == 2) amx.load(7, bk + 32, b_stride);
       amx.dp(0, 4, 6);
-      if constexpr (TN == 2) amx.dp(1, 4, 7);
+      if constexpr (TN == 2) {
+        amx.load(7, bk + 32, b_stride);
+        amx.dp(1, 4, 7);
+      }
       if constexpr (TM == 2) {
         amx.load(5, a + 16 * kpad + k, a_stride);
         amx.dp(2, 5, 6);
