@@ -20,6 +20,7 @@
 #include "array_policy.hpp"
 #include "docstrings.hpp"
 #include "kernels/dispatch.hpp"
+#include "kernels/elementwise_bf16.hpp"
 #include "kernels/nn_kinds.hpp"
 #include "kernels/threading.hpp"
 
@@ -78,10 +79,49 @@ py::array into_result(const char* fn, const py::object& out, const std::vector<p
   return write_into<T>(output<T>(fn, out, shape, like), out.is_none(), kernel, reads...);
 }
 
+// ---------------------------------------------------------------- bfloat16 arrays
+
+// A bf16 input as the elementwise kernels read it: C-contiguous and aligned,
+// copied when it is not (a copy, never a cast: pybind11's array_t<uint16_t>
+// would convert the values), and read apart from `written`.
+py::array bf16_readable(const py::array& a, const py::array* written, InPlace mode) {
+  py::array c = (a.flags() & py::array::c_style) && is_aligned(a) ? a : copy_of(a);
+  return written ? read_apart(c, *written, mode) : c;
+}
+
+// The result of an elementwise kernel on bf16 arrays: a fresh bf16 array,
+// or the caller's `out`, which must be bf16 too (output() checks the rest;
+// its array_t<bf16_t> is only a handle here, never a conversion).
+py::array bf16_elementwise_output(const char* fn, const py::object& out,
+                                  const std::vector<py::ssize_t>& shape, const py::array& like) {
+  if (out.is_none()) return py::array(like.dtype(), shape);
+  if (py::isinstance<py::array>(out) && !is_bf16(py::reinterpret_borrow<py::array>(out))) {
+    throw py::type_error(message(fn, "out must have dtype bfloat16 (the inputs' dtype), got " +
+                                         dtype_str(py::reinterpret_borrow<py::array>(out))));
+  }
+  return output<denseops::bf16_t>(fn, out, shape, like);
+}
+
+const denseops::bf16_t* bf16_data(const py::array& a) {
+  return static_cast<const denseops::bf16_t*>(a.data());
+}
+
+denseops::bf16_t* bf16_mutable_data(py::array& a) {
+  return static_cast<denseops::bf16_t*>(a.mutable_data());
+}
+
 // ---------------------------------------------------------------- relu, add, dot, column_sums
 
 py::array relu(const py::object& x_obj, const py::object& out) {
-  py::array x = take_array("relu", "x", x_obj);
+  py::array x = take_array("relu", "x", x_obj, Dtypes::floats_and_bf16);
+  if (is_bf16(x)) {
+    py::array result = bf16_elementwise_output("relu", out, shape_vec(x), x);
+    const py::array xc = bf16_readable(x, out.is_none() ? nullptr : &result, InPlace::allowed);
+    const denseops::bf16_t* px = bf16_data(xc);
+    denseops::bf16_t* po = bf16_mutable_data(result);
+    without_gil([&, n = x.size()] { denseops::bf16_relu(px, po, n); });
+    return result;
+  }
   return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
     return into_result<T>(
@@ -113,8 +153,8 @@ py::array relu_backward(const py::object& dout_obj, const py::object& y_obj,
 
 py::array add(const py::object& x_obj, const py::object& y_obj, const py::object& out) {
   const char* fn = "add";
-  py::array x = take_array(fn, "x", x_obj);
-  py::array y = take_array(fn, "y", y_obj);
+  py::array x = take_array(fn, "x", x_obj, Dtypes::floats_and_bf16);
+  py::array y = take_array(fn, "y", y_obj, Dtypes::floats_and_bf16);
   require_same_dtype(fn, "x", x, "y", y);
   const bool elementwise = same_shape(x, y);
   const bool bias =
@@ -126,6 +166,21 @@ py::array add(const py::object& x_obj, const py::object& y_obj, const py::object
                                           "bias y of shape (n,)"));
   }
   const index_t n = x.size(), cols = bias ? y.shape(0) : 0;
+  if (is_bf16(x)) {
+    py::array result = bf16_elementwise_output(fn, out, shape_vec(x), x);
+    const py::array* written = out.is_none() ? nullptr : &result;
+    const py::array xc = bf16_readable(x, written, InPlace::allowed);
+    const py::array yc = bf16_readable(y, written, elementwise ? InPlace::allowed : InPlace::refused);
+    const denseops::bf16_t *px = bf16_data(xc), *py_ = bf16_data(yc);
+    denseops::bf16_t* po = bf16_mutable_data(result);
+    without_gil([&] {
+      if (elementwise)
+        denseops::bf16_add(px, py_, po, n);
+      else if (cols > 0)
+        denseops::bf16_bias_add(px, py_, po, n / cols, cols);
+    });
+    return result;
+  }
   return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
     return into_result<T>(

@@ -10,7 +10,8 @@ Rectified linear unit, elementwise: ``max(x, 0)``. NaN stays NaN, as in
 ``np.maximum(x, 0)``.
 
 Args:
-    x: ndarray of float32 or float64, any shape and layout.
+    x: ndarray of float32, float64 or bfloat16 (ml_dtypes), any shape and
+        layout.
     out: optional C-contiguous ndarray of x's shape and dtype; may be x itself.
 
 Returns:
@@ -42,8 +43,10 @@ constexpr const char* add = R"(add(x, y, out=None)
 ``x + y`` for equal shapes, or a bias add: x of shape (..., n) plus y of
 shape (n,) added to every row. No other broadcasting.
 
+bfloat16 sums are computed in float32 and rounded once, as ml_dtypes does.
+
 Args:
-    x: ndarray of float32 or float64.
+    x: ndarray of float32, float64 or bfloat16 (ml_dtypes).
     y: ndarray of x's dtype: x's shape, or (x.shape[-1],).
     out: optional C-contiguous ndarray of x's shape; may be x or y.
 

@@ -365,11 +365,85 @@ def test_precision_on_float64_inputs_is_a_value_error(precision):
 
 def test_kernels_without_bf16_refuse_it_by_name():
     with pytest.raises(
-        TypeError,
-        match=r"relu: x must have dtype float32 or float64, got "
-        r"bfloat16",
+        TypeError, match=r"relu_backward: dout must have dtype float32 or float64, got bfloat16"
     ):
-        relu(np.ones(3, BF16))
+        denseops.relu_backward(np.ones(3, BF16), np.ones(3, BF16))
+
+
+# ------------------------------------------------------------ relu and add
+
+
+def bf16_values(rng, shape):
+    """Random bf16 values with the edge cases mixed in: +-0, +-inf, NaN, subnormals."""
+    x = rng.normal(size=shape).astype(np.float32)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 2.0**-130, -(2.0**-130)], np.float32)
+    picked = x.reshape(-1)[:: max(1, x.size // 7)]
+    picked[...] = np.resize(specials, picked.size)
+    with np.errstate(invalid="ignore"):
+        return x.astype(BF16)
+
+
+def relu_expected(x):
+    """np.maximum(x, 0) on bf16, with relu's +0.0 for -0.0 (float32's rule here too)."""
+    with np.errstate(invalid="ignore"):
+        y = np.maximum(x, BF16.type(0))
+    y[y == 0] = BF16.type(0)
+    return y
+
+
+def assert_same_bits(actual, expected):
+    assert actual.dtype == BF16 and actual.shape == expected.shape
+    np.testing.assert_array_equal(actual.view(np.uint16), expected.view(np.uint16))
+
+
+ELEMENTWISE_BF16_SHAPES = [(0,), (1,), (7,), (3, 5), (300, 301), (70000,)]
+
+
+@pytest.mark.parametrize("shape", ELEMENTWISE_BF16_SHAPES, ids=str)
+def test_relu_bf16_is_numpy_maximum_bit_for_bit(rng, shape):
+    x = bf16_values(rng, shape)
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            assert_same_bits(relu(in_layout(x, layout)), relu_expected(x))
+
+
+@pytest.mark.parametrize("shape", ELEMENTWISE_BF16_SHAPES, ids=str)
+def test_add_bf16_is_ml_dtypes_addition_bit_for_bit(rng, shape):
+    x, y = bf16_values(rng, shape), bf16_values(rng, shape)
+    with np.errstate(invalid="ignore"):
+        expected = x + y
+    for layout in LAYOUTS:
+        with labelled(layout=layout):
+            assert_same_bits(denseops.add(in_layout(x, layout), in_layout(y, layout)), expected)
+
+
+def test_add_bf16_bias_rows(rng):
+    x, bias = bf16_values(rng, (40, 33)), bf16_values(rng, (33,))
+    with np.errstate(invalid="ignore"):
+        expected = x + bias
+    assert_same_bits(denseops.add(x, bias), expected)
+
+
+def test_relu_and_add_bf16_in_place(rng):
+    x, y = bf16_values(rng, (50, 20)), bf16_values(rng, (50, 20))
+    with np.errstate(invalid="ignore"):
+        expected_sum = x + y
+    assert denseops.add(x, y, out=x) is x
+    assert_same_bits(x, expected_sum)
+    assert relu(x, out=x) is x
+    assert_same_bits(x, relu_expected(expected_sum))
+
+
+def test_relu_and_add_bf16_refuse_another_out_dtype_and_mixed_inputs():
+    x = np.ones(4, BF16)
+    with pytest.raises(TypeError, match=r"relu: out must have dtype bfloat16 .*got float32"):
+        relu(x, out=np.empty(4, np.float32))
+    with pytest.raises(
+        TypeError, match=r"add: x and y must have the same dtype, got bfloat16 and float32"
+    ):
+        denseops.add(x, np.ones(4, np.float32))
+    with pytest.raises(ValueError, match=r"relu: out has shape \(5,\)"):
+        relu(x, out=np.empty(5, BF16))
 
 
 # ------------------------------------------------------------------- the paths
