@@ -139,10 +139,22 @@ void bf16_gemm_blocked(index_t M, index_t N, index_t K, const Bf16Operand& A,
   for (index_t p = 0; p < m_panels; ++p) a_state[p].store(kBf16Unpacked);
   for (index_t s = 0; s < slabs; ++s) b_state[s].store(kBf16Unpacked);
 
+  // Within a group, B panels in an order that visits every slab before the
+  // second panel of any: a team's first claims pack different slabs side by
+  // side instead of waiting for one (identity for one thread: one slab).
+  std::vector<index_t> q_order;
+  q_order.reserve(static_cast<std::size_t>(n_panels));
+  for (index_t at = 0; at < slab_panels; ++at)
+    for (index_t s = 0; s < slabs; ++s)
+      if (s * slab_panels + at < n_panels) q_order.push_back(s * slab_panels + at);
   const auto strip = [&](Kern& kern, index_t u) {
-    const index_t g = u / n_panels, q = u % n_panels, j = q * NR;
+    const index_t g = u / n_panels, q = q_order[static_cast<std::size_t>(u % n_panels)];
+    const index_t j = q * NR, p0 = g * group, rows_in_group = std::min(group, m_panels - p0);
     bf16_packed(b_state[q / slab_panels], [&] { pack_b_slab(q / slab_panels); });
-    for (index_t p = g * group; p < std::min(m_panels, (g + 1) * group); ++p) {
+    // Each strip starts at another A panel, so threads on strips of one
+    // group pack different A panels first rather than queue for the same.
+    for (index_t step = 0; step < rows_in_group; ++step) {
+      const index_t p = p0 + (step + u) % rows_in_group;
       bf16_packed(a_state[p], [&] { pack_a(p); });
       const index_t i = p * MR;
       kern.block(std::min(MR, M - i), std::min(NR, N - j), kpad, a_packed + p * a_panel,
