@@ -21,6 +21,10 @@ more, adding at most 2^-8 of its magnitude (bf16's unit roundoff). These
 bounds hold for every input, so a failure is a wrong result, never bad luck.
 """
 
+import os
+import subprocess
+import sys
+
 import denseops
 import ml_dtypes
 import numpy as np
@@ -465,3 +469,21 @@ def test_set_arch_to_a_bf16_path_this_cpu_cannot_run_is_an_error(name):
         pytest.skip(f"this CPU runs the {name} path; the error cannot happen here")
     with pytest.raises(ValueError, match=f"set_arch: .*cannot run the '{name}' path"):
         set_arch(name)
+
+
+@pytest.mark.parametrize("name", ["amx-emulated", "avx512-bf16-emulated", "amx", "avx512-bf16"])
+def test_denseops_arch_environment_variable_forces_each_bf16_path(tmp_path, name):
+    if name not in available_bf16_archs():
+        pytest.skip(f"this CPU (or its OS) cannot run the {name} path")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "DENSEOPS_"))}
+    code = "import denseops; print(denseops.get_arch(), denseops._kernels._config()['gemm_bf16'])"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**env, "DENSEOPS_ARCH": name},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[:2] == [name, f"{name}:"], done.stdout
