@@ -15,9 +15,29 @@ struct AmxKernel {
   static constexpr index_t MR = 32, NR = 32, KSTEP = 32;
   static constexpr const char* kind = Amx::kind;
   Amx amx;
+  // A block's C waits in one of two buffers until the next block's products
+  // are issued: the AVX-512 stores of one block then run beside the tile
+  // products of the next instead of after them (CPU time per call, one
+  // thread, on a busy machine: 128 x 784 x 512 145 -> 125 us, 1024^3
+  // 2.40 -> 2.23 ms).
+  alignas(64) float tiles[2][MR * NR];
+  struct Pending {
+    index_t rows = 0, cols = 0, i = 0, j = 0;
+    const Bf16Result* C = nullptr;  // null: nothing pending
+  } pending;
+  int current = 0;
 
   void begin() { amx.configure(); }
-  void end() { amx.release(); }
+  void end() {
+    flush();
+    amx.release();
+  }
+  void flush() {
+    if (pending.C)
+      bf16_store_tile(pending.rows, pending.cols, tiles[1 - current], NR, *pending.C, pending.i,
+                      pending.j);
+    pending.C = nullptr;
+  }
 
   void block(index_t rows, index_t cols, index_t kpad, const bf16_t* a, const bf16_t* b,
              const Bf16Result& C, index_t i, index_t j) {
@@ -52,13 +72,15 @@ struct AmxKernel {
         if constexpr (TN == 2) amx.dp(3, 5, 7);
       }
     }
+    flush();  // the previous block's C, while the last products run
     // Through an L1 buffer even for whole float32 blocks: tile stores
     // straight to C measured 30 % slower (784 x 128 x 512, float32 out).
-    alignas(64) float tile[MR * NR];
+    float* const tile = tiles[current];
     for (int im = 0; im < TM; ++im)
       for (int jn = 0; jn < TN; ++jn)
         amx.store(2 * im + jn, tile + im * 16 * NR + jn * 16, NR * index_t(sizeof(float)));
-    bf16_store_tile(rows, cols, tile, NR, C, i, j);
+    pending = Pending{rows, cols, i, j, &C};
+    current = 1 - current;
   }
 };
 
