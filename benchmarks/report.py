@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 
+import denseops
 from denseops import bench_machine
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -90,6 +91,16 @@ SECTIONS = {
         "python benchmarks/sklearn_mlp.py --rounds 3",
         [sys.executable, "benchmarks/sklearn_mlp.py", "--rounds", "3"],
     ),
+    "bf16": (
+        "python benchmarks/bf16_targets.py --rounds 9 --threads 1,2",
+        [sys.executable, "benchmarks/bf16_targets.py", "--rounds", "9", "--threads", "1,2"],
+    ),
+}
+# The bf16 figures depend on the bf16 hardware (AMX on Intel Xeon, AVX512-BF16
+# on Zen 4, which share the avx512 class of every other section): their own class.
+_CONFIG = denseops._kernels._config()
+SECTION_CPU = {
+    "bf16": "amx" if _CONFIG["cpu_amx"] else "avx512-bf16" if _CONFIG["cpu_avx512_bf16"] else CPU
 }
 # Where a section's kept output starts (pytest's session header says nothing new).
 KEEP_FROM = {"suite": re.compile(r"^-+ benchmark ")}
@@ -166,7 +177,8 @@ def main(argv=None):
     for name in args.only or list(SECTIONS):
         document = document_with(name)
         body = run_section(name)
-        document.write_text(replace_section(document.read_text(), name, body, CPU))
+        cpu = SECTION_CPU.get(name, CPU)
+        document.write_text(replace_section(document.read_text(), name, body, cpu))
         print(f"updated section {name!r} of {document.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -21,10 +21,13 @@
 #include "array_policy.hpp"
 #include "docstrings.hpp"
 #include "kernels/dispatch.hpp"
+#include "kernels/elementwise_bf16.hpp"
 #include "kernels/network_forward.hpp"
 #include "kernels/nn_kinds.hpp"
 #include "kernels/threading.hpp"
 
+using denseops::Bf16Operand;
+using denseops::Bf16Result;
 using denseops::index_t;
 using namespace denseops::binding;
 
@@ -78,10 +81,49 @@ py::array into_result(const char* fn, const py::object& out, const std::vector<p
   return write_into<T>(output<T>(fn, out, shape, like), out.is_none(), kernel, reads...);
 }
 
+// ---------------------------------------------------------------- bfloat16 arrays
+
+// A bf16 input as the elementwise kernels read it: C-contiguous and aligned,
+// copied when it is not (a copy, never a cast: pybind11's array_t<uint16_t>
+// would convert the values), and read apart from `written`.
+py::array bf16_readable(const py::array& a, const py::array* written, InPlace mode) {
+  py::array c = (a.flags() & py::array::c_style) && is_aligned(a) ? a : copy_of(a);
+  return written ? read_apart(c, *written, mode) : c;
+}
+
+// The result of an elementwise kernel on bf16 arrays: a fresh bf16 array,
+// or the caller's `out`, which must be bf16 too (output() checks the rest;
+// its array_t<bf16_t> is only a handle here, never a conversion).
+py::array bf16_elementwise_output(const char* fn, const py::object& out,
+                                  const std::vector<py::ssize_t>& shape, const py::array& like) {
+  if (out.is_none()) return py::array(like.dtype(), shape);
+  if (py::isinstance<py::array>(out) && !is_bf16(py::reinterpret_borrow<py::array>(out))) {
+    throw py::type_error(message(fn, "out must have dtype bfloat16 (the inputs' dtype), got " +
+                                         dtype_str(py::reinterpret_borrow<py::array>(out))));
+  }
+  return output<denseops::bf16_t>(fn, out, shape, like);
+}
+
+const denseops::bf16_t* bf16_data(const py::array& a) {
+  return static_cast<const denseops::bf16_t*>(a.data());
+}
+
+denseops::bf16_t* bf16_mutable_data(py::array& a) {
+  return static_cast<denseops::bf16_t*>(a.mutable_data());
+}
+
 // ---------------------------------------------------------------- relu, add, dot, column_sums
 
 py::array relu(const py::object& x_obj, const py::object& out) {
-  py::array x = take_array("relu", "x", x_obj);
+  py::array x = take_array("relu", "x", x_obj, Dtypes::floats_and_bf16);
+  if (is_bf16(x)) {
+    py::array result = bf16_elementwise_output("relu", out, shape_vec(x), x);
+    const py::array xc = bf16_readable(x, out.is_none() ? nullptr : &result, InPlace::allowed);
+    const denseops::bf16_t* px = bf16_data(xc);
+    denseops::bf16_t* po = bf16_mutable_data(result);
+    without_gil([&, n = x.size()] { denseops::bf16_relu(px, po, n); });
+    return result;
+  }
   return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
     return into_result<T>(
@@ -113,8 +155,8 @@ py::array relu_backward(const py::object& dout_obj, const py::object& y_obj,
 
 py::array add(const py::object& x_obj, const py::object& y_obj, const py::object& out) {
   const char* fn = "add";
-  py::array x = take_array(fn, "x", x_obj);
-  py::array y = take_array(fn, "y", y_obj);
+  py::array x = take_array(fn, "x", x_obj, Dtypes::floats_and_bf16);
+  py::array y = take_array(fn, "y", y_obj, Dtypes::floats_and_bf16);
   require_same_dtype(fn, "x", x, "y", y);
   const bool elementwise = same_shape(x, y);
   const bool bias =
@@ -126,6 +168,21 @@ py::array add(const py::object& x_obj, const py::object& y_obj, const py::object
                                           "bias y of shape (n,)"));
   }
   const index_t n = x.size(), cols = bias ? y.shape(0) : 0;
+  if (is_bf16(x)) {
+    py::array result = bf16_elementwise_output(fn, out, shape_vec(x), x);
+    const py::array* written = out.is_none() ? nullptr : &result;
+    const py::array xc = bf16_readable(x, written, InPlace::allowed);
+    const py::array yc = bf16_readable(y, written, elementwise ? InPlace::allowed : InPlace::refused);
+    const denseops::bf16_t *px = bf16_data(xc), *py_ = bf16_data(yc);
+    denseops::bf16_t* po = bf16_mutable_data(result);
+    without_gil([&] {
+      if (elementwise)
+        denseops::bf16_add(px, py_, po, n);
+      else if (cols > 0)
+        denseops::bf16_bias_add(px, py_, po, n / cols, cols);
+    });
+    return result;
+  }
   return by_dtype(x, [&](auto tag) {
     using T = decltype(tag);
     return into_result<T>(
@@ -212,9 +269,9 @@ struct Product {
 };
 
 Product take_product(const char* fn, const py::object& a_obj, const py::object& b_obj, bool trans_a,
-                     bool trans_b) {
-  py::array a = take_array(fn, "a", a_obj);
-  py::array b = take_array(fn, "b", b_obj);
+                     bool trans_b, Dtypes dtypes = Dtypes::floats) {
+  py::array a = take_array(fn, "a", a_obj, dtypes);
+  py::array b = take_array(fn, "b", b_obj, dtypes);
   require_same_dtype(fn, "a", a, "b", b);
   if (a.ndim() != 2 || b.ndim() != 2) {
     throw py::value_error(
@@ -266,9 +323,116 @@ void gemm_in_interruptible_tiles(const StridedMatrix<T>& A, const StridedMatrix<
   }
 }
 
+// ---------------------------------------------------------------- matmul in bfloat16
+
+// matmul's precision: None (the inputs' own), "float32" or "bfloat16".
+enum class Precision { inputs, float32, bfloat16 };
+
+Precision take_precision(const char* fn, const py::object& precision) {
+  if (precision.is_none()) return Precision::inputs;
+  if (!py::isinstance<py::str>(precision)) {
+    throw py::type_error(message(fn, "precision must be None, 'float32' or 'bfloat16', got " +
+                                         type_name(precision)));
+  }
+  const auto name = precision.cast<std::string>();
+  if (name == "float32") return Precision::float32;
+  if (name == "bfloat16") return Precision::bfloat16;
+  throw py::value_error(
+      message(fn, "precision must be None, 'float32' or 'bfloat16', got '" + name + "'"));
+}
+
+// An operand of the bf16 GEMM: bfloat16 or float32 (rounded as it is
+// packed), with its element strides, read apart from `written` like every
+// other input. Odd byte strides or addresses (rare) are copied once.
+Bf16Operand bf16_operand(const py::array& a, bool transpose, const py::array* written,
+                         py::array& keep_alive) {
+  keep_alive = is_aligned(a) ? a : copy_of(a);
+  if (written) keep_alive = read_apart(keep_alive, *written, InPlace::refused);
+  const py::ssize_t item = keep_alive.itemsize();
+  Bf16Operand m{keep_alive.data(), item == 4, keep_alive.strides(0) / item,
+                keep_alive.strides(1) / item};
+  if (transpose) std::swap(m.rs, m.cs);
+  return m;
+}
+
+// X advanced by `rows` rows and `cols` columns.
+Bf16Operand bf16_offset(Bf16Operand x, index_t rows, index_t cols) {
+  const index_t item = x.is_f32 ? 4 : 2;
+  x.data = static_cast<const char*>(x.data) + (rows * x.rs + cols * x.cs) * item;
+  return x;
+}
+
+// matmul's result when it computes in bfloat16: bfloat16 for bfloat16 inputs
+// (NumPy's and JAX's rule: the inputs' dtype), float32 for float32 inputs
+// with precision="bfloat16". A given `out` may also be float32 for
+// bfloat16 inputs: it then receives the float32 accumulators unrounded.
+py::array bf16_product_output(const char* fn, const py::object& out, py::ssize_t M, py::ssize_t N,
+                              bool bf16_inputs) {
+  const std::vector<py::ssize_t> shape{M, N};
+  if (out.is_none()) return bf16_inputs ? py::array(bf16_dtype(), shape) : py::array_t<float>(shape);
+  if (py::isinstance<py::array>(out)) {
+    auto o = py::reinterpret_borrow<py::array>(out);
+    const bool f32_out = o.itemsize() == 4 && o.dtype().equal(py::dtype::of<float>());
+    if (!f32_out && !(bf16_inputs && is_bf16(o))) {
+      throw py::type_error(message(
+          fn, bf16_inputs ? "out must have dtype bfloat16 (the inputs' dtype) or float32 (the "
+                            "accumulators unrounded), got " + dtype_str(o)
+                          : "out must have dtype float32 (precision='bfloat16' takes float32 "
+                            "inputs to a float32 result), got " + dtype_str(o)));
+    }
+    // The dtype is settled above; output() checks the shape, writability and
+    // layout (its array_t<float> is read here only as a plain array).
+    return output<float>(fn, out, shape, o);
+  }
+  return output<float>(fn, out, shape, py::array_t<float>(shape));  // its TypeError for non-arrays
+}
+
+// The bf16 product in tiles between looks for Ctrl-C, as
+// gemm_in_interruptible_tiles does for float32 (bands of rows here: a bf16
+// product runs several times faster, so the same flops make shorter tiles).
+void bf16_gemm_in_interruptible_tiles(const Bf16Operand& A, const Bf16Operand& B,
+                                      const py::array& result, index_t M, index_t N, index_t K) {
+  constexpr double kFlopsPerTile = 4e10;
+  const double flops_per_row = 2.0 * static_cast<double>(N) * static_cast<double>(K);
+  const index_t band =
+      std::max<index_t>(64, static_cast<index_t>(kFlopsPerTile / std::max(flops_per_row, 1.0)));
+  const bool f32 = result.itemsize() == 4;
+  char* const c = static_cast<char*>(const_cast<void*>(result.data()));
+  for (index_t first = 0; first < M; first += band) {
+    const index_t rows = std::min<index_t>(band, M - first);
+    const Bf16Result C{f32 ? reinterpret_cast<float*>(c) + first * N : nullptr,
+                       f32 ? nullptr : reinterpret_cast<denseops::bf16_t*>(c) + first * N, N};
+    without_gil([&] {
+      denseops::kernels_bf16().gemm(rows, N, K, bf16_offset(A, first, 0), B, C);
+    });
+    if (first + rows < M && PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+}
+
+py::array matmul_bf16(const Product& p, const py::object& out, bool trans_a, bool trans_b) {
+  const bool bf16_inputs = is_bf16(p.a);
+  py::array result = bf16_product_output("matmul", out, p.M, p.N, bf16_inputs);
+  const py::array* written = out.is_none() ? nullptr : &result;
+  py::array keep_a, keep_b;
+  const Bf16Operand A = bf16_operand(p.a, trans_a, written, keep_a);
+  const Bf16Operand B = bf16_operand(p.b, trans_b, written, keep_b);
+  bf16_gemm_in_interruptible_tiles(A, B, result, p.M, p.N, p.K);
+  return result;
+}
+
 py::array matmul(const py::object& a_obj, const py::object& b_obj, const py::object& out,
-                 bool trans_a, bool trans_b) {
-  const Product p = take_product("matmul", a_obj, b_obj, trans_a, trans_b);
+                 bool trans_a, bool trans_b, const py::object& precision_obj) {
+  const Precision precision = take_precision("matmul", precision_obj);
+  const Product p = take_product("matmul", a_obj, b_obj, trans_a, trans_b, Dtypes::floats_and_bf16);
+  const bool f64 = p.a.itemsize() == 8;  // take_product allowed float32, float64 and bfloat16
+  if (f64 && precision != Precision::inputs) {
+    throw py::value_error(message(
+        "matmul", std::string("precision='") +
+                      (precision == Precision::bfloat16 ? "bfloat16" : "float32") +
+                      "' takes float32 or bfloat16 inputs, got float64; cast them with "
+                      ".astype(numpy.float32) or leave precision=None"));
+  }
+  if (is_bf16(p.a) || precision == Precision::bfloat16) return matmul_bf16(p, out, trans_a, trans_b);
   return by_dtype(p.a, [&](auto tag) -> py::array {
     using T = decltype(tag);
     auto result = output<T>("matmul", out, {p.M, p.N}, p.a);
@@ -898,6 +1062,13 @@ py::dict config() {
   const auto& t64 = denseops::kernels_f64();
   c["gemm_f32"] = std::string(t.arch) + ": " + t.gemm_kind;
   c["gemm_f64"] = std::string(t64.arch) + ": " + t64.gemm_kind;
+  c["cpu_avx512_bf16"] = denseops::cpu_has_avx512_bf16();
+  c["cpu_amx"] = denseops::cpu_has_amx();
+  const auto& bf = denseops::kernels_bf16();
+  // The widened path names the float32 path it runs on.
+  c["gemm_bf16"] = std::string(bf.arch) == "widened"
+                       ? std::string(t.arch) + ": " + bf.kind + " (" + t.gemm_kind + ")"
+                       : std::string(bf.arch) + ": " + bf.kind;
   return c;
 }
 
@@ -1300,7 +1471,7 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("column_sums", &column_sums, doc::column_sums, py::arg("x"), py::arg("out") = none);
   m.def("matmul", &matmul, doc::matmul, py::arg("a"), py::arg("b"), py::arg("out") = none,
         py::kw_only(), py::arg("trans_a").noconvert() = false,
-        py::arg("trans_b").noconvert() = false);
+        py::arg("trans_b").noconvert() = false, py::arg("precision") = none);
 
   m.def("softmax", &softmax, doc::softmax, py::arg("x"), py::arg("out") = none);
   m.def("softmax_backward", &softmax_backward, doc::softmax_backward, py::arg("dout"), py::arg("y"),

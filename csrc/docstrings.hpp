@@ -10,7 +10,8 @@ Rectified linear unit, elementwise: ``max(x, 0)``. NaN stays NaN, as in
 ``np.maximum(x, 0)``.
 
 Args:
-    x: ndarray of float32 or float64, any shape and layout.
+    x: ndarray of float32, float64 or bfloat16 (ml_dtypes), any shape and
+        layout.
     out: optional C-contiguous ndarray of x's shape and dtype; may be x itself.
 
 Returns:
@@ -42,8 +43,10 @@ constexpr const char* add = R"(add(x, y, out=None)
 ``x + y`` for equal shapes, or a bias add: x of shape (..., n) plus y of
 shape (n,) added to every row. No other broadcasting.
 
+bfloat16 sums are computed in float32 and rounded once, as ml_dtypes does.
+
 Args:
-    x: ndarray of float32 or float64.
+    x: ndarray of float32, float64 or bfloat16 (ml_dtypes).
     y: ndarray of x's dtype: x's shape, or (x.shape[-1],).
     out: optional C-contiguous ndarray of x's shape; may be x or y.
 
@@ -75,16 +78,26 @@ Example:
     array([4., 4.])
 )";
 
-constexpr const char* matmul = R"(matmul(a, b, out=None, *, trans_a=False, trans_b=False)
+constexpr const char* matmul =
+    R"(matmul(a, b, out=None, *, trans_a=False, trans_b=False, precision=None)
 
 Matrix product of 2-D arrays: ``a @ b``, or ``a.T @ b`` / ``a @ b.T`` with
 trans_a / trans_b, without making a transposed copy.
 
+bfloat16 (``ml_dtypes.bfloat16`` arrays): the products are computed in
+bfloat16 and summed in float32 (AMX or AVX512-BF16 where the CPU has them);
+the result is bfloat16, rounded once at the end, unless ``out`` is float32.
+
 Args:
-    a: ndarray (M, K) (or (K, M) with trans_a), float32 or float64, any layout.
+    a: ndarray (M, K) (or (K, M) with trans_a), float32, float64 or
+        bfloat16, any layout.
     b: ndarray (K, N) (or (N, K) with trans_b), a's dtype, any layout.
-    out: optional C-contiguous (M, N) ndarray of a's dtype. If it shares
-        memory with a or b the product goes through a scratch array first.
+    out: optional C-contiguous (M, N) ndarray of a's dtype (float32 too for
+        bfloat16 inputs). If it shares memory with a or b the product goes
+        through a scratch array first.
+    precision: None (compute in the inputs' dtype), "float32", or
+        "bfloat16": float32 inputs rounded to bfloat16 (to nearest even),
+        multiplied in bfloat16 and summed in float32, float32 result.
 
 Returns:
     The (M, N) product (``out`` when given).
@@ -273,18 +286,23 @@ a process forked after OpenMP started, where threads could deadlock).
 
 constexpr const char* set_arch = R"(set_arch(name)
 
-Force the instruction-set path: "avx512" (AVX-512 F/VL/BW/DQ), "avx2"
-(AVX2 + FMA), "generic" (portable C++) or "auto" (the best the CPU and
-the operating system support; the default). A path this CPU cannot run,
-or an unknown name, is a ValueError. "avx512-emulated" is a test path: the
-AVX-512 GEMM tile and blocks with emulated vectors, on any CPU, slowly.
+Force the instruction-set path: "amx" (AVX-512 with an AMX bfloat16
+GEMM), "avx512-bf16" (AVX-512 with a vdpbf16ps bfloat16 GEMM), "avx512"
+(AVX-512 F/VL/BW/DQ), "avx2" (AVX2 + FMA), "generic" (portable C++) or
+"auto" (the best the CPU and the operating system support; the default).
+Without a bfloat16 GEMM of their own, paths widen bfloat16 to float32. A
+path this CPU cannot run, or an unknown name, is a ValueError. Test paths,
+on any CPU, slowly: "avx512-emulated" (the AVX-512 GEMM tile and blocks
+with emulated vectors), "amx-emulated" and "avx512-bf16-emulated" (the
+bfloat16 packing and tiles with emulated tiles and vectors).
 The DENSEOPS_ARCH environment variable sets the choice at import.
 )";
 
 constexpr const char* get_arch = R"(get_arch()
 
-The instruction-set path in use: "avx512", "avx2", "generic" or
-"avx512-emulated".
+The instruction-set path in use: "amx", "avx512-bf16", "avx512", "avx2",
+"generic", or a test path ("avx512-emulated", "amx-emulated",
+"avx512-bf16-emulated").
 )";
 
 // ---------------------------------------------------------------- denseops.nn kernels

@@ -5,7 +5,14 @@ import zlib
 import denseops
 import numpy as np
 import pytest
-from helpers import ALL_ARCHS, FLOAT_DTYPES, LAYOUTS, available_archs
+from helpers import (
+    ALL_ARCHS,
+    BF16_ARCHS,
+    FLOAT_DTYPES,
+    LAYOUTS,
+    available_archs,
+    available_bf16_archs,
+)
 from threadpoolctl import threadpool_limits
 
 
@@ -38,6 +45,16 @@ def rng(request):
 def arch(request):
     """Run the test on one SIMD path, skipped where the path is unavailable."""
     if request.param not in available_archs():
+        pytest.skip(f"this CPU (or its OS, or this build) cannot run the {request.param} path")
+    denseops.set_arch(request.param)
+    return request.param
+
+
+@pytest.fixture(params=BF16_ARCHS)
+def bf16_arch(request):
+    """Run the test on one bf16 GEMM path, skipped where the path is unavailable
+    (its emulation, "amx-emulated" or "avx512-bf16-emulated", runs everywhere)."""
+    if request.param not in available_bf16_archs():
         pytest.skip(f"this CPU (or its OS, or this build) cannot run the {request.param} path")
     denseops.set_arch(request.param)
     return request.param

@@ -155,6 +155,43 @@ def available_archs():
     return tuple(a for a in ALL_ARCHS if native.get(a, True))
 
 
+# The paths of the bf16 GEMM (csrc/kernels/gemm_bf16.hpp), slowest first:
+# generic, avx2 and avx512 widen bf16 to float32 and run their float32 GEMM;
+# the emulations run the AVX512-BF16 and AMX packing and tiles on any CPU.
+BF16_ARCHS = (
+    "generic",
+    "avx2",
+    "avx512",
+    "avx512-bf16-emulated",
+    "amx-emulated",
+    "avx512-bf16",
+    "amx",
+)
+
+
+def available_bf16_archs():
+    """The bf16 GEMM paths this machine and build can run (BF16_ARCHS' order)."""
+    config = denseops._kernels._config()
+    native = {
+        "avx2": config["cpu_avx2_fma"],
+        "avx512": config["cpu_avx512"],
+        "avx512-bf16": config["cpu_avx512_bf16"],
+        "amx": config["cpu_amx"],
+    }
+    return tuple(a for a in BF16_ARCHS if native.get(a, True))
+
+
+def fastest_arch():
+    """What set_arch("auto") picks: the float paths' best, or the path that adds
+    a bf16 GEMM to it (amx, avx512-bf16) where the CPU has one."""
+    config = denseops._kernels._config()
+    if config["cpu_amx"]:
+        return "amx"
+    if config["cpu_avx512_bf16"]:
+        return "avx512-bf16"
+    return available_archs()[-1]
+
+
 def numeric_gradient(f, x, h=1e-6):
     """d f() / d x by central differences, perturbing ``x`` in place (float64 result)."""
     grad = np.zeros_like(x, dtype=np.float64)

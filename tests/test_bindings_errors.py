@@ -127,9 +127,12 @@ def test_kernels_reject_non_float_dtypes(case, wrong):
     arg = ARG_NAMES[name][position]
     good = good_args(name)[position]
     bad = good.astype(wrong)
+    # matmul, relu and add take bfloat16 too (tests/test_bf16.py), and say so.
+    takes_bf16 = name in ("matmul", "relu", "add")
+    expected = "float32, float64 or bfloat16" if takes_bf16 else "float32 or float64"
     with pytest.raises(
         TypeError,
-        match=message(f"{name}: {arg} must have dtype float32 or float64, got {bad.dtype}"),
+        match=message(f"{name}: {arg} must have dtype {expected}", f", got {bad.dtype}"),
     ):
         KERNELS[name](*with_argument(name, position, bad))
 

@@ -4,7 +4,7 @@ import os
 
 from denseops import _kernels
 
-ARCHES = ("auto", "avx512", "avx2", "generic")
+ARCHES = ("auto", "amx", "avx512-bf16", "avx512", "avx2", "generic")
 
 
 def apply_arch_from_environment() -> None:
@@ -35,7 +35,9 @@ def show_config() -> None:
     import platform  # only here: it costs more at import than the rest of this module
 
     c = _kernels._config()
-    simd = c["arch"]
+    # amx and avx512-bf16 add a bf16 GEMM to the avx512 path: the other
+    # kernels name the float path they run on.
+    simd = c["gemm_f32"].split(":")[0]
     lines = [
         f"denseops {c['version']}",
         f"  compiler        {c['compiler']}",
@@ -44,12 +46,16 @@ def show_config() -> None:
         f"  threads         {c['num_threads']}",
         f"  cpu avx512      {'yes' if c['cpu_avx512'] else 'no'}  (F/VL/BW/DQ and OS zmm state)",
         f"  cpu avx2+fma    {'yes' if c['cpu_avx2_fma'] else 'no'}",
-        f"  simd path       {simd}  (force with DENSEOPS_ARCH={'|'.join(ARCHES[1:])} or set_arch)",
+        f"  cpu avx512-bf16 {'yes' if c['cpu_avx512_bf16'] else 'no'}",
+        f"  cpu amx         {'yes' if c['cpu_amx'] else 'no'}  (AMX-TILE/BF16, tile state granted)",
+        f"  simd path       {c['arch']}  (force with DENSEOPS_ARCH={'|'.join(ARCHES[1:])} "
+        "or set_arch)",
         f"  elementwise     {simd}: vectorized loops (relu, add, bias, backward)",
         f"  reductions      {simd}: vectorized partial sums (dot, column_sums)",
         f"  loss, softmax   {simd}: vectorized row loops",
         f"  optimizers      {simd}: vectorized fused updates",
         f"  matmul float32  {c['gemm_f32']}",
         f"  matmul float64  {c['gemm_f64']}",
+        f"  matmul bfloat16 {c['gemm_bf16']}",
     ]
     print("\n".join(lines))
