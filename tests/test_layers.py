@@ -210,7 +210,11 @@ def test_dense_same_seed_same_weights_different_seed_different():
         ({"units": 2.5}, ValueError, r"Received: units=2.5"),
         ({"units": 3, "output_size": 0}, ValueError, r"Received: units=0"),
         ({"units": 0, "output_size": 3}, ValueError, r"Received: input_size=0"),
-        ({"units": 3, "dtype": "int32"}, TypeError, r"float32 or float64. Received: dtype=int32"),
+        (
+            {"units": 3, "dtype": "int32"},
+            TypeError,
+            r"float32 or float64, or the policy 'mixed_bfloat16'. Received: dtype=int32",
+        ),
         ({"units": 3, "activation": "tanhh"}, ValueError, r"Unknown activation: 'tanhh'"),
         ({"units": 3, "kernel_initializer": "lecun"}, ValueError, r"Unknown initializer: 'lecun'"),
     ],

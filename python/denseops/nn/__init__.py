@@ -24,6 +24,7 @@ from denseops.nn import (
     initializers,
     losses,
     metrics,
+    mixed_precision,
     models,
     optimizers,
     regularizers,
@@ -52,6 +53,7 @@ from denseops.nn.losses import (
     MeanSquaredError,
     SparseCategoricalCrossentropy,
 )
+from denseops.nn.mixed_precision import DTypePolicy
 from denseops.nn.model import Sequential
 from denseops.nn.models import load_model  # Keras's name; reads files lazily
 from denseops.nn.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
@@ -79,6 +81,7 @@ __all__ = [
     "BatchNormalization",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
+    "DTypePolicy",
     "Dense",
     "Dropout",
     "Flatten",
@@ -105,6 +108,7 @@ __all__ = [
     "load_model",
     "losses",
     "metrics",
+    "mixed_precision",
     "models",
     "optimizers",
     "regularizers",

@@ -36,8 +36,8 @@ def network_steps(layers, logits=False, ndim=2):
         if kind is Flatten and not steps:
             flattened = True
             continue
-        if kind is not Dense or not flattened:
-            return None
+        if kind is not Dense or not flattened or layer._precision is not None:
+            return None  # (a bfloat16 policy: its products run in matmul's bf16 path)
         activation = layer.activation
         if type(activation) in _ELEMENTWISE:
             steps.append((layer.kernel, layer.bias, activation.name, activation.alpha))

@@ -10,6 +10,7 @@ import numpy as np
 import denseops as ops
 from denseops.argument_errors import check_count, kernel_dtype
 from denseops.nn import activations, initializers, regularizers
+from denseops.nn.mixed_precision import policy_of
 from denseops.nn.naming import snake_case, unique_name
 
 
@@ -194,7 +195,10 @@ class Dense(Layer):
         kernel_regularizer: None, "l1", "l2", "l1_l2" or a
             ``denseops.nn.regularizers`` object (e.g. ``regularizers.l2(0.001)``).
         bias_regularizer: the same, for the bias.
-        dtype: float32 (default) or float64.
+        dtype: None (the global policy, float32 unless
+            ``mixed_precision.set_global_policy`` changed it), "float32",
+            "float64", or "mixed_bfloat16" (float32 weights, products in
+            bfloat16 with float32 sums).
         seed: seeds the initializers when the layer is built eagerly.
         name: the layer's name in ``summary()`` and error messages.
         input_shape: ``(features,)``, for the first layer of a model.
@@ -225,7 +229,7 @@ class Dense(Layer):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
-        dtype="float32",
+        dtype=None,
         seed=None,
         name=None,
         input_shape=None,
@@ -258,9 +262,17 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.dtype = kernel_dtype(dtype)
-        if self.dtype is None:
-            raise TypeError(f"Dense dtype must be float32 or float64. Received: dtype={dtype}")
+        try:
+            self.dtype_policy = policy_of(dtype)
+        except (TypeError, ValueError):
+            raise TypeError(
+                "Dense dtype must be float32 or float64, or the policy 'mixed_bfloat16'. "
+                f"Received: dtype={dtype}"
+            ) from None
+        # The weights' dtype; under "mixed_bfloat16" they stay float32 and only
+        # the three products of the layer run in bfloat16 (float32 sums).
+        self.dtype = np.dtype(self.dtype_policy.variable_dtype)
+        self._precision = self.dtype_policy.matmul_precision
         self.input_dim = None
         self.kernel = self.bias = None
         self.d_kernel = self.d_bias = None
@@ -349,7 +361,7 @@ class Dense(Layer):
         self.check_input(x)
         buffers = self._scratch(x.shape[0])
         # z (batch, units) = x (batch, input_dim) @ kernel (input_dim, units) [+ bias]
-        z = ops.matmul(x, self.kernel, out=buffers["y"])
+        z = ops.matmul(x, self.kernel, out=buffers["y"], precision=self._precision)
         self._x = x
         if return_logits:
             if self.use_bias:
@@ -368,7 +380,7 @@ class Dense(Layer):
     def infer(self, x, return_logits=False):
         self.check_input(x)
         # z (batch, units) = x (batch, input_dim) @ kernel (input_dim, units), a new array
-        z = ops.matmul(x, self.kernel)
+        z = ops.matmul(x, self.kernel, precision=self._precision)
         if return_logits or self.activation.needs_input:
             if self.use_bias:
                 ops.add(z, self.bias, out=z)
@@ -389,13 +401,15 @@ class Dense(Layer):
             else self.activation.backward(dout, self._y, z=self._z, out=buffers["dz"])
         )
         # d_kernel (input_dim, units) = x.T (input_dim, batch) @ dz (batch, units)
-        ops.matmul(self._x, dz, out=self.d_kernel, trans_a=True)
+        ops.matmul(self._x, dz, out=self.d_kernel, trans_a=True, precision=self._precision)
         if self.use_bias:
             ops.column_sums(dz, out=self.d_bias)
         if not need_dx:
             return None
         # dx (batch, input_dim) = dz (batch, units) @ kernel.T (units, input_dim)
-        return ops.matmul(dz, self.kernel, out=buffers["dx"], trans_b=True)
+        return ops.matmul(
+            dz, self.kernel, out=buffers["dx"], trans_b=True, precision=self._precision
+        )
 
     def regularization_penalty(self, add_gradients=False):
         total = 0.0
@@ -415,7 +429,7 @@ class Dense(Layer):
             "input_dim": self.input_dim,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "dtype": self.dtype.name,
+            "dtype": self.dtype_policy.name,
             "kernel_initializer": initializers.name_of(self.kernel_initializer),
             "bias_initializer": initializers.name_of(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),

@@ -1,0 +1,88 @@
+"""Keras's mixed precision in denseops.nn: mixed_precision.set_global_policy("mixed_bfloat16")
+and Dense(dtype="mixed_bfloat16"): float32 weights and optimizer state, the
+products in bfloat16 with float32 sums, the rest (bias, activations, loss,
+softmax) in float32."""
+
+import denseops
+import numpy as np
+import pytest
+from denseops.nn import Dense, DTypePolicy, Input, Sequential, load, mixed_precision
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy_after_each_test():
+    yield
+    mixed_precision.set_global_policy("float32")
+
+
+def test_the_global_policy_applies_to_layers_created_after_it():
+    assert mixed_precision.global_policy().name == "float32"
+    before = Dense(4)
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    after = Dense(4)
+    assert before.dtype_policy == DTypePolicy("float32")
+    assert (after.dtype_policy.variable_dtype, after.dtype_policy.compute_dtype) == (
+        "float32",
+        "bfloat16",
+    )
+    assert after.dtype == np.float32 and Dense(4, dtype="float32").dtype_policy.name == "float32"
+    with pytest.raises(ValueError, match=r"Unknown dtype policy 'mixed_float16'"):
+        mixed_precision.set_global_policy("mixed_float16")
+    with pytest.raises(TypeError, match=r"or the policy 'mixed_bfloat16'. Received: dtype=int8"):
+        Dense(4, dtype="int8")
+
+
+def test_a_mixed_dense_multiplies_in_bfloat16_and_adds_the_bias_in_float32(rng):
+    layer = Dense(3, 5, activation="relu", dtype="mixed_bfloat16", seed=0)
+    layer.bias[...] = rng.normal(size=5)
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    product = denseops.matmul(x, layer.kernel, precision="bfloat16")
+    expected = np.maximum(product + layer.bias, 0)
+    np.testing.assert_array_equal(layer.forward(x), expected)
+    np.testing.assert_array_equal(layer.infer(x), expected)
+    float32_product = x @ layer.kernel
+    assert not np.array_equal(product, float32_product)  # the products really are bf16
+
+
+def test_mixed_training_keeps_float32_state_and_follows_the_float32_run(rng, tmp_path):
+    x = rng.normal(size=(256, 20)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+
+    def model(policy):
+        m = Sequential(
+            [Input(shape=(20,)), Dense(32, activation="relu", dtype=policy), Dense(2, "softmax")]
+        )
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return m
+
+    mixed, plain = model("mixed_bfloat16"), model("float32")
+    plain.set_weights(mixed.get_weights())
+    a = mixed.fit(x, y, epochs=5, batch_size=32, verbose=0, seed=0).history["loss"]
+    b = plain.fit(x, y, epochs=5, batch_size=32, verbose=0, seed=0).history["loss"]
+    assert a != b  # bfloat16 products change the last digits
+    np.testing.assert_allclose(a, b, rtol=0.02)
+    assert a[-1] < a[0] * 0.8  # it learns
+    assert all(w.dtype == np.float32 for w in mixed.weights)
+    assert all(s.dtype == np.float32 for slots in mixed.optimizer.state for s in slots.values())
+    assert mixed.predict(x, verbose=0).dtype == np.float32
+    mixed.save(tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    assert loaded.layers[0].dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), mixed.predict(x, verbose=0))
+
+
+@pytest.mark.slow
+def test_mnist_in_mixed_bfloat16_reaches_the_float32_accuracy():
+    from denseops.datasets import DataNotFoundError, mnist
+
+    try:
+        (x, y), (x_test, y_test) = mnist.load_data()
+    except DataNotFoundError:
+        pytest.skip("no MNIST found: set DENSEOPS_DATA=<root> holding mnist/")
+    x = x.reshape(len(x), -1).astype(np.float32) / 255
+    x_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    model = Sequential([Input(shape=(784,)), Dense(512, "relu"), Dense(10, "softmax")])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=5, batch_size=128, verbose=0, seed=0)
+    assert model.evaluate(x_test, y_test, verbose=0)[1] >= 0.978
