@@ -86,3 +86,24 @@ def test_mnist_in_mixed_bfloat16_reaches_the_float32_accuracy():
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=5, batch_size=128, verbose=0, seed=0)
     assert model.evaluate(x_test, y_test, verbose=0)[1] >= 0.978
+
+
+def test_the_scikit_learn_drop_ins_take_mixed_bfloat16_as_their_dtype():
+    pytest.importorskip("sklearn", reason="the [sklearn] extra is not installed")
+    import warnings
+
+    from denseops.sklearn import MLPClassifier
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: 30 iterations suffice here
+        mixed = MLPClassifier((64,), max_iter=30, random_state=0, dtype="mixed_bfloat16")
+        plain = MLPClassifier((64,), max_iter=30, random_state=0, dtype="float32")
+        mixed.fit(X[:1400], y[:1400])
+        plain.fit(X[:1400], y[:1400])
+    assert all(c.dtype == np.float32 for c in mixed.coefs_)
+    assert [layer.dtype_policy.name for layer in mixed._network().layers] == ["mixed_bfloat16"] * 2
+    assert not np.array_equal(mixed.coefs_[0], plain.coefs_[0])  # bf16 products
+    assert mixed.score(X[1400:], y[1400:]) > plain.score(X[1400:], y[1400:]) - 0.02

@@ -71,7 +71,7 @@ class _BaseMLP(VersionedPickle, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         # denseops' own: the training dtype and the kernels' thread cap.
-        "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
+        "dtype": [None, StrOptions({"float32", "float64", "mixed_bfloat16"}), type, np.dtype],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     }
 
@@ -136,6 +136,8 @@ class _BaseMLP(VersionedPickle, BaseEstimator):
 
     def _training_dtype(self, X_original):
         """float64 when asked or when X is float64; float32 otherwise (the fast path)."""
+        if isinstance(self.dtype, str) and self.dtype == "mixed_bfloat16":
+            return np.dtype(np.float32)  # float32 coefficients, bfloat16 products
         if self.dtype is not None:
             dtype = np.dtype(self.dtype)
             if dtype not in (np.float32, np.float64):
@@ -161,7 +163,14 @@ class _BaseMLP(VersionedPickle, BaseEstimator):
                     and p.flags.writeable
                 ):
                     params[i] = np.array(p, dtype=dtype, order="C")
-        return Network(self.coefs_, self.intercepts_, self.activation, self.out_activation_)
+        mixed = isinstance(self.dtype, str) and self.dtype == "mixed_bfloat16"
+        return Network(
+            self.coefs_,
+            self.intercepts_,
+            self.activation,
+            self.out_activation_,
+            policy="mixed_bfloat16" if mixed and dtype == np.float32 else None,
+        )
 
     def _input(self, X, reset=False):
         X = validate_data(self, X, dtype=self.coefs_[0].dtype, reset=reset)
@@ -504,10 +513,13 @@ _COMMON_DOC = """
 
     denseops adds two keyword parameters:
 
-    dtype : {{None, "float32", "float64"}}, default=None
+    dtype : {{None, "float32", "float64", "mixed_bfloat16"}}, default=None
         The training dtype. None: float64 when X is float64 (scikit-learn's
         choice for array-likes such as lists), float32 otherwise (integers,
         uint8 images, float32), which is about twice as fast.
+        "mixed_bfloat16": float32 coefficients, the products in bfloat16 with
+        float32 sums (Keras's mixed precision; AMX or AVX512-BF16 where the
+        CPU has them).
     n_threads : int or None, default=None
         Threads of the kernels during this estimator's fit and predict, in
         the calling thread only (``denseops.local_threads``): concurrent

@@ -41,9 +41,9 @@ _HIDDEN = {"identity": None, "logistic": "sigmoid", "tanh": "tanh", "relu": _ReL
 _PREDICT_ROWS = 4096
 
 
-def _bind_dense(kernel, bias, activation):
+def _bind_dense(kernel, bias, activation, policy=None):
     """A built Dense layer whose weights *are* ``kernel`` and ``bias`` (no copy)."""
-    layer = Dense(kernel.shape[1], activation=activation, dtype=kernel.dtype)
+    layer = Dense(kernel.shape[1], activation=activation, dtype=policy or kernel.dtype)
     layer.input_dim = kernel.shape[0]
     layer.kernel, layer.bias = kernel, bias
     layer.d_kernel, layer.d_bias = np.empty_like(kernel), np.empty_like(bias)
@@ -59,13 +59,15 @@ class Network:
         intercepts: list of (fan_out,) arrays of that dtype.
         activation: scikit-learn's hidden activation name.
         out_activation: "identity", "logistic", "softmax" or "exp".
+        policy: None, or "mixed_bfloat16": the products in bfloat16 with
+            float32 sums (float32 coefficients), as denseops.nn's policy.
     """
 
-    def __init__(self, coefs, intercepts, activation, out_activation):
+    def __init__(self, coefs, intercepts, activation, out_activation, policy=None):
         hidden = _HIDDEN[activation]
         last = len(coefs) - 1
         self.layers = [
-            _bind_dense(w, b, None if i == last else hidden)
+            _bind_dense(w, b, None if i == last else hidden, policy)
             for i, (w, b) in enumerate(zip(coefs, intercepts))
         ]
         self.out_activation = out_activation
