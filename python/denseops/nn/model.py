@@ -386,13 +386,16 @@ class Sequential(Trainer, Inference, InputChecks):
         with weights_lock(self).writing("load_weights()"):
             load_weights(self, path)
 
-    def export(self, filepath, format="onnx", verbose=None, input_signature=None, **kwargs):
-        """Writes the inference graph for serving, as Keras 3's ``export``.
+    def export(
+        self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs
+    ):
+        """Writes the inference graph for serving, as Keras 3's ``export``:
+        ``model.export("model.onnx", format="onnx")``.
 
         Args:
             filepath: where to write (``model.onnx``).
-            format: ``"onnx"``, the only format here (Keras's default,
-                ``"tf_saved_model"``, needs TensorFlow).
+            format: ``"onnx"``, the only format written here; Keras's default,
+                ``"tf_saved_model"``, needs TensorFlow and is refused.
             verbose: accepted for Keras compatibility; nothing is printed.
             input_signature: None (the model's input, any batch size).
             **kwargs: ``opset_version`` (default 17).
@@ -400,7 +403,10 @@ class Sequential(Trainer, Inference, InputChecks):
         from denseops.nn.onnx_export import export_onnx
 
         if format != "onnx":
-            raise ValueError(f"export() writes format='onnx' only. Received: format={format!r}")
+            raise ValueError(
+                "export() writes format='onnx' only (Keras's other formats need TensorFlow, "
+                f"OpenVINO or LiteRT). Received: format={format!r}"
+            )
         if input_signature is not None:
             raise ValueError(
                 "export() takes input_signature=None only: the ONNX input is the model's "
