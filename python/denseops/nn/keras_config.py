@@ -311,8 +311,9 @@ def model_from_config(config):
                 f"{where}: dtype {layer_dtype.name} differs from the model's {dtype.name}; "
                 "denseops.nn computes a whole model in one dtype"
             )
+    # Keras writes {} (or nothing) for a model never compiled.
     compile_config = config.get("compile_config")
-    compile_args = None if compile_config is None else _compile_from_config(compile_config)
+    compile_args = _compile_from_config(compile_config) if compile_config else None
     return Plan(name, input_dim, dtype, layers, shapes, compile_args)
 
 

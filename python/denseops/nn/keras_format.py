@@ -125,7 +125,7 @@ def _load(f):
     if _METADATA in archive.namelist():
         _read_json(archive, _METADATA)  # Keras does not use it either: checked, not read
     plan = keras_config.model_from_config(config)
-    expected = _layer_datasets(plan.layers, plan.weight_shapes, plan.dtype)
+    expected = _layer_datasets(plan.layers, plan.weight_shapes)
     if plan.compile is not None:
         expected.update(_optimizer_datasets(plan.compile["optimizer"][0], plan))
     data = _read_member(archive, _WEIGHTS, _h5_limit(expected))
@@ -201,21 +201,24 @@ def _read_json(archive, name):
 
 
 def _h5_limit(expected):
-    """The most bytes an HDF5 file of ``expected`` datasets may take: their data,
-    plus HDF5's own structures (superblock, a header per group and dataset)."""
-    data = sum(
-        int(np.prod(e.shape, dtype=object)) * (e.dtype.itemsize if e.dtype else 8)
-        for e in expected.values()
-    )
+    """The most bytes an HDF5 file of ``expected`` datasets may take: their data
+    (at 8 bytes a number, the widest accepted), plus HDF5's own structures
+    (superblock, a header per group and dataset)."""
+    data = sum(int(np.prod(e.shape, dtype=object)) * 8 for e in expected.values())
     return data + (64 << 10) + 4096 * 2 * (len(expected) + 4)
 
 
-def _layer_datasets(layers, weight_shapes, dtype):
+# Keras writes the variables of a float64 model as float32 (and casts them
+# back when loading): either is accepted, and cast to the model's dtype.
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _layer_datasets(layers, weight_shapes):
     expected = {}
     for key, layer, shapes in zip(keras_config.h5_keys(layers), layers, weight_shapes):
         for j, shape in enumerate(shapes):
             expected[f"layers/{key}/vars/{j}"] = keras_h5.Expected(
-                shape, np.dtype(dtype), owner=f" (layer {layer.name!r})"
+                shape, _FLOATS, owner=f" (layer {layer.name!r})"
             )
     return expected
 
@@ -233,7 +236,7 @@ def _optimizer_datasets(optimizer_class, plan):
         for shape in shapes:
             for slot in slots:
                 expected[f"optimizer/vars/{i}"] = keras_h5.Expected(
-                    shape, plan.dtype, owner=f" (optimizer slot {slot!r})", optional=True
+                    shape, _FLOATS, owner=f" (optimizer slot {slot!r})", optional=True
                 )
                 i += 1
     return expected
@@ -295,7 +298,7 @@ def load_weights(model, path):
     keras_h5.require_h5py()
     path = os.fspath(path)
     shapes = [[w.shape for w in layer.weights] for layer in model.layers]
-    expected = _layer_datasets(model.layers, shapes, model.dtype)
+    expected = _layer_datasets(model.layers, shapes)
     # Room for an optimizer group too (up to two slots per weight, Adam's),
     # which is not read: the file may come from a compiled model.
     limit = _h5_limit(expected) + 2 * sum(w.nbytes for w in model.weights) + (64 << 10)

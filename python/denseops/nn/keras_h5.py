@@ -53,7 +53,11 @@ def write(tree, names):
 
 
 class Expected:
-    """What one dataset must be: its shape, and a dtype or a dtype kind ("iu", "f")."""
+    """What one dataset must be: its shape, and a dtype or dtype kinds ("iu", "f").
+
+    ``dtype`` may be a tuple of the dtypes accepted (Keras writes a float64
+    model's variables as float32: reading casts them to the model's dtype).
+    """
 
     def __init__(self, shape, dtype=None, kinds=None, owner="", optional=False):
         self.shape, self.dtype, self.kinds, self.owner = tuple(shape), dtype, kinds, owner
@@ -62,10 +66,13 @@ class Expected:
     def mismatch(self, dataset):
         """None when ``dataset`` fits, else what is wrong with it."""
         shape, dtype = tuple(dataset.shape), dataset.dtype
-        dtype_ok = dtype == self.dtype if self.dtype is not None else dtype.kind in self.kinds
+        if self.dtype is not None:
+            dtype_ok = dtype in _tuple(self.dtype)
+            wanted = " or ".join(np.dtype(d).name for d in _tuple(self.dtype))
+        else:
+            dtype_ok, wanted = dtype.kind in self.kinds, f"a dtype of kind {self.kinds!r}"
         if shape == self.shape and dtype_ok:
             return None
-        wanted = self.dtype if self.dtype is not None else f"a dtype of kind {self.kinds!r}"
         return f"has shape {shape} and dtype {dtype}; expected {self.shape} {wanted}"
 
 
@@ -102,6 +109,10 @@ def read(data, expected, ignore=()):
             _check_dataset(found[path], path, expected[path])
         # Every dataset checked: only now is data read.
         return {path: _read(found[path], path) for path in present}
+
+
+def _tuple(value):
+    return value if isinstance(value, tuple) else (value,)
 
 
 def _datasets(h5py, group, prefix, ignore):
