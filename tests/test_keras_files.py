@@ -172,6 +172,31 @@ def test_weights_file_round_trip_into_a_fresh_model(rng, tmp_path):
         np.testing.assert_array_equal(new, old)
 
 
+def test_weights_file_restores_the_optimizer_state_of_a_compiled_model(rng, tmp_path):
+    model = trained("binary", rng)
+    model.save_weights(tmp_path / "model.weights.h5")
+    fresh = binary_classifier()
+    fresh.build(seed=1)
+    fresh.load_weights(tmp_path / "model.weights.h5")
+    assert fresh.optimizer.iterations == model.optimizer.iterations > 0
+    for old, new in zip(model.optimizer.state, fresh.optimizer.state):
+        for slot in ("m", "v"):
+            np.testing.assert_array_equal(new[slot], old[slot])
+
+
+def test_weights_file_of_another_optimizer_is_refused_and_changes_nothing(rng, tmp_path):
+    trained("binary", rng).save_weights(tmp_path / "model.weights.h5")  # Adam: two slots
+    other = binary_classifier()
+    other.compile(optimizer=SGD(momentum=0.5), loss="binary_crossentropy")
+    other.build(seed=0)
+    before = other.get_weights()
+    with pytest.raises(ValueError, match="does not use.*optimizer/vars"):
+        other.load_weights(tmp_path / "model.weights.h5")
+    assert other.optimizer.iterations == 0 and not other.optimizer.built
+    for old, new in zip(before, other.get_weights()):
+        np.testing.assert_array_equal(new, old)
+
+
 def test_weights_file_of_another_architecture_is_refused_and_changes_nothing(rng, tmp_path):
     trained("binary", rng).save_weights(tmp_path / "model.weights.h5")
     other = Sequential([Input(shape=(FEATURES,)), Dense(9), Dense(1)])

@@ -17,6 +17,7 @@ numbers. Any failure is one ValueError naming the file.
 
 import datetime
 import json
+import math
 import os
 import zipfile
 
@@ -127,7 +128,9 @@ def _load(f):
     plan = keras_config.model_from_config(config)
     expected = _layer_datasets(plan.layers, plan.weight_shapes)
     if plan.compile is not None:
-        expected.update(_optimizer_datasets(plan.compile["optimizer"][0], plan))
+        optimizer_class, arguments = plan.compile["optimizer"]
+        slots = optimizer_class(**arguments).get_slot_names()
+        expected.update(_optimizer_datasets(slots, plan.weight_shapes))
     data = _read_member(archive, _WEIGHTS, _h5_limit(expected))
     arrays = keras_h5.read(data, expected)
     model = Sequential([Input(shape=(plan.input_dim,), dtype=plan.dtype.name), *plan.layers])
@@ -223,16 +226,20 @@ def _layer_datasets(layers, weight_shapes):
     return expected
 
 
-def _optimizer_datasets(optimizer_class, plan):
-    """The optimizer's datasets: all of them, or only the first two for an
-    optimizer Keras never built (then the state starts at zero)."""
+def _optimizer_datasets(slots, weight_shapes, required=True):
+    """The optimizer's datasets in Keras's order: the iteration count, the
+    learning rate, then each weight's slots (absent for an optimizer Keras
+    never built, whose state starts at zero)."""
     expected = {
-        "optimizer/vars/0": keras_h5.Expected((), kinds="iu", owner=" (the iteration count)"),
-        "optimizer/vars/1": keras_h5.Expected((), kinds="f", owner=" (the learning rate)"),
+        "optimizer/vars/0": keras_h5.Expected(
+            (), kinds="iu", owner=" (the iteration count)", optional=not required
+        ),
+        "optimizer/vars/1": keras_h5.Expected(
+            (), kinds="f", owner=" (the learning rate)", optional=not required
+        ),
     }
-    slots = optimizer_class(**plan.compile["optimizer"][1]).get_slot_names()
     i = 2
-    for shapes in plan.weight_shapes:
+    for shapes in weight_shapes:
         for shape in shapes:
             for slot in slots:
                 expected[f"optimizer/vars/{i}"] = keras_h5.Expected(
@@ -255,32 +262,42 @@ def _in_layer_order(model, arrays):
 
 def _compile(model, settings, arrays):
     optimizer_class, arguments = settings["optimizer"]
-    if "optimizer/vars/1" in arrays:  # the variable wins over the config, as in Keras
-        arguments = {**arguments, "learning_rate": float(arrays["optimizer/vars/1"])}
     try:
         optimizer = optimizer_class(**arguments)
     except (TypeError, ValueError) as error:
         raise ValueError(f"the optimizer: {error}") from None
     model.compile(optimizer=optimizer, loss=settings["loss"], metrics=settings["metrics"])
-    iterations = int(arrays.get("optimizer/vars/0", 0))
-    if iterations < 0:
-        raise ValueError(f"the optimizer's iteration count is {iterations}, expected >= 0")
-    optimizer.iterations = iterations
-    slots = optimizer.get_slot_names()
+    _restore_optimizer(model, arrays)
+
+
+def _restore_optimizer(model, arrays):
+    """Sets the optimizer's variables from ``arrays`` (nothing if the file has
+    none); everything is checked before anything changes."""
+    if "optimizer/vars/0" not in arrays:
+        return
+    optimizer = model.optimizer
+    iterations = int(arrays["optimizer/vars/0"])
+    # The variable wins over the config's learning rate, as in Keras.
+    learning_rate = float(arrays["optimizer/vars/1"])
+    if iterations < 0 or not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(
+            f"the optimizer's iteration count {iterations} and learning rate {learning_rate} "
+            "must be >= 0 and > 0"
+        )
     stored = sorted(
         (p for p in arrays if p.startswith("optimizer/vars/") and int(p.rsplit("/", 1)[1]) >= 2),
         key=lambda p: int(p.rsplit("/", 1)[1]),
     )
-    if not stored:
-        return
+    slots = optimizer.get_slot_names()
     expected_count = len(slots) * len(model.weights)
-    if len(stored) != expected_count:
+    if stored and len(stored) != expected_count:
         raise ValueError(
             f"the optimizer state is partial: {len(stored)} of {expected_count} slot arrays"
         )
-    optimizer.build(model.weights)
+    optimizer.learning_rate, optimizer.iterations = learning_rate, iterations
+    optimizer.build(model.weights)  # zeros: the state of a file without slots
     values = iter(arrays[p] for p in stored)
-    for state in optimizer.state:
+    for state in optimizer.state if stored else []:
         for slot in slots:
             state[slot][...] = next(values)
 
@@ -288,8 +305,10 @@ def _compile(model, settings, arrays):
 def load_weights(model, path):
     """Reads a ``.weights.h5`` file (Keras 3's ``save_weights``) into ``model``.
 
-    The layers' weights are restored; the optimizer's variables, if the file
-    has any, are left as they are (a ``.keras`` file keeps training state).
+    The layers' weights are restored, and, for a compiled model, the
+    optimizer's variables the file holds (as Keras does: all of them, or
+    none, which restarts the optimizer; a file of another optimizer is
+    refused). An uncompiled model ignores them.
 
     Raises:
         ValueError: the file does not fit the model's layers; nothing is
@@ -299,8 +318,7 @@ def load_weights(model, path):
     path = os.fspath(path)
     shapes = [[w.shape for w in layer.weights] for layer in model.layers]
     expected = _layer_datasets(model.layers, shapes)
-    # Room for an optimizer group too (up to two slots per weight, Adam's),
-    # which is not read: the file may come from a compiled model.
+    # Room for the optimizer's variables too (up to two slots per weight, Adam's).
     limit = _h5_limit(expected) + 2 * sum(w.nbytes for w in model.weights) + (64 << 10)
     with open_regular_file(path) as f:
         size = os.fstat(f.fileno()).st_size
@@ -310,8 +328,14 @@ def load_weights(model, path):
                 "account for"
             )
         data = f.read(limit + 1)
+    compiled = model.optimizer is not None and model.loss is not None
+    if compiled:
+        slots = model.optimizer.get_slot_names()
+        expected.update(_optimizer_datasets(slots, shapes, required=False))
     try:
-        arrays = keras_h5.read(data, expected, ignore=("optimizer",))
+        arrays = keras_h5.read(data, expected, ignore=() if compiled else ("optimizer",))
+        if compiled:
+            _restore_optimizer(model, arrays)  # checks all before changing anything
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
     _set_weights(model, arrays)
