@@ -180,3 +180,12 @@ def test_skl2onnx_knows_the_drop_ins_in_either_import_order(first, skl2onnx):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "ModelProto"
+
+
+def test_importing_the_drop_ins_does_not_import_skl2onnx(skl2onnx):
+    code = "import sys, denseops.sklearn; print('skl2onnx' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
