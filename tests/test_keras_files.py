@@ -370,6 +370,7 @@ def test_a_member_declaring_a_huge_inflated_size_is_refused_before_inflating(sav
             "dtype float64 differs from the model's float32",
         ),
         (lambda c: dense_config(c).update(trainable=False), "trainable=False cannot be"),
+        (lambda c: c["config"].update(trainable=False), "the model is frozen"),
         (
             lambda c: dense_config(c).update(kernel_constraint={"class_name": "NonNeg"}),
             "kernel_constraint=",
@@ -395,7 +396,8 @@ def test_a_member_declaring_a_huge_inflated_size_is_refused_before_inflating(sav
         "custom-object",
         "mixed-precision",
         "two-dtypes",
-        "frozen",
+        "frozen-layer",
+        "frozen-model",
         "constraint",
         "activation",
         "image-input",

@@ -278,6 +278,8 @@ def model_from_config(config):
     if not entries:
         raise ValueError("the model has no layers")
     name = _expect(model_config.get("name", "sequential"), str, "the model's name")
+    if model_config.get("trainable", True) is not True:
+        raise ValueError("the model is frozen (trainable=False), which denseops.nn cannot express")
     input_dim, input_dtype = None, None
     layer_kinds = {"InputLayer", "Dense", "Dropout"}
     layers, shapes, dtypes, size = [], [], [], None
