@@ -8,11 +8,12 @@ dtype (float32 or float64).
 
 Activations are written with the ONNX operators that ONNX Runtime runs in
 both float32 and float64 (its CPU provider has no float64 Elu, Selu,
-LeakyRelu, Softplus or Erf): elu, selu, leaky_relu and softplus are spelled
-out with Where/Exp/Log, with their constants in the model's dtype. gelu
-(Keras's exact one) needs erf, computed in float32 for a float64 model, so
-there it agrees with ``predict`` to float32 rounding. onnx is an optional
-extra (denseops[onnx]).
+LeakyRelu, Softplus or Erf, nor QuickGelu, into which it fuses swish's usual
+form): elu, selu, leaky_relu, softplus and swish are spelled out with
+Where/Exp/Log/Div, with their constants in the model's dtype. gelu (Keras's
+exact one) needs erf, computed in float32 for a float64 model, so there it
+agrees with ``predict`` to float32 rounding. onnx is an optional extra
+(denseops[onnx]).
 """
 
 import math
@@ -161,13 +162,21 @@ def _gelu(graph, z, alpha):
     return graph.node("Mul", [half_z, graph.node("Add", [erf, graph.constant("one", 1.0)])])
 
 
+def _swish(graph, z, alpha):
+    """z / (1 + exp(-z)), not z * sigmoid(z): ONNX Runtime (1.19 at least) fuses
+    the latter into its QuickGelu, which has no float64 kernel. exp(-z) may
+    overflow to inf for very negative z, and z / inf is the right limit, 0."""
+    tail = graph.node("Exp", [graph.node("Neg", [z])])
+    return graph.node("Div", [z, graph.node("Add", [tail, graph.constant("one", 1.0)])])
+
+
 _ACTIVATIONS = {
     "linear": lambda graph, z, alpha: z,
     "relu": lambda graph, z, alpha: graph.node("Relu", [z]),
     "sigmoid": lambda graph, z, alpha: graph.node("Sigmoid", [z]),
     "tanh": lambda graph, z, alpha: graph.node("Tanh", [z]),
     "softmax": lambda graph, z, alpha: graph.node("Softmax", [z], axis=-1),
-    "swish": lambda graph, z, alpha: graph.node("Mul", [z, graph.node("Sigmoid", [z])]),
+    "swish": _swish,
     "elu": _elu,
     "selu": lambda graph, z, alpha: _elu(graph, z, SELU_ALPHA, SELU_SCALE),
     "leaky_relu": _leaky_relu,
