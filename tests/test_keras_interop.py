@@ -12,6 +12,8 @@ import os
 import numpy as np
 import pytest
 from denseops.nn import SGD, Adam, Dense, Dropout, Input, RMSprop, Sequential, load, regularizers
+from denseops.nn import losses as denseops_losses
+from denseops.nn import metrics as denseops_metrics
 
 os.environ.setdefault("KERAS_BACKEND", "numpy")
 keras = pytest.importorskip(
@@ -259,3 +261,29 @@ def test_keras_models_denseops_cannot_express_are_refused_naming_the_layer(layer
     theirs.save(tmp_path / "model.keras")
     with pytest.raises(ValueError, match=name):
         load(tmp_path / "model.keras")
+
+
+def test_compile_settings_cross_both_ways(tmp_path):
+    theirs = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(3, "softmax")])
+    theirs.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.5, nesterov=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseTopKCategoricalAccuracy(k=2), "accuracy"],
+    )
+    theirs.save(tmp_path / "keras.keras")
+    model = load(tmp_path / "keras.keras")
+    assert model.loss.from_logits is True
+    assert model.metrics[0].k == 2 and model.metrics[1] == "accuracy"
+    assert (model.optimizer.momentum, model.optimizer.nesterov) == (0.5, True)
+
+    model.compile(
+        optimizer=Adam(0.003, beta_1=0.8),
+        loss=denseops_losses.BinaryCrossentropy(label_smoothing=0.1),
+        metrics=[denseops_metrics.BinaryAccuracy(threshold=0.3)],
+    )
+    model.save(tmp_path / "denseops.keras")
+    back = keras.models.load_model(tmp_path / "denseops.keras")
+    assert back.optimizer.beta_1 == 0.8
+    assert float(back.optimizer.learning_rate) == pytest.approx(0.003)
+    assert back.loss.get_config()["label_smoothing"] == 0.1
+    assert back.get_compile_config()["metrics"][0]["config"]["threshold"] == 0.3
