@@ -62,10 +62,8 @@ def keras_model(kind, dtype):
         "binary": [
             layers.Dense(8, "relu", kernel_regularizer=keras.regularizers.L2(0.01), dtype=dtype)
         ],
-        "softmax": [
-            layers.Dense(16, "tanh", dtype=dtype),
-            layers.Dropout(0.3, seed=3, dtype=dtype),
-        ],
+        # Dropout keeps the default float32 policy: it only casts in Keras.
+        "softmax": [layers.Dense(16, "tanh", dtype=dtype), layers.Dropout(0.3, seed=3)],
         "regressor": [
             layers.Dense(8, "gelu", bias_regularizer=keras.regularizers.L1(0.01), dtype=dtype)
         ],
@@ -287,3 +285,23 @@ def test_compile_settings_cross_both_ways(tmp_path):
     assert float(back.optimizer.learning_rate) == pytest.approx(0.003)
     assert back.loss.get_config()["label_smoothing"] == 0.1
     assert back.get_compile_config()["metrics"][0]["config"]["threshold"] == 0.3
+
+
+def test_a_float64_policy_model_with_keras_float32_input_reads_as_float64(rng, tmp_path):
+    keras.config.set_dtype_policy("float64")
+    try:
+        theirs = keras.Sequential(
+            [keras.Input(shape=(4,)), keras.layers.Dense(3, "elu"), keras.layers.Dense(2)]
+        )
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert theirs.inputs[0].dtype == "float32"  # keras.Input takes floatx, not the policy
+    theirs.save(tmp_path / "model.keras")
+    model = load(tmp_path / "model.keras")
+    assert model.dtype == np.float64
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        model.predict(x.astype(np.float64), verbose=0),
+        theirs.predict(x, verbose=0),
+        **tolerance("float64"),
+    )

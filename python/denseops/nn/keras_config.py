@@ -303,10 +303,15 @@ def model_from_config(config):
             layer, layer_shapes = _dropout(layer_config, where), []
         layers.append(layer)
         shapes.append(layer_shapes)
-        dtypes.append((where, _dtype(layer_config.get("dtype", "float32"), f"{where} dtype")))
+        layer_dtype = _dtype(layer_config.get("dtype", "float32"), f"{where} dtype")
+        if kind == "Dense":
+            dtypes.append((where, layer_dtype))
     if not layers:
         raise ValueError("the model has no layers besides its input")
-    dtype = input_dtype or dtypes[0][1]
+    # The layers with weights decide. Keras's Input and Dropout only cast what
+    # passes through (keras.Input stays float32 under a float64 policy): here
+    # data goes straight to the model's dtype, within float32 rounding of that.
+    dtype = dtypes[0][1] if dtypes else input_dtype or np.dtype("float32")
     for where, layer_dtype in dtypes:
         if layer_dtype != dtype:
             raise ValueError(
