@@ -61,7 +61,9 @@ def regressor(dtype="float32"):
             Dense(2, dtype=dtype),
         ]
     )
-    model.compile(optimizer=RMSprop(0.002, rho=0.8), loss="mse", metrics=["mae"])
+    model.compile(
+        optimizer=RMSprop(0.002, rho=0.8), loss="mse", metrics=["mae"], weighted_metrics=["mse"]
+    )
     return model
 
 
@@ -108,6 +110,7 @@ def test_keras_file_round_trip_keeps_predictions_settings_and_optimizer_state(
     ]
     assert again.loss.get_config() == model.loss.get_config()
     assert again.metrics == model.metrics
+    assert again.weighted_metrics == model.weighted_metrics
     # Keras keeps the learning rate as a float32 variable.
     expected = {**model.optimizer.get_config()}
     expected["learning_rate"] = float(np.float32(expected["learning_rate"]))

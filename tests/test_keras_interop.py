@@ -50,8 +50,12 @@ def denseops_model(kind, dtype):
         "softmax": [Dense(16, "tanh", dtype=dtype), Dropout(0.3, seed=3)],
         "regressor": [Dense(8, "gelu", bias_regularizer=regularizers.l1(0.01), dtype=dtype)],
     }[kind]
-    out = {"binary": Dense(1, "sigmoid"), "softmax": Dense(3, "softmax"), "regressor": Dense(2)}
-    model = Sequential([Input(shape=(FEATURES,), dtype=dtype), *hidden, out[kind]])
+    out = {
+        "binary": Dense(1, "sigmoid", dtype=dtype),
+        "softmax": Dense(3, "softmax", dtype=dtype),
+        "regressor": Dense(2, dtype=dtype),
+    }[kind]
+    model = Sequential([Input(shape=(FEATURES,), dtype=dtype), *hidden, out])
     model.compile(**COMPILE[kind](denseops=True))
     return model
 
@@ -267,17 +271,20 @@ def test_compile_settings_cross_both_ways(tmp_path):
         optimizer=keras.optimizers.SGD(0.1, momentum=0.5, nesterov=True),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseTopKCategoricalAccuracy(k=2), "accuracy"],
+        weighted_metrics=["accuracy"],
     )
     theirs.save(tmp_path / "keras.keras")
     model = load(tmp_path / "keras.keras")
     assert model.loss.from_logits is True
     assert model.metrics[0].k == 2 and model.metrics[1] == "accuracy"
+    assert model.weighted_metrics == ["accuracy"]
     assert (model.optimizer.momentum, model.optimizer.nesterov) == (0.5, True)
 
     model.compile(
         optimizer=Adam(0.003, beta_1=0.8),
         loss=denseops_losses.BinaryCrossentropy(label_smoothing=0.1),
         metrics=[denseops_metrics.BinaryAccuracy(threshold=0.3)],
+        weighted_metrics=["mae"],
     )
     model.save(tmp_path / "denseops.keras")
     back = keras.models.load_model(tmp_path / "denseops.keras")
@@ -285,6 +292,7 @@ def test_compile_settings_cross_both_ways(tmp_path):
     assert float(back.optimizer.learning_rate) == pytest.approx(0.003)
     assert back.loss.get_config()["label_smoothing"] == 0.1
     assert back.get_compile_config()["metrics"][0]["config"]["threshold"] == 0.3
+    assert back.get_compile_config()["weighted_metrics"] == ["mae"]
 
 
 def test_a_float64_policy_model_with_keras_float32_input_reads_as_float64(rng, tmp_path):

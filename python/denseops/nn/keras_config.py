@@ -178,7 +178,7 @@ def _compile_to_config(model):
         ),
         "loss_weights": None,
         "metrics": [_metric_to_config(m) for m in model.metrics],
-        "weighted_metrics": None,
+        "weighted_metrics": [_metric_to_config(m) for m in model.weighted_metrics] or None,
         "run_eagerly": False,
         "steps_per_execution": 1,
         "jit_compile": False,
@@ -448,7 +448,6 @@ def _regularizer(value, where):
 
 _COMPILE_NEUTRAL = {
     "loss_weights": (None,),
-    "weighted_metrics": (None,),
     "run_eagerly": (False, True),
     "steps_per_execution": (1,),
     "jit_compile": (False, True, "auto"),
@@ -472,11 +471,13 @@ def _compile_from_config(config):
     config = dict(_expect(config, dict, "compile_config"))
     optimizer = _optimizer(config.pop("optimizer", "rmsprop"))
     loss = _loss(config.pop("loss", None))
-    metric_list = config.pop("metrics", None) or []
-    _expect(metric_list, list, "compile_config metrics")
-    metric_list = [_metric(m) for m in metric_list]
+    lists = {}
+    for key in ("metrics", "weighted_metrics"):
+        entries = config.pop(key, None) or []
+        _expect(entries, list, f"compile_config {key}")
+        lists[key] = [_metric(m) for m in entries]
     _refuse_settings(config, "compile_config", _COMPILE_NEUTRAL)
-    return {"optimizer": optimizer, "loss": loss, "metrics": metric_list}
+    return {"optimizer": optimizer, "loss": loss, **lists}
 
 
 def _optimizer(value):

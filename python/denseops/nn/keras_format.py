@@ -266,7 +266,12 @@ def _compile(model, settings, arrays):
         optimizer = optimizer_class(**arguments)
     except (TypeError, ValueError) as error:
         raise ValueError(f"the optimizer: {error}") from None
-    model.compile(optimizer=optimizer, loss=settings["loss"], metrics=settings["metrics"])
+    model.compile(
+        optimizer=optimizer,
+        loss=settings["loss"],
+        metrics=settings["metrics"],
+        weighted_metrics=settings["weighted_metrics"],
+    )
     _restore_optimizer(model, arrays)
 
 
