@@ -17,7 +17,20 @@ import zipfile
 
 import numpy as np
 import pytest
-from denseops.nn import SGD, Adam, Dense, Dropout, Input, RMSprop, Sequential, load, regularizers
+from denseops.nn import (
+    SGD,
+    Activation,
+    Adam,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Reshape,
+    RMSprop,
+    Sequential,
+    load,
+    regularizers,
+)
 from denseops.nn.activations import ElementwiseActivation
 
 h5py = pytest.importorskip("h5py", reason="Keras's files need h5py: pip install 'denseops[keras]'")
@@ -132,6 +145,45 @@ def test_a_reloaded_model_trains_on_as_the_original(rng, tmp_path):
         m.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
     for old, new in zip(model.get_weights(), again.get_weights()):
         np.testing.assert_array_equal(new, old)
+
+
+def image_model():
+    model = Sequential(
+        [
+            Input(shape=(4, 3)),
+            Reshape((3, 4)),
+            Flatten(),
+            Dense(5),
+            Activation("tanh"),
+            Dropout(0.2, seed=1),
+            Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_model_of_images_with_reshape_flatten_and_activation_layers_round_trips(rng, tmp_path):
+    model = image_model()
+    x = rng.normal(size=(16, 4, 3)).astype(np.float32)
+    model.fit(x, rng.integers(0, 2, 16), epochs=1, batch_size=4, verbose=0, seed=0)
+    model.save(tmp_path / "model.keras")
+    again = load(tmp_path / "model.keras")
+    assert [type(layer).__name__ for layer in again.layers] == [
+        type(layer).__name__ for layer in model.layers
+    ]
+    assert again.input_shape == (None, 4, 3) and again.layers[0].target_shape == (3, 4)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_dense_layer_on_images_is_refused_naming_the_fix(tmp_path):
+    image_model().save(tmp_path / "model.keras")
+
+    def drop_flatten(config):
+        del config["config"]["layers"][2]
+
+    message = refusal(with_config(tmp_path / "model.keras", drop_flatten))
+    assert "Dense on samples of shape (3, 4)" in message and "put a Flatten before it" in message
 
 
 def test_an_uncompiled_model_round_trips_uncompiled(rng, tmp_path):

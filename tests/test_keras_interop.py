@@ -313,3 +313,30 @@ def test_a_float64_policy_model_with_keras_float32_input_reads_as_float64(rng, t
         theirs.predict(x, verbose=0),
         **tolerance("float64"),
     )
+
+
+def test_reshape_flatten_and_activation_layers_cross_both_ways(rng, tmp_path):
+    theirs = keras.Sequential(
+        [
+            keras.Input(shape=(4, 3)),
+            keras.layers.Reshape((3, 4)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(5),
+            keras.layers.Activation("swish"),
+            keras.layers.Dense(2),
+        ]
+    )
+    theirs.save(tmp_path / "keras.keras")
+    model = load(tmp_path / "keras.keras")
+    x = rng.normal(size=(6, 4, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), theirs.predict(x, verbose=0), **tolerance("float32")
+    )
+    model.save(tmp_path / "denseops.keras")
+    back = keras.models.load_model(tmp_path / "denseops.keras")
+    assert [type(layer).__name__ for layer in back.layers] == [
+        "Reshape", "Flatten", "Dense", "Activation", "Dense"
+    ]  # fmt: skip
+    np.testing.assert_allclose(
+        back.predict(x, verbose=0), model.predict(x, verbose=0), **tolerance("float32")
+    )

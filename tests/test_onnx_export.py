@@ -13,7 +13,16 @@ import warnings
 
 import numpy as np
 import pytest
-from denseops.nn import Dense, Dropout, Input, Sequential, activations
+from denseops.nn import (
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Reshape,
+    Sequential,
+    activations,
+)
 from denseops.nn.activations import ElementwiseActivation
 
 onnx = pytest.importorskip("onnx", reason="ONNX export needs onnx: pip install 'denseops[onnx]'")
@@ -56,6 +65,26 @@ def test_onnx_runtime_predicts_what_predict_does(activation, dtype, rng, tmp_pat
         # gelu's erf runs in float32 in ONNX Runtime, for float64 models too.
         tol = tolerance("float32" if activation == "gelu" else dtype)
         np.testing.assert_allclose(got, expected, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_model_of_images_with_reshape_flatten_and_activation_layers_exports(dtype, rng, tmp_path):
+    model = Sequential(
+        [
+            Input(shape=(4, 3), dtype=dtype),
+            Reshape((3, 2, 2)),
+            Activation("elu"),
+            Flatten(),
+            Dense(5, dtype=dtype),
+            Activation("softmax"),
+        ]
+    )
+    model.export(tmp_path / "model.onnx", format="onnx")
+    for batch in (1, 7):
+        x = rng.normal(size=(batch, 4, 3)).astype(dtype)
+        np.testing.assert_allclose(
+            run(tmp_path / "model.onnx", x), model.predict(x, verbose=0), **tolerance(dtype)
+        )
 
 
 def test_the_graph_has_a_dynamic_batch_and_no_dropout_node(rng, tmp_path):

@@ -17,7 +17,7 @@ import inspect
 import numpy as np
 
 from denseops.nn import activations, initializers, losses, metrics, optimizers, regularizers
-from denseops.nn.layers import Dense, Dropout, Input
+from denseops.nn.layers import Activation, Dense, Dropout, Flatten, Input, Reshape
 
 # ------------------------------------------------------------------ shared
 
@@ -30,12 +30,26 @@ def _policy(dtype):
     return _object("keras", "DTypePolicy", {"name": np.dtype(dtype).name})
 
 
+_KINDS = {
+    Dense: "dense",
+    Dropout: "dropout",
+    Activation: "activation",
+    Flatten: "flatten",
+    Reshape: "reshape",
+}
+
+
 def h5_keys(layers):
     """Keras's group name per layer in the weights file: the snake-cased class
     name, numbered from its second occurrence (``dense``, ``dense_1``, ``dropout``)."""
     seen, keys = {}, []
     for layer in layers:
-        kind = "dense" if isinstance(layer, Dense) else "dropout"
+        if type(layer) not in _KINDS:
+            raise ValueError(
+                f"Layer {layer.name!r} of class {type(layer).__name__} has no Keras "
+                f"equivalent here: Keras's files take {sorted(c.__name__ for c in _KINDS)}"
+            )
+        kind = _KINDS[type(layer)]
         keys.append(kind if kind not in seen else f"{kind}_{seen[kind]}")
         seen[kind] = seen.get(kind, 0) + 1
     return keys
@@ -66,36 +80,40 @@ def model_to_config(model):
             f"Cannot write a .keras file: layer names {duplicates} appear more than once, "
             "and Keras needs unique names"
         )
-    dtype, size = model.dtype, model.input_dim
+    dtype, input_shape = model.dtype, list(model.input_shape)
     input_layer = _object(
         "keras.layers",
         "InputLayer",
-        {"batch_shape": [None, size], "dtype": dtype.name, "sparse": False, "name": "input_layer"},
+        {"batch_shape": input_shape, "dtype": dtype.name, "sparse": False, "name": "input_layer"},
     )
-    layers = [input_layer]
-    for layer in model.layers:
-        layers.append(_layer_to_config(layer, size))
-        size = layer.units
+    layers = [input_layer] + [_layer_to_config(layer) for layer in model.layers]
     config = {
         "name": model.name,
         "trainable": True,
         "dtype": _policy(dtype),
         "layers": layers,
-        "build_input_shape": [None, model.input_dim],
+        "build_input_shape": input_shape,
     }
     result = _object("keras", "Sequential", config)
-    result["build_config"] = {"input_shape": [None, model.input_dim]}
+    result["build_config"] = {"input_shape": input_shape}
     if model.loss is not None:
         result["compile_config"] = _compile_to_config(model)
     return result
 
 
-def _layer_to_config(layer, input_dim):
+def _layer_to_config(layer):
+    base = {"name": layer.name, "trainable": True, "dtype": _policy(layer.dtype)}
+    if type(layer) is Activation:
+        config = {**base, "activation": _activation_name(layer)}
+        return _object("keras.layers", "Activation", config)
+    if type(layer) is Flatten:
+        return _object("keras.layers", "Flatten", {**base, "data_format": "channels_last"})
+    if type(layer) is Reshape:
+        config = {**base, "target_shape": list(layer.target_shape)}
+        return _object("keras.layers", "Reshape", config)
     if type(layer) is Dropout:
         config = {
-            "name": layer.name,
-            "trainable": True,
-            "dtype": _policy(layer.dtype),
+            **base,
             "rate": layer.rate,
             # Keras keeps seeds in uint32: a denseops seed drawn at build time
             # (63 bits) is folded into that range; Keras's masks differ anyway.
@@ -104,14 +122,9 @@ def _layer_to_config(layer, input_dim):
         }
         return _object("keras.layers", "Dropout", config)
     if type(layer) is not Dense:
-        raise ValueError(
-            f"Cannot write layer {layer.name!r} of class {type(layer).__name__} to a .keras "
-            "file: only Dense and Dropout layers have a Keras equivalent here"
-        )
+        h5_keys([layer])  # raises, naming the layer and the classes Keras's files take
     config = {
-        "name": layer.name,
-        "trainable": True,
-        "dtype": _policy(layer.dtype),
+        **base,
         "units": layer.units,
         "activation": _activation_name(layer),
         "use_bias": layer.use_bias,
@@ -123,7 +136,7 @@ def _layer_to_config(layer, input_dim):
         "bias_constraint": None,
     }
     result = _object("keras.layers", "Dense", config)
-    result["build_config"] = {"input_shape": [None, input_dim]}
+    result["build_config"] = {"input_shape": [None, layer.input_dim]}
     return result
 
 
@@ -201,15 +214,15 @@ class Plan:
 
     Attributes:
         name: the model's name.
-        input_dim: features per sample.
+        input_shape: one input sample's shape.
         dtype: the one dtype of every layer (float32 or float64).
         layers: the unbuilt denseops layers.
         weight_shapes: per layer, the shapes of its weights in Keras's order.
         compile: None, or {"optimizer", "loss", "metrics"} for ``compile``.
     """
 
-    def __init__(self, name, input_dim, dtype, layers, weight_shapes, compile_args):
-        self.name, self.input_dim, self.dtype = name, input_dim, dtype
+    def __init__(self, name, input_shape, dtype, layers, weight_shapes, compile_args):
+        self.name, self.input_shape, self.dtype = name, input_shape, dtype
         self.layers, self.weight_shapes, self.compile = layers, weight_shapes, compile_args
 
 
@@ -280,9 +293,9 @@ def model_from_config(config):
     name = _expect(model_config.get("name", "sequential"), str, "the model's name")
     if model_config.get("trainable", True) is not True:
         raise ValueError("the model is frozen (trainable=False), which denseops.nn cannot express")
-    input_dim, input_dtype = None, None
-    layer_kinds = {"InputLayer", "Dense", "Dropout"}
-    layers, shapes, dtypes, size = [], [], [], None
+    input_shape, input_dtype = None, None
+    layer_kinds = {"InputLayer", *(cls.__name__ for cls in _KINDS)}
+    layers, shapes, dtypes, shape = [], [], [], None
     for i, entry in enumerate(entries):
         where = f"layer {i}"
         if isinstance(entry, dict) and isinstance(entry.get("config"), dict):
@@ -291,16 +304,12 @@ def model_from_config(config):
         if kind == "InputLayer":
             if i:
                 raise ValueError(f"{where}: an InputLayer must come first")
-            input_dim, input_dtype = _input_layer(layer_config, where)
+            input_shape, input_dtype = _input_layer(layer_config, where)
             continue
-        if input_dim is None:  # a model built by build(): its input size is recorded
-            input_dim = _batch_shape(model_config.get("build_input_shape"), "the model")
-        size = input_dim if size is None else size
-        if kind == "Dense":
-            layer, layer_shapes = _dense(layer_config, where, size)
-            size = layer.units
-        else:
-            layer, layer_shapes = _dropout(layer_config, where), []
+        if input_shape is None:  # a model built by build(): its input shape is recorded
+            input_shape = _batch_shape(model_config.get("build_input_shape"), "the model")
+        shape = input_shape if shape is None else shape
+        layer, layer_shapes, shape = _LAYER_READERS[kind](dict(layer_config), where, shape)
         layers.append(layer)
         shapes.append(layer_shapes)
         layer_dtype = _dtype(layer_config.get("dtype", "float32"), f"{where} dtype")
@@ -321,23 +330,22 @@ def model_from_config(config):
     # Keras writes {} (or nothing) for a model never compiled.
     compile_config = config.get("compile_config")
     compile_args = _compile_from_config(compile_config) if compile_config else None
-    return Plan(name, input_dim, dtype, layers, shapes, compile_args)
+    return Plan(name, input_shape, dtype, layers, shapes, compile_args)
 
 
 def _batch_shape(value, where):
+    """One sample's shape from Keras's ``[None, d1, d2, ...]``, all sizes known."""
     if (
         not isinstance(value, list)
-        or len(value) != 2
+        or len(value) < 2
         or value[0] is not None
-        or isinstance(value[1], bool)
-        or not isinstance(value[1], int)
-        or value[1] < 1
+        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in value[1:])
     ):
         raise ValueError(
             f"{where}: input shape {value!r:.100} cannot be expressed by denseops.nn, which "
-            "takes (batch, features) inputs"
+            "takes (batch, sizes...) inputs of known sizes"
         )
-    return value[1]
+    return tuple(value[1:])
 
 
 def _input_layer(config, where):
@@ -347,13 +355,22 @@ def _input_layer(config, where):
     _refuse_settings(
         config, where, {"name": (), "sparse": (False,), "ragged": (False,), "optional": (False,)}
     )
-    size = _batch_shape(shape, where)
-    Input(shape=(size,), dtype=dtype.name)  # the same checks as a user's Input
-    return size, dtype
+    sample_shape = _batch_shape(shape, where)
+    Input(shape=sample_shape, dtype=dtype.name)  # the same checks as a user's Input
+    return sample_shape, dtype
 
 
-def _dense(config, where, input_dim):
-    config = dict(config)
+# Each reader takes a layer's config and its input sample shape, and returns
+# the unbuilt layer, the shapes of its weights (Keras's order) and its output
+# sample shape.
+
+
+def _dense(config, where, shape):
+    if len(shape) != 1:
+        raise ValueError(
+            f"{where}: Dense on samples of shape {shape} cannot be expressed by denseops.nn, "
+            "whose Dense takes (batch, features): put a Flatten before it"
+        )
     config.pop("build_config", None)
     units = _expect(config.pop("units", None), int, f"{where} units")
     use_bias = _expect(config.pop("use_bias", True), bool, f"{where} use_bias")
@@ -367,23 +384,52 @@ def _dense(config, where, input_dim):
     name = config.get("name")
     dtype = _dtype(config.get("dtype", "float32"), f"{where} dtype")
     _refuse_settings(config, where, _LAYER_NEUTRAL)
-    try:
-        layer = Dense(units, use_bias=use_bias, name=name, dtype=dtype.name, **arguments)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{where}: {error}") from None
-    return layer, [(input_dim, units)] + ([(units,)] if use_bias else [])
+    layer = _construct(where, Dense, units, use_bias=use_bias, name=name, dtype=dtype.name,
+                       **arguments)  # fmt: skip
+    return layer, [(shape[0], units)] + ([(units,)] if use_bias else []), (units,)
 
 
-def _dropout(config, where):
-    config = dict(config)
-    rate = config.pop("rate", None)
-    seed = config.pop("seed", None)
-    name = config.get("name")
+def _dropout(config, where, shape):
+    rate, seed = config.pop("rate", None), config.pop("seed", None)
     _refuse_settings(config, where, {**_LAYER_NEUTRAL, "noise_shape": (None,)})
+    return _construct(where, Dropout, rate, seed=seed, name=config.get("name")), [], shape
+
+
+def _activation_layer(config, where, shape):
+    activation = _activation(config.pop("activation", "linear"), where)
+    _refuse_settings(config, where, _LAYER_NEUTRAL)
+    return _construct(where, Activation, activation, name=config.get("name")), [], shape
+
+
+def _flatten(config, where, shape):
+    _refuse_settings(config, where, {**_LAYER_NEUTRAL, "data_format": (None, "channels_last")})
+    return _construct(where, Flatten, name=config.get("name")), [], (int(np.prod(shape)),)
+
+
+def _reshape(config, where, shape):
+    target = _expect(config.pop("target_shape", None), list, f"{where} target_shape")
+    _refuse_settings(config, where, _LAYER_NEUTRAL)
+    layer = _construct(where, Reshape, target, name=config.get("name"))
+    # Reshape's own check that the sizes fit, on a twin (the model builds the layer).
+    out = _construct(where, lambda: Reshape(target).build_shape(shape, np.float32, None))
+    return layer, [], tuple(out)
+
+
+def _construct(where, cls, *args, **kwargs):
+    """``cls(*args, **kwargs)``, its TypeError or ValueError naming the layer."""
     try:
-        return Dropout(rate, seed=seed, name=name)
+        return cls(*args, **kwargs)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: {error}") from None
+
+
+_LAYER_READERS = {
+    "Dense": _dense,
+    "Dropout": _dropout,
+    "Activation": _activation_layer,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+}
 
 
 _KERAS_ACTIVATIONS = {"silu": "swish", "linear": None}

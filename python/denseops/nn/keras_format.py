@@ -133,7 +133,7 @@ def _load(f):
         expected.update(_optimizer_datasets(slots, plan.weight_shapes))
     data = _read_member(archive, _WEIGHTS, _h5_limit(expected))
     arrays = keras_h5.read(data, expected)
-    model = Sequential([Input(shape=(plan.input_dim,), dtype=plan.dtype.name), *plan.layers])
+    model = Sequential([Input(shape=plan.input_shape, dtype=plan.dtype.name), *plan.layers])
     model.name = plan.name
     model.build()
     _set_weights(model, arrays)

@@ -1,10 +1,11 @@
 """ONNX export of a Sequential model's inference graph (``model.export(path, format="onnx")``).
 
 The graph is what ``predict`` computes: per Dense layer ``MatMul`` with the
-kernel, ``Add`` of the bias, then the activation; Dropout is the identity at
-inference and leaves no node. Input ``input`` is ``(batch, features)`` with a
-dynamic batch, output ``output`` is ``(batch, units)``, both in the model's
-dtype (float32 or float64).
+kernel, ``Add`` of the bias, then the activation (an Activation layer is that
+activation alone); Flatten and Reshape are ONNX's Flatten and Reshape; Dropout
+is the identity at inference and leaves no node. Input ``input`` is ``(batch,
+*sample shape)`` with a dynamic batch, output ``output`` is the last layer's
+output, both in the model's dtype (float32 or float64).
 
 Activations are written with the ONNX operators that ONNX Runtime runs in
 both float32 and float64 (its CPU provider has no float64 Elu, Selu,
@@ -21,7 +22,7 @@ import math
 import numpy as np
 
 from denseops.nn import activations
-from denseops.nn.layers import Dense, Dropout
+from denseops.nn.layers import Activation, Dense, Dropout, Flatten, Reshape
 from denseops.nn.serialization import save_file
 from denseops.reference import SELU_ALPHA, SELU_SCALE
 
@@ -64,22 +65,22 @@ def to_onnx(model, opset_version=DEFAULT_OPSET):
     graph = _Graph(onnx, model.dtype)
     x = "input"
     for layer in model.layers:
-        if type(layer) is Dropout:
-            continue
-        if type(layer) is not Dense:
+        if type(layer) not in _LAYERS:
             raise ValueError(
                 f"Cannot export layer {layer.name!r} of class {type(layer).__name__}: "
-                "only Dense and Dropout layers have an ONNX translation here"
+                f"the layers with an ONNX translation are {sorted(c.__name__ for c in _LAYERS)}"
             )
-        x = _dense(graph, layer, x)
+        x = _LAYERS[type(layer)](graph, layer, x)
     graph.node("Identity", [x], "output")
     elem = onnx.helper.np_dtype_to_tensor_dtype(model.dtype)
+    input_dims = ["batch", *model.input_shape[1:]]
+    output_dims = ["batch", *model.layers[-1].output_shape[1:]]
     proto = onnx.helper.make_model(
         onnx.helper.make_graph(
             graph.nodes,
             model.name,
-            [onnx.helper.make_tensor_value_info("input", elem, ["batch", model.input_dim])],
-            [onnx.helper.make_tensor_value_info("output", elem, ["batch", model.output_dim])],
+            [onnx.helper.make_tensor_value_info("input", elem, input_dims)],
+            [onnx.helper.make_tensor_value_info("output", elem, output_dims)],
             graph.initializers,
         ),
         opset_imports=[onnx.helper.make_opsetid("", opset_version)],
@@ -117,6 +118,25 @@ def _dense(graph, layer, x):
     z = graph.node("MatMul", [x, graph.constant(f"{layer.name}_kernel", layer.kernel)])
     if layer.use_bias:
         z = graph.node("Add", [z, graph.constant(f"{layer.name}_bias", layer.bias)])
+    return _activation(graph, layer, z)
+
+
+def _reshape(graph, layer, x):
+    # 0 keeps the batch size, whatever it is.
+    shape = graph.constant(f"{layer.name}_shape", [0, *layer.output_shape[1:]], np.int64)
+    return graph.node("Reshape", [x, shape])
+
+
+_LAYERS = {
+    Dense: _dense,
+    Dropout: lambda graph, layer, x: x,  # the identity at inference: no node
+    Activation: lambda graph, layer, z: _activation(graph, layer, z),
+    Flatten: lambda graph, layer, x: graph.node("Flatten", [x], axis=1),
+    Reshape: _reshape,
+}
+
+
+def _activation(graph, layer, z):
     activation = layer.activation
     built_in = (activations.ElementwiseActivation, activations.Softmax, activations.Linear)
     if type(activation) not in built_in or activation.name not in _ACTIVATIONS:
