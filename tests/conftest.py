@@ -1,5 +1,6 @@
 """Fixtures every test file may use; the helpers they build on are in helpers.py."""
 
+import os
 import zlib
 
 import denseops
@@ -7,6 +8,10 @@ import numpy as np
 import pytest
 from helpers import ALL_ARCHS, FLOAT_DTYPES, LAYOUTS, available_archs
 from threadpoolctl import threadpool_limits
+
+# Real Keras (the interop extra), where tests use it, runs on its NumPy
+# backend: enough to load, save and predict, with no TensorFlow or PyTorch.
+os.environ.setdefault("KERAS_BACKEND", "numpy")
 
 
 @pytest.fixture(params=FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)

@@ -15,7 +15,7 @@ from denseops.nn import SGD, Adam, Dense, Dropout, Input, RMSprop, Sequential, l
 from denseops.nn import losses as denseops_losses
 from denseops.nn import metrics as denseops_metrics
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")
+os.environ.setdefault("KERAS_BACKEND", "numpy")  # as conftest.py sets it
 keras = pytest.importorskip(
     "keras", reason="real Keras 3 is optional: pip install 'denseops[interop]'"
 )
@@ -24,12 +24,6 @@ pytest.importorskip("h5py", reason="Keras's files need h5py: pip install 'denseo
 FEATURES = 5
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "leaky_relu", "softplus",
                "swish", "softmax", "linear"]  # fmt: skip
-
-
-# Keras 3.15's NumPy backend: Variable.__array__ takes no copy argument, which NumPy 2 warns about.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
 
 
 def tolerance(dtype):
