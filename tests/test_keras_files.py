@@ -29,6 +29,7 @@ from denseops.nn import (
     RMSprop,
     Sequential,
     load,
+    metrics,
     regularizers,
 )
 from denseops.nn.activations import ElementwiseActivation
@@ -282,6 +283,25 @@ def test_save_refuses_what_keras_cannot_rebuild(layer, fault, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "compile_args, fault",
+    [
+        ({"optimizer": "nadam", "loss": "mse"}, "Cannot write optimizer Nadam"),
+        (
+            {"optimizer": "sgd", "loss": "mse", "metrics": [metrics.Precision()]},
+            "Cannot write metric",
+        ),
+    ],
+    ids=["optimizer", "metric"],
+)
+def test_save_refuses_compile_settings_not_checked_against_keras(compile_args, fault, tmp_path):
+    model = Sequential([Input(shape=(3,)), Dense(1, activation="sigmoid")])
+    model.compile(**compile_args)
+    with pytest.raises(ValueError, match=fault):
+        model.save(tmp_path / "model.keras")
+    assert list(tmp_path.iterdir()) == []
+
+
 # ------------------------------------------------------------------ crafted files
 
 
@@ -443,6 +463,10 @@ def test_a_member_declaring_a_huge_inflated_size_is_refused_before_inflating(sav
             "learning rate is a schedule ('ExponentialDecay')",
         ),
         (lambda c: c["compile_config"].update(loss="poisson"), "Unknown loss: 'poisson'"),
+        (
+            lambda c: c["compile_config"]["optimizer"].update(class_name="Nadam"),
+            "class 'Nadam' cannot be expressed",
+        ),
     ],
     ids=[
         "functional",
@@ -459,6 +483,7 @@ def test_a_member_declaring_a_huge_inflated_size_is_refused_before_inflating(sav
         "weight-decay",
         "schedule",
         "loss",
+        "optimizer",
     ],
 )
 def test_a_config_denseops_cannot_express_is_refused_naming_what(saved, change, fault):

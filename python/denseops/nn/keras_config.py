@@ -55,6 +55,23 @@ def h5_keys(layers):
     return keys
 
 
+# The optimizers and metric classes whose layout in Keras's files (slot order,
+# config keys) was checked against Keras 3.15; others are refused both ways
+# rather than written or read in a layout that might not be Keras's.
+_OPTIMIZERS = {"SGD": optimizers.SGD, "RMSprop": optimizers.RMSprop, "Adam": optimizers.Adam}
+_METRICS = {
+    name: metrics._CLASSES[name]
+    for name in (
+        "BinaryAccuracy",
+        "CategoricalAccuracy",
+        "SparseCategoricalAccuracy",
+        "TopKCategoricalAccuracy",
+        "SparseTopKCategoricalAccuracy",
+        "MeanAbsoluteError",
+        "MeanSquaredError",
+    )
+}
+
 # ------------------------------------------------------------------ writing
 
 _ACTIVATION_NAMES = {"swish": "silu"}  # Keras 3 serializes swish as silu
@@ -175,6 +192,11 @@ def _regularizer_config(regularizer):
 
 def _compile_to_config(model):
     optimizer = model.optimizer
+    if type(optimizer) not in _OPTIMIZERS.values():
+        raise ValueError(
+            f"Cannot write optimizer {optimizer!r} to a .keras file: the optimizers written "
+            f"there are {sorted(_OPTIMIZERS)} (compile with one of them, or save to .npz)"
+        )
     optimizer_config = optimizer.get_config()
     if isinstance(optimizer, optimizers.RMSprop):
         optimizer_config.update(momentum=0.0, centered=False)
@@ -203,6 +225,11 @@ def _metric_to_config(metric):
     if isinstance(config, str):
         return config
     config = dict(config)
+    if config["class"] not in _METRICS:
+        raise ValueError(
+            f"Cannot write metric {metric!r} to a .keras file: the metric objects written "
+            f"there are {sorted(_METRICS)} (or pass the metric by its name)"
+        )
     return _object("keras.metrics", config.pop("class"), config)
 
 
@@ -530,8 +557,7 @@ def _optimizer(value):
     """(optimizer class, arguments): built once the learning rate variable is read."""
     if isinstance(value, str):
         value = {"module": "keras.optimizers", "class_name": value, "config": {}}
-    classes = {type_.__name__: type_ for type_ in optimizers._BY_NAME.values()}
-    lookup = {**classes, **{name: c for name, c in optimizers._BY_NAME.items()}}
+    lookup = {**_OPTIMIZERS, **{cls.name: cls for cls in _OPTIMIZERS.values()}}
     class_name, config = _keras_object(value, "the optimizer", ("keras.optimizers",), lookup)
     cls = lookup[class_name]
     config = dict(config)
@@ -581,7 +607,7 @@ def _metric(value):
         except ValueError as error:
             raise ValueError(f"a metric: {error}") from None
         return value
-    class_name, config = _keras_object(value, "a metric", ("keras.metrics",), metrics._CLASSES)
+    class_name, config = _keras_object(value, "a metric", ("keras.metrics",), _METRICS)
     try:
         return metrics.deserialize({"class": class_name, **config})
     except (TypeError, ValueError) as error:
