@@ -9,9 +9,11 @@ import pytest
 from helpers import ALL_ARCHS, FLOAT_DTYPES, LAYOUTS, available_archs
 from threadpoolctl import threadpool_limits
 
-# Real Keras (the interop extra), where tests use it, runs on its NumPy
-# backend: enough to load, save and predict, with no TensorFlow or PyTorch.
-os.environ.setdefault("KERAS_BACKEND", "numpy")
+# Real Keras (the interop extra), where tests use it, runs on its JAX backend:
+# it trains (the NumPy backend cannot), needs no TensorFlow or PyTorch, and with
+# 64-bit JAX a float64 Keras model computes in float64, as denseops's does.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 
 @pytest.fixture(params=FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)

@@ -1,13 +1,11 @@
 """Real Keras 3 opens what denseops writes, and denseops opens what Keras writes.
 
-Keras runs on its NumPy backend (enough to load and predict); these tests
-skip, saying why, where Keras is not installed (the [interop] extra brings
-it). Each direction covers a binary classifier, a softmax classifier with
-Dropout and a regressor, in float32 and float64, with their compile settings
-and optimizer state, and every activation both share.
+Keras runs on its JAX backend (conftest.py); these tests skip, saying why,
+where Keras is not installed (the [interop] extra brings it). Each direction
+covers a binary classifier, a softmax classifier with Dropout and a
+regressor, in float32 and float64, with their compile settings and optimizer
+state, and every activation both share.
 """
-
-import os
 
 import numpy as np
 import pytest
@@ -15,7 +13,6 @@ from denseops.nn import SGD, Adam, Dense, Dropout, Input, RMSprop, Sequential, l
 from denseops.nn import losses as denseops_losses
 from denseops.nn import metrics as denseops_metrics
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")  # as conftest.py sets it
 keras = pytest.importorskip(
     "keras", reason="real Keras 3 is optional: pip install 'denseops[interop]'"
 )
@@ -27,11 +24,9 @@ ACTIVATIONS = ["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "leaky_relu", "
 
 
 def tolerance(dtype):
-    """Float32 rounding of two implementations of the same sums and functions.
-
-    For float64 models too: Keras's predict returns float32 there (its
-    outputs are cast to the float32 floatx), while the weights stay float64.
-    """
+    """Float32 rounding of two implementations of the same sums and functions,
+    the promise for every dtype (Keras may round a float64 model's data to its
+    float32 floatx on the way in or out; the weights stay float64)."""
     return {"rtol": 2e-5, "atol": 2e-6}
 
 
@@ -165,8 +160,8 @@ def test_keras_loads_denseops_weights_files(rng, tmp_path):
 
 
 def keras_with_state(kind, dtype, rng):
-    """A Keras model with random weights and optimizer state (the NumPy backend
-    cannot fit: the state is set as training would have left it)."""
+    """A Keras model with random weights and optimizer state, as training would
+    have left it (random values check the order of every slot)."""
     model = keras_model(kind, dtype)
     model.optimizer.build(model.trainable_variables)
     for variable in model.optimizer.variables[2:]:
