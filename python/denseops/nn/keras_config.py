@@ -118,7 +118,19 @@ def model_to_config(model):
     return result
 
 
+def refuse_mixed_precision(layer, where):
+    """Refuses a layer under a mixed policy (``mixed_bfloat16``: float32 weights,
+    bfloat16 products), which ``where`` would otherwise write as plain float32."""
+    policy = getattr(getattr(layer, "dtype_policy", None), "name", None)
+    if policy not in (None, "float32", "float64"):
+        raise ValueError(
+            f"Cannot write layer {layer.name!r} to {where}: its dtype policy {policy!r} is "
+            "not written there yet (float32 and float64 models are)"
+        )
+
+
 def _layer_to_config(layer):
+    refuse_mixed_precision(layer, "a .keras file")
     base = {"name": layer.name, "trainable": True, "dtype": _policy(layer.dtype)}
     if type(layer) is Activation:
         config = {**base, "activation": _activation_name(layer)}

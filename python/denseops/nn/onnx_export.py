@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from denseops.nn import activations
+from denseops.nn.keras_config import refuse_mixed_precision
 from denseops.nn.layers import Activation, Dense, Dropout, Flatten, Reshape
 from denseops.nn.serialization import save_file
 from denseops.reference import SELU_ALPHA, SELU_SCALE
@@ -70,6 +71,7 @@ def to_onnx(model, opset_version=DEFAULT_OPSET):
                 f"Cannot export layer {layer.name!r} of class {type(layer).__name__}: "
                 f"the layers with an ONNX translation are {sorted(c.__name__ for c in _LAYERS)}"
             )
+        refuse_mixed_precision(layer, "ONNX")
         x = _LAYERS[type(layer)](graph, layer, x)
     graph.node("Identity", [x], "output")
     elem = onnx.helper.np_dtype_to_tensor_dtype(model.dtype)
