@@ -1,5 +1,6 @@
 """Fixtures every test file may use; the helpers they build on are in helpers.py."""
 
+import os
 import zlib
 
 import denseops
@@ -14,6 +15,12 @@ from helpers import (
     available_bf16_archs,
 )
 from threadpoolctl import threadpool_limits
+
+# Real Keras (the interop extra), where tests use it, runs on its JAX backend:
+# it trains (the NumPy backend cannot), needs no TensorFlow or PyTorch, and with
+# 64-bit JAX a float64 Keras model computes in float64, as denseops's does.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 
 @pytest.fixture(params=FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)

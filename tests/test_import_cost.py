@@ -18,6 +18,10 @@ DEFERRED = [
     "denseops.datasets",
     "denseops.plotting",
     "denseops.nn.serialization",
+    "denseops.nn.keras_format",
+    "denseops.nn.onnx_export",
+    "h5py",
+    "onnx",
 ]
 
 

@@ -366,13 +366,15 @@ class Sequential(Trainer, Inference, InputChecks):
     # when called, and this module never depends on it at import time.
 
     def save(self, path):
-        """Writes architecture, weights and optimizer state to one ``.npz`` file, atomically."""
+        """Writes architecture, weights and optimizer state to one file, atomically:
+        Keras 3's format for a ``.keras`` name, else a denseops ``.npz``."""
         from denseops.nn.serialization import save_model
 
         save_model(self, path)
 
     def save_weights(self, path):
-        """Writes only the weights to one ``.npz`` file, atomically."""
+        """Writes only the weights to one file, atomically: Keras 3's HDF5 layout
+        for a ``.weights.h5`` name, else a denseops ``.npz``."""
         from denseops.nn.serialization import save_weights
 
         save_weights(self, path)
@@ -383,6 +385,34 @@ class Sequential(Trainer, Inference, InputChecks):
 
         with weights_lock(self).writing("load_weights()"):
             load_weights(self, path)
+
+    def export(
+        self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs
+    ):
+        """Writes the inference graph for serving, as Keras 3's ``export``:
+        ``model.export("model.onnx", format="onnx")``.
+
+        Args:
+            filepath: where to write (``model.onnx``).
+            format: ``"onnx"``, the only format written here; Keras's default,
+                ``"tf_saved_model"``, needs TensorFlow and is refused.
+            verbose: accepted for Keras compatibility; nothing is printed.
+            input_signature: None (the model's input, any batch size).
+            **kwargs: ``opset_version`` (default 17).
+        """
+        from denseops.nn.onnx_export import export_onnx
+
+        if format != "onnx":
+            raise ValueError(
+                "export() writes format='onnx' only (Keras's other formats need TensorFlow, "
+                f"OpenVINO or LiteRT). Received: format={format!r}"
+            )
+        if input_signature is not None:
+            raise ValueError(
+                "export() takes input_signature=None only: the ONNX input is the model's "
+                f"(batch, features) with a dynamic batch. Received: {input_signature!r}"
+            )
+        export_onnx(self, filepath, **kwargs)
 
 
 def _byte_size(count):

@@ -44,7 +44,12 @@ _CONFIG_MAX_BYTES = 4 << 20  # a model of thousands of layers needs well under 1
 
 
 def save_model(model, path):
-    """Writes ``model`` to ``path`` (any file name; ``.npz`` is customary)."""
+    """Writes ``model`` to ``path``: Keras's format for a ``.keras`` name, else
+    the denseops checkpoint (any other name; ``.npz`` is customary)."""
+    if is_keras_file(path):
+        from denseops.nn import keras_format
+
+        return keras_format.save_model(model, path)
     if not model.built:
         raise ValueError("save() needs a built model: fit it or build(input_dim) first")
     config = {
@@ -111,8 +116,23 @@ def _optimizer_config(optimizer):
     return optimizer.get_config()
 
 
+def is_keras_file(path):
+    """Whether ``path`` names a Keras model file (``.keras``), as Keras decides it."""
+    return os.fspath(path).endswith(".keras")
+
+
+def is_keras_weights_file(path):
+    """Whether ``path`` names a Keras weights file (``.weights.h5``)."""
+    return os.fspath(path).endswith(".weights.h5")
+
+
 def save_weights(model, path):
-    """Writes only the weights of ``model`` (``Sequential.save_weights``)."""
+    """Writes only the weights of ``model`` (``Sequential.save_weights``): Keras's
+    HDF5 layout for a ``.weights.h5`` name, else a denseops ``.npz``."""
+    if is_keras_weights_file(path):
+        from denseops.nn import keras_format
+
+        return keras_format.save_weights(model, path)
     if not model.built:
         raise ValueError("save_weights() needs a built model: fit it or build it first")
     shapes = [list(w.shape) for w in model.weights]
@@ -137,8 +157,12 @@ def load_weights(model, path):
     """
     if not model.built:
         raise ValueError("load_weights() needs a built model: build it with its input shape first")
+    if is_keras_weights_file(path):
+        from denseops.nn import keras_format
+
+        return keras_format.load_weights(model, path)
     path = os.fspath(path)
-    with _open_regular_file(path) as f:
+    with open_regular_file(path) as f:
         try:
             archive = _open_archive(f)
             config = _read_config(archive, WEIGHTS_FORMAT)
@@ -160,9 +184,14 @@ def load_weights(model, path):
 
 
 def _save_arrays(path, arrays):
+    save_file(path, lambda f: np.savez(f, **arrays))
+
+
+def save_file(path, write):
+    """Replaces ``path`` atomically by a file that ``write(f)`` fills (see the module doc)."""
     path = os.fspath(path)
     try:
-        _write_atomically(_save_target(path), arrays)
+        _write_atomically(_save_target(path), write)
     except OSError as error:
         # A temporary file's name means nothing to the caller: name their path.
         if error.filename is None or error.filename == path or error.errno is None:
@@ -205,13 +234,13 @@ def _kind(mode):
     return "not a regular file"
 
 
-def _write_atomically(path, arrays):
+def _write_atomically(path, write):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = _open_temporary(folder)
     try:
         os.fchmod(fd, _file_mode(path))  # temporary files start as 0600
         with os.fdopen(fd, "wb", closefd=False) as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         if tmp is None:  # unnamed: give it a name only now, just before the rename
@@ -283,6 +312,8 @@ class _Malformed(ValueError):
 def load(path):
     """Reads a model written by ``Sequential.save``; compiled again if it was compiled.
 
+    A ``.keras`` file is read as Keras 3 writes it (``keras_format.load_model``).
+
     Raises:
         FileNotFoundError: nothing at ``path``.
         IsADirectoryError: ``path`` is a directory.
@@ -292,15 +323,19 @@ def load(path):
             or its weights or optimizer state do not fit the architecture.
             The message names the file and what is wrong.
     """
+    if is_keras_file(path):
+        from denseops.nn import keras_format
+
+        return keras_format.load_model(path)
     path = os.fspath(path)
-    with _open_regular_file(path) as f:
+    with open_regular_file(path) as f:
         try:
             return _load_checkpoint(f)
         except _Malformed as error:
             raise ValueError(f"{path}: {error}") from None
 
 
-def _open_regular_file(path):
+def open_regular_file(path):
     # O_NONBLOCK: opening a FIFO with no writer must not hang before fstat can refuse it.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:

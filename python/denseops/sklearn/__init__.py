@@ -6,7 +6,8 @@ Replace the import and keep the code::
     clf = MLPClassifier(hidden_layer_sizes=(512,), batch_size=128, max_iter=5)
     clf.fit(X_train, y_train).score(X_test, y_test)
 
-Needs scikit-learn: ``pip install "denseops[sklearn]"``.
+Needs scikit-learn: ``pip install "denseops[sklearn]"``. With skl2onnx installed,
+``skl2onnx.to_onnx(clf, X)`` converts them as it converts scikit-learn's MLPs.
 """
 
 try:
@@ -17,6 +18,15 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from denseops.sklearn._mlp import MLPClassifier, MLPRegressor
+from denseops.sklearn._onnx import register_onnx_converters, register_when_imported
 from denseops.sklearn._versions import InconsistentVersionWarning
 
-__all__ = ["InconsistentVersionWarning", "MLPClassifier", "MLPRegressor"]
+# skl2onnx.to_onnx(estimator, X) converts them once skl2onnx is imported.
+register_when_imported()
+
+__all__ = [
+    "InconsistentVersionWarning",
+    "MLPClassifier",
+    "MLPRegressor",
+    "register_onnx_converters",
+]
