@@ -187,9 +187,12 @@ def data(rng, samples=32):
 
 @pytest.mark.parametrize("layer", [BatchNormalization, LayerNormalization])
 def test_model_with_normalization_learns(rng, layer):
+    from denseops.nn import utils
+
     x, y = data(rng, 128)
+    utils.set_random_seed(0)  # the initial weights: an unlucky draw learns slower
     model = small_model(optimizer=Adam(learning_rate=0.01), layer=layer)
-    history = model.fit(x, y, epochs=30, batch_size=16, verbose=0)
+    history = model.fit(x, y, epochs=30, batch_size=16, verbose=0, seed=0)
     assert history.history["loss"][-1] < history.history["loss"][0] / 4
 
 
