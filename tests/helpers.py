@@ -370,3 +370,20 @@ def load_benchmark_script(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def real_mnist():
+    """The real MNIST ``((x_train, y_train), (x_test, y_test))`` from ``$DENSEOPS_DATA``,
+    or a skip that says how to get it. Never the network: without the variable
+    the test skips before the loader could try its download."""
+    import os
+
+    import pytest
+    from denseops.datasets import mnist
+
+    if not os.environ.get("DENSEOPS_DATA"):
+        pytest.skip(
+            "needs the real MNIST: set DENSEOPS_DATA=<root> holding mnist/ "
+            "(../shared/datasets on the project's machines); tests never download"
+        )
+    return mnist.load_data()

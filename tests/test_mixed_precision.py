@@ -73,12 +73,9 @@ def test_mixed_training_keeps_float32_state_and_follows_the_float32_run(rng, tmp
 
 @pytest.mark.slow
 def test_mnist_in_mixed_bfloat16_reaches_the_float32_accuracy():
-    from denseops.datasets import DataNotFoundError, mnist
+    from helpers import real_mnist
 
-    try:
-        (x, y), (x_test, y_test) = mnist.load_data()
-    except DataNotFoundError:
-        pytest.skip("no MNIST found: set DENSEOPS_DATA=<root> holding mnist/")
+    (x, y), (x_test, y_test) = real_mnist()
     x = x.reshape(len(x), -1).astype(np.float32) / 255
     x_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255
     mixed_precision.set_global_policy("mixed_bfloat16")

@@ -30,7 +30,7 @@ DEFAULT_SAMPLE_NS = 2_000_000
 
 BENCH_EXAMPLES = """\
 examples:
-  a quick look (small sizes, 3 repeats, under ~20 s):
+  a quick look (small sizes, 3 repeats, about 30 s on 2 cores):
     denseops bench --quick
   the default run, saved as JSON and plotted:
     denseops bench --json bench.json --plot bench.png
@@ -53,7 +53,7 @@ def add_parser(subparsers):
     p.add_argument(
         "--quick",
         action="store_true",
-        help=f"small sizes and {QUICK_REPEATS} repeats, under ~20 s (default: off)",
+        help=f"small sizes and {QUICK_REPEATS} repeats, about 30 s on 2 cores (default: off)",
     )
     p.add_argument(
         "--sizes",
