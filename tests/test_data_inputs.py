@@ -46,11 +46,13 @@ class Batches(PyDataset):
         super().__init__()
         self.x, self.y = x, y
         self.epochs_ended = 0
+        self.asked = []  # the batch indices, in the order fit asked for them
 
     def __len__(self):
         return -(-len(self.x) // BATCH)
 
     def __getitem__(self, i):
+        self.asked.append(i)
         return self.x[i * BATCH : (i + 1) * BATCH], self.y[i * BATCH : (i + 1) * BATCH]
 
     def on_epoch_end(self):
@@ -73,9 +75,23 @@ def test_fit_on_a_generator_or_pydataset_equals_fit_on_the_arrays_in_order(data)
     assert history.history == expected.history
     dataset = Batches(x, y)
     from_dataset = model()
-    from_dataset.fit(dataset, epochs=3, verbose=0)
+    from_dataset.fit(dataset, epochs=3, shuffle=False, verbose=0)
     assert_same_weights(from_dataset, reference)
     assert dataset.epochs_ended == 3
+
+
+def test_fit_shuffles_a_pydatasets_batch_order_each_epoch_as_keras_does(data):
+    x, y = data
+    steps = SAMPLES // BATCH
+    orders = []
+    for _ in range(2):
+        dataset = Batches(x, y)
+        model().fit(dataset, epochs=3, verbose=0, seed=4)  # shuffle=True, Keras's default
+        orders.append([dataset.asked[e * steps : (e + 1) * steps] for e in range(3)])
+    assert orders[0] == orders[1]  # the fit's seed decides it
+    assert all(sorted(epoch) == list(range(steps)) for epoch in orders[0])  # each batch once
+    assert orders[0][0] != orders[0][1] or orders[0][1] != orders[0][2]  # and it changes
+    assert orders[0][0] != list(range(steps))
 
 
 def test_a_generator_that_ends_trains_on_what_it_gave_then_stops_with_a_warning(data):

@@ -91,3 +91,84 @@ def test_summary_totals_match_keras():
     for ours_line in ours_lines[-3:]:  # Total / Trainable / Non-trainable params
         label, _, figures = ours_line.partition(": ")
         assert label in text and figures in text, (ours_line, text)
+
+
+def book_script(keras, data, initial_weights=None, start=None):
+    """A chapter-style Keras 3 script over the API of this round: images through
+    Flatten, Activation and Reshape layers, PyDatasets for training and
+    validation, Adam, accuracy; the same text for either library."""
+    x, y, x_val, y_val = data
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+
+        def __len__(self):
+            return len(x) // 32
+
+        def __getitem__(self, i):
+            return x[32 * i : 32 * (i + 1)], y[32 * i : 32 * (i + 1)]
+
+    class Validation(keras.utils.PyDataset):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+
+        def __len__(self):
+            return len(x_val) // 25
+
+        def __getitem__(self, i):
+            return x_val[25 * i : 25 * (i + 1)], y_val[25 * i : 25 * (i + 1)]
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(8, 8)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32),
+            keras.layers.Activation("relu"),
+            keras.layers.Reshape((4, 8)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    if initial_weights is not None:
+        model.set_weights(initial_weights)
+    if start is not None:  # the weights it trains from, for the other library
+        start.extend(np.array(w) for w in model.get_weights())
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        Batches(),
+        epochs=3,
+        validation_data=Validation(),
+        shuffle=False,  # the batches in their order in both libraries
+        verbose=0,
+    )
+    return model, history
+
+
+def test_a_book_style_script_gives_keras_s_history_from_the_same_weights():
+    from sklearn.datasets import load_digits
+
+    images, labels = load_digits(return_X_y=True)
+    images = (images / 16).astype(np.float32).reshape(-1, 8, 8)
+    data = (images[:640], labels[:640], images[1000:1100], labels[1000:1100])
+    keras.utils.set_random_seed(0)
+    start = []
+    theirs, their_history = book_script(keras, data, start=start)
+    ours, our_history = book_script(nn, data, initial_weights=start)
+    assert sorted(our_history.history) == sorted(their_history.history)
+    for key in their_history.history:
+        # Losses to four decimals; an accuracy may differ by one sample whose two
+        # top probabilities are closer than float32 rounding (1 of the 100
+        # validation images).
+        tolerance = 1.01 / 100 if "accuracy" in key else 5e-5
+        np.testing.assert_allclose(
+            our_history.history[key], their_history.history[key], atol=tolerance, err_msg=key
+        )
+    x_test = images[1500:1510]
+    prediction = ours.predict(x_test, verbose=0)
+    assert type(prediction) is np.ndarray and prediction.shape == (10, 10)
+    np.testing.assert_allclose(prediction, theirs.predict(x_test, verbose=0), atol=1e-4)

@@ -60,8 +60,11 @@ class StreamTrainBatches:
     plan's seed), and the metrics are resolved from the first batch's targets.
     """
 
-    def __init__(self, model, stream, class_weight, build_seed):
+    def __init__(self, model, stream, class_weight, build_seed, shuffle=False):
         self.model, self.stream, self.class_weight = model, stream, class_weight
+        # Keras shuffles the order of a PyDataset's batches each epoch (fit's
+        # shuffle=True); a generator's order is its own.
+        self.shuffle = shuffle and stream.dataset
         self.build_seed = build_seed
         self.samples = None
         self.steps = stream.steps
@@ -72,7 +75,8 @@ class StreamTrainBatches:
         return self.stream.exhausted
 
     def epoch(self, rng):
-        for x, y, sample_weight in self.stream.epoch():
+        order = rng.permutation(self.stream.steps) if self.shuffle else None
+        for x, y, sample_weight in self.stream.epoch(order):
             x, y = self.model._check_xy(x, y, self.stream.what)
             if not self.model.built:
                 self.model.build((None, *x.shape[1:]), seed=self.build_seed)

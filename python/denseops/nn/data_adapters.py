@@ -130,12 +130,13 @@ class StreamBatches:
         self.what = what
         self.exhausted = False  # a generator that ran dry (fit then stops, as Keras)
 
-    def epoch(self):
-        """Yields ``(x, y, sample_weight)`` for each batch of one epoch."""
+    def epoch(self, order=None):
+        """Yields ``(x, y, sample_weight)`` for each batch of one epoch; a PyDataset's
+        batches in ``order`` (a permutation of its indices) when given."""
         if self.dataset:
             self.data.on_epoch_begin()
-            for index in range(self.steps):
-                yield unpack(self.data[index], self.what)
+            for index in range(self.steps) if order is None else order:
+                yield unpack(self.data[int(index)], self.what)
             self.data.on_epoch_end()
             return
         taken = 0

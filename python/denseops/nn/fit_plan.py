@@ -126,6 +126,7 @@ def _stream_data(model, x, args, steps_per_epoch, validation_split, rng):
         StreamBatches(x, steps_per_epoch, "x", training=True),
         args["class_weight"],
         build_seed,
+        shuffle=bool(args["shuffle"]),
     )
     return data, None
 
