@@ -104,3 +104,25 @@ def test_the_scikit_learn_drop_ins_take_mixed_bfloat16_as_their_dtype():
     assert [layer.dtype_policy.name for layer in mixed._network().layers] == ["mixed_bfloat16"] * 2
     assert not np.array_equal(mixed.coefs_[0], plain.coefs_[0])  # bf16 products
     assert mixed.score(X[1400:], y[1400:]) > plain.score(X[1400:], y[1400:]) - 0.02
+
+
+def test_mixed_bfloat16_crosses_keras_files_both_ways(rng, tmp_path):
+    x = rng.normal(size=(8, 6)).astype(np.float32)
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    model = Sequential([Input(shape=(6,)), Dense(5, "relu"), Dense(3, "softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    mixed_precision.set_global_policy("float32")
+    model.save(tmp_path / "m.keras")
+    again = load(tmp_path / "m.keras")
+    assert [layer.dtype_policy.name for layer in again.layers] == ["mixed_bfloat16"] * 2
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    keras = pytest.importorskip("keras", reason="Keras 3 is not installed (the [interop] extra)")
+    theirs = keras.models.load_model(tmp_path / "m.keras")
+    assert [layer.dtype_policy.name for layer in theirs.layers] == ["mixed_bfloat16"] * 2
+    # Keras computes in bfloat16 throughout, denseops only its products: close, not equal.
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), model.predict(x, verbose=0), atol=0.02)
+    theirs.save(tmp_path / "from_keras.keras")
+    back = load(tmp_path / "from_keras.keras")
+    assert [layer.dtype_policy.name for layer in back.layers] == ["mixed_bfloat16"] * 2
+    for ours, their in zip(back.get_weights(), theirs.get_weights()):
+        np.testing.assert_array_equal(ours, np.asarray(their))

@@ -120,7 +120,8 @@ def model_to_config(model):
 
 def refuse_mixed_precision(layer, where):
     """Refuses a layer under a mixed policy (``mixed_bfloat16``: float32 weights,
-    bfloat16 products), which ``where`` would otherwise write as plain float32."""
+    bfloat16 products) where it would be written as plain float32 (ONNX: its
+    graph would compute other products than the model does)."""
     policy = getattr(getattr(layer, "dtype_policy", None), "name", None)
     if policy not in (None, "float32", "float64"):
         raise ValueError(
@@ -130,8 +131,13 @@ def refuse_mixed_precision(layer, where):
 
 
 def _layer_to_config(layer):
-    refuse_mixed_precision(layer, "a .keras file")
-    base = {"name": layer.name, "trainable": True, "dtype": _policy(layer.dtype)}
+    policy = getattr(layer, "dtype_policy", None)  # a Dense's, mixed_bfloat16 included
+    dtype = (
+        _object("keras", "DTypePolicy", {"name": policy.name})
+        if policy is not None
+        else _policy(layer.dtype)
+    )
+    base = {"name": layer.name, "trainable": True, "dtype": dtype}
     if type(layer) is Activation:
         config = {**base, "activation": _activation_name(layer)}
         return _object("keras.layers", "Activation", config)
@@ -306,18 +312,24 @@ def _refuse_settings(config, where, neutral):
             )
 
 
-def _dtype(value, where):
-    """float32 or float64 from a dtype string or a DTypePolicy object."""
+def _policy_name(value, where):
+    """ "float32", "float64" or "mixed_bfloat16" from a dtype string or a DTypePolicy object."""
     name = value
     if isinstance(value, dict):
         _, config = _keras_object(value, where, ("keras",), ("DTypePolicy", "FloatDTypePolicy"))
         name = config.get("name")
-    if name not in ("float32", "float64"):
+    if name not in ("float32", "float64", "mixed_bfloat16"):
         raise ValueError(
             f"{where}: dtype policy {name!r:.100} cannot be expressed by denseops.nn "
-            "(float32 and float64 only)"
+            "(float32, float64 and mixed_bfloat16 only)"
         )
-    return np.dtype(name)
+    return name
+
+
+def _dtype(value, where):
+    """The variables' dtype (float32 or float64) of a dtype string or DTypePolicy object."""
+    name = _policy_name(value, where)
+    return np.dtype("float32" if name == "mixed_bfloat16" else name)
 
 
 _LAYER_NEUTRAL = {"trainable": (True,), "name": (), "dtype": (), "build_config": ()}
@@ -421,9 +433,9 @@ def _dense(config, where, shape):
         "bias_regularizer": _regularizer(config.pop("bias_regularizer", None), where),
     }
     name = config.get("name")
-    dtype = _dtype(config.get("dtype", "float32"), f"{where} dtype")
+    policy = _policy_name(config.get("dtype", "float32"), f"{where} dtype")
     _refuse_settings(config, where, _LAYER_NEUTRAL)
-    layer = _construct(where, Dense, units, use_bias=use_bias, name=name, dtype=dtype.name,
+    layer = _construct(where, Dense, units, use_bias=use_bias, name=name, dtype=policy,
                        **arguments)  # fmt: skip
     return layer, [(shape[0], units)] + ([(units,)] if use_bias else []), (units,)
 
